@@ -1,0 +1,145 @@
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { isSecretHash } from "./domain/secret-format.js";
+import { isScopeToken } from "./domain/scopes.js";
+
+const scope = z.string().refine(isScopeToken, { message: "not a valid scope token (RFC 6749 §3.3)" });
+const secretHash = z.string().refine(isSecretHash, {
+  message: "must be a hash printed by `tokensmith secret new` (sha256$...), never the secret itself",
+});
+const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict();
+
+const clientSchema = z
+  .object({
+    id: z.string().min(1).max(256),
+    secretHashes: z.array(secretHash).min(1),
+    scopes: z.array(scope).default([]),
+    audiences: z.array(z.string().min(1).max(512)).default([]),
+    tokenLifetimeSeconds: z.number().int().min(1).max(86_400).optional(),
+  })
+  .strict();
+
+const storeSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("memory") }).strict(),
+  z
+    .object({
+      type: z.literal("redis"),
+      url: z.string().url().optional(),
+      sentinels: z.array(hostPort).min(1).optional(),
+      sentinelName: z.string().min(1).optional(),
+      clusterNodes: z.array(hostPort).min(1).optional(),
+      password: z.string().optional(),
+      keyPrefix: z.string().default("tokensmith:"),
+      commandTimeoutMs: z.number().int().min(10).max(10_000).default(500),
+    })
+    .strict()
+    .refine((value) => Number(Boolean(value.url)) + Number(Boolean(value.sentinels)) + Number(Boolean(value.clusterNodes)) === 1, {
+      message: "set exactly one of url, sentinels (with sentinelName) or clusterNodes",
+    })
+    .refine((value) => !value.sentinels || value.sentinelName, { message: "sentinels need sentinelName", path: ["sentinelName"] }),
+]);
+
+export const configSchema = z
+  .object({
+    host: z.string().min(1).default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** The `iss` of every token; defaults to http(s)://host:port. */
+    issuer: z.string().url().optional(),
+    /** Where signing keys persist (memory store); none = a fresh key each start. */
+    dataDir: z.string().min(1).optional(),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    signingAlgorithm: z.enum(["EdDSA", "ES256"]).default("EdDSA"),
+    defaultTokenLifetimeSeconds: z.number().int().min(1).max(86_400).default(3600),
+    tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+    store: storeSchema.default({ type: "memory" }),
+    clients: z.array(clientSchema).default([]),
+    /** Create a demo client at start when no client is configured. */
+    demoClient: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    const seen = new Set<string>();
+    value.clients.forEach((client, index) => {
+      if (seen.has(client.id)) ctx.addIssue({ code: "custom", message: `duplicate client id "${client.id}"`, path: ["clients", index, "id"] });
+      seen.add(client.id);
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type StoreConfig = Config["store"];
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Validates a config object; the error names every bad field by its path. */
+export function parseConfig(input: unknown, source = "configuration"): Config {
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join(".") : "(root)";
+    return `  ${path}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid ${source}:\n${lines.join("\n")}`);
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const value: unknown = extname(path) === ".json" ? JSON.parse(text) : parseYaml(text);
+    if (value === null || value === undefined) return {};
+    if (typeof value !== "object" || Array.isArray(value)) throw new Error("the top level must be a mapping");
+    return value as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(`cannot parse config file ${path}: ${(error as Error).message}`);
+  }
+}
+
+function envInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`invalid environment:\n  ${name}: expected a whole number, got "${raw}"`);
+  return Number(raw);
+}
+
+/**
+ * Configuration = the optional file (TOKENSMITH_CONFIG or --config; YAML or
+ * JSON), then environment variables on top, validated once at start-up.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = env.TOKENSMITH_CONFIG): Config {
+  const merged: Record<string, unknown> = configPath ? readConfigFile(configPath) : {};
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined && value !== "") merged[key] = value;
+  };
+  set("host", env.TOKENSMITH_HOST);
+  set("port", envInteger(env, "TOKENSMITH_PORT"));
+  set("issuer", env.TOKENSMITH_ISSUER);
+  set("dataDir", env.TOKENSMITH_DATA_DIR);
+  set("logLevel", env.TOKENSMITH_LOG_LEVEL);
+  set("signingAlgorithm", env.TOKENSMITH_SIGNING_ALG);
+  if (env.TOKENSMITH_TLS_CERT || env.TOKENSMITH_TLS_KEY) {
+    merged.tls = { certFile: env.TOKENSMITH_TLS_CERT, keyFile: env.TOKENSMITH_TLS_KEY };
+  }
+  if (env.REDIS_URL) {
+    const fileStore = (merged.store ?? {}) as Record<string, unknown>;
+    merged.store = { ...(fileStore.type === "redis" ? fileStore : {}), type: "redis", url: env.REDIS_URL };
+  }
+  return parseConfig(merged, configPath ? `configuration (${configPath} and environment)` : "configuration (environment)");
+}
+
+export function issuerOf(config: Config, boundPort: number): string {
+  if (config.issuer) return config.issuer.replace(/\/$/, "");
+  const scheme = config.tls ? "https" : "http";
+  return `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${boundPort}`;
+}

@@ -1,0 +1,37 @@
+/** The claims of an RFC 9068 access token. */
+export interface AccessTokenClaims {
+  iss: string;
+  sub: string;
+  client_id: string;
+  aud: string | string[];
+  scope: string;
+  iat: number;
+  exp: number;
+  jti: string;
+}
+
+/** Signs access tokens (implemented by the signing key ring). Synchronous: it is on the hot path. */
+export interface AccessTokenSigner {
+  sign(claims: AccessTokenClaims): string;
+}
+
+export type VerifyFailure =
+  | "malformed"
+  | "unsupported_header"
+  | "unknown_key"
+  | "bad_signature"
+  | "wrong_issuer"
+  | "expired"
+  | "not_yet_valid"
+  | "bad_claims";
+
+export type VerifyResult = { ok: true; claims: AccessTokenClaims } | { ok: false; reason: VerifyFailure };
+
+/** Checks a token's signature, header and time claims (not revocation). */
+export interface AccessTokenVerifier {
+  verify(token: string): VerifyResult;
+}
+
+export function audienceList(aud: string | string[]): string[] {
+  return Array.isArray(aud) ? aud : [aud];
+}

@@ -1,0 +1,79 @@
+import { parseBasicAuthorization } from "./basic-credentials.js";
+import type { Client, ClientRegistry } from "./client.js";
+import { invalidClient, invalidRequest } from "./oauth-error.js";
+import { secretMatches } from "./secret-format.js";
+
+export const JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+
+/** How a caller presented itself: the raw authorization header and/or request fields. */
+export interface ClientCredentials {
+  authorization?: string | null;
+  clientId?: string;
+  clientSecret?: string;
+  clientAssertionType?: string;
+  clientAssertion?: string;
+}
+
+export interface AuthenticatedClient {
+  client: Client;
+  method: ClientAuthMethod;
+}
+
+/** Verifies an RFC 7523 client assertion and returns the client it authenticates. */
+export interface ClientAssertionVerifier {
+  verify(assertion: string, claimedClientId: string | undefined): Promise<Client>;
+}
+
+const MAX_CLIENT_ID_LENGTH = 256;
+const MAX_SECRET_LENGTH = 512;
+
+/**
+ * RFC 6749 §2.3: exactly one authentication method per request. A wrong id
+ * and a wrong secret give the same answer after the same work.
+ */
+export class ClientAuthenticator {
+  constructor(
+    private readonly clients: ClientRegistry,
+    private readonly assertions?: ClientAssertionVerifier,
+  ) {}
+
+  async authenticate(credentials: ClientCredentials): Promise<AuthenticatedClient> {
+    const basic = parseBasicAuthorization(credentials.authorization);
+    const hasPostSecret = Boolean(credentials.clientSecret);
+    const hasAssertion = Boolean(credentials.clientAssertion || credentials.clientAssertionType);
+    const methods = Number(basic !== undefined) + Number(hasPostSecret) + Number(hasAssertion);
+    if (methods > 1) throw invalidRequest("use exactly one client authentication method");
+    if (basic !== undefined && credentials.clientId && credentials.clientId !== basic.username) {
+      throw invalidRequest("client_id does not match the client authenticated by the authorization header");
+    }
+
+    if (hasAssertion) {
+      if (credentials.clientAssertionType !== JWT_BEARER_ASSERTION_TYPE) {
+        throw invalidRequest(`client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`);
+      }
+      if (!credentials.clientAssertion) throw invalidRequest("client_assertion is missing");
+      if (this.assertions === undefined) throw invalidClient("private_key_jwt is not enabled");
+      const client = await this.assertions.verify(credentials.clientAssertion, credentials.clientId || undefined);
+      return { client, method: "private_key_jwt" };
+    }
+    if (basic !== undefined) return { client: await this.checkSecret(basic.username, basic.password), method: "client_secret_basic" };
+    if (hasPostSecret) {
+      if (!credentials.clientId) throw invalidRequest("client_id is required with client_secret");
+      return { client: await this.checkSecret(credentials.clientId, credentials.clientSecret ?? ""), method: "client_secret_post" };
+    }
+    throw invalidClient("client authentication is required");
+  }
+
+  private async checkSecret(clientId: string, secret: string): Promise<Client> {
+    if (clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH || secret.length > MAX_SECRET_LENGTH) {
+      throw invalidClient();
+    }
+    const client = await this.clients.find(clientId);
+    // Same hashing and comparison whether or not the client exists.
+    const matched = secretMatches(secret, client?.secretHashes ?? []);
+    if (client === undefined || !matched) throw invalidClient();
+    return client;
+  }
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import type { AccessTokenClaims, AccessTokenSigner } from "./access-token.js";
+import type { ClientAuthenticator, ClientCredentials } from "./client-authenticator.js";
+import type { Clock } from "./clock.js";
+import { invalidRequest, invalidTarget } from "./oauth-error.js";
+import { grantScopes } from "./scopes.js";
+
+export interface ClientTokenRequest {
+  scopes: readonly string[];
+  /** RFC 8707 resource indicators. */
+  audience: readonly string[];
+}
+
+export interface IssuedAccessToken {
+  accessToken: string;
+  tokenType: "Bearer";
+  expiresIn: number;
+  scopes: string[];
+  claims: AccessTokenClaims;
+}
+
+const MAX_AUDIENCES = 20;
+const MAX_AUDIENCE_LENGTH = 512;
+
+/** OAuth 2.0 client credentials grant (RFC 6749 §4.4) issuing RFC 9068 JWTs. */
+export class ClientTokenIssuer {
+  constructor(
+    private readonly deps: {
+      authenticator: ClientAuthenticator;
+      signer: AccessTokenSigner;
+      issuer: string;
+      clock: Clock;
+    },
+  ) {}
+
+  async issue(credentials: ClientCredentials, request: ClientTokenRequest): Promise<IssuedAccessToken> {
+    const audienceRequested = checkAudienceSyntax(request.audience);
+    const { client } = await this.deps.authenticator.authenticate(credentials);
+    const scopes = grantScopes(request.scopes, client.scopes);
+    const aud = chooseAudience(audienceRequested, client.audiences, this.deps.issuer);
+    const iat = Math.floor(this.deps.clock.now() / 1000);
+    const claims: AccessTokenClaims = {
+      iss: this.deps.issuer,
+      sub: client.id,
+      client_id: client.id,
+      aud: aud.length === 1 ? (aud[0] as string) : aud,
+      scope: scopes.join(" "),
+      iat,
+      exp: iat + client.tokenLifetimeSeconds,
+      jti: randomBytes(16).toString("base64url"),
+    };
+    return {
+      accessToken: this.deps.signer.sign(claims),
+      tokenType: "Bearer",
+      expiresIn: client.tokenLifetimeSeconds,
+      scopes,
+      claims,
+    };
+  }
+}
+
+function checkAudienceSyntax(audience: readonly string[]): string[] {
+  if (audience.length > MAX_AUDIENCES) throw invalidRequest(`too many audiences: at most ${MAX_AUDIENCES}`);
+  for (const value of audience) {
+    if (value.length === 0 || value.length > MAX_AUDIENCE_LENGTH || /\s/.test(value)) {
+      throw invalidRequest("malformed audience: each must be a non-empty URI or name without spaces");
+    }
+  }
+  return [...new Set(audience)];
+}
+
+/**
+ * Requested audiences must be registered on the client (as in Hydra). None
+ * requested: the client's registered audiences, or the issuer itself when it
+ * has none, since RFC 9068 requires an `aud`.
+ */
+function chooseAudience(requested: string[], allowed: readonly string[], issuer: string): string[] {
+  if (requested.length === 0) return allowed.length > 0 ? [...allowed] : [issuer];
+  const allowedSet = new Set(allowed);
+  const refused = requested.filter((value) => !allowedSet.has(value));
+  if (refused.length > 0) throw invalidTarget(`audience not allowed for this client: ${refused.join(" ")}`);
+  return requested;
+}

@@ -1,0 +1,31 @@
+/** A registered OAuth client, as the domain sees it. */
+export interface Client {
+  id: string;
+  /** Hashes of the secrets that currently authenticate this client (more than one during rotation). */
+  secretHashes: readonly string[];
+  /** Scopes the client may be granted. */
+  scopes: readonly string[];
+  /** Audiences (RFC 8707 resource indicators) the client may request; the default `aud` when none is requested. */
+  audiences: readonly string[];
+  tokenLifetimeSeconds: number;
+  /** Where the record comes from: the config file (read-only), the store, or the start-up demo. */
+  source: "config" | "store" | "demo";
+}
+
+export interface ClientRegistry {
+  find(clientId: string): Promise<Client | undefined>;
+}
+
+/** Clients known at start-up (config file, demo client). */
+export class StaticClientRegistry implements ClientRegistry {
+  private readonly clients: Map<string, Client>;
+  constructor(clients: readonly Client[]) {
+    this.clients = new Map(clients.map((client) => [client.id, client]));
+  }
+  async find(clientId: string): Promise<Client | undefined> {
+    return this.clients.get(clientId);
+  }
+  all(): Client[] {
+    return [...this.clients.values()];
+  }
+}

@@ -1,0 +1,68 @@
+/** RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 8707 §2 error codes. */
+export type OAuthErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "invalid_scope"
+  | "invalid_target"
+  | "unsupported_token_type"
+  | "access_denied"
+  | "temporarily_unavailable"
+  | "slow_down"
+  | "server_error";
+
+/** What kind of failure this is, independent of any transport. */
+export type FailureKind =
+  | "invalid_argument"
+  | "unauthenticated"
+  | "permission_denied"
+  | "not_found"
+  | "already_exists"
+  | "failed_precondition"
+  | "resource_exhausted"
+  | "unavailable"
+  | "internal";
+
+/**
+ * A failure the caller can act on. `description` is safe to show (it never
+ * contains a secret); `cause` keeps the internal detail for the log only.
+ */
+export class OAuthError extends Error {
+  constructor(
+    readonly error: OAuthErrorCode,
+    readonly kind: FailureKind,
+    readonly description: string,
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
+    super(description, options);
+    this.name = "OAuthError";
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+  readonly retryAfterSeconds: number | undefined;
+}
+
+export const invalidRequest = (description: string) =>
+  new OAuthError("invalid_request", "invalid_argument", description);
+
+export const invalidClient = (description = "client authentication failed") =>
+  new OAuthError("invalid_client", "unauthenticated", description);
+
+export const invalidScope = (description: string) =>
+  new OAuthError("invalid_scope", "permission_denied", description);
+
+export const malformedScope = (description: string) =>
+  new OAuthError("invalid_scope", "invalid_argument", description);
+
+export const invalidTarget = (description: string) =>
+  new OAuthError("invalid_target", "permission_denied", description);
+
+export const unauthorizedClient = (description: string) =>
+  new OAuthError("unauthorized_client", "permission_denied", description);
+
+export const accessDenied = (description: string) =>
+  new OAuthError("access_denied", "permission_denied", description);
+
+export const unavailable = (description = "the token store is unavailable, try again shortly", cause?: unknown) =>
+  new OAuthError("temporarily_unavailable", "unavailable", description, { cause, retryAfterSeconds: 1 });

@@ -1,0 +1,46 @@
+import { invalidScope, malformedScope } from "./oauth-error.js";
+
+/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+export const SCOPE_LIMITS = { maxLength: 128, maxCount: 100 } as const;
+
+export function isScopeToken(value: string): boolean {
+  return value.length <= SCOPE_LIMITS.maxLength && SCOPE_TOKEN.test(value);
+}
+
+/** Splits an RFC 6749 space-delimited scope parameter. */
+export function parseScopeParameter(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value.split(" ").filter((part) => part.length > 0);
+}
+
+/** Checks syntax and size of a requested scope list; returns it de-duplicated, order kept. */
+export function normalizeScopes(requested: readonly string[], what = "scope"): string[] {
+  if (requested.length > SCOPE_LIMITS.maxCount) {
+    throw malformedScope(`too many ${what}s: at most ${SCOPE_LIMITS.maxCount}`);
+  }
+  for (const scope of requested) {
+    if (!isScopeToken(scope)) {
+      throw malformedScope(
+        `malformed ${what}: each must be 1-${SCOPE_LIMITS.maxLength} printable ASCII characters without spaces, quotes or backslashes`,
+      );
+    }
+  }
+  return [...new Set(requested)];
+}
+
+/**
+ * The scopes to grant: every requested scope must be allowed; none requested
+ * means all allowed scopes.
+ */
+export function grantScopes(requested: readonly string[], allowed: readonly string[], what = "scope"): string[] {
+  const wanted = normalizeScopes(requested, what);
+  if (wanted.length === 0) return [...allowed];
+  const allowedSet = new Set(allowed);
+  const refused = wanted.filter((scope) => !allowedSet.has(scope));
+  if (refused.length > 0) {
+    throw invalidScope(`${what} not allowed: ${refused.join(" ")}`);
+  }
+  return wanted;
+}

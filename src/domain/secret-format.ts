@@ -1,0 +1,91 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+/**
+ * Secrets Tokensmith generates: `tks_<kind>_<body><check>`.
+ * - `body`: 256 random bits in base62 (43 characters, double-click selectable);
+ * - `check`: 6 base62 characters of SHA-256 over prefix and body, so secret
+ *   scanners can tell a real Tokensmith secret from random noise offline.
+ * Stored only as `sha256$<base64url digest>`: the secret has 256 bits of
+ * entropy, so a fast hash is as unforgeable as a slow one and keeps client
+ * authentication cheap.
+ */
+export type SecretKind = "client_secret" | "api_key" | "grant";
+
+const KIND_PREFIX: Record<SecretKind, string> = {
+  client_secret: "tks_cs_",
+  api_key: "tks_ak_",
+  grant: "tks_gr_",
+};
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const BODY_LENGTH = 43; // ceil(256 / log2(62))
+const CHECK_LENGTH = 6;
+
+function toBase62(bytes: Buffer, length: number): string {
+  let n = BigInt(`0x${bytes.toString("hex") || "0"}`);
+  let out = "";
+  while (out.length < length) {
+    out = BASE62[Number(n % 62n)] + out;
+    n /= 62n;
+  }
+  return out;
+}
+
+function checksum(prefixAndBody: string): string {
+  return toBase62(createHash("sha256").update(prefixAndBody).digest().subarray(0, 5), CHECK_LENGTH);
+}
+
+export function generateSecret(kind: SecretKind): string {
+  const prefix = KIND_PREFIX[kind];
+  const body = toBase62(randomBytes(32), BODY_LENGTH);
+  return prefix + body + checksum(prefix + body);
+}
+
+/** True when `value` looks like a secret of `kind` and its checksum matches. */
+export function hasValidChecksum(value: string, kind: SecretKind): boolean {
+  const prefix = KIND_PREFIX[kind];
+  if (value.length !== prefix.length + BODY_LENGTH + CHECK_LENGTH || !value.startsWith(prefix)) return false;
+  const body = value.slice(prefix.length, prefix.length + BODY_LENGTH);
+  if (!/^[0-9A-Za-z]+$/.test(body)) return false;
+  return checksum(prefix + body) === value.slice(prefix.length + BODY_LENGTH);
+}
+
+const HASH_PREFIX = "sha256$";
+
+export function hashSecret(secret: string): string {
+  return HASH_PREFIX + createHash("sha256").update(secret, "utf8").digest("base64url");
+}
+
+export function isSecretHash(value: string): boolean {
+  return /^sha256\$[A-Za-z0-9_-]{43}$/.test(value);
+}
+
+/** Digest used as a storage key for opaque tokens (grants). */
+export function tokenDigest(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("base64url");
+}
+
+const DUMMY_DIGEST = Buffer.alloc(32);
+
+/**
+ * Constant-time check of `secret` against stored hashes. Always does the
+ * same work, whether or not there is anything to compare against, so timing
+ * does not tell whether a client id exists.
+ */
+export function secretMatches(secret: string, storedHashes: readonly string[]): boolean {
+  const presented = createHash("sha256").update(secret, "utf8").digest();
+  const candidates = storedHashes.length > 0 ? storedHashes : [null];
+  let matched = false;
+  for (const stored of candidates) {
+    const expected = stored === null ? DUMMY_DIGEST : decodeHash(stored);
+    // Evaluate every candidate: no early exit.
+    matched = timingSafeEqual(presented, expected) && stored !== null ? true : matched;
+  }
+  return matched;
+}
+
+function decodeHash(stored: string): Buffer {
+  if (!stored.startsWith(HASH_PREFIX)) return DUMMY_DIGEST;
+  const digest = Buffer.from(stored.slice(HASH_PREFIX.length), "base64url");
+  return digest.length === 32 ? digest : DUMMY_DIGEST;
+}

@@ -1,0 +1,41 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { KeyRing } from "../keys/key-ring.js";
+
+export type NodeRequest = IncomingMessage | Http2ServerRequest;
+export type NodeResponse = ServerResponse | Http2ServerResponse;
+/** Resolves true when the request was answered here; false hands it on. */
+export type HttpRoute = (req: NodeRequest, res: NodeResponse) => boolean;
+
+export function sendJson(res: NodeResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(payload),
+    ...headers,
+  });
+  res.end(payload);
+}
+
+function pathOf(req: NodeRequest): string {
+  const url = req.url ?? "/";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** The plain-HTTP endpoints served next to the RPCs on the same port. */
+export function httpRoutes(deps: { keyRing: KeyRing }): HttpRoute {
+  return (req, res) => {
+    const path = pathOf(req);
+    if (path === "/.well-known/jwks.json") {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        sendJson(res, 405, { error: "invalid_request", error_description: "use GET" }, { allow: "GET, HEAD" });
+        return true;
+      }
+      // Short max-age: a rotated key is published before it signs, so caches catch up in time.
+      sendJson(res, 200, { keys: deps.keyRing.publicJwks() }, { "cache-control": "public, max-age=60" });
+      return true;
+    }
+    return false;
+  };
+}

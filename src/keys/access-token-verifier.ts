@@ -1,0 +1,72 @@
+import type { AccessTokenClaims, AccessTokenVerifier, VerifyResult } from "../domain/access-token.js";
+import type { Clock } from "../domain/clock.js";
+import { verifySignature } from "./jws.js";
+import type { SigningKey } from "./signing-key.js";
+
+const MAX_TOKEN_LENGTH = 8192;
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+const ACCEPTED_TYP = new Set(["at+jwt", "application/at+jwt"]);
+
+export interface KeyLookup {
+  find(kid: string): SigningKey | undefined;
+}
+
+function decodeJsonObject(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isString = (value: unknown): value is string => typeof value === "string";
+const isNumericDate = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
+
+/**
+ * Verifies Tokensmith's own RFC 9068 access tokens: `typ` must be at+jwt,
+ * `alg` must be the algorithm of the key named by `kid` (so `none` and HS*
+ * never pass), the signature must verify, `iss` must be ours, and the token
+ * must be within its lifetime. Synchronous: introspection is a hot path.
+ */
+export class JwtAccessTokenVerifier implements AccessTokenVerifier {
+  constructor(
+    private readonly keys: KeyLookup,
+    private readonly issuer: string,
+    private readonly clock: Clock,
+  ) {}
+
+  verify(token: string): VerifyResult {
+    if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: "malformed" };
+    const parts = token.split(".");
+    if (parts.length !== 3) return { ok: false, reason: "malformed" };
+    const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
+    if (!SEGMENT.test(encodedHeader) || !SEGMENT.test(encodedPayload) || !SEGMENT.test(encodedSignature)) {
+      return { ok: false, reason: "malformed" };
+    }
+    const header = decodeJsonObject(encodedHeader);
+    if (header === undefined) return { ok: false, reason: "malformed" };
+    if (!isString(header.typ) || !ACCEPTED_TYP.has(header.typ.toLowerCase()) || !isString(header.alg) || !isString(header.kid) || "crit" in header) {
+      return { ok: false, reason: "unsupported_header" };
+    }
+    const key = this.keys.find(header.kid);
+    if (key === undefined) return { ok: false, reason: "unknown_key" };
+    if (header.alg !== key.alg) return { ok: false, reason: "unsupported_header" };
+    if (!verifySignature(key, `${encodedHeader}.${encodedPayload}`, Buffer.from(encodedSignature, "base64url"))) {
+      return { ok: false, reason: "bad_signature" };
+    }
+    const claims = decodeJsonObject(encodedPayload);
+    if (claims === undefined) return { ok: false, reason: "malformed" };
+    if (claims.iss !== this.issuer) return { ok: false, reason: "wrong_issuer" };
+    const { sub, client_id, aud, scope, iat, exp, jti, nbf } = claims;
+    if (!isString(sub) || !isString(client_id) || !isString(scope) || !isString(jti) || !isNumericDate(iat) || !isNumericDate(exp)) {
+      return { ok: false, reason: "bad_claims" };
+    }
+    if (!(isString(aud) || (Array.isArray(aud) && aud.every(isString)))) return { ok: false, reason: "bad_claims" };
+    const now = this.clock.now() / 1000;
+    if (exp <= now) return { ok: false, reason: "expired" };
+    if (nbf !== undefined && (!isNumericDate(nbf) || nbf > now)) return { ok: false, reason: "not_yet_valid" };
+    const verified: AccessTokenClaims = { iss: this.issuer, sub, client_id, aud: aud as string | string[], scope, iat, exp, jti };
+    return { ok: true, claims: verified };
+  }
+}

@@ -1,0 +1,94 @@
+import { readFileSync } from "node:fs";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { pino, type Logger } from "pino";
+import { TokenService } from "../gen/tokensmith/v1/token_service_pb.js";
+import { createDomain, type Domain } from "./app.js";
+import type { Client } from "./domain/client.js";
+import { systemClock, type Clock } from "./domain/clock.js";
+import { issuerOf, type Config } from "./config.js";
+import { httpRoutes, sendJson } from "./http/http-routes.js";
+import { listenOnePort, type NodeRequestListener } from "./one-port.js";
+import { errorMappingInterceptor } from "./rpc/error-mapping.js";
+import { tokenService } from "./rpc/token-service.js";
+import { createStore } from "./store/create-store.js";
+import type { Store } from "./store/store.js";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  domain: Domain;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  store?: Store;
+  logger?: Logger;
+  extraClients?: Client[];
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: "tokensmith" },
+    redact: {
+      paths: ["req.headers.authorization", "authorization", "*.client_secret", "*.clientSecret", "*.token", "*.access_token"],
+      censor: "[redacted]",
+    },
+  });
+}
+
+/** The single place where services are wired to the router. */
+export function routes(domain: Domain) {
+  return (router: ConnectRouter) => {
+    router.service(TokenService, tokenService(domain));
+  };
+}
+
+export function requestHandler(domain: Domain): NodeRequestListener {
+  const rpc = connectNodeAdapter({
+    routes: routes(domain),
+    interceptors: [errorMappingInterceptor(domain.logger)],
+  });
+  const http = httpRoutes(domain);
+  return (req, res) => {
+    if (http(req, res)) return;
+    rpc(req, res);
+  };
+}
+
+/** Starts Tokensmith: store, key ring, domain, and one port for every protocol. */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config);
+  const store = options.store ?? (await createStore(config.store, clock));
+  // The issuer may depend on the bound port (port 0), so requests that race
+  // the start-up get a 503 until the domain is ready.
+  let handler: NodeRequestListener = (_req, res) =>
+    sendJson(res, 503, { error: "temporarily_unavailable", error_description: "starting" }, { "retry-after": "1" });
+  const tls = config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined;
+  const server = await listenOnePort({ host: config.host, port: config.port, tls, handler: (req, res) => handler(req, res) });
+  let domain: Domain;
+  try {
+    const issuer = issuerOf(config, server.port);
+    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients });
+  } catch (error) {
+    await server.close(0);
+    if (!options.store) await store.close();
+    throw error;
+  }
+  handler = requestHandler(domain);
+  const scheme = tls ? "https" : "http";
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  logger.info({ port: server.port, issuer: domain.issuer, store: config.store.type }, "tokensmith listening");
+  return {
+    url: `${scheme}://${host}:${server.port}`,
+    port: server.port,
+    domain,
+    async close() {
+      await server.close();
+      if (!options.store) await store.close();
+    },
+  };
+}

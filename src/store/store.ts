@@ -1,0 +1,54 @@
+/**
+ * The one storage interface Tokensmith uses. Implementations: `memory.ts`
+ * (embedded, single instance) and `redis.ts` (standalone, Sentinel, Cluster).
+ * Both pass the same contract suite (test/store/store-contract.ts).
+ *
+ * Keys are logical names built by `storeKeys`; an implementation may add a
+ * prefix. The part of a key in `{braces}` is its Redis Cluster hash tag: keys
+ * used together in one operation share it.
+ *
+ * Every method rejects with `StoreUnavailableError` when the backing store
+ * cannot answer in bounded time; it never hangs.
+ */
+export interface Store {
+  get(key: string): Promise<string | null>;
+  /**
+   * Writes `value`. `ttlMs` makes the key expire; `onlyIfAbsent` writes only
+   * when the key does not exist (SET NX). Resolves true when written.
+   */
+  set(key: string, value: string, options?: SetOptions): Promise<boolean>;
+  /** Reads and deletes atomically (GETDEL): of concurrent callers exactly one gets the value. */
+  getDel(key: string): Promise<string | null>;
+  /** Resolves true when the key existed. */
+  del(key: string): Promise<boolean>;
+  /** Atomically increments a counter; the first increment starts its TTL. Resolves the new value. */
+  incr(key: string, ttlMs: number): Promise<number>;
+  /** Remaining time to live in ms; null when the key does not exist or has no TTL. */
+  ttl(key: string): Promise<number | null>;
+  /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SetOptions {
+  ttlMs?: number;
+  onlyIfAbsent?: boolean;
+}
+
+/** The store could not be reached or did not answer in time. Callers fail closed. */
+export class StoreUnavailableError extends Error {
+  readonly code = "STORE_UNAVAILABLE";
+  constructor(message = "the token store is unavailable", options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** Key names, in one place. Each entity hashes to its own Cluster slot. */
+export const storeKeys = {
+  grant: (tokenHash: string) => `grant:{${tokenHash}}`,
+  revokedJti: (jti: string) => `revoked:{${jti}}`,
+  assertionJti: (clientId: string, jti: string) => `assertion:{${clientId}}:${jti}`,
+  signingKeys: () => "keys:{ring}",
+  failedAuth: (subject: string) => `failed-auth:{${subject}}`,
+} as const;

@@ -1,0 +1,63 @@
+import { createClient, type Client as RpcClient, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
+import { parseConfig, type ConfigInput } from "../../src/config.js";
+import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
+import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
+import { startServer, type RunningServer, type StartOptions } from "../../src/server.js";
+
+export interface TestClient {
+  id: string;
+  secret: string;
+  scopes: string[];
+  audiences?: string[];
+  tokenLifetimeSeconds?: number;
+}
+
+/** A client entry for the config, with a fresh generated secret unless one is given. */
+export function testClient(id: string, scopes: string[], extra: Partial<TestClient> = {}): TestClient {
+  return { id, secret: extra.secret ?? generateSecret("client_secret"), scopes, ...extra };
+}
+
+export async function startTestServer(
+  options: { clients?: TestClient[]; config?: Partial<ConfigInput> } & StartOptions = {},
+): Promise<RunningServer> {
+  const { clients = [], config = {}, ...start } = options;
+  return startServer(
+    parseConfig({
+      port: 0,
+      logLevel: "silent",
+      demoClient: false,
+      ...config,
+      clients: [
+        ...((config.clients as ConfigInput["clients"]) ?? []),
+        ...clients.map((client) => ({
+          id: client.id,
+          secretHashes: [hashSecret(client.secret)],
+          scopes: client.scopes,
+          audiences: client.audiences ?? [],
+          ...(client.tokenLifetimeSeconds ? { tokenLifetimeSeconds: client.tokenLifetimeSeconds } : {}),
+        })),
+      ],
+    }),
+    start,
+  );
+}
+
+export type TransportName = "grpc (HTTP/2)" | "connect JSON (HTTP/1.1)" | "connect binary (HTTP/2)" | "grpc-web (HTTP/1.1)";
+
+/** The wire protocols every RPC test runs through. */
+export const transports: Record<TransportName, (baseUrl: string) => Transport> = {
+  "grpc (HTTP/2)": (baseUrl) => createGrpcTransport({ baseUrl }),
+  "connect JSON (HTTP/1.1)": (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+  "connect binary (HTTP/2)": (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }),
+  "grpc-web (HTTP/1.1)": (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }),
+};
+
+export function tokenClient(transport: Transport): RpcClient<typeof TokenService> {
+  return createClient(TokenService, transport);
+}
+
+export function basic(id: string, secret: string): { authorization: string } {
+  return { authorization: encodeBasicAuthorization(id, secret) };
+}

@@ -8,6 +8,12 @@ import type { Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
 import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing } from "./keys/key-ring.js";
 import type { Store } from "./store/store.js";
+import { StaticApiKeyRegistry, type ApiKey } from "./domain/api-key.js";
+import { CallerAuthenticator } from "./domain/caller.js";
+import { GrantIssuer } from "./domain/grant.js";
+import { Introspector } from "./domain/introspection.js";
+import { RevocationList } from "./domain/revocation-list.js";
+import { TokenRevoker } from "./domain/revocation.js";
 
 /** Everything a transport needs, wired once. The domain gets a Store and a clock, nothing else. */
 export interface Domain {
@@ -19,7 +25,15 @@ export interface Domain {
   clients: StaticClientRegistry;
   clientTokens: ClientTokenIssuer;
   accessTokens: JwtAccessTokenVerifier;
+  apiKeys: StaticApiKeyRegistry;
+  grants: GrantIssuer;
+  introspector: Introspector;
+  revoker: TokenRevoker;
   logger: Logger;
+}
+
+export function apiKeysFromConfig(config: Config): ApiKey[] {
+  return config.apiKeys.map((key) => ({ ...key, source: "config" as const }));
 }
 
 export function clientsFromConfig(config: Config): Client[] {
@@ -40,6 +54,7 @@ export async function createDomain(options: {
   store: Store;
   logger: Logger;
   extraClients?: Client[];
+  extraApiKeys?: ApiKey[];
 }): Promise<Domain> {
   const { config, issuer, clock, store, logger } = options;
   const keyRing = await KeyRing.open({
@@ -51,5 +66,11 @@ export async function createDomain(options: {
   const authenticator = new ClientAuthenticator(clients);
   const clientTokens = new ClientTokenIssuer({ authenticator, signer: keyRing, issuer, clock });
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
-  return { config, issuer, clock, store, keyRing, clients, clientTokens, accessTokens, logger };
+  const apiKeys = new StaticApiKeyRegistry([...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])]);
+  const revocations = new RevocationList({ store, clock });
+  const callers = new CallerAuthenticator({ clients: authenticator, accessTokens, revocations });
+  const grants = new GrantIssuer({ apiKeys, store, clock });
+  const introspector = new Introspector({ callers, accessTokens, revocations, store, issuer, clock });
+  const revoker = new TokenRevoker({ callers, apiKeys, accessTokens, revocations, store });
+  return { config, issuer, clock, store, keyRing, clients, clientTokens, accessTokens, apiKeys, grants, introspector, revoker, logger };
 }

@@ -4,6 +4,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
+import { GRANT_LIFETIME } from "./domain/api-key.js";
 
 const scope = z.string().refine(isScopeToken, { message: "not a valid scope token (RFC 6749 §3.3)" });
 const secretHash = z.string().refine(isSecretHash, {
@@ -18,6 +19,15 @@ const clientSchema = z
     scopes: z.array(scope).default([]),
     audiences: z.array(z.string().min(1).max(512)).default([]),
     tokenLifetimeSeconds: z.number().int().min(1).max(86_400).optional(),
+  })
+  .strict();
+
+const apiKeySchema = z
+  .object({
+    name: z.string().min(1).max(128),
+    keyHash: secretHash,
+    scopes: z.array(scope).min(1),
+    grantLifetimeSeconds: z.number().int().min(1).max(GRANT_LIFETIME.maxSeconds).default(GRANT_LIFETIME.defaultSeconds),
   })
   .strict();
 
@@ -55,6 +65,7 @@ export const configSchema = z
     tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
     store: storeSchema.default({ type: "memory" }),
     clients: z.array(clientSchema).default([]),
+    apiKeys: z.array(apiKeySchema).default([]),
     /** Create a demo client at start when no client is configured. */
     demoClient: z.boolean().default(true),
   })
@@ -64,6 +75,11 @@ export const configSchema = z
     value.clients.forEach((client, index) => {
       if (seen.has(client.id)) ctx.addIssue({ code: "custom", message: `duplicate client id "${client.id}"`, path: ["clients", index, "id"] });
       seen.add(client.id);
+    });
+    const names = new Set<string>();
+    value.apiKeys.forEach((key, index) => {
+      if (names.has(key.name)) ctx.addIssue({ code: "custom", message: `duplicate API key name "${key.name}"`, path: ["apiKeys", index, "name"] });
+      names.add(key.name);
     });
   });
 

@@ -9,6 +9,7 @@ export type OAuthErrorCode =
   | "invalid_target"
   | "unsupported_token_type"
   | "access_denied"
+  | "insufficient_scope"
   | "temporarily_unavailable"
   | "slow_down"
   | "server_error";
@@ -66,3 +67,10 @@ export const accessDenied = (description: string) =>
 
 export const unavailable = (description = "the token store is unavailable, try again shortly", cause?: unknown) =>
   new OAuthError("temporarily_unavailable", "unavailable", description, { cause, retryAfterSeconds: 1 });
+
+/** RFC 6750 §3.1: the bearer token is valid but lacks a needed scope. */
+export const insufficientScope = (scope: string) =>
+  new OAuthError("insufficient_scope", "permission_denied", `the bearer token lacks the scope ${scope}`);
+
+export const unsupportedTokenType = (description: string) =>
+  new OAuthError("unsupported_token_type", "invalid_argument", description);

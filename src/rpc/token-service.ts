@@ -1,12 +1,8 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
-import type { ClientTokenIssuer } from "../domain/client-token-issuer.js";
-import type { KeyRing } from "../keys/key-ring.js";
+import type { Domain } from "../app.js";
 
-export interface TokenServiceDeps {
-  clientTokens: ClientTokenIssuer;
-  keyRing: KeyRing;
-}
+export type TokenServiceDeps = Pick<Domain, "clientTokens" | "keyRing" | "grants" | "introspector" | "revoker">;
 
 /** Thin handlers: read the request and the authorization header, call the domain, shape the response. */
 export function tokenService(deps: TokenServiceDeps): Partial<ServiceImpl<typeof TokenService>> {
@@ -28,6 +24,42 @@ export function tokenService(deps: TokenServiceDeps): Partial<ServiceImpl<typeof
         expiresIn: BigInt(issued.expiresIn),
         scopes: issued.scopes,
       };
+    },
+
+    async issueGrant(request, context) {
+      const issued = await deps.grants.issueGrant(context.requestHeader.get("authorization"), request);
+      return { token: issued.token, expiresIn: BigInt(issued.expiresIn), grants: issued.grants };
+    },
+
+    async issueExternalAuthGrant(request, context) {
+      const issued = await deps.grants.issueExternalAuthGrant(context.requestHeader.get("authorization"), request);
+      return { token: issued.token, expiresIn: BigInt(issued.expiresIn) };
+    },
+
+    async introspect(request, context) {
+      const result = await deps.introspector.introspect(
+        { authorization: context.requestHeader.get("authorization") },
+        { token: request.token, tokenTypeHint: request.tokenTypeHint, consume: request.consume },
+      );
+      if (!result.active) return { active: false };
+      return {
+        active: true,
+        scopes: result.scopes,
+        clientId: result.clientId,
+        username: result.username ?? "",
+        sub: result.sub,
+        aud: result.aud,
+        iss: result.iss,
+        exp: BigInt(result.exp),
+        iat: BigInt(result.iat),
+        jti: result.jti,
+        tokenType: result.tokenType,
+      };
+    },
+
+    async revoke(request, context) {
+      await deps.revoker.revoke({ authorization: context.requestHeader.get("authorization") }, request);
+      return {};
     },
 
     getJwks() {

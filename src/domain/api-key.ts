@@ -1,0 +1,48 @@
+import { parseBasicAuthorization } from "./basic-credentials.js";
+import { invalidClient } from "./oauth-error.js";
+import { hashSecret } from "./secret-format.js";
+
+export const GRANT_LIFETIME = { defaultSeconds: 30, maxSeconds: 300 } as const;
+
+/** An API key that lets a backend ask for user-bound grants. */
+export interface ApiKey {
+  /** Public name, shown in introspection as the grant's `client_id`. */
+  name: string;
+  keyHash: string;
+  scopes: readonly string[];
+  grantLifetimeSeconds: number;
+  source: "config" | "store";
+}
+
+export interface ApiKeyRegistry {
+  /** Looks a key up by the hash of the presented key (a 256-bit secret: the hash is an unforgeable index). */
+  findByHash(keyHash: string): Promise<ApiKey | undefined>;
+}
+
+export class StaticApiKeyRegistry implements ApiKeyRegistry {
+  private readonly byHash: Map<string, ApiKey>;
+  constructor(keys: readonly ApiKey[]) {
+    this.byHash = new Map(keys.map((key) => [key.keyHash, key]));
+  }
+  async findByHash(keyHash: string): Promise<ApiKey | undefined> {
+    return this.byHash.get(keyHash);
+  }
+}
+
+const MAX_API_KEY_LENGTH = 512;
+
+/** The API key presented as `Authorization: Basic base64(api_key ":")`, if any. */
+export function presentedApiKey(authorization: string | null | undefined): string | undefined {
+  const basic = parseBasicAuthorization(authorization);
+  if (basic === undefined || basic.password !== "" || basic.username.length === 0) return undefined;
+  return basic.username;
+}
+
+export async function authenticateApiKey(registry: ApiKeyRegistry, authorization: string | null | undefined): Promise<ApiKey> {
+  const presented = presentedApiKey(authorization);
+  if (presented === undefined) throw invalidClient("an API key is required: Authorization: Basic base64(api_key \":\")");
+  if (presented.length > MAX_API_KEY_LENGTH) throw invalidClient("invalid API key");
+  const key = await registry.findByHash(hashSecret(presented));
+  if (key === undefined) throw invalidClient("invalid API key");
+  return key;
+}

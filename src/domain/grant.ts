@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import type { Store } from "../store/store.js";
+import { storeKeys } from "../store/store.js";
+import { authenticateApiKey, type ApiKeyRegistry } from "./api-key.js";
+import type { Clock } from "./clock.js";
+import { invalidRequest, invalidScope } from "./oauth-error.js";
+import { grantScopes } from "./scopes.js";
+import { generateSecret, tokenDigest } from "./secret-format.js";
+
+export const EXTERNAL_VERIFY_SCOPE = "external:verify";
+export const GRANT_PREFIX = "tks_gr_";
+const MAX_USERNAME_LENGTH = 256;
+
+/** What the store keeps for a grant, under the hash of the token (never the token). */
+export interface GrantRecord {
+  username: string;
+  scopes: string[];
+  /** Name of the API key that asked for it. */
+  apiKey: string;
+  iat: number;
+  exp: number;
+  jti: string;
+}
+
+export interface IssuedGrant {
+  token: string;
+  expiresIn: number;
+  grants: string[];
+}
+
+export function isGrantToken(token: string): boolean {
+  return token.startsWith(GRANT_PREFIX);
+}
+
+export function parseGrantRecord(value: string | null): GrantRecord | undefined {
+  if (value === null) return undefined;
+  try {
+    return JSON.parse(value) as GrantRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkUsername(username: string): void {
+  if (username.trim().length === 0) throw invalidRequest("username is required");
+  if (username.length > MAX_USERNAME_LENGTH) throw invalidRequest(`username is too long: at most ${MAX_USERNAME_LENGTH} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(username)) throw invalidRequest("username must not contain control characters");
+}
+
+/**
+ * Very short-lived, single-use capable, user-bound grants authorized by an
+ * API key (LoginID's grant API): opaque 256-bit tokens kept in the store by
+ * hash with a TTL equal to their lifetime.
+ */
+export class GrantIssuer {
+  constructor(private readonly deps: { apiKeys: ApiKeyRegistry; store: Store; clock: Clock }) {}
+
+  async issueGrant(authorization: string | null | undefined, request: { username: string; grants: readonly string[] }): Promise<IssuedGrant> {
+    const key = await authenticateApiKey(this.deps.apiKeys, authorization);
+    checkUsername(request.username);
+    if (request.grants.length === 0) throw invalidRequest("grants must name at least one scope");
+    const scopes = grantScopes(request.grants, key.scopes, "grant");
+    return this.store(key.name, key.grantLifetimeSeconds, request.username, scopes);
+  }
+
+  async issueExternalAuthGrant(authorization: string | null | undefined, request: { username: string }): Promise<IssuedGrant> {
+    const key = await authenticateApiKey(this.deps.apiKeys, authorization);
+    checkUsername(request.username);
+    if (!key.scopes.includes(EXTERNAL_VERIFY_SCOPE)) {
+      throw invalidScope(`grant not allowed: ${EXTERNAL_VERIFY_SCOPE} is not on this API key`);
+    }
+    return this.store(key.name, key.grantLifetimeSeconds, request.username, [EXTERNAL_VERIFY_SCOPE]);
+  }
+
+  private async store(apiKey: string, lifetimeSeconds: number, username: string, scopes: string[]): Promise<IssuedGrant> {
+    const token = generateSecret("grant");
+    const nowMs = this.deps.clock.now();
+    const iat = Math.floor(nowMs / 1000);
+    const record: GrantRecord = { username, scopes, apiKey, iat, exp: iat + lifetimeSeconds, jti: randomBytes(16).toString("base64url") };
+    await this.deps.store.set(storeKeys.grant(tokenDigest(token)), JSON.stringify(record), { ttlMs: lifetimeSeconds * 1000 });
+    return { token, expiresIn: lifetimeSeconds, grants: scopes };
+  }
+}

@@ -8,6 +8,7 @@ import type { Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
 import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing } from "./keys/key-ring.js";
 import type { Store } from "./store/store.js";
+import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
 import { StaticApiKeyRegistry, type ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { GrantIssuer } from "./domain/grant.js";
@@ -30,11 +31,15 @@ export interface Domain {
   introspector: Introspector;
   revoker: TokenRevoker;
   logger: Logger;
+  /** Every scope some client or API key may hold, for discovery documents and the console. */
+  knownScopes(): string[];
 }
 
 export function apiKeysFromConfig(config: Config): ApiKey[] {
   return config.apiKeys.map((key) => ({ ...key, source: "config" as const }));
 }
+
+export const tokenEndpointOf = (issuer: string) => `${issuer}/oauth2/token`;
 
 export function clientsFromConfig(config: Config): Client[] {
   return config.clients.map((client) => ({
@@ -43,6 +48,8 @@ export function clientsFromConfig(config: Config): Client[] {
     scopes: client.scopes,
     audiences: client.audiences,
     tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
+    ...(client.jwks ? { jwks: client.jwks } : {}),
+    ...(client.jwksUri ? { jwksUri: client.jwksUri } : {}),
     source: "config" as const,
   }));
 }
@@ -63,7 +70,8 @@ export async function createDomain(options: {
     clock,
   });
   const clients = new StaticClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])]);
-  const authenticator = new ClientAuthenticator(clients);
+  const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });
+  const authenticator = new ClientAuthenticator(clients, assertions);
   const clientTokens = new ClientTokenIssuer({ authenticator, signer: keyRing, issuer, clock });
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
   const apiKeys = new StaticApiKeyRegistry([...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])]);
@@ -72,5 +80,23 @@ export async function createDomain(options: {
   const grants = new GrantIssuer({ apiKeys, store, clock });
   const introspector = new Introspector({ callers, accessTokens, revocations, store, issuer, clock });
   const revoker = new TokenRevoker({ callers, apiKeys, accessTokens, revocations, store });
-  return { config, issuer, clock, store, keyRing, clients, clientTokens, accessTokens, apiKeys, grants, introspector, revoker, logger };
+  const staticApiKeys = [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])];
+  const knownScopes = () =>
+    [...new Set([...clients.all().flatMap((client) => client.scopes), ...staticApiKeys.flatMap((key) => key.scopes)])].sort();
+  return {
+    config,
+    issuer,
+    clock,
+    store,
+    keyRing,
+    clients,
+    clientTokens,
+    accessTokens,
+    apiKeys,
+    grants,
+    introspector,
+    revoker,
+    logger,
+    knownScopes,
+  };
 }

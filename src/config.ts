@@ -15,12 +15,24 @@ const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(
 const clientSchema = z
   .object({
     id: z.string().min(1).max(256),
-    secretHashes: z.array(secretHash).min(1),
+    secretHashes: z.array(secretHash).default([]),
+    /** Public keys for private_key_jwt, inline (a JWK Set)... */
+    jwks: z.object({ keys: z.array(z.object({ kty: z.string() }).passthrough()).min(1) }).strict().optional(),
+    /** ...or by URL. */
+    jwksUri: z.string().url().optional(),
     scopes: z.array(scope).default([]),
     audiences: z.array(z.string().min(1).max(512)).default([]),
     tokenLifetimeSeconds: z.number().int().min(1).max(86_400).optional(),
   })
-  .strict();
+  .strict()
+  .refine((client) => client.secretHashes.length > 0 || client.jwks || client.jwksUri, {
+    message: "a client needs secretHashes, jwks or jwksUri to authenticate",
+  })
+  .refine((client) => !(client.jwks && client.jwksUri), { message: "set jwks or jwksUri, not both", path: ["jwksUri"] })
+  .refine((client) => !client.jwks?.keys.some((key) => "d" in key), {
+    message: "jwks must hold public keys only (found a private key member \"d\")",
+    path: ["jwks"],
+  });
 
 const apiKeySchema = z
   .object({

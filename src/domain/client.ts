@@ -8,6 +8,10 @@ export interface Client {
   /** Audiences (RFC 8707 resource indicators) the client may request; the default `aud` when none is requested. */
   audiences: readonly string[];
   tokenLifetimeSeconds: number;
+  /** Public keys for private_key_jwt (RFC 7523), inline... */
+  jwks?: { keys: readonly object[] };
+  /** ...or fetched (and cached) from a URL. */
+  jwksUri?: string;
   /** Where the record comes from: the config file (read-only), the store, or the start-up demo. */
   source: "config" | "store" | "demo";
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { KeyRing } from "../keys/key-ring.js";
+import type { Domain } from "../app.js";
+import { authorizationServerMetadata, handleOAuthEndpoint, oauthEndpoints } from "./oauth-endpoints.js";
 
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
 export type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -24,16 +25,27 @@ function pathOf(req: NodeRequest): string {
 }
 
 /** The plain-HTTP endpoints served next to the RPCs on the same port. */
-export function httpRoutes(deps: { keyRing: KeyRing }): HttpRoute {
+export function httpRoutes(domain: Domain): HttpRoute {
+  const endpoints = oauthEndpoints(domain);
+  const documents: Record<string, { body: () => unknown; maxAge: number }> = {
+    // Short max-age: a rotated key is published before it signs, so caches catch up in time.
+    "/.well-known/jwks.json": { body: () => ({ keys: domain.keyRing.publicJwks() }), maxAge: 60 },
+    "/.well-known/oauth-authorization-server": { body: () => authorizationServerMetadata(domain), maxAge: 300 },
+  };
   return (req, res) => {
     const path = pathOf(req);
-    if (path === "/.well-known/jwks.json") {
+    const endpoint = endpoints[path];
+    if (endpoint !== undefined) {
+      handleOAuthEndpoint(domain, endpoint, req, res);
+      return true;
+    }
+    const document = documents[path];
+    if (document !== undefined) {
       if (req.method !== "GET" && req.method !== "HEAD") {
         sendJson(res, 405, { error: "invalid_request", error_description: "use GET" }, { allow: "GET, HEAD" });
         return true;
       }
-      // Short max-age: a rotated key is published before it signs, so caches catch up in time.
-      sendJson(res, 200, { keys: deps.keyRing.publicJwks() }, { "cache-control": "public, max-age=60" });
+      sendJson(res, 200, document.body(), { "cache-control": `public, max-age=${document.maxAge}` });
       return true;
     }
     return false;

@@ -1,0 +1,157 @@
+import type { Logger } from "pino";
+import type { Domain } from "../app.js";
+import { tokenEndpointOf } from "../app.js";
+import { parseBearerAuthorization } from "../domain/basic-credentials.js";
+import type { ClientCredentials } from "../domain/client-authenticator.js";
+import { ASSERTION_ALGORITHMS } from "../domain/client-assertion.js";
+import type { Introspection } from "../domain/introspection.js";
+import { invalidRequest, OAuthError, type FailureKind } from "../domain/oauth-error.js";
+import { parseScopeParameter } from "../domain/scopes.js";
+import { StoreUnavailableError } from "../store/store.js";
+import { readForm, type FormParameters } from "./form-body.js";
+import { sendJson, type NodeRequest, type NodeResponse } from "./http-routes.js";
+
+const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
+
+const STATUS_OF: Record<FailureKind, number> = {
+  invalid_argument: 400,
+  unauthenticated: 401,
+  permission_denied: 400,
+  not_found: 404,
+  already_exists: 409,
+  failed_precondition: 400,
+  resource_exhausted: 429,
+  unavailable: 503,
+  internal: 500,
+};
+
+function credentialsOf(req: NodeRequest, form: FormParameters): ClientCredentials {
+  return {
+    authorization: req.headers.authorization,
+    clientId: form.get("client_id"),
+    clientSecret: form.get("client_secret"),
+    clientAssertionType: form.get("client_assertion_type"),
+    clientAssertion: form.get("client_assertion"),
+  };
+}
+
+/** RFC 6749 §5.2 error body and status; 401 + WWW-Authenticate for a failed Authorization header. */
+export function sendOAuthError(req: NodeRequest, res: NodeResponse, error: unknown, logger: Logger): void {
+  let failure: OAuthError;
+  if (error instanceof OAuthError) failure = error;
+  else if (error instanceof StoreUnavailableError) {
+    logger.warn({ err: error }, "store unavailable");
+    failure = new OAuthError("temporarily_unavailable", "unavailable", "the token store is unavailable, try again shortly", {
+      retryAfterSeconds: 1,
+    });
+  } else {
+    logger.error({ err: error }, "unexpected error");
+    failure = new OAuthError("server_error", "internal", "internal error");
+  }
+  let status = STATUS_OF[failure.kind];
+  if (failure.error === "insufficient_scope") status = 403;
+  const headers: Record<string, string> = { ...NO_STORE };
+  if (failure.retryAfterSeconds !== undefined) headers["retry-after"] = String(failure.retryAfterSeconds);
+  if (status === 401) {
+    const authorization = req.headers.authorization;
+    if (parseBearerAuthorization(authorization) !== undefined) headers["www-authenticate"] = 'Bearer realm="tokensmith", error="invalid_token"';
+    else headers["www-authenticate"] = 'Basic realm="tokensmith", charset="UTF-8"';
+  }
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendJson(res, status, { error: failure.error, error_description: failure.description }, headers);
+}
+
+function introspectionBody(result: Introspection): Record<string, unknown> {
+  if (!result.active) return { active: false };
+  return {
+    active: true,
+    scope: result.scopes.join(" "),
+    client_id: result.clientId,
+    ...(result.username !== undefined ? { username: result.username } : {}),
+    token_type: result.tokenType,
+    exp: result.exp,
+    iat: result.iat,
+    sub: result.sub,
+    aud: result.aud.length === 1 ? result.aud[0] : result.aud,
+    iss: result.iss,
+    jti: result.jti,
+  };
+}
+
+type Endpoint = (req: NodeRequest, res: NodeResponse, form: FormParameters) => Promise<void>;
+
+/** The OAuth 2.0 endpoints: the same domain as the RPCs, translated to forms and JSON. */
+export function oauthEndpoints(domain: Domain): Record<string, Endpoint> {
+  return {
+    "/oauth2/token": async (req, res, form) => {
+      const grantType = form.get("grant_type");
+      if (!grantType) throw invalidRequest("grant_type is required");
+      if (grantType !== "client_credentials") {
+        throw new OAuthError("unsupported_grant_type", "invalid_argument", `grant_type "${grantType.slice(0, 64)}" is not supported; use client_credentials`);
+      }
+      const issued = await domain.clientTokens.issue(credentialsOf(req, form), {
+        scopes: parseScopeParameter(form.get("scope")),
+        audience: [...form.getAll("resource"), ...form.getAll("audience")],
+      });
+      sendJson(
+        res,
+        200,
+        { access_token: issued.accessToken, token_type: issued.tokenType, expires_in: issued.expiresIn, scope: issued.scopes.join(" ") },
+        NO_STORE,
+      );
+    },
+    "/oauth2/introspect": async (req, res, form) => {
+      const token = form.get("token");
+      if (token === undefined) throw invalidRequest("token is required");
+      const result = await domain.introspector.introspect(credentialsOf(req, form), {
+        token,
+        tokenTypeHint: form.get("token_type_hint"),
+      });
+      sendJson(res, 200, introspectionBody(result), NO_STORE);
+    },
+    "/oauth2/revoke": async (req, res, form) => {
+      const token = form.get("token");
+      if (token === undefined) throw invalidRequest("token is required");
+      await domain.revoker.revoke(credentialsOf(req, form), { token, tokenTypeHint: form.get("token_type_hint") });
+      res.writeHead(200, { ...NO_STORE, "content-length": "0" });
+      res.end();
+    },
+  };
+}
+
+/** RFC 8414 authorization server metadata. */
+export function authorizationServerMetadata(domain: Domain): Record<string, unknown> {
+  const { issuer } = domain;
+  const authMethods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+  return {
+    issuer,
+    token_endpoint: tokenEndpointOf(issuer),
+    introspection_endpoint: `${issuer}/oauth2/introspect`,
+    revocation_endpoint: `${issuer}/oauth2/revoke`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    grant_types_supported: ["client_credentials"],
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: authMethods,
+    token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
+    introspection_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
+    introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
+    scopes_supported: domain.knownScopes(),
+    access_token_signing_alg_values_supported: [domain.keyRing.active().alg],
+  };
+}
+
+export function handleOAuthEndpoint(domain: Domain, endpoint: Endpoint, req: NodeRequest, res: NodeResponse): void {
+  if (req.method !== "POST") {
+    req.resume();
+    sendJson(res, 405, { error: "invalid_request", error_description: "use POST" }, { allow: "POST", ...NO_STORE });
+    return;
+  }
+  readForm(req)
+    .then((form) => endpoint(req, res, form))
+    .catch((error: unknown) => sendOAuthError(req, res, error, domain.logger));
+}

@@ -4,9 +4,11 @@ import { StaticClientRegistry } from "./domain/client.js";
 import { ClientAuthenticator } from "./domain/client-authenticator.js";
 import { ClientTokenIssuer } from "./domain/client-token-issuer.js";
 import type { Clock } from "./domain/clock.js";
-import type { Config } from "./config.js";
+import { ConfigError, type Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
-import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing } from "./keys/key-ring.js";
+import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing, type KeyRingPersistence } from "./keys/key-ring.js";
+import { KeyEncryption } from "./keys/key-encryption.js";
+import { StoreKeyPersistence } from "./keys/store-key-persistence.js";
 import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
 import { StaticApiKeyRegistry, type ApiKey } from "./domain/api-key.js";
@@ -54,6 +56,23 @@ export function clientsFromConfig(config: Config): Client[] {
   }));
 }
 
+/**
+ * Shared Redis: the ring lives in the store (encrypted with the KEK) so all
+ * instances agree. Embedded: a file in the data directory, or nothing.
+ */
+function keyPersistence(config: Config, store: Store): KeyRingPersistence {
+  const encryption = config.keyEncryptionKey ? KeyEncryption.fromEnvironmentValue(config.keyEncryptionKey) : undefined;
+  if (config.store.type === "redis") {
+    if (encryption === undefined && config.production) {
+      throw new ConfigError(
+        "production mode keeps signing keys in Redis encrypted: set TOKENSMITH_KEY_ENCRYPTION_KEY to 32 random bytes (e.g. `openssl rand -hex 32`)",
+      );
+    }
+    return new StoreKeyPersistence(store, encryption);
+  }
+  return config.dataDir ? new FileKeyPersistence(config.dataDir) : new EphemeralKeyPersistence();
+}
+
 export async function createDomain(options: {
   config: Config;
   issuer: string;
@@ -64,11 +83,7 @@ export async function createDomain(options: {
   extraApiKeys?: ApiKey[];
 }): Promise<Domain> {
   const { config, issuer, clock, store, logger } = options;
-  const keyRing = await KeyRing.open({
-    persistence: config.dataDir ? new FileKeyPersistence(config.dataDir) : new EphemeralKeyPersistence(),
-    algorithm: config.signingAlgorithm,
-    clock,
-  });
+  const keyRing = await KeyRing.open({ persistence: keyPersistence(config, store), algorithm: config.signingAlgorithm, clock });
   const clients = new StaticClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])]);
   const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });
   const authenticator = new ClientAuthenticator(clients, assertions);

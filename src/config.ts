@@ -78,6 +78,10 @@ export const configSchema = z
     store: storeSchema.default({ type: "memory" }),
     clients: z.array(clientSchema).default([]),
     apiKeys: z.array(apiKeySchema).default([]),
+    /** Production mode refuses to keep private signing keys in a shared store unencrypted. */
+    production: z.boolean().default(false),
+    /** AES-256-GCM key-encryption key for private signing keys in the store: 32 bytes as hex or base64. From the environment. */
+    keyEncryptionKey: z.string().min(1).optional(),
     /** Create a demo client at start when no client is configured. */
     demoClient: z.boolean().default(true),
   })
@@ -156,10 +160,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = en
   set("dataDir", env.TOKENSMITH_DATA_DIR);
   set("logLevel", env.TOKENSMITH_LOG_LEVEL);
   set("signingAlgorithm", env.TOKENSMITH_SIGNING_ALG);
+  set("keyEncryptionKey", env.TOKENSMITH_KEY_ENCRYPTION_KEY);
+  if (env.NODE_ENV === "production" || env.TOKENSMITH_ENV === "production") merged.production = true;
   if (env.TOKENSMITH_TLS_CERT || env.TOKENSMITH_TLS_KEY) {
     merged.tls = { certFile: env.TOKENSMITH_TLS_CERT, keyFile: env.TOKENSMITH_TLS_KEY };
   }
-  if (env.REDIS_URL) {
+  if (env.REDIS_CLUSTER_NODES) {
+    const fileStore = (merged.store ?? {}) as Record<string, unknown>;
+    merged.store = {
+      ...(fileStore.type === "redis" ? fileStore : {}),
+      type: "redis",
+      url: undefined,
+      clusterNodes: env.REDIS_CLUSTER_NODES.split(",").map((node) => {
+        const [host = "", port = ""] = node.trim().split(":");
+        return { host, port: Number(port) };
+      }),
+    };
+  } else if (env.REDIS_URL) {
     const fileStore = (merged.store ?? {}) as Record<string, unknown>;
     merged.store = { ...(fileStore.type === "redis" ? fileStore : {}), type: "redis", url: env.REDIS_URL };
   }

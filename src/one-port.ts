@@ -6,6 +6,7 @@ import {
   type Http2Server,
   type Http2ServerRequest,
   type Http2ServerResponse,
+  type Http2Session,
 } from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 
@@ -67,23 +68,26 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   });
   const port = (outer.address() as AddressInfo).port;
 
+  const sessions = new Set<Http2Session>();
+  http2.on("session", (session: Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
   return {
     port,
+    /** Stops accepting, lets in-flight requests finish within `graceMs`, then cuts what is left. */
     async close(graceMs = 5_000) {
       const closed = new Promise<void>((resolve) => outer.close(() => resolve()));
-      http1?.closeIdleConnections();
-      const sessionsClosed = new Promise<void>((resolve) => http2.close(() => resolve()));
-      const deadline = setTimeout(() => {
-        for (const socket of sockets) socket.destroy();
-      }, graceMs);
-      deadline.unref();
-      // Idle HTTP/2 sessions do not end by themselves: ask them to go away.
-      for (const socket of sockets) if (socket.listenerCount("data") === 0 && http1 === undefined) socket.end();
-      await closed;
-      http1?.closeAllConnections();
-      await Promise.race([sessionsClosed, new Promise((resolve) => setTimeout(resolve, 50))]);
+      const deadline = Date.now() + graceMs;
+      // GOAWAY: clients open no new streams; streams in flight complete.
+      for (const session of sessions) session.close();
+      while (sockets.size > 0 && Date.now() < deadline) {
+        http1?.closeIdleConnections();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       for (const socket of sockets) socket.destroy();
-      clearTimeout(deadline);
+      await closed;
     },
   };
 }

@@ -58,11 +58,27 @@ export function requestHandler(domain: Domain): NodeRequestListener {
   };
 }
 
+/** At start-up the store may still be connecting: wait a bounded time, then fail with a clear message. */
+async function waitForStore(store: Store, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      await store.ping();
+      return;
+    } catch (error) {
+      if (Date.now() + delay > deadline) {
+        throw new Error(`cannot reach the store after ${timeoutMs} ms: ${(error as Error).message}`, { cause: error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 /** Starts Tokensmith: store, key ring, domain, and one port for every protocol. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config);
-  const store = options.store ?? (await createStore(config.store, clock));
+  const store = options.store ?? createStore(config.store, clock, logger);
   // The issuer may depend on the bound port (port 0), so requests that race
   // the start-up get a 503 until the domain is ready.
   let handler: NodeRequestListener = (_req, res) =>
@@ -71,6 +87,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const server = await listenOnePort({ host: config.host, port: config.port, tls, handler: (req, res) => handler(req, res) });
   let domain: Domain;
   try {
+    await waitForStore(store, config.store.type === "redis" ? 15_000 : 0);
     const issuer = issuerOf(config, server.port);
     domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients });
   } catch (error) {

@@ -13,15 +13,21 @@ import {
   type SigningKey,
 } from "./signing-key.js";
 
-export interface KeyRingState {
-  activeKid: string;
-  keys: SerializedSigningKey[];
+/** A key in the ring: it signs from `signsFrom` on, and leaves the JWKS after `retireAfter`. */
+export interface KeyRingEntry extends SerializedSigningKey {
+  signsFrom: number;
+  retireAfter?: number;
 }
 
-/** Where the key ring lives between starts. */
+export interface KeyRingState {
+  keys: KeyRingEntry[];
+}
+
+/** Where the key ring lives between starts (and, for the store, between instances). */
 export interface KeyRingPersistence {
   load(): Promise<KeyRingState | undefined>;
-  save(state: KeyRingState): Promise<void>;
+  /** With `create`, writes only if nothing is stored yet and resolves false when another writer won. */
+  save(state: KeyRingState, options?: { create?: boolean }): Promise<boolean>;
 }
 
 /** No persistence: a fresh key every start (tokens from a previous run stop verifying). */
@@ -32,6 +38,7 @@ export class EphemeralKeyPersistence implements KeyRingPersistence {
   }
   async save(state: KeyRingState) {
     this.state = state;
+    return true;
   }
 }
 
@@ -51,49 +58,127 @@ export class FileKeyPersistence implements KeyRingPersistence {
     }
     return JSON.parse(text) as KeyRingState;
   }
-  async save(state: KeyRingState): Promise<void> {
+  async save(state: KeyRingState): Promise<boolean> {
     await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
     const temporary = `${this.path}.${process.pid}.tmp`;
     await writeFile(temporary, JSON.stringify(state, null, 2), { mode: 0o600 });
     await rename(temporary, this.path);
+    return true;
   }
 }
 
-/** The signing keys: one active key signs, every key in the ring is published and verifies. */
+/**
+ * The signing keys. The newest key whose `signsFrom` has come signs; every
+ * key not yet retired is published in the JWKS and verifies. Rotation adds a
+ * key that is published before it signs, and schedules the old key to leave
+ * once the last token it signed has expired.
+ */
 export class KeyRing implements AccessTokenSigner {
+  private entries: KeyRingEntry[] = [];
+  private keys = new Map<string, SigningKey>();
+  private activeKey!: SigningKey;
+  private activeUntil = Number.POSITIVE_INFINITY;
+
   private constructor(
-    private keys: Map<string, SigningKey>,
-    private activeKey: SigningKey,
+    private readonly persistence: KeyRingPersistence,
+    private readonly algorithm: SigningAlgorithm,
+    private readonly clock: Clock,
   ) {}
 
   /** Loads the ring, or creates it with one fresh key on first start. */
   static async open(options: { persistence: KeyRingPersistence; algorithm: SigningAlgorithm; clock: Clock }): Promise<KeyRing> {
-    const state = await options.persistence.load();
-    if (state !== undefined && state.keys.length > 0) {
-      const keys = new Map<string, SigningKey>();
-      for (const serialized of state.keys) keys.set(serialized.kid, await deserializeSigningKey(serialized));
-      const active = keys.get(state.activeKid);
-      if (active === undefined) throw new Error(`signing key ring: active key ${state.activeKid} is missing`);
-      return new KeyRing(keys, active);
+    const ring = new KeyRing(options.persistence, options.algorithm, options.clock);
+    let state = await options.persistence.load();
+    if (state === undefined || state.keys.length === 0) {
+      const key = await generateSigningKey(options.algorithm, options.clock.now());
+      const created: KeyRingState = { keys: [{ ...serializeSigningKey(key), signsFrom: key.createdAt }] };
+      // Another instance may have created the ring at the same moment: theirs wins.
+      state = (await options.persistence.save(created, { create: true })) ? created : await options.persistence.load();
+      if (state === undefined) throw new Error("signing key ring: could not create or load the key ring");
     }
-    const key = await generateSigningKey(options.algorithm, options.clock.now());
-    await options.persistence.save({ activeKid: key.kid, keys: [serializeSigningKey(key)] });
-    return new KeyRing(new Map([[key.kid, key]]), key);
+    await ring.apply(state);
+    return ring;
+  }
+
+  /** Re-reads the ring from its persistence (to see another instance's rotation). */
+  async reload(): Promise<void> {
+    const state = await this.persistence.load();
+    if (state !== undefined && state.keys.length > 0) await this.apply(state);
+  }
+
+  /**
+   * Adds a new key that is published now and signs after `publishDelayMs`;
+   * the keys signing until then retire `retireAfterMs` after the new key takes over.
+   */
+  async rotate(options: { publishDelayMs: number; retireAfterMs: number }): Promise<KeyRingEntry> {
+    await this.reload();
+    const now = this.clock.now();
+    const key = await generateSigningKey(this.algorithm, now);
+    const entry: KeyRingEntry = { ...serializeSigningKey(key), signsFrom: now + options.publishDelayMs };
+    const retireAfter = entry.signsFrom + options.retireAfterMs;
+    const kept = this.entries
+      .filter((existing) => existing.retireAfter === undefined || existing.retireAfter > now)
+      .map((existing) => (existing.retireAfter === undefined ? { ...existing, retireAfter } : existing));
+    const state: KeyRingState = { keys: [...kept, entry] };
+    await this.persistence.save(state);
+    await this.apply(state);
+    return entry;
+  }
+
+  /** The ring as stored, without private keys: for listing. */
+  describe(): Array<Omit<KeyRingEntry, "privateJwk"> & { active: boolean; published: boolean }> {
+    const now = this.clock.now();
+    const active = this.active().kid;
+    return this.entries.map(({ privateJwk: _privateJwk, ...entry }) => ({
+      ...entry,
+      active: entry.kid === active,
+      published: entry.retireAfter === undefined || entry.retireAfter > now,
+    }));
+  }
+
+  private async apply(state: KeyRingState): Promise<void> {
+    const keys = new Map<string, SigningKey>();
+    for (const entry of state.keys) keys.set(entry.kid, this.keys.get(entry.kid) ?? (await deserializeSigningKey(entry)));
+    this.entries = [...state.keys].sort((a, b) => a.signsFrom - b.signsFrom);
+    this.keys = keys;
+    this.selectActive();
+  }
+
+  private selectActive(): void {
+    const now = this.clock.now();
+    let active: KeyRingEntry | undefined;
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of this.entries) {
+      if (entry.signsFrom <= now) active = entry;
+      else next = Math.min(next, entry.signsFrom);
+    }
+    // Before any key's start (clock skew), the oldest key signs.
+    active ??= this.entries[0];
+    if (active === undefined) throw new Error("signing key ring is empty");
+    this.activeKey = this.keys.get(active.kid)!;
+    this.activeUntil = next;
   }
 
   active(): SigningKey {
+    if (this.clock.now() >= this.activeUntil) this.selectActive();
     return this.activeKey;
   }
 
   find(kid: string): SigningKey | undefined {
-    return this.keys.get(kid);
+    const key = this.keys.get(kid);
+    if (key === undefined) return undefined;
+    const entry = this.entries.find((candidate) => candidate.kid === kid);
+    return entry?.retireAfter !== undefined && entry.retireAfter <= this.clock.now() ? undefined : key;
   }
 
   publicJwks(): PublicJwk[] {
-    return [...this.keys.values()].map((key) => key.publicJwk);
+    const now = this.clock.now();
+    return this.entries
+      .filter((entry) => entry.retireAfter === undefined || entry.retireAfter > now)
+      .map((entry) => this.keys.get(entry.kid)!.publicJwk);
   }
 
   sign(claims: AccessTokenClaims): string {
-    return signCompact(this.activeKey, claims);
+    return signCompact(this.active(), claims);
   }
 }

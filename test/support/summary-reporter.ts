@@ -10,16 +10,16 @@ export default class SummaryReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const module of testModules) {
-      let casesInModule = 0;
+      let failedInModule = 0;
       for (const testCase of module.children.allTests()) {
-        casesInModule += 1;
         const state = testCase.result().state;
         if (state === "passed") passed += 1;
-        else if (state === "failed") failed += 1;
+        else if (state === "failed") failedInModule += 1;
         else skipped += 1;
       }
-      if (casesInModule === 0 && module.state() === "failed") failed += 1;
-      else if (module.errors().length > 0 && module.state() === "failed") failed += 1;
+      // A file that failed outside any test (load error, beforeAll hook) is a failure too.
+      if (failedInModule === 0 && module.state() === "failed") failedInModule = 1;
+      failed += failedInModule;
     }
     failed += unhandledErrors.length;
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}\n`);

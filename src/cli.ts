@@ -8,7 +8,8 @@ const USAGE = `usage: tokensmith <command> [options]
 
 commands:
   serve [--config FILE]   run the service (config: FILE or $TOKENSMITH_CONFIG, then environment)
-  secret new [--json]     print a fresh client secret and the hash to put in the config file
+  secret new [--kind client-secret|api-key] [--json]
+                          print a fresh secret (or API key) and the hash to put in the config file
 `;
 
 const DEMO_SCOPES = ["demo:read", "demo:write", "token:introspect"];
@@ -19,11 +20,25 @@ function fail(message: string, exitCode = 2): never {
 }
 
 function secretNew(args: string[]): void {
-  const { values } = parseArgs({ args, options: { json: { type: "boolean", default: false } } });
-  const secret = generateSecret("client_secret");
+  const { values } = parseArgs({
+    args,
+    options: { json: { type: "boolean", default: false }, kind: { type: "string", default: "client-secret" } },
+  });
+  if (values.kind !== "client-secret" && values.kind !== "api-key") fail(`--kind must be client-secret or api-key, not "${values.kind}"`);
+  const isApiKey = values.kind === "api-key";
+  const secret = generateSecret(isApiKey ? "api_key" : "client_secret");
   const hash = hashSecret(secret);
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ secret, secretHash: hash })}\n`);
+    return;
+  }
+  if (isApiKey) {
+    process.stdout.write(
+      `api key:      ${secret}\n` +
+        `api key hash: ${hash}\n\n` +
+        `Give the key to the backend (it is not stored anywhere) and put the hash in the config file:\n` +
+        `apiKeys:\n  - name: my-backend\n    keyHash: "${hash}"\n    scopes: [passkey:read]\n`,
+    );
     return;
   }
   process.stdout.write(

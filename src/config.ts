@@ -84,6 +84,32 @@ export const configSchema = z
     keyEncryptionKey: z.string().min(1).optional(),
     /** Create a demo client at start when no client is configured. */
     demoClient: z.boolean().default(true),
+    /** Browser origins allowed to call the RPCs and the OAuth endpoints (CORS); none by default. */
+    cors: z
+      .object({
+        allowedOrigins: z
+          .array(
+            z.string().refine(
+              (origin) => {
+                if (origin === "*") return true;
+                try {
+                  return new URL(origin).origin === origin;
+                } catch {
+                  return false;
+                }
+              },
+              { message: "must be an origin, scheme://host[:port] in lower case with no path or trailing slash, or *" },
+            ),
+          )
+          .default([]),
+        allowCredentials: z.boolean().default(false),
+      })
+      .strict()
+      .refine((cors) => !(cors.allowCredentials && cors.allowedOrigins.includes("*")), {
+        message: "allowCredentials needs explicit origins, not *",
+        path: ["allowedOrigins"],
+      })
+      .default({ allowedOrigins: [], allowCredentials: false }),
   })
   .strict()
   .superRefine((value, ctx) => {

@@ -2,14 +2,18 @@ import { readFileSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { pino, type Logger } from "pino";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { TokenService } from "../gen/tokensmith/v1/token_service_pb.js";
 import { createDomain, type Domain } from "./app.js";
 import type { Client } from "./domain/client.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import { issuerOf, type Config } from "./config.js";
+import { corsHandler } from "./http/cors.js";
 import { httpRoutes, sendJson } from "./http/http-routes.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
+import { HealthMonitor, healthService } from "./rpc/health.js";
+import { registerReflection, registeredServices } from "./rpc/reflection.js";
 import { tokenService } from "./rpc/token-service.js";
 import { createStore } from "./store/create-store.js";
 import type { Store } from "./store/store.js";
@@ -43,6 +47,12 @@ export function createLogger(config: Config): Logger {
 export function routes(domain: Domain) {
   return (router: ConnectRouter) => {
     router.service(TokenService, tokenService(domain));
+    // Health and reflection read the router on first use, so they cover every
+    // service registered in this function, wherever it is registered.
+    const health = new HealthMonitor({ probe: () => domain.store.ping() });
+    const served = () => registeredServices(router).map((service) => service.typeName).filter((name) => !name.startsWith("grpc."));
+    router.service(Health, healthService(health, served));
+    registerReflection(router);
   };
 }
 
@@ -52,7 +62,9 @@ export function requestHandler(domain: Domain): NodeRequestListener {
     interceptors: [errorMappingInterceptor(domain.logger)],
   });
   const http = httpRoutes(domain);
+  const cors = corsHandler(domain.config.cors);
   return (req, res) => {
+    if (cors(req, res)) return;
     if (http(req, res)) return;
     rpc(req, res);
   };

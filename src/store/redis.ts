@@ -1,0 +1,335 @@
+/**
+ * The Redis-backed Store (standalone, Sentinel or Cluster), on ioredis.
+ *
+ * Failure policy: fail fast and recover by itself.
+ * - No offline queue: while disconnected, commands reject at once instead of
+ *   piling up (and running later, after the caller was already told they
+ *   failed).
+ * - `commandTimeout` bounds a command that was sent but not answered (slow
+ *   or hung server); a per-call deadline on top bounds everything else
+ *   (e.g. Cluster redirection retries), so no method ever hangs.
+ * - Lost in-flight commands are not replayed on reconnect: a replayed GETDEL
+ *   would consume a value whose caller already got an error. (Cluster's own
+ *   redirection retries, e.g. during a failover, still resend within the
+ *   deadline; a caller that timed out must treat the outcome as unknown.)
+ * - Reconnection never gives up (capped backoff), so the service heals when
+ *   Redis comes back, without a restart.
+ * Every failure surfaces as StoreUnavailableError with the ioredis error as
+ * `cause`.
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { StoreUnavailableError, type SetOptions, type Store } from "./store.js";
+
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+}
+
+interface CommonRedisStoreOptions {
+  /** Prepended to every logical key. Default "tokensmith:". Must not contain `{` or `}`. */
+  keyPrefix?: string;
+  /** How long one command may take before it fails. Default 500 ms. */
+  commandTimeoutMs?: number;
+  /**
+   * Connection-level errors (refused, reset, reconnect attempts). Commands
+   * report their own failures; this is for logging. Default: ignored.
+   */
+  onConnectionError?: (error: Error) => void;
+}
+
+export type RedisStoreOptions = CommonRedisStoreOptions &
+  (
+    | { mode: "standalone"; url: string }
+    | {
+        mode: "sentinel";
+        sentinels: RedisEndpoint[];
+        /** The master group name the sentinels monitor. */
+        name: string;
+        /** Password of the Redis master/replicas. */
+        password?: string;
+        /** Password of the sentinels themselves, when they require one. */
+        sentinelPassword?: string;
+      }
+    | { mode: "cluster"; nodes: RedisEndpoint[]; password?: string }
+  );
+
+const DEFAULT_KEY_PREFIX = "tokensmith:";
+const DEFAULT_COMMAND_TIMEOUT_MS = 500;
+/** Slack on top of commandTimeout for the per-call deadline; ioredis' own timeout should fire first. */
+const DEADLINE_SLACK_MS = 100;
+const RECONNECT_BASE_MS = 50;
+const RECONNECT_MAX_MS = 2_000;
+/** A connect attempt to a black-holed host is abandoned after this, then retried. */
+const CONNECT_TIMEOUT_MS = 2_000;
+
+/**
+ * Reconnect forever: exponential backoff capped at RECONNECT_MAX_MS, with
+ * jitter so many instances do not reconnect in lockstep. Always returns a
+ * number: returning anything else would make ioredis give up for good.
+ */
+function reconnectDelay(attempt: number): number {
+  const exponential = RECONNECT_BASE_MS * 2 ** Math.min(Math.max(attempt - 1, 0), 10);
+  return Math.min(exponential, RECONNECT_MAX_MS) + Math.floor(Math.random() * 100);
+}
+
+/**
+ * INCR whose first increment starts the TTL, atomically. SET NX creates the
+ * counter at 0 with the TTL only when it does not exist yet (an existing
+ * counter keeps its TTL, or lack of one, exactly like MemoryStore); the
+ * INCR then counts. One key, so it is single-slot in Cluster.
+ */
+const INCR_WITH_TTL_LUA = `
+redis.call('SET', KEYS[1], '0', 'PX', ARGV[1], 'NX')
+return redis.call('INCR', KEYS[1])
+`;
+
+/** Registered via the `scripts` option; ioredis runs it with EVALSHA and falls back to EVAL on NOSCRIPT. */
+interface ScriptCommands {
+  tokensmithIncrWithTtl(key: string, ttlMs: number): Promise<number>;
+}
+
+type Client = (Redis | Cluster) & ScriptCommands;
+
+const scripts = {
+  tokensmithIncrWithTtl: { lua: INCR_WITH_TTL_LUA, numberOfKeys: 1 },
+};
+
+/** Redis wants a positive integer for PX; MemoryStore treats anything below 1 ms as 1 ms. */
+function toPx(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs)) throw new RangeError(`ttlMs must be a finite number, got ${ttlMs}`);
+  return Math.max(1, Math.ceil(ttlMs));
+}
+
+export class RedisStore implements Store {
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly deadlineMs: number;
+
+  /** Use `createRedisStore`. */
+  constructor(
+    private readonly client: Client,
+    private readonly keyPrefix: string,
+    commandTimeoutMs: number,
+  ) {
+    this.deadlineMs = commandTimeoutMs + DEADLINE_SLACK_MS;
+  }
+
+  /** True while connected and ready for commands; for health checks. */
+  isReady(): boolean {
+    // After QUIT the socket stays "ready" until the server closes it.
+    return !this.closed && this.client.status === "ready";
+  }
+
+  /**
+   * Resolves once the connection is ready; rejects with StoreUnavailableError
+   * after `timeoutMs`. Commands issued before that reject (there is no
+   * offline queue), so start-up code and tests wait here first.
+   */
+  waitUntilReady(timeoutMs = 5_000): Promise<void> {
+    if (this.isReady()) return Promise.resolve();
+    if (this.closed) return Promise.reject(new StoreUnavailableError("redis store is closed"));
+    return new Promise((resolve, reject) => {
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.client.off("ready", onReady);
+        reject(new StoreUnavailableError(`redis was not ready within ${timeoutMs} ms (status: ${this.client.status})`));
+      }, timeoutMs);
+      this.client.once("ready", onReady);
+    });
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.run("GET", () => this.client.get(this.k(key)));
+  }
+
+  async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
+    const k = this.k(key);
+    const { ttlMs, onlyIfAbsent = false } = options;
+    const px = ttlMs === undefined ? undefined : toPx(ttlMs);
+    const reply = await this.run("SET", () => {
+      if (px === undefined) return onlyIfAbsent ? this.client.set(k, value, "NX") : this.client.set(k, value);
+      return onlyIfAbsent ? this.client.set(k, value, "PX", px, "NX") : this.client.set(k, value, "PX", px);
+    });
+    // "OK" when written; null when NX found the key.
+    return reply === "OK";
+  }
+
+  getDel(key: string): Promise<string | null> {
+    return this.run("GETDEL", () => this.client.getdel(this.k(key)));
+  }
+
+  async del(key: string): Promise<boolean> {
+    const removed = await this.run("DEL", () => this.client.del(this.k(key)));
+    return removed > 0;
+  }
+
+  async incr(key: string, ttlMs: number): Promise<number> {
+    const px = toPx(ttlMs);
+    const value = await this.run("INCR", () => this.client.tokensmithIncrWithTtl(this.k(key), px));
+    return Number(value);
+  }
+
+  async ttl(key: string): Promise<number | null> {
+    const ms = await this.run("PTTL", () => this.client.pttl(this.k(key)));
+    // -2: no such key; -1: no TTL.
+    return ms < 0 ? null : ms;
+  }
+
+  async ping(): Promise<void> {
+    await this.run("PING", () => this.client.ping());
+  }
+
+  /**
+   * QUIT when connected (the server answers what is in flight, then
+   * closes), bounded by the deadline; otherwise, or if QUIT fails, disconnect
+   * hard, which also cancels pending reconnects. Either way no sockets or
+   * timers of ours are left behind. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const connected = this.client.status === "ready";
+    this.closed = true; // calls made from now on fail
+    if (connected) {
+      try {
+        await this.withDeadline("QUIT", () => this.client.quit());
+        return;
+      } catch {
+        // fall through
+      }
+    }
+    this.client.disconnect();
+  }
+
+  private k(key: string): string {
+    return this.keyPrefix + key;
+  }
+
+  /**
+   * Runs one command if connected, under the per-call deadline, and turns
+   * every failure into StoreUnavailableError.
+   */
+  private run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    // Checked here rather than left to ioredis: with auto-pipelining, a
+    // Cluster client that has not loaded its slot map yet parks commands
+    // until it is ready, and would run them after we reported failure.
+    if (this.closed || this.client.status !== "ready") {
+      const state = this.closed ? "closed" : this.client.status;
+      const cause = new Error(`connection is ${state}`);
+      return Promise.reject(new StoreUnavailableError(`redis ${operation} failed: ${cause.message}`, { cause }));
+    }
+    return this.withDeadline(operation, command);
+  }
+
+  /**
+   * If the deadline fires first, the command may still complete on the
+   * server later: callers treat the error as "outcome unknown" and fail
+   * closed.
+   */
+  private async withDeadline<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${operation} did not complete within ${this.deadlineMs} ms`)),
+        this.deadlineMs,
+      );
+    });
+    try {
+      return await Promise.race([command(), deadline]);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new StoreUnavailableError(`redis ${operation} failed: ${reason}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * Creates a RedisStore and starts connecting. Commands fail until the
+ * connection is ready; await `waitUntilReady()` where that matters.
+ */
+export function createRedisStore(options: RedisStoreOptions): RedisStore {
+  const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  // A brace in the prefix would become the Cluster hash tag of every key and
+  // put them all in one slot; the tag must come from the logical key.
+  if (/[{}]/.test(keyPrefix)) throw new Error(`keyPrefix must not contain "{" or "}": ${JSON.stringify(keyPrefix)}`);
+  const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  if (!(commandTimeoutMs > 0)) throw new Error(`commandTimeoutMs must be positive, got ${commandTimeoutMs}`);
+
+  // Options for every connection, including each Cluster node's. The key
+  // prefix is applied by RedisStore itself, never via ioredis' keyPrefix
+  // (handled differently by Cluster, auto-pipelining and scripts), so what
+  // Redis stores and Cluster hashes is exactly prefix + logical key.
+  const connection = {
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    // On disconnect ioredis arms a timer (default 2 s) before destroying
+    // the socket; when the socket is already dead (Redis down) the timer
+    // runs its full length and keeps the process alive after close().
+    disconnectTimeout: commandTimeoutMs,
+    // 0: commands in flight (or queued inside a Cluster node connection)
+    // when the connection drops fail right away instead of waiting for
+    // reconnection attempts.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    // Not "ready" while Redis is still loading its AOF/RDB after a restart.
+    enableReadyCheck: true,
+  } satisfies Partial<RedisOptions>;
+
+  let client: Client;
+  switch (options.mode) {
+    case "standalone":
+      client = new Redis(options.url, {
+        ...connection,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        retryStrategy: reconnectDelay,
+        scripts,
+      }) as Client;
+      break;
+    case "sentinel":
+      client = new Redis({
+        ...connection,
+        sentinels: options.sentinels,
+        name: options.name,
+        password: options.password,
+        sentinelPassword: options.sentinelPassword,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        retryStrategy: reconnectDelay,
+        // Sentinel lookups retry forever too (a number every time).
+        sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, RECONNECT_MAX_MS),
+        scripts,
+      }) as Client;
+      break;
+    case "cluster": {
+      const clusterOptions: ClusterOptions = {
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        clusterRetryStrategy: reconnectDelay,
+        // ioredis 6 default: a lost node is never reconnected (only after a
+        // MOVED refreshes the slot map). Reconnect so a restarted master
+        // serves its slots again without a failover.
+        clusterNodeRetryStrategy: reconnectDelay,
+        redisOptions: { ...connection, password: options.password },
+        scripts,
+      };
+      client = new Cluster(options.nodes, clusterOptions) as Client;
+      break;
+    }
+  }
+
+  // Without a listener ioredis prints every reconnect failure to stderr.
+  const report = options.onConnectionError ?? (() => {});
+  client.on("error", report);
+  if (client instanceof Cluster) client.on("node error", report);
+
+  return new RedisStore(client, keyPrefix, commandTimeoutMs);
+}

@@ -1,0 +1,283 @@
+/**
+ * The one behavioural contract every Store implementation must pass
+ * (MemoryStore, RedisStore standalone and Cluster). Registered per
+ * implementation with `describeStoreContract`.
+ *
+ * Time: an implementation with a controllable clock passes `advance`; without
+ * it the suite waits in real time (Redis keeps its own clock), so TTLs here
+ * are short, and assertions that a key is still alive use TTLs long enough
+ * to be safe on a loaded machine.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { storeKeys, type Store } from "../../src/store/store.js";
+
+export interface StoreUnderTest {
+  store: Store;
+  /** Moves the store's clock forward; omitted for stores on real time. */
+  advance?: (ms: number) => Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A TTL that must expire during a test. */
+const SHORT_TTL_MS = 150;
+/** Waiting this long after setting SHORT_TTL_MS guarantees expiry. */
+const PAST_SHORT_TTL_MS = SHORT_TTL_MS + 100;
+/** A TTL that must not expire during a test. */
+const LONG_TTL_MS = 60_000;
+
+export function describeStoreContract(name: string, setup: () => Promise<StoreUnderTest>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    let elapse: (ms: number) => Promise<void>;
+
+    beforeEach(async () => {
+      const subject = await setup();
+      store = subject.store;
+      elapse = subject.advance ?? sleep;
+    });
+
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe("get / set / del", () => {
+      it("returns null for a missing key", async () => {
+        expect(await store.get("missing")).toBeNull();
+      });
+
+      it("stores and overwrites values", async () => {
+        expect(await store.set("k", "v1")).toBe(true);
+        expect(await store.get("k")).toBe("v1");
+        expect(await store.set("k", "v2")).toBe(true);
+        expect(await store.get("k")).toBe("v2");
+      });
+
+      it("keeps values byte-exact (empty, unicode, JSON)", async () => {
+        const values = ["", "ünïcødé ✓ 🔑", JSON.stringify({ a: [1, "two"], b: null }), "line\r\nbreak"];
+        for (const [i, value] of values.entries()) {
+          await store.set(`v${i}`, value);
+        }
+        for (const [i, value] of values.entries()) {
+          expect(await store.get(`v${i}`)).toBe(value);
+        }
+      });
+
+      it("del reports whether the key existed", async () => {
+        await store.set("k", "v");
+        expect(await store.del("k")).toBe(true);
+        expect(await store.get("k")).toBeNull();
+        expect(await store.del("k")).toBe(false);
+        expect(await store.del("never-set")).toBe(false);
+      });
+
+      it("keys are independent", async () => {
+        await store.set("a", "1");
+        await store.set("b", "2");
+        await store.del("a");
+        expect(await store.get("a")).toBeNull();
+        expect(await store.get("b")).toBe("2");
+      });
+    });
+
+    describe("expiry", () => {
+      it("a key set with ttlMs disappears after it", async () => {
+        expect(await store.set("k", "v", { ttlMs: SHORT_TTL_MS })).toBe(true);
+        expect(await store.get("k")).toBe("v");
+        await elapse(PAST_SHORT_TTL_MS);
+        expect(await store.get("k")).toBeNull();
+        expect(await store.ttl("k")).toBeNull();
+        expect(await store.del("k")).toBe(false);
+      });
+
+      it("a key with a long TTL survives a short wait", async () => {
+        await store.set("k", "v", { ttlMs: LONG_TTL_MS });
+        await elapse(PAST_SHORT_TTL_MS);
+        expect(await store.get("k")).toBe("v");
+      });
+
+      it("a key without ttlMs does not expire", async () => {
+        await store.set("k", "v");
+        await elapse(PAST_SHORT_TTL_MS);
+        expect(await store.get("k")).toBe("v");
+        expect(await store.ttl("k")).toBeNull();
+      });
+
+      it("overwriting without ttlMs removes the TTL (like SET)", async () => {
+        await store.set("k", "v1", { ttlMs: SHORT_TTL_MS });
+        await store.set("k", "v2");
+        expect(await store.ttl("k")).toBeNull();
+        await elapse(PAST_SHORT_TTL_MS);
+        expect(await store.get("k")).toBe("v2");
+      });
+
+      it("overwriting with a new ttlMs replaces the TTL", async () => {
+        await store.set("k", "v1", { ttlMs: SHORT_TTL_MS });
+        await store.set("k", "v2", { ttlMs: LONG_TTL_MS });
+        await elapse(PAST_SHORT_TTL_MS);
+        expect(await store.get("k")).toBe("v2");
+      });
+    });
+
+    describe("ttl()", () => {
+      it("is null for a missing key", async () => {
+        expect(await store.ttl("missing")).toBeNull();
+      });
+
+      it("is the remaining time in ms, counting down", async () => {
+        await store.set("k", "v", { ttlMs: 10_000 });
+        const first = await store.ttl("k");
+        expect(first).not.toBeNull();
+        expect(first).toBeGreaterThan(9_000);
+        expect(first).toBeLessThanOrEqual(10_000);
+        await elapse(200);
+        const second = await store.ttl("k");
+        expect(second).toBeLessThanOrEqual(10_000 - 200);
+        expect(second).toBeGreaterThan(8_000);
+      });
+
+      it("is null for a key without TTL", async () => {
+        await store.set("k", "v");
+        expect(await store.ttl("k")).toBeNull();
+      });
+    });
+
+    describe("set onlyIfAbsent", () => {
+      it("writes only when the key is absent", async () => {
+        expect(await store.set("k", "first", { onlyIfAbsent: true })).toBe(true);
+        expect(await store.set("k", "second", { onlyIfAbsent: true })).toBe(false);
+        expect(await store.get("k")).toBe("first");
+      });
+
+      it("applies ttlMs when it writes, and leaves the TTL alone when it does not", async () => {
+        expect(await store.set("k", "first", { onlyIfAbsent: true, ttlMs: LONG_TTL_MS })).toBe(true);
+        expect(await store.ttl("k")).toBeGreaterThan(LONG_TTL_MS - 5_000);
+        expect(await store.set("k", "second", { onlyIfAbsent: true, ttlMs: SHORT_TTL_MS })).toBe(false);
+        expect(await store.ttl("k")).toBeGreaterThan(LONG_TTL_MS - 5_000);
+      });
+
+      it("writes again once the key has expired or been deleted", async () => {
+        await store.set("k", "old", { ttlMs: SHORT_TTL_MS });
+        await elapse(PAST_SHORT_TTL_MS);
+        expect(await store.set("k", "new", { onlyIfAbsent: true })).toBe(true);
+        expect(await store.get("k")).toBe("new");
+        await store.del("k");
+        expect(await store.set("k", "newer", { onlyIfAbsent: true })).toBe(true);
+        expect(await store.get("k")).toBe("newer");
+      });
+
+      it("exactly one of 50 concurrent writers wins", async () => {
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => store.set("race", `writer-${i}`, { onlyIfAbsent: true })),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true);
+        expect(await store.get("race")).toBe(`writer-${winner}`);
+      });
+    });
+
+    describe("getDel", () => {
+      it("returns the value and deletes the key", async () => {
+        await store.set("k", "v");
+        expect(await store.getDel("k")).toBe("v");
+        expect(await store.get("k")).toBeNull();
+        expect(await store.getDel("k")).toBeNull();
+      });
+
+      it("returns null for a missing or expired key", async () => {
+        expect(await store.getDel("missing")).toBeNull();
+        await store.set("k", "v", { ttlMs: SHORT_TTL_MS });
+        await elapse(PAST_SHORT_TTL_MS);
+        expect(await store.getDel("k")).toBeNull();
+      });
+
+      it("hands the value to exactly one of 50 concurrent callers", async () => {
+        await store.set("code", "secret");
+        const results = await Promise.all(Array.from({ length: 50 }, () => store.getDel("code")));
+        expect(results.filter((r) => r === "secret")).toHaveLength(1);
+        expect(results.filter((r) => r === null)).toHaveLength(49);
+        expect(await store.get("code")).toBeNull();
+      });
+    });
+
+    describe("incr", () => {
+      it("counts from 1", async () => {
+        expect(await store.incr("n", LONG_TTL_MS)).toBe(1);
+        expect(await store.incr("n", LONG_TTL_MS)).toBe(2);
+        expect(await store.incr("n", LONG_TTL_MS)).toBe(3);
+        expect(await store.get("n")).toBe("3");
+      });
+
+      it("sets the TTL on the first increment only", async () => {
+        expect(await store.incr("n", 1_000)).toBe(1);
+        const first = await store.ttl("n");
+        expect(first).toBeGreaterThan(0);
+        expect(first).toBeLessThanOrEqual(1_000);
+        expect(await store.incr("n", LONG_TTL_MS)).toBe(2);
+        // Not extended to LONG_TTL_MS by the second increment.
+        expect(await store.ttl("n")).toBeLessThanOrEqual(1_000);
+      });
+
+      it("starts over from 1 with a fresh TTL after the window expires", async () => {
+        await store.incr("n", SHORT_TTL_MS);
+        await store.incr("n", SHORT_TTL_MS);
+        await elapse(PAST_SHORT_TTL_MS);
+        expect(await store.get("n")).toBeNull();
+        expect(await store.incr("n", LONG_TTL_MS)).toBe(1);
+        expect(await store.ttl("n")).toBeGreaterThan(LONG_TTL_MS - 5_000);
+      });
+
+      it("increments an existing counter without giving it a TTL", async () => {
+        await store.set("n", "5");
+        expect(await store.incr("n", SHORT_TTL_MS)).toBe(6);
+        expect(await store.ttl("n")).toBeNull();
+      });
+
+      it("is atomic under 50 concurrent increments", async () => {
+        const results = await Promise.all(Array.from({ length: 50 }, () => store.incr("n", LONG_TTL_MS)));
+        expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+        expect(await store.get("n")).toBe("50");
+        expect(await store.ttl("n")).toBeGreaterThan(LONG_TTL_MS - 5_000);
+      });
+    });
+
+    describe("key names", () => {
+      it("keeps storeKeys entities with the same id apart", async () => {
+        const id = "abc123";
+        const keys = [
+          storeKeys.grant(id),
+          storeKeys.revokedJti(id),
+          storeKeys.assertionJti(id, "jti-1"),
+          storeKeys.assertionJti(id, "jti-2"),
+          storeKeys.failedAuth(id),
+          storeKeys.signingKeys(),
+        ];
+        expect(new Set(keys).size).toBe(keys.length);
+        for (const key of keys) await store.set(key, `value of ${key}`);
+        for (const key of keys) expect(await store.get(key)).toBe(`value of ${key}`);
+        expect(await store.getDel(storeKeys.assertionJti(id, "jti-1"))).toBe(`value of ${storeKeys.assertionJti(id, "jti-1")}`);
+        expect(await store.get(storeKeys.assertionJti(id, "jti-2"))).toBe(`value of ${storeKeys.assertionJti(id, "jti-2")}`);
+      });
+
+      it("supports every operation on {hashtag} keys", async () => {
+        const key = storeKeys.failedAuth("client:with:colons");
+        expect(await store.incr(key, LONG_TTL_MS)).toBe(1);
+        expect(await store.ttl(key)).toBeGreaterThan(0);
+        const grant = storeKeys.grant("hash/with+symbols=");
+        expect(await store.set(grant, "g", { onlyIfAbsent: true, ttlMs: LONG_TTL_MS })).toBe(true);
+        expect(await store.getDel(grant)).toBe("g");
+      });
+
+      it("treats keys that look like prefixes as distinct", async () => {
+        await store.set("tokensmith:x", "prefixed-looking");
+        await store.set("x", "plain");
+        expect(await store.get("tokensmith:x")).toBe("prefixed-looking");
+        expect(await store.get("x")).toBe("plain");
+      });
+    });
+
+    it("ping resolves", async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}

@@ -72,6 +72,31 @@ export class MemoryStore implements Store {
     return entry.expiresAt - this.clock.now();
   }
 
+  private readonly hashes = new Map<string, Map<string, string>>();
+
+  async hashGet(key: string, field: string): Promise<string | null> {
+    return this.hashes.get(key)?.get(field) ?? null;
+  }
+
+  async hashSet(key: string, field: string, value: string, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
+    let hash = this.hashes.get(key);
+    if (hash === undefined) {
+      hash = new Map();
+      this.hashes.set(key, hash);
+    }
+    if (options.onlyIfAbsent && hash.has(field)) return false;
+    hash.set(field, value);
+    return true;
+  }
+
+  async hashDelete(key: string, field: string): Promise<boolean> {
+    return this.hashes.get(key)?.delete(field) ?? false;
+  }
+
+  async hashEntries(key: string): Promise<Map<string, string>> {
+    return new Map(this.hashes.get(key) ?? []);
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

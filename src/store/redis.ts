@@ -172,6 +172,26 @@ export class RedisStore implements Store {
     return Number(value);
   }
 
+  hashGet(key: string, field: string): Promise<string | null> {
+    return this.run("HGET", () => this.client.hget(this.k(key), field));
+  }
+
+  async hashSet(key: string, field: string, value: string, options: { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
+    const k = this.k(key);
+    if (options.onlyIfAbsent) return (await this.run("HSETNX", () => this.client.hsetnx(k, field, value))) === 1;
+    await this.run("HSET", () => this.client.hset(k, field, value));
+    return true;
+  }
+
+  async hashDelete(key: string, field: string): Promise<boolean> {
+    return (await this.run("HDEL", () => this.client.hdel(this.k(key), field))) > 0;
+  }
+
+  async hashEntries(key: string): Promise<Map<string, string>> {
+    const entries = await this.run("HGETALL", () => this.client.hgetall(this.k(key)));
+    return new Map(Object.entries(entries));
+  }
+
   async ttl(key: string): Promise<number | null> {
     const ms = await this.run("PTTL", () => this.client.pttl(this.k(key)));
     // -2: no such key; -1: no TTL.

@@ -25,6 +25,14 @@ export interface Store {
   incr(key: string, ttlMs: number): Promise<number>;
   /** Remaining time to live in ms; null when the key does not exist or has no TTL. */
   ttl(key: string): Promise<number | null>;
+  /** One field of a hash (a small collection under one key: one Cluster slot). */
+  hashGet(key: string, field: string): Promise<string | null>;
+  /** Writes a field; with `onlyIfAbsent` only when the field does not exist (HSETNX). Resolves true when written. */
+  hashSet(key: string, field: string, value: string, options?: { onlyIfAbsent?: boolean }): Promise<boolean>;
+  /** Resolves true when the field existed. */
+  hashDelete(key: string, field: string): Promise<boolean>;
+  /** Every field of a hash. */
+  hashEntries(key: string): Promise<Map<string, string>>;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -51,4 +59,8 @@ export const storeKeys = {
   assertionJti: (clientId: string, jti: string) => `assertion:{${clientId}}:${jti}`,
   signingKeys: () => "keys:{ring}",
   failedAuth: (subject: string) => `failed-auth:{${subject}}`,
+  clients: () => "admin:{clients}",
+  apiKeys: () => "admin:{api-keys}",
+  /** API key name by key hash: the lookup index for authentication. */
+  apiKeyHashes: () => "admin:{api-key-hashes}",
 } as const;

@@ -176,6 +176,35 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreUn
       });
     });
 
+    describe("hashes", () => {
+      it("sets, gets, lists and deletes fields under one key", async () => {
+        const key = "admin:{things}";
+        expect(await store.hashGet(key, "a")).toBeNull();
+        expect(await store.hashEntries(key)).toEqual(new Map());
+        expect(await store.hashSet(key, "a", "1")).toBe(true);
+        expect(await store.hashSet(key, "b", "ünï ✓")).toBe(true);
+        expect(await store.hashSet(key, "a", "2")).toBe(true);
+        expect(await store.hashGet(key, "a")).toBe("2");
+        expect(await store.hashEntries(key)).toEqual(new Map([["a", "2"], ["b", "ünï ✓"]]));
+        expect(await store.hashDelete(key, "a")).toBe(true);
+        expect(await store.hashDelete(key, "a")).toBe(false);
+        expect(await store.hashEntries(key)).toEqual(new Map([["b", "ünï ✓"]]));
+      });
+
+      it("onlyIfAbsent writes a field once, among concurrent writers exactly once", async () => {
+        const key = "admin:{once}";
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.hashSet(key, "f", String(i), { onlyIfAbsent: true })));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true);
+        expect(await store.hashGet(key, "f")).toBe(String(winner));
+      });
+
+      it("keeps hashes apart from plain keys of other names", async () => {
+        await store.hashSet("admin:{h1}", "f", "x");
+        expect(await store.hashGet("admin:{h2}", "f")).toBeNull();
+      });
+    });
+
     describe("getDel", () => {
       it("returns the value and deletes the key", async () => {
         await store.set("k", "v");

@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import type { Client } from "./domain/client.js";
-import { StaticClientRegistry } from "./domain/client.js";
+import { LayeredClientRegistry } from "./domain/client-registry.js";
+import { LayeredApiKeyRegistry } from "./domain/api-key-registry.js";
+import { Administration } from "./domain/administration.js";
 import { ClientAuthenticator } from "./domain/client-authenticator.js";
 import { ClientTokenIssuer } from "./domain/client-token-issuer.js";
 import type { Clock } from "./domain/clock.js";
@@ -11,7 +13,7 @@ import { KeyEncryption } from "./keys/key-encryption.js";
 import { StoreKeyPersistence } from "./keys/store-key-persistence.js";
 import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
-import { StaticApiKeyRegistry, type ApiKey } from "./domain/api-key.js";
+import type { ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { GrantIssuer } from "./domain/grant.js";
 import { Introspector } from "./domain/introspection.js";
@@ -25,10 +27,11 @@ export interface Domain {
   clock: Clock;
   store: Store;
   keyRing: KeyRing;
-  clients: StaticClientRegistry;
+  clients: LayeredClientRegistry;
   clientTokens: ClientTokenIssuer;
   accessTokens: JwtAccessTokenVerifier;
-  apiKeys: StaticApiKeyRegistry;
+  apiKeys: LayeredApiKeyRegistry;
+  administration: Administration;
   grants: GrantIssuer;
   introspector: Introspector;
   revoker: TokenRevoker;
@@ -84,20 +87,35 @@ export async function createDomain(options: {
 }): Promise<Domain> {
   const { config, issuer, clock, store, logger } = options;
   const keyRing = await KeyRing.open({ persistence: keyPersistence(config, store), algorithm: config.signingAlgorithm, clock });
-  const clients = new StaticClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])]);
+  const cacheMs = config.clientCacheSeconds * 1000;
+  const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], { store, clock, cacheMs });
   const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });
   const authenticator = new ClientAuthenticator(clients, assertions);
   const clientTokens = new ClientTokenIssuer({ authenticator, signer: keyRing, issuer, clock });
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
-  const apiKeys = new StaticApiKeyRegistry([...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])]);
+  const staticApiKeys = [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])];
+  const apiKeys = new LayeredApiKeyRegistry(staticApiKeys, { store, clock, cacheMs });
   const revocations = new RevocationList({ store, clock });
   const callers = new CallerAuthenticator({ clients: authenticator, accessTokens, revocations });
   const grants = new GrantIssuer({ apiKeys, store, clock });
-  const introspector = new Introspector({ callers, accessTokens, revocations, store, issuer, clock });
+  const introspector = new Introspector({ callers, clients, accessTokens, revocations, store, issuer, clock });
   const revoker = new TokenRevoker({ callers, apiKeys, accessTokens, revocations, store });
-  const staticApiKeys = [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])];
+  const administration = new Administration({
+    clients,
+    apiKeys,
+    keyRing,
+    accessTokens,
+    revocations,
+    clock,
+    settings: {
+      defaultTokenLifetimeSeconds: config.defaultTokenLifetimeSeconds,
+      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+      secretOverlapSeconds: config.secretOverlapSeconds,
+      signingKeyPublishDelaySeconds: config.signingKeys.publishDelaySeconds,
+    },
+  });
   const knownScopes = () =>
-    [...new Set([...clients.all().flatMap((client) => client.scopes), ...staticApiKeys.flatMap((key) => key.scopes)])].sort();
+    [...new Set([...clients.fixedClients().flatMap((client) => client.scopes), ...staticApiKeys.flatMap((key) => key.scopes)])].sort();
   return {
     config,
     issuer,
@@ -108,6 +126,7 @@ export async function createDomain(options: {
     clientTokens,
     accessTokens,
     apiKeys,
+    administration,
     grants,
     introspector,
     revoker,

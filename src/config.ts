@@ -74,6 +74,23 @@ export const configSchema = z
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     signingAlgorithm: z.enum(["EdDSA", "ES256"]).default("EdDSA"),
     defaultTokenLifetimeSeconds: z.number().int().min(1).max(86_400).default(3600),
+    /** The longest lifetime any client may have; a rotated-out signing key stays published this long. */
+    maxTokenLifetimeSeconds: z.number().int().min(60).max(86_400).default(86_400),
+    /** How long a rotated-out client secret keeps working, unless the rotation says otherwise. */
+    secretOverlapSeconds: z.number().int().min(0).max(30 * 86_400).default(3600),
+    /** How long clients and API keys from the store are cached in each instance (admin changes on another instance show within this). */
+    clientCacheSeconds: z.number().min(0).max(300).default(5),
+    signingKeys: z
+      .object({
+        /** A new key is in the JWKS this long before it signs (JWKS caches catch up). */
+        publishDelaySeconds: z.number().int().min(0).max(86_400).default(120),
+        /** Rotate automatically this often; 0 turns scheduled rotation off. */
+        rotateEveryDays: z.number().min(0).max(3650).default(30),
+        /** How often each instance re-reads the shared key ring. */
+        refreshSeconds: z.number().min(1).max(3600).default(10),
+      })
+      .strict()
+      .default({ publishDelaySeconds: 120, rotateEveryDays: 30, refreshSeconds: 10 }),
     tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
     store: storeSchema.default({ type: "memory" }),
     clients: z.array(clientSchema).default([]),

@@ -4,6 +4,9 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { pino, type Logger } from "pino";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { TokenService } from "../gen/tokensmith/v1/token_service_pb.js";
+import { AdminService } from "../gen/tokensmith/v1/admin_service_pb.js";
+import { adminService } from "./rpc/admin-service.js";
+import { startKeyMaintenance } from "./keys/key-maintenance.js";
 import { createDomain, type Domain } from "./app.js";
 import type { Client } from "./domain/client.js";
 import { systemClock, type Clock } from "./domain/clock.js";
@@ -47,6 +50,7 @@ export function createLogger(config: Config): Logger {
 export function routes(domain: Domain) {
   return (router: ConnectRouter) => {
     router.service(TokenService, tokenService(domain));
+    router.service(AdminService, adminService(domain.administration));
     // Health and reflection read the router on first use, so they cover every
     // service registered in this function, wherever it is registered.
     const health = new HealthMonitor({ probe: () => domain.store.ping() });
@@ -108,6 +112,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw error;
   }
   handler = requestHandler(domain);
+  const maintenance = startKeyMaintenance({
+    keyRing: domain.keyRing,
+    store,
+    clock,
+    logger,
+    refreshMs: config.signingKeys.refreshSeconds * 1000,
+    rotateEveryMs: config.signingKeys.rotateEveryDays * 86_400_000,
+    publishDelayMs: config.signingKeys.publishDelaySeconds * 1000,
+    retireAfterMs: config.maxTokenLifetimeSeconds * 1000,
+  });
   const scheme = tls ? "https" : "http";
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   logger.info({ port: server.port, issuer: domain.issuer, store: config.store.type }, "tokensmith listening");
@@ -116,6 +130,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     port: server.port,
     domain,
     async close() {
+      maintenance.stop();
       await server.close();
       if (!options.store) await store.close();
     },

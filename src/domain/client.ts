@@ -12,6 +12,8 @@ export interface Client {
   jwks?: { keys: readonly object[] };
   /** ...or fetched (and cached) from a URL. */
   jwksUri?: string;
+  /** When it was created (ms); tokens issued before it belong to an earlier client of the same id. 0 for config clients. */
+  createdAt?: number;
   /** Where the record comes from: the config file (read-only), the store, or the start-up demo. */
   source: "config" | "store" | "demo";
 }

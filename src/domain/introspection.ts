@@ -3,6 +3,7 @@ import { storeKeys } from "../store/store.js";
 import { audienceList, type AccessTokenVerifier } from "./access-token.js";
 import type { CallerAuthenticator } from "./caller.js";
 import type { ClientCredentials } from "./client-authenticator.js";
+import type { ClientRegistry } from "./client.js";
 import type { Clock } from "./clock.js";
 import { isGrantToken, parseGrantRecord } from "./grant.js";
 import { invalidRequest } from "./oauth-error.js";
@@ -49,6 +50,7 @@ export class Introspector {
   constructor(
     private readonly deps: {
       callers: CallerAuthenticator;
+      clients: ClientRegistry;
       accessTokens: AccessTokenVerifier;
       revocations: RevocationList;
       store: Store;
@@ -69,6 +71,9 @@ export class Introspector {
     if (!verified.ok) return INACTIVE;
     const { claims } = verified;
     if (await this.deps.revocations.isRevoked(claims.jti)) return INACTIVE;
+    // A deleted client's tokens die with it (and a new client that reuses the id does not inherit them).
+    const client = await this.deps.clients.find(claims.client_id);
+    if (client === undefined || Math.floor((client.createdAt ?? 0) / 1000) > claims.iat) return INACTIVE;
     return {
       active: true,
       tokenType: "access_token",

@@ -60,7 +60,7 @@ export const storeKeys = {
   signingKeys: () => "keys:{ring}",
   failedAuth: (subject: string) => `failed-auth:{${subject}}`,
   clients: () => "admin:{clients}",
+  /** API keys by the hash of the key: the index authentication needs. */
   apiKeys: () => "admin:{api-keys}",
-  /** API key name by key hash: the lookup index for authentication. */
-  apiKeyHashes: () => "admin:{api-key-hashes}",
+  signingKeyRotationLock: () => "keys:{ring}:rotation-lock",
 } as const;

@@ -1,0 +1,367 @@
+import type { KeyRing } from "../keys/key-ring.js";
+import type { AccessTokenClaims, AccessTokenVerifier } from "./access-token.js";
+import { GRANT_LIFETIME } from "./api-key.js";
+import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js";
+import { parseBearerAuthorization } from "./basic-credentials.js";
+import type { Client } from "./client.js";
+import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
+import type { Clock } from "./clock.js";
+import { insufficientScope, invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
+import type { RevocationList } from "./revocation-list.js";
+import { normalizeScopes } from "./scopes.js";
+import { generateSecret, hashSecret } from "./secret-format.js";
+
+export const ADMIN_SCOPE = "tokensmith:admin";
+const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const API_KEY_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
+const MAX_PAGE_SIZE = 500;
+const DEFAULT_PAGE_SIZE = 50;
+
+export interface AdministrationSettings {
+  defaultTokenLifetimeSeconds: number;
+  maxTokenLifetimeSeconds: number;
+  secretOverlapSeconds: number;
+  signingKeyPublishDelaySeconds: number;
+}
+
+export interface ClientView {
+  id: string;
+  scopes: string[];
+  audiences: string[];
+  tokenLifetimeSeconds: number;
+  jwks?: { keys: readonly object[] };
+  jwksUri?: string;
+  source: "config" | "store";
+  createdAt?: number;
+  previousSecretExpiresAt?: number;
+}
+
+export interface ApiKeyView {
+  name: string;
+  scopes: string[];
+  grantLifetimeSeconds: number;
+  source: "config" | "store";
+  createdAt?: number;
+  keyPrefix?: string;
+}
+
+export interface ClientFields {
+  scopes?: readonly string[];
+  audiences?: readonly string[];
+  tokenLifetimeSeconds?: number;
+  jwksJson?: string;
+  jwksUri?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextPageToken: string;
+}
+
+const notFound = (what: string) => new OAuthError("invalid_request", "not_found", `${what} not found`);
+const alreadyExists = (what: string) => new OAuthError("invalid_request", "already_exists", `${what} already exists`);
+const readOnly = (what: string) =>
+  new OAuthError("invalid_request", "failed_precondition", `${what} is declared in the config file and is read-only here`);
+
+/**
+ * The AdminService's domain: clients, API keys and signing keys, guarded by
+ * Tokensmith's own tokens (Bearer with `tokensmith:admin`). Secrets are
+ * returned once, at creation or rotation, and only their hashes are stored.
+ */
+export class Administration {
+  constructor(
+    private readonly deps: {
+      clients: LayeredClientRegistry;
+      apiKeys: LayeredApiKeyRegistry;
+      keyRing: KeyRing;
+      accessTokens: AccessTokenVerifier;
+      revocations: RevocationList;
+      clock: Clock;
+      settings: AdministrationSettings;
+    },
+  ) {}
+
+  /** Only a valid, unrevoked Bearer access token with `tokensmith:admin` may administer. */
+  async authorize(authorization: string | null | undefined): Promise<AccessTokenClaims> {
+    const bearer = parseBearerAuthorization(authorization);
+    if (bearer === undefined) throw invalidClient("administration needs Authorization: Bearer <access token with tokensmith:admin>");
+    const verified = this.deps.accessTokens.verify(bearer);
+    if (!verified.ok || (await this.deps.revocations.isRevoked(verified.claims.jti))) {
+      throw invalidClient("the bearer token is invalid, expired or revoked");
+    }
+    if (!verified.claims.scope.split(" ").includes(ADMIN_SCOPE)) throw insufficientScope(ADMIN_SCOPE);
+    return verified.claims;
+  }
+
+  // --- clients -------------------------------------------------------------
+
+  async createClient(request: { id?: string } & ClientFields): Promise<{ client: ClientView; secret: string }> {
+    const id = request.id && request.id.length > 0 ? request.id : `client-${generateSecret("client_secret").slice(7, 19).toLowerCase()}`;
+    if (!CLIENT_ID.test(id)) throw invalidRequest("client id must be 1-128 letters, digits, '.', '_', '-' or ':'");
+    const secret = generateSecret("client_secret");
+    const record: StoredClient = {
+      id,
+      secrets: [{ hash: hashSecret(secret) }],
+      scopes: [],
+      audiences: [],
+      tokenLifetimeSeconds: this.deps.settings.defaultTokenLifetimeSeconds,
+      createdAt: this.deps.clock.now(),
+    };
+    this.applyClientFields(record, request);
+    if (!(await this.deps.clients.create(record))) throw alreadyExists(`client "${id}"`);
+    return { client: this.viewStored(record), secret };
+  }
+
+  async getClient(id: string): Promise<ClientView> {
+    const fixed = this.fixedClient(id);
+    if (fixed !== undefined) return viewFixed(fixed);
+    return this.viewStored(await this.storedClient(id));
+  }
+
+  async listClients(pageSize: number, pageToken: string): Promise<Page<ClientView>> {
+    const all = [...this.deps.clients.fixedClients().map(viewFixed), ...(await this.deps.clients.allStored()).map((record) => this.viewStored(record))];
+    return paginate(all, (client) => client.id, pageSize, pageToken);
+  }
+
+  async updateClient(id: string, fields: ClientFields, paths: readonly string[]): Promise<ClientView> {
+    if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
+    const allowed = new Set(["scopes", "audiences", "token_lifetime_seconds", "jwks_json", "jwks_uri"]);
+    const unknown = paths.filter((path) => !allowed.has(path));
+    if (paths.length === 0) throw invalidRequest("update_mask must name at least one field");
+    if (unknown.length > 0) throw invalidRequest(`update_mask names fields that cannot be updated: ${unknown.join(", ")}`);
+    const record = await this.storedClient(id, { fresh: true });
+    const selected: ClientFields = {};
+    if (paths.includes("scopes")) selected.scopes = fields.scopes ?? [];
+    if (paths.includes("audiences")) selected.audiences = fields.audiences ?? [];
+    if (paths.includes("token_lifetime_seconds")) selected.tokenLifetimeSeconds = fields.tokenLifetimeSeconds ?? 0;
+    if (paths.includes("jwks_json")) {
+      delete record.jwks;
+      selected.jwksJson = fields.jwksJson ?? "";
+    }
+    if (paths.includes("jwks_uri")) {
+      delete record.jwksUri;
+      selected.jwksUri = fields.jwksUri ?? "";
+    }
+    this.applyClientFields(record, selected);
+    await this.deps.clients.save(record);
+    return this.viewStored(record);
+  }
+
+  async rotateClientSecret(id: string, overlapSeconds: number): Promise<{ client: ClientView; secret: string }> {
+    if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
+    if (overlapSeconds < 0 || overlapSeconds > 30 * 86_400) throw invalidRequest("overlap_seconds must be between 0 and 30 days");
+    const record = await this.storedClient(id, { fresh: true });
+    const now = this.deps.clock.now();
+    const overlapMs = (overlapSeconds > 0 ? overlapSeconds : this.deps.settings.secretOverlapSeconds) * 1000;
+    const secret = generateSecret("client_secret");
+    const previous = record.secrets
+      .filter((stored) => stored.expiresAt === undefined || stored.expiresAt > now)
+      .map((stored) => ({ hash: stored.hash, expiresAt: Math.min(stored.expiresAt ?? Number.POSITIVE_INFINITY, now + overlapMs) }));
+    record.secrets = [{ hash: hashSecret(secret) }, ...previous];
+    await this.deps.clients.save(record);
+    return { client: this.viewStored(record), secret };
+  }
+
+  async deleteClient(id: string): Promise<void> {
+    if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
+    if (!(await this.deps.clients.delete(id))) throw notFound(`client "${id}"`);
+  }
+
+  // --- API keys ------------------------------------------------------------
+
+  async createApiKey(request: { name: string; scopes: readonly string[]; grantLifetimeSeconds: number }): Promise<{ apiKey: ApiKeyView; key: string }> {
+    if (!API_KEY_NAME.test(request.name)) throw invalidRequest("API key name must be 1-128 letters, digits, '.', '_', '-' or ':'");
+    const scopes = normalizeScopes(request.scopes);
+    if (scopes.length === 0) throw invalidRequest("an API key needs at least one scope");
+    if (this.deps.apiKeys.fixedKeys().some((key) => key.name === request.name) || (await this.deps.apiKeys.findStoredByName(request.name))) {
+      throw alreadyExists(`API key "${request.name}"`);
+    }
+    const key = generateSecret("api_key");
+    const record: StoredApiKey = {
+      name: request.name,
+      keyHash: hashSecret(key),
+      keyPrefix: `${key.slice(0, 11)}…`,
+      scopes,
+      grantLifetimeSeconds: checkGrantLifetime(request.grantLifetimeSeconds),
+      createdAt: this.deps.clock.now(),
+    };
+    await this.deps.apiKeys.save(record);
+    return { apiKey: viewStoredKey(record), key };
+  }
+
+  async listApiKeys(pageSize: number, pageToken: string): Promise<Page<ApiKeyView>> {
+    const all: ApiKeyView[] = [
+      ...this.deps.apiKeys.fixedKeys().map((key) => ({ name: key.name, scopes: [...key.scopes], grantLifetimeSeconds: key.grantLifetimeSeconds, source: "config" as const })),
+      ...(await this.deps.apiKeys.allStored()).map(viewStoredKey),
+    ];
+    return paginate(all, (key) => key.name, pageSize, pageToken);
+  }
+
+  async updateApiKey(name: string, fields: { scopes?: readonly string[]; grantLifetimeSeconds?: number }, paths: readonly string[]): Promise<ApiKeyView> {
+    if (this.deps.apiKeys.fixedKeys().some((key) => key.name === name)) throw readOnly(`API key "${name}"`);
+    const unknown = paths.filter((path) => path !== "scopes" && path !== "grant_lifetime_seconds");
+    if (paths.length === 0) throw invalidRequest("update_mask must name at least one field");
+    if (unknown.length > 0) throw invalidRequest(`update_mask names fields that cannot be updated: ${unknown.join(", ")}`);
+    const record = await this.deps.apiKeys.findStoredByName(name);
+    if (record === undefined) throw notFound(`API key "${name}"`);
+    if (paths.includes("scopes")) {
+      const scopes = normalizeScopes(fields.scopes ?? []);
+      if (scopes.length === 0) throw invalidRequest("an API key needs at least one scope");
+      record.scopes = scopes;
+    }
+    if (paths.includes("grant_lifetime_seconds")) record.grantLifetimeSeconds = checkGrantLifetime(fields.grantLifetimeSeconds ?? 0);
+    await this.deps.apiKeys.save(record);
+    return viewStoredKey(record);
+  }
+
+  async deleteApiKey(name: string): Promise<void> {
+    if (this.deps.apiKeys.fixedKeys().some((key) => key.name === name)) throw readOnly(`API key "${name}"`);
+    const record = await this.deps.apiKeys.findStoredByName(name);
+    if (record === undefined || !(await this.deps.apiKeys.delete(record))) throw notFound(`API key "${name}"`);
+  }
+
+  // --- signing keys --------------------------------------------------------
+
+  async listSigningKeys() {
+    await this.deps.keyRing.reload();
+    return this.deps.keyRing.describe();
+  }
+
+  async rotateSigningKey() {
+    const entry = await this.deps.keyRing.rotate({
+      publishDelayMs: this.deps.settings.signingKeyPublishDelaySeconds * 1000,
+      retireAfterMs: this.deps.settings.maxTokenLifetimeSeconds * 1000,
+    });
+    return this.deps.keyRing.describe().find((key) => key.kid === entry.kid)!;
+  }
+
+  // --- helpers -------------------------------------------------------------
+
+  private fixedClient(id: string): Client | undefined {
+    return this.deps.clients.fixedClients().find((client) => client.id === id);
+  }
+
+  private async storedClient(id: string, options: { fresh?: boolean } = {}): Promise<StoredClient> {
+    if (options.fresh) {
+      const record = (await this.deps.clients.allStored()).find((candidate) => candidate.id === id);
+      if (record === undefined) throw notFound(`client "${id}"`);
+      return record;
+    }
+    const record = await this.deps.clients.stored(id);
+    if (record === null) throw notFound(`client "${id}"`);
+    return record;
+  }
+
+  private applyClientFields(record: StoredClient, fields: ClientFields): void {
+    if (fields.scopes !== undefined) record.scopes = normalizeScopes(fields.scopes);
+    if (fields.audiences !== undefined) {
+      if (fields.audiences.length > 20 || fields.audiences.some((aud) => aud.length === 0 || aud.length > 512 || /\s/.test(aud))) {
+        throw invalidRequest("audiences: at most 20, each 1-512 characters without spaces");
+      }
+      record.audiences = [...new Set(fields.audiences)];
+    }
+    if (fields.tokenLifetimeSeconds !== undefined && fields.tokenLifetimeSeconds !== 0) {
+      const max = this.deps.settings.maxTokenLifetimeSeconds;
+      if (!Number.isInteger(fields.tokenLifetimeSeconds) || fields.tokenLifetimeSeconds < 1 || fields.tokenLifetimeSeconds > max) {
+        throw invalidRequest(`token_lifetime_seconds must be between 1 and ${max}`);
+      }
+      record.tokenLifetimeSeconds = fields.tokenLifetimeSeconds;
+    } else if (fields.tokenLifetimeSeconds === 0) {
+      record.tokenLifetimeSeconds = this.deps.settings.defaultTokenLifetimeSeconds;
+    }
+    if (fields.jwksJson) record.jwks = parsePublicJwks(fields.jwksJson);
+    if (fields.jwksUri) {
+      let url: URL;
+      try {
+        url = new URL(fields.jwksUri);
+      } catch {
+        throw invalidRequest("jwks_uri must be an absolute http(s) URL");
+      }
+      if (url.protocol !== "https:" && url.protocol !== "http:") throw invalidRequest("jwks_uri must be an absolute http(s) URL");
+      record.jwksUri = url.toString();
+    }
+    if (record.jwks && record.jwksUri) throw invalidRequest("set jwks_json or jwks_uri, not both");
+  }
+
+  private viewStored(record: StoredClient): ClientView {
+    const now = this.deps.clock.now();
+    const previous = record.secrets.filter((secret) => secret.expiresAt !== undefined && secret.expiresAt > now);
+    return {
+      id: record.id,
+      scopes: [...record.scopes],
+      audiences: [...record.audiences],
+      tokenLifetimeSeconds: record.tokenLifetimeSeconds,
+      ...(record.jwks ? { jwks: record.jwks } : {}),
+      ...(record.jwksUri ? { jwksUri: record.jwksUri } : {}),
+      source: "store",
+      createdAt: record.createdAt,
+      ...(previous.length > 0 ? { previousSecretExpiresAt: Math.max(...previous.map((secret) => secret.expiresAt!)) } : {}),
+    };
+  }
+}
+
+function viewFixed(client: Client): ClientView {
+  return {
+    id: client.id,
+    scopes: [...client.scopes],
+    audiences: [...client.audiences],
+    tokenLifetimeSeconds: client.tokenLifetimeSeconds,
+    ...(client.jwks ? { jwks: client.jwks } : {}),
+    ...(client.jwksUri ? { jwksUri: client.jwksUri } : {}),
+    source: "config",
+  };
+}
+
+function viewStoredKey(record: StoredApiKey): ApiKeyView {
+  return {
+    name: record.name,
+    scopes: [...record.scopes],
+    grantLifetimeSeconds: record.grantLifetimeSeconds,
+    source: "store",
+    createdAt: record.createdAt,
+    keyPrefix: record.keyPrefix,
+  };
+}
+
+function checkGrantLifetime(seconds: number): number {
+  if (seconds === 0) return GRANT_LIFETIME.defaultSeconds;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > GRANT_LIFETIME.maxSeconds) {
+    throw invalidRequest(`grant_lifetime_seconds must be between 1 and ${GRANT_LIFETIME.maxSeconds}`);
+  }
+  return seconds;
+}
+
+function parsePublicJwks(json: string): { keys: object[] } {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw invalidRequest("jwks_json is not valid JSON");
+  }
+  const keys = (value as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > 20) throw invalidRequest("jwks_json must be a JWK Set with 1-20 keys");
+  for (const key of keys) {
+    if (typeof key !== "object" || key === null || typeof (key as { kty?: unknown }).kty !== "string") {
+      throw invalidRequest("every key in jwks_json needs a kty");
+    }
+    if (["d", "p", "q", "dp", "dq", "qi", "k"].some((member) => member in key)) {
+      throw invalidRequest("jwks_json must hold public keys only");
+    }
+  }
+  return { keys: keys as object[] };
+}
+
+function paginate<T>(items: T[], keyOf: (item: T) => string, pageSize: number, pageToken: string): Page<T> {
+  if (pageSize < 0) throw invalidRequest("page_size must not be negative");
+  const size = Math.min(pageSize === 0 ? DEFAULT_PAGE_SIZE : pageSize, MAX_PAGE_SIZE);
+  let after = "";
+  if (pageToken !== "") {
+    after = Buffer.from(pageToken, "base64url").toString("utf8");
+    if (after.length === 0) throw invalidRequest("page_token is malformed");
+  }
+  const sorted = [...items].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+  const rest = after === "" ? sorted : sorted.filter((item) => keyOf(item) > after);
+  const page = rest.slice(0, size);
+  const nextPageToken = rest.length > size ? Buffer.from(keyOf(page[page.length - 1]!)).toString("base64url") : "";
+  return { items: page, nextPageToken };
+}

@@ -1,0 +1,80 @@
+import type { Store } from "../store/store.js";
+import { storeKeys } from "../store/store.js";
+import type { ApiKey, ApiKeyRegistry } from "./api-key.js";
+import type { Clock } from "./clock.js";
+
+/** An API key as kept in the store by the AdminService, filed under its hash. */
+export interface StoredApiKey {
+  name: string;
+  keyHash: string;
+  /** The first characters of the key, to recognise it in lists. */
+  keyPrefix: string;
+  scopes: string[];
+  grantLifetimeSeconds: number;
+  createdAt: number;
+}
+
+interface CacheEntry {
+  key: ApiKey | null;
+  until: number;
+}
+
+/** API keys from the config file (read-only) and from the store, with a short in-process cache. */
+export class LayeredApiKeyRegistry implements ApiKeyRegistry {
+  private readonly fixedByHash: Map<string, ApiKey>;
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(
+    fixedKeys: readonly ApiKey[],
+    private readonly deps: { store: Store; clock: Clock; cacheMs: number },
+  ) {
+    this.fixedByHash = new Map(fixedKeys.map((key) => [key.keyHash, key]));
+  }
+
+  fixedKeys(): ApiKey[] {
+    return [...this.fixedByHash.values()];
+  }
+
+  async findByHash(keyHash: string): Promise<ApiKey | undefined> {
+    const fixed = this.fixedByHash.get(keyHash);
+    if (fixed !== undefined) return fixed;
+    const now = this.deps.clock.now();
+    const cached = this.cache.get(keyHash);
+    if (cached !== undefined && cached.until > now) return cached.key ?? undefined;
+    const raw = await this.deps.store.hashGet(storeKeys.apiKeys(), keyHash);
+    const key = raw === null ? null : toApiKey(JSON.parse(raw) as StoredApiKey);
+    this.cache.set(keyHash, { key, until: now + this.deps.cacheMs });
+    if (this.cache.size > 100_000) this.cache.delete(this.cache.keys().next().value as string);
+    return key ?? undefined;
+  }
+
+  async allStored(): Promise<StoredApiKey[]> {
+    const entries = await this.deps.store.hashEntries(storeKeys.apiKeys());
+    return [...entries.values()].map((raw) => JSON.parse(raw) as StoredApiKey);
+  }
+
+  async findStoredByName(name: string): Promise<StoredApiKey | undefined> {
+    return (await this.allStored()).find((key) => key.name === name);
+  }
+
+  async save(record: StoredApiKey): Promise<void> {
+    await this.deps.store.hashSet(storeKeys.apiKeys(), record.keyHash, JSON.stringify(record));
+    this.cache.delete(record.keyHash);
+  }
+
+  async delete(record: StoredApiKey): Promise<boolean> {
+    const deleted = await this.deps.store.hashDelete(storeKeys.apiKeys(), record.keyHash);
+    this.cache.delete(record.keyHash);
+    return deleted;
+  }
+}
+
+export function toApiKey(record: StoredApiKey): ApiKey {
+  return {
+    name: record.name,
+    keyHash: record.keyHash,
+    scopes: record.scopes,
+    grantLifetimeSeconds: record.grantLifetimeSeconds,
+    source: "store",
+  };
+}

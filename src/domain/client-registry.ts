@@ -1,0 +1,124 @@
+import type { Store } from "../store/store.js";
+import { storeKeys } from "../store/store.js";
+import type { Client, ClientRegistry } from "./client.js";
+import type { Clock } from "./clock.js";
+
+/** A client secret hash, with the time it stops working once rotated out. */
+export interface StoredSecret {
+  hash: string;
+  expiresAt?: number;
+}
+
+/** A client as kept in the store by the AdminService. */
+export interface StoredClient {
+  id: string;
+  secrets: StoredSecret[];
+  scopes: string[];
+  audiences: string[];
+  tokenLifetimeSeconds: number;
+  jwks?: { keys: object[] };
+  jwksUri?: string;
+  createdAt: number;
+}
+
+interface CacheEntry {
+  record: StoredClient | null;
+  until: number;
+}
+
+/**
+ * Clients from the config file (read-only, always in process) and from the
+ * store (created through the AdminService). Store lookups are cached in
+ * process for `cacheMs`, so client authentication costs no store round trip
+ * on the hot path and keeps working for known clients while the store is
+ * briefly away; writes through this registry invalidate at once, other
+ * instances see them within `cacheMs`.
+ */
+export class LayeredClientRegistry implements ClientRegistry {
+  private readonly fixed: Map<string, Client>;
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(
+    fixedClients: readonly Client[],
+    private readonly deps: { store: Store; clock: Clock; cacheMs: number },
+  ) {
+    this.fixed = new Map(fixedClients.map((client) => [client.id, client]));
+  }
+
+  fixedClients(): Client[] {
+    return [...this.fixed.values()];
+  }
+
+  isFixed(clientId: string): boolean {
+    return this.fixed.has(clientId);
+  }
+
+  async find(clientId: string): Promise<Client | undefined> {
+    const fixed = this.fixed.get(clientId);
+    if (fixed !== undefined) return fixed;
+    const record = await this.stored(clientId);
+    return record === null ? undefined : this.toClient(record);
+  }
+
+  /** The stored record, through the cache. */
+  async stored(clientId: string): Promise<StoredClient | null> {
+    const now = this.deps.clock.now();
+    const cached = this.cache.get(clientId);
+    if (cached !== undefined && cached.until > now) return cached.record;
+    try {
+      const raw = await this.deps.store.hashGet(storeKeys.clients(), clientId);
+      const record = raw === null ? null : (JSON.parse(raw) as StoredClient);
+      this.remember(clientId, record);
+      return record;
+    } catch (error) {
+      // Store away: a client we knew a moment ago still authenticates (fail
+      // closed for unknown ones). Revocation checks still fail closed.
+      if (cached !== undefined && cached.record !== null) return cached.record;
+      throw error;
+    }
+  }
+
+  async allStored(): Promise<StoredClient[]> {
+    const entries = await this.deps.store.hashEntries(storeKeys.clients());
+    return [...entries.values()].map((raw) => JSON.parse(raw) as StoredClient);
+  }
+
+  /** Creates a client; false when the id is taken. */
+  async create(record: StoredClient): Promise<boolean> {
+    if (this.fixed.has(record.id)) return false;
+    const created = await this.deps.store.hashSet(storeKeys.clients(), record.id, JSON.stringify(record), { onlyIfAbsent: true });
+    if (created) this.remember(record.id, record);
+    return created;
+  }
+
+  async save(record: StoredClient): Promise<void> {
+    await this.deps.store.hashSet(storeKeys.clients(), record.id, JSON.stringify(record));
+    this.remember(record.id, record);
+  }
+
+  async delete(clientId: string): Promise<boolean> {
+    const deleted = await this.deps.store.hashDelete(storeKeys.clients(), clientId);
+    this.remember(clientId, null);
+    return deleted;
+  }
+
+  toClient(record: StoredClient): Client {
+    const now = this.deps.clock.now();
+    return {
+      id: record.id,
+      secretHashes: record.secrets.filter((secret) => secret.expiresAt === undefined || secret.expiresAt > now).map((secret) => secret.hash),
+      scopes: record.scopes,
+      audiences: record.audiences,
+      tokenLifetimeSeconds: record.tokenLifetimeSeconds,
+      ...(record.jwks ? { jwks: record.jwks } : {}),
+      ...(record.jwksUri ? { jwksUri: record.jwksUri } : {}),
+      createdAt: record.createdAt,
+      source: "store",
+    };
+  }
+
+  private remember(clientId: string, record: StoredClient | null): void {
+    this.cache.set(clientId, { record, until: this.deps.clock.now() + this.deps.cacheMs });
+    if (this.cache.size > 100_000) this.cache.delete(this.cache.keys().next().value as string);
+  }
+}

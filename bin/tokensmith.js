@@ -1,6 +1,16 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader (no build step needed).
-import { register } from "tsx/esm/api";
+// Production (NODE_ENV=production) runs the compiled build from `npm run build`;
+// otherwise the TypeScript sources run through tsx's loader, no build step needed.
+import { existsSync } from "node:fs";
 
-register();
-await import("../src/cli.ts");
+const compiled = new URL("../dist/src/cli.js", import.meta.url);
+if (process.env.NODE_ENV === "production" && existsSync(compiled)) {
+  await import(compiled.href);
+} else {
+  if (process.env.NODE_ENV === "production") {
+    process.stderr.write("tokensmith: no production build found (run `npm run build`); running the TypeScript sources\n");
+  }
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import("../src/cli.ts");
+}

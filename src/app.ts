@@ -15,6 +15,7 @@ import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
 import type { ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
+import { AuthRateLimiter } from "./domain/auth-rate-limiter.js";
 import { GrantIssuer } from "./domain/grant.js";
 import { Introspector } from "./domain/introspection.js";
 import { RevocationList } from "./domain/revocation-list.js";
@@ -90,16 +91,17 @@ export async function createDomain(options: {
   const cacheMs = config.clientCacheSeconds * 1000;
   const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], { store, clock, cacheMs });
   const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });
-  const authenticator = new ClientAuthenticator(clients, assertions);
+  const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits });
+  const authenticator = new ClientAuthenticator(clients, assertions, limiter);
   const clientTokens = new ClientTokenIssuer({ authenticator, signer: keyRing, issuer, clock });
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
   const staticApiKeys = [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])];
   const apiKeys = new LayeredApiKeyRegistry(staticApiKeys, { store, clock, cacheMs });
   const revocations = new RevocationList({ store, clock });
   const callers = new CallerAuthenticator({ clients: authenticator, accessTokens, revocations });
-  const grants = new GrantIssuer({ apiKeys, store, clock });
+  const grants = new GrantIssuer({ apiKeys, store, clock, limiter });
   const introspector = new Introspector({ callers, clients, accessTokens, revocations, store, issuer, clock });
-  const revoker = new TokenRevoker({ callers, apiKeys, accessTokens, revocations, store });
+  const revoker = new TokenRevoker({ callers, apiKeys, accessTokens, revocations, store, limiter });
   const administration = new Administration({
     clients,
     apiKeys,

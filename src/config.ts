@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -99,6 +100,17 @@ export const configSchema = z
     production: z.boolean().default(false),
     /** AES-256-GCM key-encryption key for private signing keys in the store: 32 bytes as hex or base64. From the environment. */
     keyEncryptionKey: z.string().min(1).optional(),
+    /** Failed client / API-key authentications allowed per window before 429 (per peer, and per client id from one peer). */
+    rateLimits: z
+      .object({
+        failuresPerPeer: z.number().int().min(1).default(50),
+        failuresPerSubjectAndPeer: z.number().int().min(1).default(10),
+        windowSeconds: z.number().int().min(1).max(3600).default(60),
+      })
+      .strict()
+      .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60 }),
+    /** Worker processes (node:cluster) serving the port; 1 = this process only. Needs the Redis store to share state. */
+    workers: z.number().int().min(1).max(64).default(1),
     /** Create a demo client at start when no client is configured. */
     demoClient: z.boolean().default(true),
     /** Browser origins allowed to call the RPCs and the OAuth endpoints (CORS); none by default. */
@@ -135,6 +147,13 @@ export const configSchema = z
       if (seen.has(client.id)) ctx.addIssue({ code: "custom", message: `duplicate client id "${client.id}"`, path: ["clients", index, "id"] });
       seen.add(client.id);
     });
+    if (value.workers > 1 && value.store.type !== "redis") {
+      ctx.addIssue({
+        code: "custom",
+        message: "several workers share grants, revocations and signing keys only through Redis: set a redis store, or workers: 1",
+        path: ["workers"],
+      });
+    }
     const names = new Set<string>();
     value.apiKeys.forEach((key, index) => {
       if (names.has(key.name)) ctx.addIssue({ code: "custom", message: `duplicate API key name "${key.name}"`, path: ["apiKeys", index, "name"] });
@@ -204,6 +223,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = en
   set("logLevel", env.TOKENSMITH_LOG_LEVEL);
   set("signingAlgorithm", env.TOKENSMITH_SIGNING_ALG);
   set("keyEncryptionKey", env.TOKENSMITH_KEY_ENCRYPTION_KEY);
+  if (env.TOKENSMITH_WORKERS === "auto") merged.workers = availableParallelism();
+  else set("workers", envInteger(env, "TOKENSMITH_WORKERS"));
   if (env.NODE_ENV === "production" || env.TOKENSMITH_ENV === "production") merged.production = true;
   if (env.TOKENSMITH_TLS_CERT || env.TOKENSMITH_TLS_KEY) {
     merged.tls = { certFile: env.TOKENSMITH_TLS_CERT, keyFile: env.TOKENSMITH_TLS_KEY };

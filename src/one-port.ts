@@ -67,6 +67,10 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
     });
   });
   const port = (outer.address() as AddressInfo).port;
+  // The HTTP/1.1 server never listens itself (connections are handed to it),
+  // but its connection tracking — idle closing, request and header timeouts —
+  // starts on "listening".
+  http1?.emit("listening");
 
   const sessions = new Set<Http2Session>();
   http2.on("session", (session: Http2Session) => {

@@ -1,3 +1,4 @@
+import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import { parseBasicAuthorization } from "./basic-credentials.js";
 import { invalidClient } from "./oauth-error.js";
 import { hashSecret } from "./secret-format.js";
@@ -38,11 +39,19 @@ export function presentedApiKey(authorization: string | null | undefined): strin
   return basic.username;
 }
 
-export async function authenticateApiKey(registry: ApiKeyRegistry, authorization: string | null | undefined): Promise<ApiKey> {
+export async function authenticateApiKey(
+  registry: ApiKeyRegistry,
+  authorization: string | null | undefined,
+  limits?: { limiter: AuthRateLimiter; peer: string | undefined },
+): Promise<ApiKey> {
   const presented = presentedApiKey(authorization);
   if (presented === undefined) throw invalidClient("an API key is required: Authorization: Basic base64(api_key \":\")");
-  if (presented.length > MAX_API_KEY_LENGTH) throw invalidClient("invalid API key");
-  const key = await registry.findByHash(hashSecret(presented));
-  if (key === undefined) throw invalidClient("invalid API key");
+  // API keys have no public id: the subject of their limit is the peer alone.
+  limits?.limiter.checkNotBlocked(undefined, limits.peer);
+  const key = presented.length > MAX_API_KEY_LENGTH ? undefined : await registry.findByHash(hashSecret(presented));
+  if (key === undefined) {
+    await limits?.limiter.recordFailure(undefined, limits.peer);
+    throw invalidClient("invalid API key");
+  }
   return key;
 }

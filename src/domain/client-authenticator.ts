@@ -1,6 +1,7 @@
 import { parseBasicAuthorization } from "./basic-credentials.js";
 import type { Client, ClientRegistry } from "./client.js";
-import { invalidClient, invalidRequest } from "./oauth-error.js";
+import type { AuthRateLimiter } from "./auth-rate-limiter.js";
+import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { secretMatches } from "./secret-format.js";
 
 export const JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -14,6 +15,8 @@ export interface ClientCredentials {
   clientSecret?: string;
   clientAssertionType?: string;
   clientAssertion?: string;
+  /** The caller's network address, for failed-authentication limits. */
+  peer?: string;
 }
 
 export interface AuthenticatedClient {
@@ -37,6 +40,7 @@ export class ClientAuthenticator {
   constructor(
     private readonly clients: ClientRegistry,
     private readonly assertions?: ClientAssertionVerifier,
+    private readonly limiter?: AuthRateLimiter,
   ) {}
 
   async authenticate(credentials: ClientCredentials): Promise<AuthenticatedClient> {
@@ -55,25 +59,44 @@ export class ClientAuthenticator {
       }
       if (!credentials.clientAssertion) throw invalidRequest("client_assertion is missing");
       if (this.assertions === undefined) throw invalidClient("private_key_jwt is not enabled");
-      const client = await this.assertions.verify(credentials.clientAssertion, credentials.clientId || undefined);
-      return { client, method: "private_key_jwt" };
+      this.limiter?.checkNotBlocked(credentials.clientId || undefined, credentials.peer);
+      try {
+        const client = await this.assertions.verify(credentials.clientAssertion, credentials.clientId || undefined);
+        return { client, method: "private_key_jwt" };
+      } catch (error) {
+        if (error instanceof OAuthError && error.error === "invalid_client") {
+          await this.limiter?.recordFailure(credentials.clientId || undefined, credentials.peer);
+        }
+        throw error;
+      }
     }
-    if (basic !== undefined) return { client: await this.checkSecret(basic.username, basic.password), method: "client_secret_basic" };
+    if (basic !== undefined) {
+      return { client: await this.checkSecret(basic.username, basic.password, credentials.peer), method: "client_secret_basic" };
+    }
     if (hasPostSecret) {
       if (!credentials.clientId) throw invalidRequest("client_id is required with client_secret");
-      return { client: await this.checkSecret(credentials.clientId, credentials.clientSecret ?? ""), method: "client_secret_post" };
+      return {
+        client: await this.checkSecret(credentials.clientId, credentials.clientSecret ?? "", credentials.peer),
+        method: "client_secret_post",
+      };
     }
     throw invalidClient("client authentication is required");
   }
 
-  private async checkSecret(clientId: string, secret: string): Promise<Client> {
-    if (clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH || secret.length > MAX_SECRET_LENGTH) {
+  private async checkSecret(clientId: string, secret: string, peer: string | undefined): Promise<Client> {
+    const subject = clientId.slice(0, MAX_CLIENT_ID_LENGTH);
+    this.limiter?.checkNotBlocked(subject, peer);
+    let client: Client | undefined;
+    let matched = false;
+    if (clientId.length > 0 && clientId.length <= MAX_CLIENT_ID_LENGTH && secret.length <= MAX_SECRET_LENGTH) {
+      client = await this.clients.find(clientId);
+      // Same hashing and comparison whether or not the client exists.
+      matched = secretMatches(secret, client?.secretHashes ?? []);
+    }
+    if (client === undefined || !matched) {
+      await this.limiter?.recordFailure(subject, peer);
       throw invalidClient();
     }
-    const client = await this.clients.find(clientId);
-    // Same hashing and comparison whether or not the client exists.
-    const matched = secretMatches(secret, client?.secretHashes ?? []);
-    if (client === undefined || !matched) throw invalidClient();
     return client;
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
 import { authenticateApiKey, type ApiKeyRegistry } from "./api-key.js";
+import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import type { Clock } from "./clock.js";
 import { invalidRequest, invalidScope } from "./oauth-error.js";
 import { grantScopes } from "./scopes.js";
@@ -26,6 +27,12 @@ export interface IssuedGrant {
   token: string;
   expiresIn: number;
   grants: string[];
+}
+
+/** Who asks for a grant: the raw authorization header and the peer address. */
+export interface GrantCaller {
+  authorization: string | null | undefined;
+  peer?: string;
 }
 
 export function isGrantToken(token: string): boolean {
@@ -53,18 +60,22 @@ function checkUsername(username: string): void {
  * hash with a TTL equal to their lifetime.
  */
 export class GrantIssuer {
-  constructor(private readonly deps: { apiKeys: ApiKeyRegistry; store: Store; clock: Clock }) {}
+  constructor(private readonly deps: { apiKeys: ApiKeyRegistry; store: Store; clock: Clock; limiter?: AuthRateLimiter }) {}
 
-  async issueGrant(authorization: string | null | undefined, request: { username: string; grants: readonly string[] }): Promise<IssuedGrant> {
-    const key = await authenticateApiKey(this.deps.apiKeys, authorization);
+  private authenticate(caller: GrantCaller) {
+    return authenticateApiKey(this.deps.apiKeys, caller.authorization, this.deps.limiter && { limiter: this.deps.limiter, peer: caller.peer });
+  }
+
+  async issueGrant(caller: GrantCaller, request: { username: string; grants: readonly string[] }): Promise<IssuedGrant> {
+    const key = await this.authenticate(caller);
     checkUsername(request.username);
     if (request.grants.length === 0) throw invalidRequest("grants must name at least one scope");
     const scopes = grantScopes(request.grants, key.scopes, "grant");
     return this.store(key.name, key.grantLifetimeSeconds, request.username, scopes);
   }
 
-  async issueExternalAuthGrant(authorization: string | null | undefined, request: { username: string }): Promise<IssuedGrant> {
-    const key = await authenticateApiKey(this.deps.apiKeys, authorization);
+  async issueExternalAuthGrant(caller: GrantCaller, request: { username: string }): Promise<IssuedGrant> {
+    const key = await this.authenticate(caller);
     checkUsername(request.username);
     if (!key.scopes.includes(EXTERNAL_VERIFY_SCOPE)) {
       throw invalidScope(`grant not allowed: ${EXTERNAL_VERIFY_SCOPE} is not on this API key`);

@@ -2,6 +2,7 @@ import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
 import type { AccessTokenVerifier } from "./access-token.js";
 import { authenticateApiKey, presentedApiKey, type ApiKeyRegistry } from "./api-key.js";
+import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import type { Caller, CallerAuthenticator } from "./caller.js";
 import type { ClientCredentials } from "./client-authenticator.js";
 import { isGrantToken, parseGrantRecord } from "./grant.js";
@@ -29,6 +30,7 @@ export class TokenRevoker {
       accessTokens: AccessTokenVerifier;
       revocations: RevocationList;
       store: Store;
+      limiter?: AuthRateLimiter;
     },
   ) {}
 
@@ -44,7 +46,8 @@ export class TokenRevoker {
 
   private async authenticate(credentials: ClientCredentials): Promise<Revoker> {
     if (presentedApiKey(credentials.authorization) !== undefined && !credentials.clientSecret && !credentials.clientAssertion) {
-      const key = await authenticateApiKey(this.deps.apiKeys, credentials.authorization);
+      const limits = this.deps.limiter && { limiter: this.deps.limiter, peer: credentials.peer };
+      const key = await authenticateApiKey(this.deps.apiKeys, credentials.authorization, limits);
       return { kind: "api_key", name: key.name };
     }
     return this.deps.callers.authenticate(credentials, REVOKE_SCOPE);

@@ -32,6 +32,7 @@ function credentialsOf(req: NodeRequest, form: FormParameters): ClientCredential
     clientSecret: form.get("client_secret"),
     clientAssertionType: form.get("client_assertion_type"),
     clientAssertion: form.get("client_assertion"),
+    peer: req.socket?.remoteAddress,
   };
 }
 

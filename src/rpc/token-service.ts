@@ -1,6 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
 import type { Domain } from "../app.js";
+import { callerOf } from "./call-context.js";
 
 export type TokenServiceDeps = Pick<Domain, "clientTokens" | "keyRing" | "grants" | "introspector" | "revoker">;
 
@@ -10,7 +11,7 @@ export function tokenService(deps: TokenServiceDeps): Partial<ServiceImpl<typeof
     async issueClientToken(request, context) {
       const issued = await deps.clientTokens.issue(
         {
-          authorization: context.requestHeader.get("authorization"),
+          ...callerOf(context),
           clientId: request.clientId,
           clientSecret: request.clientSecret,
           clientAssertionType: request.clientAssertionType,
@@ -27,18 +28,18 @@ export function tokenService(deps: TokenServiceDeps): Partial<ServiceImpl<typeof
     },
 
     async issueGrant(request, context) {
-      const issued = await deps.grants.issueGrant(context.requestHeader.get("authorization"), request);
+      const issued = await deps.grants.issueGrant(callerOf(context), request);
       return { token: issued.token, expiresIn: BigInt(issued.expiresIn), grants: issued.grants };
     },
 
     async issueExternalAuthGrant(request, context) {
-      const issued = await deps.grants.issueExternalAuthGrant(context.requestHeader.get("authorization"), request);
+      const issued = await deps.grants.issueExternalAuthGrant(callerOf(context), request);
       return { token: issued.token, expiresIn: BigInt(issued.expiresIn) };
     },
 
     async introspect(request, context) {
       const result = await deps.introspector.introspect(
-        { authorization: context.requestHeader.get("authorization") },
+        callerOf(context),
         { token: request.token, tokenTypeHint: request.tokenTypeHint, consume: request.consume },
       );
       if (!result.active) return { active: false };
@@ -58,7 +59,7 @@ export function tokenService(deps: TokenServiceDeps): Partial<ServiceImpl<typeof
     },
 
     async revoke(request, context) {
-      await deps.revoker.revoke({ authorization: context.requestHeader.get("authorization") }, request);
+      await deps.revoker.revoke(callerOf(context), request);
       return {};
     },
 

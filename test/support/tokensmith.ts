@@ -28,6 +28,8 @@ export async function startTestServer(
       port: 0,
       logLevel: "silent",
       demoClient: false,
+      // Tests fail authentication on purpose many times; the rate-limit tests set their own limits.
+      rateLimits: { failuresPerPeer: 1_000_000, failuresPerSubjectAndPeer: 1_000_000, windowSeconds: 60 },
       ...config,
       clients: [
         ...((config.clients as ConfigInput["clients"]) ?? []),

@@ -30,8 +30,8 @@ const clientSchema = z
     message: "a client needs secretHashes, jwks or jwksUri to authenticate",
   })
   .refine((client) => !(client.jwks && client.jwksUri), { message: "set jwks or jwksUri, not both", path: ["jwksUri"] })
-  .refine((client) => !client.jwks?.keys.some((key) => "d" in key), {
-    message: "jwks must hold public keys only (found a private key member \"d\")",
+  .refine((client) => !client.jwks?.keys.some((key) => "d" in key || "k" in key), {
+    message: "jwks must hold public asymmetric keys only (found a private or symmetric key member \"d\" or \"k\")",
     path: ["jwks"],
   });
 

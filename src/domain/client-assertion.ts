@@ -7,7 +7,7 @@ import type { Clock } from "./clock.js";
 import { invalidClient } from "./oauth-error.js";
 
 /** Asymmetric algorithms only: never `none`, never HS* (a shared secret is not a private key). */
-export const ASSERTION_ALGORITHMS = ["EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
+export const ASSERTION_ALGORITHMS = ["EdDSA", "Ed25519", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
 const CLOCK_SKEW_SECONDS = 30;
 const MAX_ASSERTION_LIFETIME_SECONDS = 3600;
 const MAX_ASSERTION_LENGTH = 8192;

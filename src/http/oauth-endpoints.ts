@@ -25,7 +25,11 @@ const STATUS_OF: Record<FailureKind, number> = {
   internal: 500,
 };
 
+/** Requests whose client authenticated in the body (client_secret_post, private_key_jwt). */
+const bodyAuthenticated = new WeakSet<NodeRequest>();
+
 function credentialsOf(req: NodeRequest, form: FormParameters): ClientCredentials {
+  if (form.get("client_secret") !== undefined || form.get("client_assertion") !== undefined) bodyAuthenticated.add(req);
   return {
     authorization: req.headers.authorization,
     clientId: form.get("client_id"),
@@ -53,8 +57,11 @@ export function sendOAuthError(req: NodeRequest, res: NodeResponse, error: unkno
   if (failure.error === "insufficient_scope") status = 403;
   const headers: Record<string, string> = { ...NO_STORE };
   if (failure.retryAfterSeconds !== undefined) headers["retry-after"] = String(failure.retryAfterSeconds);
-  if (status === 401) {
-    const authorization = req.headers.authorization;
+  // RFC 6749 §5.2: a failed Authorization header, or none at all, gets a
+  // challenge; a failed body authentication gets just the JSON error, so
+  // OAuth libraries report the error instead of an authentication challenge.
+  const authorization = req.headers.authorization;
+  if (status === 401 && (authorization || !bodyAuthenticated.has(req))) {
     if (parseBearerAuthorization(authorization) !== undefined) headers["www-authenticate"] = 'Bearer realm="tokensmith", error="invalid_token"';
     else headers["www-authenticate"] = 'Basic realm="tokensmith", charset="UTF-8"';
   }
@@ -72,7 +79,9 @@ function introspectionBody(result: Introspection): Record<string, unknown> {
     scope: result.scopes.join(" "),
     client_id: result.clientId,
     ...(result.username !== undefined ? { username: result.username } : {}),
-    token_type: result.tokenType,
+    // RFC 7662 §2.2: the RFC 6749 §5.1 type; which kind of token it is goes in token_use (as in Hydra).
+    token_type: "Bearer",
+    token_use: result.tokenType,
     exp: result.exp,
     iat: result.iat,
     sub: result.sub,

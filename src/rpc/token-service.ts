@@ -54,7 +54,8 @@ export function tokenService(deps: TokenServiceDeps): Partial<ServiceImpl<typeof
         exp: BigInt(result.exp),
         iat: BigInt(result.iat),
         jti: result.jti,
-        tokenType: result.tokenType,
+        tokenType: "Bearer",
+        tokenUse: result.tokenType,
       };
     },
 

@@ -117,7 +117,8 @@ describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("API
       username: "alice",
       sub: "alice",
       clientId: "passkeys-backend",
-      tokenType: "grant",
+      tokenType: "Bearer",
+      tokenUse: "grant",
       iss: server.domain.issuer,
     });
     expect(Number(result.exp - result.iat)).toBe(30);

@@ -88,7 +88,8 @@ describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("Int
       exp: String(claims.exp),
       iat: String(claims.iat),
       jti: claims.jti,
-      tokenType: "access_token",
+      tokenType: "Bearer",
+      tokenUse: "access_token",
     });
   });
 

@@ -6,6 +6,8 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { TokenService } from "../gen/tokensmith/v1/token_service_pb.js";
 import { AdminService } from "../gen/tokensmith/v1/admin_service_pb.js";
 import { adminService } from "./rpc/admin-service.js";
+import { DiagnosticsService } from "../gen/tokensmith/v1/diagnostics_service_pb.js";
+import { diagnosticsService } from "./rpc/diagnostics-service.js";
 import { startKeyMaintenance } from "./keys/key-maintenance.js";
 import { createDomain, type Domain } from "./app.js";
 import type { Client } from "./domain/client.js";
@@ -15,6 +17,7 @@ import { corsHandler } from "./http/cors.js";
 import { httpRoutes, sendJson } from "./http/http-routes.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
+import { contextValuesOf } from "./rpc/call-context.js";
 import { HealthMonitor, healthService } from "./rpc/health.js";
 import { registerReflection, registeredServices } from "./rpc/reflection.js";
 import { tokenService } from "./rpc/token-service.js";
@@ -51,6 +54,7 @@ export function routes(domain: Domain) {
   return (router: ConnectRouter) => {
     router.service(TokenService, tokenService(domain));
     router.service(AdminService, adminService(domain.administration));
+    router.service(DiagnosticsService, diagnosticsService());
     // Health and reflection read the router on first use, so they cover every
     // service registered in this function, wherever it is registered.
     const health = new HealthMonitor({ probe: () => domain.store.ping() });
@@ -64,6 +68,7 @@ export function requestHandler(domain: Domain): NodeRequestListener {
   const rpc = connectNodeAdapter({
     routes: routes(domain),
     interceptors: [errorMappingInterceptor(domain.logger)],
+    contextValues: contextValuesOf,
   });
   const http = httpRoutes(domain);
   const cors = corsHandler(domain.config.cors);

@@ -152,9 +152,10 @@ async function* respond<R extends { host: string; messageRequest: ReflectionQuer
 }
 
 /**
- * Registers grpc.reflection.v1 and v1alpha on the router. Call it last in
- * routes(): the index is built on the first request from every service the
- * router serves by then, reflection and health included.
+ * Registers grpc.reflection.v1 and v1alpha on the router. The index is built
+ * on the first request, from every service the router serves by then
+ * (reflection and health included), so where in routes() this call sits does
+ * not matter.
  */
 export function registerReflection(router: ConnectRouter): void {
   let index: ReflectionIndex | undefined;

@@ -16,6 +16,7 @@ import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
 import type { ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { AuthRateLimiter } from "./domain/auth-rate-limiter.js";
+import { Metrics } from "./observability/metrics.js";
 import { GrantIssuer } from "./domain/grant.js";
 import { Introspector } from "./domain/introspection.js";
 import { RevocationList } from "./domain/revocation-list.js";
@@ -37,6 +38,7 @@ export interface Domain {
   introspector: Introspector;
   revoker: TokenRevoker;
   logger: Logger;
+  metrics: Metrics;
   /** Every scope some client or API key may hold, for discovery documents and the console. */
   knownScopes(): string[];
 }
@@ -91,7 +93,10 @@ export async function createDomain(options: {
   const cacheMs = config.clientCacheSeconds * 1000;
   const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], { store, clock, cacheMs });
   const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });
-  const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits });
+  const metrics = new Metrics({
+    signingKeyAges: () => keyRing.describe().filter((key) => key.published).map((key) => ({ kid: key.kid, ageSeconds: (clock.now() - key.createdAt) / 1000 })),
+  });
+  const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits, events: metrics });
   const authenticator = new ClientAuthenticator(clients, assertions, limiter);
   const clientTokens = new ClientTokenIssuer({ authenticator, signer: keyRing, issuer, clock });
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
@@ -133,6 +138,7 @@ export async function createDomain(options: {
     introspector,
     revoker,
     logger,
+    metrics,
     knownScopes,
   };
 }

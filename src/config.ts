@@ -93,6 +93,14 @@ export const configSchema = z
       .strict()
       .default({ publishDelaySeconds: 120, rotateEveryDays: 30, refreshSeconds: 10 }),
     tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+    /** Refuse cleartext requests with a clear message. Default: on when TLS is configured. */
+    requireTls: z.boolean().optional(),
+    /** Trust X-Forwarded-Proto from a TLS-terminating proxy in front (for requireTls). */
+    trustProxy: z.boolean().default(false),
+    /** On SIGTERM: readiness goes false, then after this delay the port closes... */
+    shutdownDelaySeconds: z.number().min(0).max(60).default(0),
+    /** ...and requests in flight get this long to finish. */
+    shutdownGraceSeconds: z.number().min(0).max(300).default(10),
     store: storeSchema.default({ type: "memory" }),
     clients: z.array(clientSchema).default([]),
     apiKeys: z.array(apiKeySchema).default([]),
@@ -226,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = en
   if (env.TOKENSMITH_WORKERS === "auto") merged.workers = availableParallelism();
   else set("workers", envInteger(env, "TOKENSMITH_WORKERS"));
   if (env.NODE_ENV === "production" || env.TOKENSMITH_ENV === "production") merged.production = true;
+  if (env.TOKENSMITH_REQUIRE_TLS) merged.requireTls = env.TOKENSMITH_REQUIRE_TLS === "true" || env.TOKENSMITH_REQUIRE_TLS === "1";
   if (env.TOKENSMITH_TLS_CERT || env.TOKENSMITH_TLS_KEY) {
     merged.tls = { certFile: env.TOKENSMITH_TLS_CERT, keyFile: env.TOKENSMITH_TLS_KEY };
   }

@@ -32,28 +32,22 @@ export interface OnePortOptions {
 }
 
 /**
- * Serves HTTP/1.1 and HTTP/2 on one port. In cleartext, Node cannot do both
- * on one server (`allowHTTP1` works only with TLS), so each new connection is
- * sniffed: the HTTP/2 preface goes to the h2c server, anything else to the
- * HTTP/1.1 server. With TLS, ALPN chooses (h2 or http/1.1).
+ * Serves HTTP/1.1 and HTTP/2 on one port, in cleartext and (when a
+ * certificate is configured) TLS. Node cannot serve both HTTP versions in
+ * cleartext on one server (`allowHTTP1` works only with TLS), so each new
+ * connection is sniffed: a TLS handshake (first byte 0x16) goes to the TLS
+ * server, where ALPN chooses h2 or http/1.1; the HTTP/2 preface goes to the
+ * h2c server; anything else to the HTTP/1.1 server. Whether cleartext
+ * requests are answered is the request handler's decision (requireTls).
  */
 export async function listenOnePort(options: OnePortOptions): Promise<OnePortServer> {
   const sockets = new Set<Socket>();
-  let outer: NetServer | Http2SecureServer;
-  let http1: Http1Server | undefined;
-  let http2: Http2Server | Http2SecureServer;
-
-  if (options.tls) {
-    const secure = createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, options.handler);
-    http2 = secure;
-    outer = secure;
-  } else {
-    const h1 = createHttp1Server({ keepAliveTimeout: 65_000 }, options.handler);
-    const h2 = createHttp2Server({}, options.handler);
-    http1 = h1;
-    http2 = h2;
-    outer = createNetServer((socket) => routeBySniffing(socket, h1, h2));
-  }
+  const http1 = createHttp1Server({ keepAliveTimeout: 65_000 }, options.handler);
+  const h2c = createHttp2Server({}, options.handler);
+  const secure = options.tls
+    ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, options.handler)
+    : undefined;
+  const outer: NetServer = createNetServer((socket) => routeBySniffing(socket, { http1, h2c, secure }));
   outer.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
@@ -67,16 +61,19 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
     });
   });
   const port = (outer.address() as AddressInfo).port;
-  // The HTTP/1.1 server never listens itself (connections are handed to it),
-  // but its connection tracking — idle closing, request and header timeouts —
-  // starts on "listening".
-  http1?.emit("listening");
+  // The inner servers never listen themselves (connections are handed to
+  // them), but HTTP/1.1 connection tracking — idle closing, request and
+  // header timeouts — starts on "listening".
+  http1.emit("listening");
+  secure?.emit("listening");
 
   const sessions = new Set<Http2Session>();
-  http2.on("session", (session: Http2Session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
+  for (const server of [h2c, secure]) {
+    server?.on("session", (session: Http2Session) => {
+      sessions.add(session);
+      session.once("close", () => sessions.delete(session));
+    });
+  }
 
   return {
     port,
@@ -87,7 +84,7 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
       // GOAWAY: clients open no new streams; streams in flight complete.
       for (const session of sessions) session.close();
       while (sockets.size > 0 && Date.now() < deadline) {
-        http1?.closeIdleConnections();
+        http1.closeIdleConnections();
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       for (const socket of sockets) socket.destroy();
@@ -96,31 +93,38 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   };
 }
 
-function routeBySniffing(socket: Socket, http1: Http1Server, http2: Http2Server): void {
+const TLS_HANDSHAKE = 0x16;
+
+interface InnerServers {
+  http1: Http1Server;
+  h2c: Http2Server;
+  secure: Http2SecureServer | undefined;
+}
+
+function routeBySniffing(socket: Socket, servers: InnerServers): void {
   let received: Buffer = Buffer.alloc(0);
   const timer = setTimeout(() => socket.destroy(), SNIFF_TIMEOUT_MS);
   const onError = () => clearTimeout(timer);
   const onData = (chunk: Buffer) => {
     received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+    const isTls = servers.secure !== undefined && received[0] === TLS_HANDSHAKE;
     const compared = Math.min(received.length, H2_PREFACE.length);
-    const looksLikeH2 = received.subarray(0, compared).equals(H2_PREFACE.subarray(0, compared));
+    const looksLikeH2 = !isTls && received.subarray(0, compared).equals(H2_PREFACE.subarray(0, compared));
     if (looksLikeH2 && received.length < H2_PREFACE.length) return; // need the rest of the preface
     clearTimeout(timer);
     socket.off("data", onData);
     socket.off("error", onError);
     socket.pause();
     socket.unshift(received);
-    if (looksLikeH2) {
-      // The HTTP/2 session takes over the socket's handle and first drains
-      // what is buffered (the unshifted preface); resuming would race it.
-      http2.emit("connection", socket);
+    if (isTls || looksLikeH2) {
+      // The TLS socket and the HTTP/2 session take over the socket and first
+      // drain what is buffered (the unshifted bytes); resuming would race them.
+      (isTls ? servers.secure! : servers.h2c).emit("connection", socket);
     } else {
-      http1.emit("connection", socket);
+      servers.http1.emit("connection", socket);
       socket.resume();
     }
   };
   socket.on("data", onData);
   socket.on("error", onError);
 }
-
-export type AnyHttpServer = Http1Server | Http2Server | Http2SecureServer;

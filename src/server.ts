@@ -18,6 +18,10 @@ import { httpRoutes, sendJson } from "./http/http-routes.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
 import { contextValuesOf } from "./rpc/call-context.js";
+import { metricsInterceptor } from "./rpc/observability-interceptor.js";
+import { operationsRoutes, type Lifecycle } from "./http/operations-routes.js";
+import type { NodeRequest } from "./http/http-routes.js";
+import { randomUUID } from "node:crypto";
 import { HealthMonitor, healthService } from "./rpc/health.js";
 import { registerReflection, registeredServices } from "./rpc/reflection.js";
 import { tokenService } from "./rpc/token-service.js";
@@ -50,30 +54,63 @@ export function createLogger(config: Config): Logger {
 }
 
 /** The single place where services are wired to the router. */
-export function routes(domain: Domain) {
+export function routes(domain: Domain, lifecycle: Lifecycle) {
   return (router: ConnectRouter) => {
     router.service(TokenService, tokenService(domain));
     router.service(AdminService, adminService(domain.administration));
     router.service(DiagnosticsService, diagnosticsService());
     // Health and reflection read the router on first use, so they cover every
     // service registered in this function, wherever it is registered.
-    const health = new HealthMonitor({ probe: () => domain.store.ping() });
+    const health = new HealthMonitor({ probe: () => lifecycle.storeReachable() });
     const served = () => registeredServices(router).map((service) => service.typeName).filter((name) => !name.startsWith("grpc."));
     router.service(Health, healthService(health, served));
     registerReflection(router);
   };
 }
 
-export function requestHandler(domain: Domain): NodeRequestListener {
+const MAX_RPC_MESSAGE_BYTES = 64 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function isTls(req: NodeRequest, trustProxy: boolean): boolean {
+  if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted) return true;
+  return trustProxy && String(req.headers["x-forwarded-proto"] ?? "").split(",")[0]?.trim() === "https";
+}
+
+export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeRequestListener {
   const rpc = connectNodeAdapter({
-    routes: routes(domain),
-    interceptors: [errorMappingInterceptor(domain.logger)],
+    routes: routes(domain, lifecycle),
+    // Outermost first: metrics see the final, mapped code.
+    interceptors: [metricsInterceptor(domain.metrics), errorMappingInterceptor(domain.logger)],
     contextValues: contextValuesOf,
+    readMaxBytes: MAX_RPC_MESSAGE_BYTES,
   });
   const http = httpRoutes(domain);
+  const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });
   const cors = corsHandler(domain.config.cors);
+  const requireTls = domain.config.requireTls ?? domain.config.tls !== undefined;
+  const { trustProxy } = domain.config;
+  const debug = domain.logger.isLevelEnabled("debug");
   return (req, res) => {
+    const presented = req.headers["x-request-id"];
+    const requestId = typeof presented === "string" && REQUEST_ID.test(presented) ? presented : randomUUID();
+    if (presented !== requestId) req.headers["x-request-id"] = requestId;
+    res.setHeader("x-request-id", requestId);
+    if (debug) {
+      const started = process.hrtime.bigint();
+      res.once("finish", () =>
+        domain.logger.debug(
+          { reqId: requestId, method: req.method, path: (req.url ?? "").split("?")[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+          "request",
+        ),
+      );
+    }
+    if (operations(req, res)) return;
     if (cors(req, res)) return;
+    if (requireTls && !isTls(req, trustProxy)) {
+      req.resume();
+      sendJson(res, 403, { error: "invalid_request", error_description: "TLS is required: calls made over plain HTTP are refused; use https://" });
+      return;
+    }
     if (http(req, res)) return;
     rpc(req, res);
   };
@@ -116,7 +153,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (!options.store) await store.close();
     throw error;
   }
-  handler = requestHandler(domain);
+  let accepting = true;
+  const lifecycle: Lifecycle = {
+    accepting: () => accepting,
+    storeReachable: () => (accepting ? store.ping() : Promise.reject(new Error("shutting down"))),
+  };
+  handler = requestHandler(domain, lifecycle);
   const maintenance = startKeyMaintenance({
     keyRing: domain.keyRing,
     store,
@@ -134,9 +176,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     url: `${scheme}://${host}:${server.port}`,
     port: server.port,
     domain,
+    /** Graceful: readiness goes false first, then the port closes and requests in flight finish within the grace time. */
     async close() {
+      if (!accepting) return;
+      accepting = false;
+      if (config.shutdownDelaySeconds > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
       maintenance.stop();
-      await server.close();
+      await server.close(config.shutdownGraceSeconds * 1000);
       if (!options.store) await store.close();
     },
   };

@@ -36,7 +36,7 @@ export function httpRoutes(domain: Domain): HttpRoute {
     const path = pathOf(req);
     const endpoint = endpoints[path];
     if (endpoint !== undefined) {
-      handleOAuthEndpoint(domain, endpoint, req, res);
+      handleOAuthEndpoint(domain, path, endpoint, req, res);
       return true;
     }
     const document = documents[path];

@@ -45,12 +45,12 @@ export function sendOAuthError(req: NodeRequest, res: NodeResponse, error: unkno
   let failure: OAuthError;
   if (error instanceof OAuthError) failure = error;
   else if (error instanceof StoreUnavailableError) {
-    logger.warn({ err: error }, "store unavailable");
+    logger.warn({ reqId: req.headers["x-request-id"], err: { message: error.message } }, "store unavailable");
     failure = new OAuthError("temporarily_unavailable", "unavailable", "the token store is unavailable, try again shortly", {
       retryAfterSeconds: 1,
     });
   } else {
-    logger.error({ err: error }, "unexpected error");
+    logger.error({ reqId: req.headers["x-request-id"], err: error }, "unexpected error");
     failure = new OAuthError("server_error", "internal", "internal error");
   }
   let status = STATUS_OF[failure.kind];
@@ -155,7 +155,16 @@ export function authorizationServerMetadata(domain: Domain): Record<string, unkn
   };
 }
 
-export function handleOAuthEndpoint(domain: Domain, endpoint: Endpoint, req: NodeRequest, res: NodeResponse): void {
+const ISSUED_AT = "/oauth2/token";
+
+export function handleOAuthEndpoint(domain: Domain, path: string, endpoint: Endpoint, req: NodeRequest, res: NodeResponse): void {
+  const started = process.hrtime.bigint();
+  res.once("finish", () => {
+    domain.metrics.request("http", path, String(res.statusCode), Number(process.hrtime.bigint() - started) / 1e9);
+    if (res.statusCode === 503) domain.metrics.storeError();
+    else if (res.statusCode === 200 && path === ISSUED_AT) domain.metrics.tokenIssued("access_token");
+    else if (res.statusCode === 200 && path === "/oauth2/revoke") domain.metrics.revoked();
+  });
   if (req.method !== "POST") {
     req.resume();
     sendJson(res, 405, { error: "invalid_request", error_description: "use POST" }, { allow: "POST", ...NO_STORE });

@@ -33,12 +33,12 @@ function connectError(message: string, code: Code, error: OAuthErrorCode, cause:
 }
 
 /** Maps any failure to a ConnectError with the right code and an OAuthErrorDetail; never leaks internals. */
-export function toConnectError(error: unknown, logger: Logger): ConnectError {
+export function toConnectError(error: unknown, logger: Logger, requestId?: string | null): ConnectError {
   if (error instanceof OAuthError) {
     return connectError(error.description, CODE_OF[error.kind], error.error, error, error.retryAfterSeconds);
   }
   if (error instanceof StoreUnavailableError) {
-    logger.warn({ err: error }, "store unavailable");
+    logger.warn({ reqId: requestId, err: { message: error.message } }, "store unavailable");
     return connectError("the token store is unavailable, try again shortly", Code.Unavailable, "temporarily_unavailable", error, 1);
   }
   if (error instanceof ConnectError) {
@@ -46,7 +46,7 @@ export function toConnectError(error: unknown, logger: Logger): ConnectError {
     const oauthCode = OAUTH_CODE_OF[error.code];
     return oauthCode === undefined ? error : connectError(error.rawMessage, error.code, oauthCode, error);
   }
-  logger.error({ err: error }, "unexpected error");
+  logger.error({ reqId: requestId, err: error }, "unexpected error");
   return connectError("internal error", Code.Internal, "server_error", error);
 }
 
@@ -56,7 +56,7 @@ export function errorMappingInterceptor(logger: Logger): Interceptor {
     try {
       return await next(request);
     } catch (error) {
-      throw toConnectError(error, logger);
+      throw toConnectError(error, logger, request.header.get("x-request-id"));
     }
   };
 }

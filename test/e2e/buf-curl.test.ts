@@ -86,7 +86,7 @@ describe.each(["grpc", "connect", "grpcweb"])("buf curl --protocol %s, schema fr
       JSON.stringify({ token: issued.accessToken }),
       rpc("Introspect"),
     ]);
-    expect(introspection).toMatchObject({ active: true, clientId: orders.id, sub: orders.id, scopes: ["orders:read"], tokenType: "access_token" });
+    expect(introspection).toMatchObject({ active: true, clientId: orders.id, sub: orders.id, scopes: ["orders:read"], tokenType: "Bearer", tokenUse: "access_token" });
   });
 
   it("-u id:secret works as well as an authorization header", async () => {

@@ -68,7 +68,7 @@ describe("tokensmith.v1.TokenService from grpc-js", () => {
   it("Introspect: an access token is active with its claims", async () => {
     const { accessToken } = await issue(["orders:write"]);
     const result = await introspect(String(accessToken));
-    expect(result).toMatchObject({ active: true, clientId: orders.id, scopes: ["orders:write"], tokenType: "access_token" });
+    expect(result).toMatchObject({ active: true, clientId: orders.id, scopes: ["orders:write"], tokenType: "Bearer", tokenUse: "access_token" });
   });
 
   it("IssueGrant and Introspect with consume: a single-use grant is active exactly once", async () => {

@@ -1,10 +1,15 @@
 import type { Reporter, TestModule } from "vitest/node";
+import { clearLogs, findLeaks } from "./log-audit.js";
 
 /**
  * Prints the plain closing line CI reads: `tests: N passed, M failed`.
  * A file that fails to load (or an unhandled error) counts as a failure.
  */
 export default class SummaryReporter implements Reporter {
+  onInit(): void {
+    clearLogs();
+  }
+
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
     let passed = 0;
     let failed = 0;
@@ -22,6 +27,16 @@ export default class SummaryReporter implements Reporter {
       failed += failedInModule;
     }
     failed += unhandledErrors.length;
+    // The log audit counts as one test: no secret, API key or token in any server log of the run.
+    const audit = findLeaks();
+    if (audit.leaks.length > 0) {
+      failed += 1;
+      process.exitCode = 1;
+      process.stdout.write(`\nlog audit FAILED: ${audit.leaks.length} secrets or tokens in the logs:\n  ${audit.leaks.slice(0, 20).join("\n  ")}\n`);
+    } else {
+      passed += 1;
+      process.stdout.write(`\nlog audit: ${audit.lines} log lines from test servers, no secret, API key or token in them\n`);
+    }
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}\n`);
   }
 }

@@ -4,6 +4,10 @@ import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
 import { parseConfig, type ConfigInput } from "../../src/config.js";
 import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { pino, type Logger } from "pino";
+import { LOG_DIR } from "./log-audit.js";
 import { startServer, type RunningServer, type StartOptions } from "../../src/server.js";
 
 export interface TestClient {
@@ -19,10 +23,21 @@ export function testClient(id: string, scopes: string[], extra: Partial<TestClie
   return { id, secret: extra.secret ?? generateSecret("client_secret"), scopes, ...extra };
 }
 
+/**
+ * Every test server logs at debug level into test-artifacts/logs, so the log
+ * audit (test/support/summary-reporter.ts) can search the whole run's logs
+ * for secrets, API keys and tokens.
+ */
+function auditedLogger(): Logger {
+  mkdirSync(LOG_DIR, { recursive: true });
+  return pino({ level: "debug", base: { service: "tokensmith", pid: process.pid } }, pino.destination({ dest: join(LOG_DIR, `${process.pid}.log`), append: true, sync: true }));
+}
+
 export async function startTestServer(
   options: { clients?: TestClient[]; config?: Partial<ConfigInput> } & StartOptions = {},
 ): Promise<RunningServer> {
   const { clients = [], config = {}, ...start } = options;
+  start.logger ??= auditedLogger();
   return startServer(
     parseConfig({
       port: 0,

@@ -1,0 +1,97 @@
+/**
+ * Data growth: fills the bench Redis with what a long-lived deployment holds,
+ * many AdminService clients and a large revocation set, written directly in
+ * the store's format (src/store/store.ts storeKeys, src/domain/client-registry.ts
+ * StoredClient) with the default "tokensmith:" key prefix.
+ */
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import type { StoredClient } from "../../src/domain/client-registry.js";
+import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
+import { storeKeys } from "../../src/store/store.js";
+
+const KEY_PREFIX = "tokensmith:";
+const CLIENT_BATCH = 1_000;
+const REVOKED_BATCH = 20_000;
+
+/**
+ * SET <prefix><jti>} 1 PX <ttl> for every jti in ARGV[3..]: one round trip per
+ * batch. (Keys built in the script: fine on the standalone bench server.)
+ */
+const SEED_REVOKED = `
+local prefix = ARGV[1]
+local base = tonumber(ARGV[2])
+for i = 3, #ARGV do
+  redis.call('SET', prefix .. ARGV[i] .. '}', '1', 'PX', base + (i * 7919) % 3600000)
+end
+return #ARGV - 2
+`;
+
+export interface RedisFootprint {
+  keys: number;
+  usedMemoryMb: number;
+}
+
+export async function footprint(url: string): Promise<RedisFootprint> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const keys = await redis.dbsize();
+    const info = await redis.info("memory");
+    const used = /^used_memory:(\d+)/m.exec(info);
+    return { keys, usedMemoryMb: used ? Number(used[1]) / 1024 / 1024 : 0 };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function seed(
+  url: string,
+  counts: { clients: number; revoked: number },
+  log: (message: string) => void,
+): Promise<{ seconds: number }> {
+  const started = Date.now();
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 120_000 });
+  try {
+    await redis.connect();
+    const clientsKey = KEY_PREFIX + storeKeys.clients();
+    // A realistic record: one secret hash, a few scopes, an audience.
+    const secretHash = hashSecret(generateSecret("client_secret"));
+    for (let done = 0; done < counts.clients; ) {
+      const fields: Record<string, string> = {};
+      const batch = Math.min(CLIENT_BATCH, counts.clients - done);
+      for (let i = 0; i < batch; i++) {
+        const id = `seeded-client-${String(done + i).padStart(7, "0")}`;
+        const record: StoredClient = {
+          id,
+          secrets: [{ hash: i % 2 === 0 ? secretHash : hashSecret(id) }],
+          scopes: ["orders:read", "orders:write", "inventory:read"],
+          audiences: [`https://api.example.com/${id}`],
+          tokenLifetimeSeconds: 3600,
+          createdAt: Date.now() - (done + i) * 1000,
+        };
+        fields[id] = JSON.stringify(record);
+      }
+      await redis.hset(clientsKey, fields);
+      done += batch;
+    }
+    if (counts.clients > 0) log(`seeded ${counts.clients.toLocaleString("en-US")} clients into ${clientsKey}`);
+
+    const revokedPrefix = KEY_PREFIX + storeKeys.revokedJti("").slice(0, -1); // "tokensmith:revoked:{"
+    // TTLs between 1 and 2 hours, spread out: nothing expires during the run.
+    const baseTtlMs = 3_600_000;
+    for (let done = 0; done < counts.revoked; ) {
+      const batch = Math.min(REVOKED_BATCH, counts.revoked - done);
+      const jtis: string[] = [];
+      // Same shape as the server's jti: 16 random bytes, base64url.
+      const random = randomBytes(16 * batch);
+      for (let i = 0; i < batch; i++) jtis.push(random.subarray(i * 16, i * 16 + 16).toString("base64url"));
+      await redis.eval(SEED_REVOKED, 0, revokedPrefix, String(baseTtlMs), ...jtis);
+      done += batch;
+    }
+    if (counts.revoked > 0) log(`seeded ${counts.revoked.toLocaleString("en-US")} revoked jtis as ${revokedPrefix}<jti>} with 1-2 h TTLs`);
+  } finally {
+    redis.disconnect();
+  }
+  return { seconds: (Date.now() - started) / 1000 };
+}

@@ -1,0 +1,619 @@
+/**
+ * `npm run bench`: load-tests Tokensmith (a separate child process, backed by
+ * a redis-server of its own) with wrk and h2load, and prints req/s,
+ * latencies, errors and the server's CPU and memory per scenario, each
+ * compared with the no-op floor (DiagnosticsService.Ping) of its protocol.
+ * See bench/README.md.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { CpuMeter, childrenNamed, machineLoad, treeRssMb, treeSize } from "./lib/proc.js";
+import {
+  SCENARIO_HEADERS,
+  bold,
+  compareWithFloors,
+  dim,
+  formatMs,
+  formatNumber,
+  formatRatio,
+  loadProblems,
+  problemLines,
+  red,
+  scenarioRow,
+  table,
+  type ScenarioResult,
+} from "./lib/report.js";
+import { FAMILY_LABEL, FLOOR_OF, SCENARIOS, createContext, scenarioNamed, type BenchContext, type Scenario } from "./lib/scenarios.js";
+import { footprint, seed, type RedisFootprint } from "./lib/seed.js";
+import { killLiveServersNow, startSystem, type SystemUnderTest } from "./lib/server.js";
+import { requireTools, runH2load, runWrk, runningTools, type LoadOptions, type LoadResult } from "./lib/tools.js";
+
+const USAGE = `usage: npm run bench -- [options]
+
+  --duration <s>        measured seconds per scenario (default 10)
+  --warmup <s>          warm-up seconds before each scenario (default 2)
+  --warmup-lap <s>      before any measurement, run every chosen scenario this long, so the
+                        first scenarios do not pay for a cold server (JIT, heap sizing) (default 1; 0 = off)
+  --connections <n>     concurrent connections; for h2load, connections × streams ≈ n (default 50)
+  --client-threads <n>  load generator threads (default 1: leaves the other cores to the server)
+  --scenarios <a,b>     run only these (a trailing * matches a prefix); the floors they are compared with are added
+  --json                print one JSON document on stdout (progress goes to stderr)
+  --data                data-growth comparison: oauth-token and introspect-jwt before/after seeding
+  --data-clients <n>    clients to seed for --data (default 100000)
+  --data-revoked <n>    revoked jtis to seed for --data (default 1000000)
+  --soak <s>            soak: mixed load for <s> seconds, server RSS sampled every 10 s
+  --workers <n|auto>    passed to the server as TOKENSMITH_WORKERS (CPU and RSS are summed over its workers)
+  --server-cmd <cmd>    start the server with this shell command instead of \`node bin/tokensmith.js serve\`
+                        (it gets TOKENSMITH_PORT, TOKENSMITH_CONFIG, REDIS_URL, … in its environment)
+
+scenarios:
+${SCENARIOS.map((scenario) => `  ${scenario.name.padEnd(38)} ${scenario.tool.padEnd(7)} ${scenario.measures}`).join("\n")}
+`;
+
+interface Options {
+  durationSeconds: number;
+  warmupSeconds: number;
+  warmupLapSeconds: number;
+  connections: number;
+  clientThreads: number;
+  scenarios?: string[];
+  json: boolean;
+  data: boolean;
+  dataClients: number;
+  dataRevoked: number;
+  soakSeconds?: number;
+  /** A whole number or "auto", passed through as TOKENSMITH_WORKERS. */
+  workers?: string;
+  serverCommand?: string;
+}
+
+class UsageError extends Error {}
+
+/** Set on SIGINT/SIGTERM: the loops stop starting new work while everything is torn down. */
+let interrupted = false;
+class Interrupted extends Error {}
+function stopIfInterrupted(): void {
+  if (interrupted) throw new Interrupted("interrupted");
+}
+
+function positiveNumber(name: string, raw: string | undefined, fallback: number, { integer = true, allowZero = false } = {}): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  const valid = Number.isFinite(value) && (allowZero ? value >= 0 : value > 0) && (!integer || Number.isInteger(value));
+  if (!valid) throw new UsageError(`--${name} must be a ${integer ? "whole " : ""}number${allowZero ? "" : " above 0"}, not "${raw}"`);
+  return value;
+}
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      "warmup-lap": { type: "string" },
+      connections: { type: "string" },
+      "client-threads": { type: "string" },
+      scenarios: { type: "string" },
+      json: { type: "boolean", default: false },
+      data: { type: "boolean", default: false },
+      "data-clients": { type: "string" },
+      "data-revoked": { type: "string" },
+      soak: { type: "string" },
+      workers: { type: "string" },
+      "server-cmd": { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return undefined;
+  if (values.data && values.soak !== undefined) throw new UsageError("--data and --soak are separate runs: pick one");
+  return {
+    durationSeconds: positiveNumber("duration", values.duration, 10),
+    warmupSeconds: positiveNumber("warmup", values.warmup, 2, { allowZero: true }),
+    warmupLapSeconds: positiveNumber("warmup-lap", values["warmup-lap"], 1, { allowZero: true }),
+    connections: positiveNumber("connections", values.connections, 50),
+    clientThreads: positiveNumber("client-threads", values["client-threads"], 1),
+    scenarios: values.scenarios?.split(",").map((name) => name.trim()).filter((name) => name !== ""),
+    json: values.json,
+    data: values.data,
+    dataClients: positiveNumber("data-clients", values["data-clients"], 100_000, { allowZero: true }),
+    dataRevoked: positiveNumber("data-revoked", values["data-revoked"], 1_000_000, { allowZero: true }),
+    soakSeconds: values.soak === undefined ? undefined : positiveNumber("soak", values.soak, 0),
+    workers: values.workers === undefined || values.workers === "auto" ? values.workers : String(positiveNumber("workers", values.workers, 1)),
+    serverCommand: values["server-cmd"],
+  };
+}
+
+/** The scenarios to run, in the canonical order, with the floors the chosen ones are compared with. */
+function selectScenarios(filter: string[] | undefined, log: (message: string) => void): Scenario[] {
+  if (filter === undefined || filter.length === 0) return SCENARIOS;
+  const chosen = new Set<string>();
+  for (const pattern of filter) {
+    const matches = pattern.endsWith("*")
+      ? SCENARIOS.filter((scenario) => scenario.name.startsWith(pattern.slice(0, -1)))
+      : SCENARIOS.filter((scenario) => scenario.name === pattern);
+    if (matches.length === 0) throw new UsageError(`no scenario matches "${pattern}"; scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`);
+    for (const match of matches) chosen.add(match.name);
+  }
+  const added: string[] = [];
+  for (const name of [...chosen]) {
+    const scenario = scenarioNamed(name);
+    if (scenario.isFloor) continue;
+    const { floor } = FLOOR_OF[scenario.family];
+    if (!chosen.has(floor)) {
+      chosen.add(floor);
+      added.push(floor);
+    }
+  }
+  if (added.length > 0) log(`added the floor${added.length > 1 ? "s" : ""} the chosen scenarios are compared with: ${added.join(", ")}`);
+  return SCENARIOS.filter((scenario) => chosen.has(scenario.name));
+}
+
+// --- running one load ---------------------------------------------------------------
+
+interface Run {
+  options: Options;
+  system: SystemUnderTest;
+  ctx: BenchContext;
+  workDir: string;
+  redisPid?: number;
+  log: (message: string) => void;
+}
+
+function runTool(tool: "wrk" | "h2load", options: LoadOptions): Promise<LoadResult> {
+  return tool === "wrk" ? runWrk(options) : runH2load(options);
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Verifies, warms up, measures, verifies again. Never throws for a scenario failure: it is in the result. */
+async function runScenario(run: Run, scenario: Scenario, label = scenario.name): Promise<ScenarioResult> {
+  const { options, system } = run;
+  const result: ScenarioResult = { name: scenario.name, family: scenario.family, tool: scenario.tool, isFloor: scenario.isFloor, status: "ok", problems: [] };
+  if (label !== scenario.name) result.label = label;
+  const fail = (problem: string) => {
+    result.status = "failed";
+    result.problems.push(problem);
+    run.log(red(`!!! ${label}: ${problem}`));
+  };
+  stopIfInterrupted();
+  let prepared;
+  try {
+    prepared = await scenario.prepare(run.ctx);
+    await prepared.verify();
+  } catch (error) {
+    fail(`verification before the load failed, scenario skipped: ${errorText(error)}`);
+    return result;
+  }
+  const loadOptions = (durationSeconds: number, tag: string): LoadOptions => ({
+    baseUrl: system.baseUrl,
+    requests: prepared.requests,
+    connections: options.connections,
+    durationSeconds,
+    threads: options.clientThreads,
+    workDir: run.workDir,
+    tag,
+  });
+  try {
+    if (options.warmupSeconds > 0) await runTool(scenario.tool, loadOptions(options.warmupSeconds, `${label}-warmup`));
+    const serverCpu = new CpuMeter(system.pid);
+    const redisCpu = run.redisPid === undefined ? undefined : new CpuMeter(run.redisPid);
+    serverCpu.start();
+    redisCpu?.start();
+    const load = await runTool(scenario.tool, loadOptions(options.durationSeconds, label));
+    const cpuPercent = serverCpu.stop();
+    result.redisCpuPercent = redisCpu?.stop();
+    result.load = load;
+    result.server = {
+      cpuPercent,
+      cpuMicrosPerRequest: load.requestsPerSecond > 0 ? (cpuPercent / 100 / load.requestsPerSecond) * 1e6 : Number.NaN,
+      rssMb: treeRssMb(system.pid),
+      processes: treeSize(system.pid),
+    };
+    for (const problem of loadProblems(load)) fail(problem);
+  } catch (error) {
+    stopIfInterrupted();
+    fail(`the load generator failed: ${errorText(error)}`);
+  }
+  stopIfInterrupted();
+  if (!system.alive()) {
+    fail(`the server is gone:\n${system.recentOutput()}`);
+    return result;
+  }
+  try {
+    await prepared.verify();
+  } catch (error) {
+    fail(`verification after the load failed: ${errorText(error)}`);
+  }
+  if (result.load) {
+    const l = result.load;
+    run.log(
+      `   ${formatNumber(l.requestsPerSecond)} req/s, p50 ${formatMs(l.latencyMs.p50)} ms, p99 ${formatMs(l.latencyMs.p99)} ms, ` +
+        `server CPU ${formatNumber(result.server?.cpuPercent)}%${result.status === "ok" ? "" : red(" (FAILED)")}`,
+    );
+  }
+  return result;
+}
+
+/**
+ * One short lap over every scenario before anything is measured. A fresh
+ * Node process is slow for its first thousands of requests (JIT tiers, heap
+ * growth); without the lap, whichever scenario runs first (a floor) would
+ * look slow and every ratio to it would flatter the rest. Failures here are
+ * left for the measured run to report.
+ */
+async function warmupLap(run: Run, scenarios: Scenario[]): Promise<void> {
+  const seconds = run.options.warmupLapSeconds;
+  if (seconds <= 0 || scenarios.length === 0) return;
+  run.log(`warm-up lap: ${seconds} s of each of ${scenarios.length} scenario(s)…`);
+  for (const scenario of scenarios) {
+    stopIfInterrupted();
+    try {
+      const prepared = await scenario.prepare(run.ctx);
+      await prepared.verify();
+      await runTool(scenario.tool, {
+        baseUrl: run.system.baseUrl,
+        requests: prepared.requests,
+        connections: run.options.connections,
+        durationSeconds: seconds,
+        threads: run.options.clientThreads,
+        workDir: run.workDir,
+        tag: `${scenario.name}-lap`,
+      });
+    } catch {
+      // reported by the measured run
+    }
+  }
+}
+
+// --- modes ----------------------------------------------------------------------------
+
+async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results: ScenarioResult[]; human: string }> {
+  const results: ScenarioResult[] = [];
+  await warmupLap(run, scenarios);
+  for (const scenario of scenarios) {
+    run.log(`▶ ${scenario.name}: ${run.options.durationSeconds} s after ${run.options.warmupSeconds} s warm-up (${scenario.tool})`);
+    results.push(await runScenario(run, scenario));
+  }
+  compareWithFloors(results, (result) => FLOOR_OF[result.family]);
+  const floors = [...new Set(results.filter((r) => r.isFloor).map((r) => `${r.name} = ${FAMILY_LABEL[r.family]}`))];
+  const human = [
+    table(SCENARIO_HEADERS, results.map(scenarioRow), 2),
+    "",
+    dim("rps/floor: req/s ÷ the req/s of the Ping of the same protocol in this run (1 = as fast as Ping)."),
+    dim("cost/floor: server CPU per request ÷ the floor's (how many Pings one request costs; steadier than req/s on a busy machine)."),
+    dim(`floors: ${floors.join("; ")}`),
+    dim("* OAuth endpoints (form bodies, no Ping of their own): compared with the Connect JSON floor for context."),
+    dim("CPU: the server's process tree, % of one core over the measured window; RSS at the end of each scenario."),
+  ].join("\n");
+  return { results, human };
+}
+
+const DATA_SCENARIOS = ["oauth-token", "introspect-jwt-connect-json-h1"];
+
+async function dataMode(run: Run): Promise<{ json: unknown; human: string; results: ScenarioResult[] }> {
+  const { options } = run;
+  const scenarios = DATA_SCENARIOS.map(scenarioNamed);
+  const before: ScenarioResult[] = [];
+  const footprintBefore: RedisFootprint = await footprint(run.system.redis.url);
+  await warmupLap(run, scenarios);
+  for (const scenario of scenarios) {
+    run.log(`▶ ${scenario.name} (a: bench data as is)`);
+    before.push(await runScenario(run, scenario, `${scenario.name} [before seeding]`));
+  }
+  run.log(`seeding ${formatNumber(options.dataClients)} clients and ${formatNumber(options.dataRevoked)} revoked tokens…`);
+  stopIfInterrupted();
+  const seeded = await seed(run.system.redis.url, { clients: options.dataClients, revoked: options.dataRevoked }, run.log);
+  const footprintAfter = await footprint(run.system.redis.url);
+  run.log(
+    `seeded in ${formatNumber(seeded.seconds, 1)} s: Redis ${formatNumber(footprintBefore.keys)} → ${formatNumber(footprintAfter.keys)} keys, ` +
+      `${formatNumber(footprintBefore.usedMemoryMb)} → ${formatNumber(footprintAfter.usedMemoryMb)} MB`,
+  );
+  const after: ScenarioResult[] = [];
+  for (const scenario of scenarios) {
+    run.log(`▶ ${scenario.name} (b: after seeding)`);
+    after.push(await runScenario(run, scenario, `${scenario.name} [after seeding]`));
+  }
+  const rows = scenarios.map((scenario, index) => {
+    const a = before[index];
+    const b = after[index];
+    const ratio = (x: number | undefined, y: number | undefined) => (x !== undefined && y !== undefined && x > 0 ? y / x : undefined);
+    return {
+      scenario: scenario.name,
+      before: a,
+      after: b,
+      ratios: {
+        throughput: ratio(a?.load?.requestsPerSecond, b?.load?.requestsPerSecond),
+        p50: ratio(a?.load?.latencyMs.p50, b?.load?.latencyMs.p50),
+        p99: ratio(a?.load?.latencyMs.p99, b?.load?.latencyMs.p99),
+        cpuPerRequest: ratio(a?.server?.cpuMicrosPerRequest, b?.server?.cpuMicrosPerRequest),
+      },
+    };
+  });
+  const human = [
+    table(
+      ["scenario", "req/s (a)", "req/s (b)", "b/a", "p50 ms (a)", "p50 ms (b)", "p99 ms (a)", "p99 ms (b)", "b/a p99", "CPU µs/req (a)", "CPU µs/req (b)", "b/a CPU"],
+      rows.map((row) => [
+        row.before?.status === "ok" && row.after?.status === "ok" ? row.scenario : `${row.scenario} FAILED`,
+        formatNumber(row.before?.load?.requestsPerSecond),
+        formatNumber(row.after?.load?.requestsPerSecond),
+        formatRatio(row.ratios.throughput),
+        formatMs(row.before?.load?.latencyMs.p50),
+        formatMs(row.after?.load?.latencyMs.p50),
+        formatMs(row.before?.load?.latencyMs.p99),
+        formatMs(row.after?.load?.latencyMs.p99),
+        formatRatio(row.ratios.p99),
+        formatNumber(row.before?.server?.cpuMicrosPerRequest),
+        formatNumber(row.after?.server?.cpuMicrosPerRequest),
+        formatRatio(row.ratios.cpuPerRequest),
+      ]),
+    ),
+    "",
+    dim(
+      `(a) bench data as is: Redis ${formatNumber(footprintBefore.keys)} keys, ${formatNumber(footprintBefore.usedMemoryMb)} MB. ` +
+        `(b) + ${formatNumber(options.dataClients)} clients in tokensmith:admin:{clients} and ${formatNumber(options.dataRevoked)} revoked jtis: ` +
+        `${formatNumber(footprintAfter.keys)} keys, ${formatNumber(footprintAfter.usedMemoryMb)} MB (seeded in ${formatNumber(seeded.seconds, 1)} s).`,
+    ),
+    dim("b/a near 1× = no slowdown from the data; the bench client is a config client, so client lookups never read the seeded hash."),
+  ].join("\n");
+  const json = {
+    seeded: { clients: options.dataClients, revoked: options.dataRevoked, seconds: seeded.seconds },
+    redis: { before: footprintBefore, after: footprintAfter },
+    comparison: rows,
+  };
+  return { json, human, results: [...before, ...after] };
+}
+
+const SOAK_MIX = ["issue-client-token-connect-json-h1", "issue-grant-connect-json-h1", "introspect-jwt-connect-json-h1", "introspect-grant-connect-json-h1"];
+const SOAK_SAMPLE_SECONDS = 10;
+const SOAK_BASELINE_SECONDS = 60;
+
+interface SoakSample {
+  atSeconds: number;
+  rssMb: number;
+  processes: number;
+  requestsPerSecond?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  non2xx?: number;
+  errors?: number;
+  cpuPercent?: number;
+}
+
+async function soakMode(run: Run, soakSeconds: number): Promise<{ json: unknown; human: string; problems: string[] }> {
+  const { options, system } = run;
+  const scenarios = SOAK_MIX.map(scenarioNamed);
+  const problems: string[] = [];
+  /** Prepares (and verifies) the mix; run again per window, so the grant under introspection is always fresh. */
+  const prepareMix = async () => {
+    const requests = [];
+    for (const scenario of scenarios) {
+      const prepared = await scenario.prepare(run.ctx);
+      try {
+        await prepared.verify();
+      } catch (error) {
+        throw new Error(`verification of ${scenario.name} failed: ${errorText(error)}`);
+      }
+      requests.push(...prepared.requests);
+    }
+    return requests;
+  };
+  const load = (requests: LoadOptions["requests"], durationSeconds: number, tag: string) =>
+    runWrk({ baseUrl: system.baseUrl, requests, connections: options.connections, durationSeconds, threads: options.clientThreads, workDir: run.workDir, tag });
+
+  run.log(`soak: ${soakSeconds} s of ${SOAK_MIX.join(" + ")} in rotation, ${options.connections} connections; RSS every ${SOAK_SAMPLE_SECONDS} s`);
+  if (options.warmupSeconds > 0) await load(await prepareMix(), options.warmupSeconds, "soak-warmup");
+  const samples: SoakSample[] = [{ atSeconds: 0, rssMb: treeRssMb(system.pid), processes: treeSize(system.pid) }];
+  const started = Date.now();
+  for (let at = 0; at < soakSeconds; ) {
+    stopIfInterrupted();
+    const window = Math.min(SOAK_SAMPLE_SECONDS, soakSeconds - at);
+    const cpu = new CpuMeter(system.pid);
+    let result: LoadResult | undefined;
+    try {
+      const requests = await prepareMix();
+      cpu.start();
+      result = await load(requests, window, `soak-${at}`);
+    } catch (error) {
+      stopIfInterrupted();
+      problems.push(`at ${at} s: ${errorText(error)}`);
+      run.log(red(`!!! soak at ${at} s: ${errorText(error)}`));
+    }
+    at += window;
+    if (!system.alive()) {
+      problems.push(`the server is gone at ${at} s:\n${system.recentOutput()}`);
+      break;
+    }
+    const sample: SoakSample = { atSeconds: at, rssMb: treeRssMb(system.pid), processes: treeSize(system.pid) };
+    if (result) {
+      Object.assign(sample, {
+        requestsPerSecond: result.requestsPerSecond,
+        p50Ms: result.latencyMs.p50,
+        p99Ms: result.latencyMs.p99,
+        non2xx: result.non2xx,
+        errors: result.errorCount,
+        cpuPercent: cpu.stop(),
+      });
+      for (const problem of loadProblems(result)) {
+        problems.push(`window ending at ${at} s: ${problem}`);
+        run.log(red(`!!! soak window ending at ${at} s: ${problem}`));
+      }
+    }
+    samples.push(sample);
+    run.log(
+      `   ${String(at).padStart(5)} s  RSS ${formatNumber(sample.rssMb)} MB  ${formatNumber(sample.requestsPerSecond)} req/s  p99 ${formatMs(sample.p99Ms)} ms  (${formatNumber((Date.now() - started) / 1000)} s elapsed)`,
+    );
+  }
+  const last = samples[samples.length - 1] as SoakSample;
+  // Growth is measured from the end of the first minute (JIT, caches, pools have settled) to the end.
+  const afterFirstMinute = samples.find((sample) => sample.atSeconds >= SOAK_BASELINE_SECONDS && sample !== last);
+  const baseline = afterFirstMinute ?? samples.find((sample) => sample.atSeconds > 0 && sample !== last) ?? (samples[0] as SoakSample);
+  const minutes = (last.atSeconds - baseline.atSeconds) / 60;
+  const growth = {
+    fromSeconds: baseline.atSeconds,
+    toSeconds: last.atSeconds,
+    fromRssMb: baseline.rssMb,
+    toRssMb: last.rssMb,
+    deltaMb: last.rssMb - baseline.rssMb,
+    mbPerMinute: minutes > 0 ? (last.rssMb - baseline.rssMb) / minutes : Number.NaN,
+    baseline: afterFirstMinute ? "end of the first minute" : `first sample (the soak is shorter than ${SOAK_BASELINE_SECONDS + SOAK_SAMPLE_SECONDS} s)`,
+  };
+  const human = [
+    table(
+      ["t (s)", "RSS MB", "procs", "req/s", "p50 ms", "p99 ms", "non-2xx", "errors", "srv CPU%"],
+      samples.map((sample) => [
+        String(sample.atSeconds),
+        formatNumber(sample.rssMb, 1),
+        String(sample.processes),
+        formatNumber(sample.requestsPerSecond),
+        formatMs(sample.p50Ms),
+        formatMs(sample.p99Ms),
+        formatNumber(sample.non2xx),
+        formatNumber(sample.errors),
+        formatNumber(sample.cpuPercent),
+      ]),
+      0,
+    ),
+    "",
+    `RSS growth from ${growth.fromSeconds} s (${growth.baseline}) to ${growth.toSeconds} s: ` +
+      `${formatNumber(growth.fromRssMb, 1)} → ${formatNumber(growth.toRssMb, 1)} MB (${growth.deltaMb >= 0 ? "+" : ""}${formatNumber(growth.deltaMb, 1)} MB, ` +
+      `${formatNumber(growth.mbPerMinute, 2)} MB/min)`,
+    dim("t = 0 is after the warm-up, before the soak; every other row is one 10 s window of the mix (a fresh grant to introspect each window)."),
+  ].join("\n");
+  return { json: { mix: SOAK_MIX, samples, growth }, human, problems };
+}
+
+// --- main -----------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  let options: Options | undefined;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`bench: ${errorText(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options === undefined) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const opts = options;
+  // Progress always goes to stderr, so stdout is only the table (or only the JSON).
+  const log = (message: string) => process.stderr.write(`${message}\n`);
+  const mode = opts.data ? "data" : opts.soakSeconds !== undefined ? "soak" : "scenarios";
+
+  let scenarios: Scenario[] = [];
+  try {
+    if (mode === "scenarios") scenarios = selectScenarios(opts.scenarios, log);
+    else if (opts.scenarios !== undefined) log(`--scenarios is ignored with --${mode}`);
+    const tools = mode === "scenarios" ? scenarios.map((scenario) => scenario.tool) : (["wrk"] as const);
+    requireTools(tools);
+  } catch (error) {
+    process.stderr.write(`bench: ${errorText(error)}\n`);
+    return 2;
+  }
+
+  const loadAtStart = machineLoad();
+  if (loadAtStart.cores > 0 && loadAtStart.loadAverage1m > loadAtStart.cores * 0.5) {
+    log(red(`warning: load average ${loadAtStart.loadAverage1m} on ${loadAtStart.cores} cores: the machine is busy, absolute numbers are noise`));
+  }
+
+  const workDir = mkdtempSync(path.join(os.tmpdir(), "tokensmith-bench-"));
+  let system: SystemUnderTest | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      for (const tool of runningTools) tool.kill("SIGTERM");
+      if (system) await system.stop().catch((error: unknown) => log(`stopping the server: ${errorText(error)}`));
+      rmSync(workDir, { recursive: true, force: true });
+    })();
+    return cleaning;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) process.exit(130); // a second Ctrl-C: the exit hook SIGKILLs what is left
+    interrupted = true;
+    log(`\n${signal}: stopping the load, the server and redis…`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("exit", () => {
+    killLiveServersNow();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  try {
+    system = await startSystem({ workDir, workers: opts.workers, serverCommand: opts.serverCommand, log });
+    log(`Tokensmith on ${system.baseUrl} (pid ${system.pid}), redis on ${system.redis.url}`);
+    const redisPid = childrenNamed(process.pid, "redis-server")[0];
+    const ctx = await createContext(system.baseUrl, system.secrets);
+    const run: Run = { options: opts, system, ctx, workDir, redisPid, log };
+
+    const header = {
+      startedAt: new Date().toISOString(),
+      node: process.version,
+      machine: { ...loadAtStart, loadAverage1mAtEnd: 0 },
+      server: { command: system.command, mode: system.mode, workers: opts.workers ?? null, pid: system.pid, processesAtStart: treeSize(system.pid) },
+      options: {
+        durationSeconds: opts.durationSeconds,
+        warmupSeconds: opts.warmupSeconds,
+        warmupLapSeconds: opts.warmupLapSeconds,
+        connections: opts.connections,
+        clientThreads: opts.clientThreads,
+        ...(mode === "soak" ? { soakSeconds: opts.soakSeconds } : {}),
+        ...(mode === "data" ? { dataClients: opts.dataClients, dataRevoked: opts.dataRevoked } : {}),
+      },
+    };
+    let ok = true;
+    let output: { json: Record<string, unknown>; human: string };
+    if (mode === "scenarios") {
+      const { results, human } = await scenarioMode(run, scenarios);
+      ok = results.every((result) => result.status === "ok");
+      output = { json: { mode, scenarios: results }, human: [human, ...problemLines(results).map((line) => red(bold(line)))].join("\n") };
+    } else if (mode === "data") {
+      const { json, human, results } = await dataMode(run);
+      ok = results.every((result) => result.status === "ok");
+      output = { json: { mode, ...(json as object), scenarios: results }, human: [human, ...problemLines(results).map((line) => red(bold(line)))].join("\n") };
+    } else {
+      const soak = await soakMode(run, opts.soakSeconds as number);
+      ok = soak.problems.length === 0;
+      output = { json: { mode, ...(soak.json as object), problems: soak.problems }, human: [soak.human, ...soak.problems.map((p) => red(bold(`!!! ${p}`)))].join("\n") };
+    }
+    header.machine.loadAverage1mAtEnd = machineLoad().loadAverage1m;
+    // On failure, what the server logged (level warn and up) usually says why (e.g. the store timing out).
+    const serverOutput = ok ? "" : system.recentOutput().split("\n").slice(-10).join("\n");
+    if (serverOutput !== "") {
+      output.json.serverOutputTail = serverOutput.split("\n");
+      output.human += `\n\nlast lines the server printed:\n${dim(serverOutput)}`;
+    }
+
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ ...header, ok, ...output.json }, null, 2)}\n`);
+    } else {
+      const context =
+        `${bold("Tokensmith bench")}  ${header.startedAt}  node ${process.version}  ${header.machine.cores} cores, load ${header.machine.loadAverage1m} → ${header.machine.loadAverage1mAtEnd}\n` +
+        `server: ${system.command} [${system.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${header.server.processesAtStart} process(es)\n` +
+        (mode === "soak"
+          ? `soak: ${opts.soakSeconds} s, ${opts.connections} connections, after ${opts.warmupSeconds} s warm-up, ${opts.clientThreads} load generator thread(s)\n`
+          : `${opts.connections} connections, ${opts.durationSeconds} s per scenario after ${opts.warmupSeconds} s warm-up ` +
+            `(and a ${opts.warmupLapSeconds} s warm-up lap), ${opts.clientThreads} load generator thread(s)\n`);
+      process.stdout.write(`\n${context}\n${output.human}\n`);
+      if (!ok) process.stdout.write(`${red(bold("\nSOME SCENARIOS FAILED: the numbers above include failed requests or skipped scenarios."))}\n`);
+    }
+    return ok ? 0 : 1;
+  } catch (error) {
+    if (interrupted) return 130;
+    log(red(`bench: ${errorText(error)}`));
+    if (system && !system.alive()) log(`server output:\n${system.recentOutput()}`);
+    return 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+process.exitCode = await main();
+// Client transports keep HTTP/2 sessions open; everything that matters is stopped.
+process.exit();

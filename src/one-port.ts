@@ -47,7 +47,8 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   const secure = options.tls
     ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, options.handler)
     : undefined;
-  const outer: NetServer = createNetServer((socket) => routeBySniffing(socket, { http1, h2c, secure }));
+  // noDelay: responses leave in several writes (headers, body, trailers); Nagle would hold them for the peer's delayed ACK.
+  const outer: NetServer = createNetServer({ noDelay: true }, (socket) => routeBySniffing(socket, { http1, h2c, secure }));
   outer.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
@@ -85,6 +86,8 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
       for (const session of sessions) session.close();
       while (sockets.size > 0 && Date.now() < deadline) {
         http1.closeIdleConnections();
+        // HTTP/1.1 over TLS belongs to the secure server (allowHTTP1); it has the method, its typings do not.
+        (secure as unknown as { closeIdleConnections?: () => void } | undefined)?.closeIdleConnections?.();
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       for (const socket of sockets) socket.destroy();

@@ -6,7 +6,7 @@ import { routes } from "../../../src/server.js";
 /** The names of every service routes() registers, sorted: what reflection must list, whatever is added later. */
 export function servedServices(domain: Domain): string[] {
   const router = createConnectRouter();
-  routes(domain)(router);
+  routes(domain, { accepting: () => true, storeReachable: async () => {} })(router);
   return registeredServices(router)
     .map((service) => service.typeName)
     .sort();

@@ -1,0 +1,318 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
+import { generateSecret, hashSecret, hasValidChecksum, isSecretHash } from "../../src/domain/secret-format.js";
+
+/**
+ * The `tokensmith` command as an operator runs it: `node bin/tokensmith.js`
+ * from the repository root, configured by a file and the environment.
+ */
+
+// Every test starts Node with the TypeScript loader: seconds each, more on a busy two-core machine.
+vi.setConfig({ testTimeout: 60_000 });
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+const children = new Set<ChildProcess>();
+
+interface Run {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when stdout matches; rejects if the process exits first. */
+  waitForStdout(pattern: RegExp): Promise<RegExpMatchArray>;
+}
+
+/** The environment of the test run, minus anything that would configure Tokensmith. */
+function cleanEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!/^(TOKENSMITH_|REDIS_)/.test(name) && name !== "NODE_ENV") env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function runCli(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, ["bin/tokensmith.js", ...args], {
+    cwd: repoRoot,
+    env: cleanEnvironment(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on("exit", (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  // 'exit' can come before the last output: wait for the pipes to close too.
+  const finished = Promise.all([
+    exited,
+    new Promise((resolve) => child.stdout?.on("close", resolve)),
+    new Promise((resolve) => child.stderr?.on("close", resolve)),
+  ]).then(([status]) => status);
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited: finished,
+    waitForStdout: (pattern) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const match = stdout.match(pattern);
+          if (match === null) return;
+          child.stdout?.off("data", check);
+          resolve(match);
+        };
+        child.stdout?.on("data", check);
+        check();
+        void finished.then(({ code, signal }) => {
+          const match = stdout.match(pattern);
+          if (match !== null) resolve(match);
+          else reject(new Error(`tokensmith exited (code ${code}, signal ${signal}) before printing ${pattern}\n${stdout}\n${stderr}`));
+        });
+      }),
+  };
+}
+
+/** Runs the CLI for the duration of `body`, and kills it afterwards whatever happened. */
+async function withCli<T>(args: string[], env: Record<string, string>, body: (run: Run) => Promise<T>): Promise<T> {
+  const run = runCli(args, env);
+  try {
+    return await body(run);
+  } finally {
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The pino log lines (JSON) of a run's stdout. */
+function logLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "tokensmith-cli-"));
+});
+
+// Tests in this file run one after another, so whatever is still running belongs to the test that just ended
+// (one that timed out never reached its own cleanup).
+afterEach(() => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+afterAll(async () => {
+  for (const child of children) child.kill("SIGKILL");
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("a bad configuration stops `serve` with exit code 2 and names the field", () => {
+  it("TOKENSMITH_PORT=abc", async () => {
+    const run = runCli(["serve"], { TOKENSMITH_PORT: "abc" });
+    expect((await run.exited).code).toBe(2);
+    expect(run.stderr()).toContain("TOKENSMITH_PORT");
+    expect(run.stdout()).not.toContain("tokensmith listening");
+  });
+
+  it.each([
+    ["--config FILE", (path: string) => ({ args: ["serve", "--config", path], env: {} })],
+    ["TOKENSMITH_CONFIG", (path: string) => ({ args: ["serve"], env: { TOKENSMITH_CONFIG: path } })],
+  ])("a config file with an unknown field, given by %s", async (_case, how) => {
+    const path = join(dir, "unknown-field.yaml");
+    await writeFile(path, "port: 0\nlisten_adress: 0.0.0.0\n");
+    const { args, env } = how(path);
+    const run = runCli(args, env);
+    expect((await run.exited).code).toBe(2);
+    expect(run.stderr()).toContain("listen_adress");
+    expect(run.stderr()).toContain(path);
+  });
+
+  it("a config file that holds a plain secret instead of its hash, without echoing the secret", async () => {
+    const secret = generateSecret("client_secret");
+    const path = join(dir, "plain-secret.json");
+    await writeFile(path, JSON.stringify({ port: 0, clients: [{ id: "svc", secretHashes: [secret], scopes: ["a:b"] }] }));
+    const run = runCli(["serve", "--config", path]);
+    expect((await run.exited).code).toBe(2);
+    expect(run.stderr()).toContain("clients.0.secretHashes.0");
+    expect(run.stderr() + run.stdout()).not.toContain(secret);
+  });
+
+  it("a config file that does not exist", async () => {
+    const path = join(dir, "missing.yaml");
+    const run = runCli(["serve", "--config", path]);
+    expect((await run.exited).code).toBe(2);
+    expect(run.stderr()).toContain(path);
+  });
+});
+
+describe("other failures", () => {
+  it("an unknown command exits with code 2 and prints the usage", async () => {
+    const run = runCli(["frobnicate"]);
+    expect((await run.exited).code).toBe(2);
+    expect(run.stderr()).toContain('unknown command "frobnicate"');
+    expect(run.stderr()).toContain("usage: tokensmith");
+  });
+
+  describe("a port already in use", () => {
+    let occupier: Server;
+    let port: number;
+
+    beforeAll(async () => {
+      occupier = createServer();
+      await new Promise<void>((resolve) => occupier.listen(0, "127.0.0.1", resolve));
+      port = (occupier.address() as AddressInfo).port;
+    });
+
+    afterAll(async () => {
+      await new Promise((resolve) => occupier.close(resolve));
+    });
+
+    it("stops `serve` with a non-zero exit code that is not the config error code", async () => {
+      const run = runCli(["serve"], { TOKENSMITH_PORT: String(port), TOKENSMITH_LOG_LEVEL: "silent" });
+      expect((await run.exited).code).toBe(1);
+      expect(run.stderr()).toContain("EADDRINUSE");
+    });
+  });
+});
+
+describe("secret new", () => {
+  it("--json prints a fresh client secret and the hash that matches it", async () => {
+    const runs = [runCli(["secret", "new", "--json"]), runCli(["secret", "new", "--json"])];
+    const printed = await Promise.all(
+      runs.map(async (run) => {
+        expect((await run.exited).code).toBe(0);
+        return JSON.parse(run.stdout()) as { secret: string; secretHash: string };
+      }),
+    );
+    for (const { secret, secretHash } of printed) {
+      expect(hasValidChecksum(secret, "client_secret")).toBe(true);
+      expect(isSecretHash(secretHash)).toBe(true);
+      expect(secretHash).toBe(hashSecret(secret));
+    }
+    expect(printed[0]?.secret).not.toBe(printed[1]?.secret);
+  });
+
+  it("prints the secret, its hash and a config snippet for humans", async () => {
+    const run = runCli(["secret", "new"]);
+    expect((await run.exited).code).toBe(0);
+    const secret = run.stdout().match(/^secret:\s+(\S+)$/m)?.[1] ?? "";
+    const hash = run.stdout().match(/^secret hash:\s+(\S+)$/m)?.[1] ?? "";
+    expect(hasValidChecksum(secret, "client_secret")).toBe(true);
+    expect(hash).toBe(hashSecret(secret));
+    expect(run.stdout()).toContain(`secretHashes: ["${hash}"]`);
+  });
+});
+
+describe("serve", () => {
+  it("without any client: shows a demo client once, issues it a token over Connect JSON, and stops cleanly on SIGTERM", async () => {
+    const port = await freePort();
+    await withCli(["serve"], { TOKENSMITH_PORT: String(port) }, async (run) => {
+      const [, clientId = "", secret = ""] = await run.waitForStdout(/client_id:\s+(\S+)\n\s+client_secret:\s+(\S+)\n/);
+      // The log is written asynchronously: it may come after the banner.
+      await run.waitForStdout(/"msg":"tokensmith listening"/);
+      const url = `http://127.0.0.1:${port}`;
+
+      const listening = logLines(run.stdout()).find((line) => line.msg === "tokensmith listening");
+      expect(listening).toMatchObject({ port, issuer: url });
+      expect(clientId).toBe("demo");
+      expect(hasValidChecksum(secret, "client_secret")).toBe(true);
+      expect(run.stdout().match(/client_secret:/g)).toHaveLength(1);
+      expect(run.stdout()).toContain(`${url}/tokensmith.v1.TokenService/IssueClientToken`);
+
+      const response = await fetch(`${url}/tokensmith.v1.TokenService/IssueClientToken`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: encodeBasicAuthorization(clientId, secret) },
+        body: "{}",
+      });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { accessToken: string; tokenType: string; scopes: string[] };
+      expect(body.tokenType).toBe("Bearer");
+      expect(body.accessToken.split(".")).toHaveLength(3);
+      expect(body.scopes).toEqual(["demo:read", "demo:write", "token:introspect"]);
+
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+      expect(logLines(run.stdout()).some((line) => line.msg === "shutting down")).toBe(true);
+      // Shown once, in the banner: never in a log line, nor on stderr.
+      for (const line of logLines(run.stdout())) expect(JSON.stringify(line)).not.toContain(secret);
+      expect(run.stderr()).not.toContain(secret);
+    });
+  });
+
+  it("refuses a secret other than the one shown", async () => {
+    const port = await freePort();
+    await withCli(["serve"], { TOKENSMITH_PORT: String(port), TOKENSMITH_LOG_LEVEL: "silent" }, async (run) => {
+      await run.waitForStdout(/client_secret:\s+\S+\n/);
+      const response = await fetch(`http://127.0.0.1:${port}/tokensmith.v1.TokenService/IssueClientToken`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          authorization: encodeBasicAuthorization("demo", generateSecret("client_secret")),
+          connection: "close",
+        },
+        body: "{}",
+      });
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { code: string }).code).toBe("unauthenticated");
+      run.child.kill("SIGTERM");
+      expect((await run.exited).code).toBe(0);
+    });
+  });
+
+  it("with a configured client: creates no demo client, and stops cleanly on SIGTERM", async () => {
+    const port = await freePort();
+    const path = join(dir, "with-client.yaml");
+    await writeFile(
+      path,
+      `clients:\n  - id: orders-service\n    secretHashes: ["${hashSecret(generateSecret("client_secret"))}"]\n    scopes: [orders:read]\n`,
+    );
+    await withCli(["serve", "--config", path], { TOKENSMITH_PORT: String(port) }, async (run) => {
+      await run.waitForStdout(/"msg":"tokensmith listening"/);
+      // An answer proves start-up has finished, signal handlers included (they are installed right after the log line).
+      expect((await fetch(`http://127.0.0.1:${port}/.well-known/jwks.json`, { headers: { connection: "close" } })).status).toBe(200);
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+      expect(run.stdout()).not.toContain("client_secret:");
+      expect(run.stdout()).not.toContain("demo");
+    });
+  });
+
+  it("stops cleanly on a SIGTERM sent the moment it logs that it is listening (three starts)", async () => {
+    // A supervisor may stop the service as soon as it reports ready: the
+    // shutdown handlers must already be in place when the ready line is out.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const port = await freePort();
+      await withCli(["serve"], { TOKENSMITH_PORT: String(port) }, async (run) => {
+        const sigterm = () => {
+          if (run.stdout().includes('"msg":"tokensmith listening"')) {
+            run.child.stdout?.off("data", sigterm);
+            run.child.kill("SIGTERM");
+          }
+        };
+        run.child.stdout?.on("data", sigterm);
+        expect(await run.exited, `attempt ${attempt}`).toEqual({ code: 0, signal: null });
+      });
+    }
+  });
+});

@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import {
+  generateSecret,
+  hashSecret,
+  hasValidChecksum,
+  isSecretHash,
+  secretMatches,
+  type SecretKind,
+} from "../../src/domain/secret-format.js";
+
+/**
+ * Secrets Tokensmith generates (client secrets, API keys) carry a
+ * recognisable prefix and a checksum so secret scanners can find leaks, hold
+ * at least 256 random bits, and are stored only as a hash compared in
+ * constant time.
+ */
+
+const BASE62 = /^[0-9A-Za-z]+$/;
+const CHECK_LENGTH = 6;
+
+const kinds: [SecretKind, string][] = [
+  ["client_secret", "tks_cs_"],
+  ["api_key", "tks_ak_"],
+];
+
+/** Replaces the character at `index` with `replacement`, or with another base62 character. */
+function mutate(secret: string, index: number, replacement = secret[index] === "A" ? "B" : "A"): string {
+  return secret.slice(0, index) + replacement + secret.slice(index + 1);
+}
+
+describe.each(kinds)("generated %s", (kind, prefix) => {
+  it(`starts with the prefix ${prefix}`, () => {
+    expect(generateSecret(kind).startsWith(prefix)).toBe(true);
+  });
+
+  it("carries at least 256 bits in a base62 body, then a checksum", () => {
+    const secret = generateSecret(kind);
+    const body = secret.slice(prefix.length, -CHECK_LENGTH);
+    expect(body).toMatch(BASE62);
+    expect(body.length * Math.log2(62)).toBeGreaterThanOrEqual(256);
+    expect(secret.slice(-CHECK_LENGTH)).toMatch(BASE62);
+  });
+
+  it("has a valid checksum", () => {
+    expect(hasValidChecksum(generateSecret(kind), kind)).toBe(true);
+  });
+
+  it("fails the checksum after any one-character change, in the body or in the checksum itself", () => {
+    const secret = generateSecret(kind);
+    for (let index = prefix.length; index < secret.length; index++) {
+      const changed = mutate(secret, index);
+      expect(changed).not.toBe(secret);
+      expect(hasValidChecksum(changed, kind), `change at position ${index}`).toBe(false);
+    }
+  });
+
+  it.each([
+    ["with a character dropped", (secret: string) => secret.slice(0, -1)],
+    ["with a character added", (secret: string) => `${secret}A`],
+    ["with a non-base62 character in the body", (secret: string) => mutate(secret, prefix.length + 10, "-")],
+    ["without its prefix", (secret: string) => secret.slice(prefix.length)],
+    ["in upper case", (secret: string) => secret.toUpperCase()],
+  ])("fails the checksum %s", (_case, change) => {
+    expect(hasValidChecksum(change(generateSecret(kind)), kind)).toBe(false);
+  });
+
+  it("is not valid as a secret of another kind", () => {
+    const other = kinds.find(([candidate]) => candidate !== kind)?.[0] as SecretKind;
+    expect(hasValidChecksum(generateSecret(kind), other)).toBe(false);
+  });
+
+  it("is unique across 1000 generations", () => {
+    const secrets = new Set(Array.from({ length: 1000 }, () => generateSecret(kind)));
+    expect(secrets.size).toBe(1000);
+  });
+});
+
+describe("hashSecret", () => {
+  it("never contains the secret, nor its random body", () => {
+    for (const [kind, prefix] of kinds) {
+      const secret = generateSecret(kind);
+      const hash = hashSecret(secret);
+      expect(hash).not.toContain(secret);
+      expect(hash).not.toContain(secret.slice(prefix.length, prefix.length + 16));
+    }
+  });
+
+  it("is a sha256$ hash that the config accepts, the same for the same secret and different for another", () => {
+    const secret = generateSecret("client_secret");
+    expect(isSecretHash(hashSecret(secret))).toBe(true);
+    expect(hashSecret(secret)).toBe(hashSecret(secret));
+    expect(hashSecret(secret)).not.toBe(hashSecret(generateSecret("client_secret")));
+  });
+
+  it.each([
+    ["a plain secret", "tks_cs_notahash"],
+    ["a hash without its prefix", hashSecret("x").slice("sha256$".length)],
+    ["a truncated hash", hashSecret("x").slice(0, -1)],
+    ["another algorithm", hashSecret("x").replace("sha256$", "md5$")],
+  ])("isSecretHash refuses %s", (_case, value) => {
+    expect(isSecretHash(value)).toBe(false);
+  });
+});
+
+describe("secretMatches", () => {
+  const current = generateSecret("client_secret");
+  const previous = generateSecret("client_secret");
+  const stranger = generateSecret("client_secret");
+
+  it.each([
+    ["the secret against its hash", current, [hashSecret(current)], true],
+    ["another secret against the hash", stranger, [hashSecret(current)], false],
+    ["the secret with one character changed", mutate(current, 12), [hashSecret(current)], false],
+    ["the empty string", "", [hashSecret(current)], false],
+    ["the hash itself presented as the secret", hashSecret(current), [hashSecret(current)], false],
+    ["the new secret during rotation (first of two hashes)", current, [hashSecret(current), hashSecret(previous)], true],
+    ["the old secret during rotation (second of two hashes)", previous, [hashSecret(current), hashSecret(previous)], true],
+    ["the middle one of three hashes", previous, [hashSecret(stranger), hashSecret(previous), hashSecret(current)], true],
+    ["a secret matching none of several hashes", stranger, [hashSecret(current), hashSecret(previous)], false],
+    ["any secret when there are no hashes", current, [], false],
+    ["the empty string when there are no hashes", "", [], false],
+    ["a secret against a malformed stored hash", current, ["sha256$tooshort", "not a hash"], false],
+    ["a secret against an all-zero digest", current, [`sha256$${Buffer.alloc(32).toString("base64url")}`], false],
+  ])("%s → %s", (_case, secret, hashes, expected) => {
+    expect(secretMatches(secret, hashes)).toBe(expected);
+  });
+});

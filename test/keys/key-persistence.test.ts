@@ -1,0 +1,114 @@
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { toJson } from "@bufbuild/protobuf";
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { GetJwksResponseSchema } from "../../gen/tokensmith/v1/token_service_pb.js";
+import type { RunningServer } from "../../src/server.js";
+import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
+
+/**
+ * With `dataDir`, the signing key survives a restart: tokens issued before
+ * the restart keep verifying. Without it, every start has a fresh key.
+ */
+
+const orders = testClient("orders-service", ["orders:read"]);
+// Port 0 gives each start another port; a fixed issuer keeps `iss` stable across restarts.
+const issuer = "https://tokensmith.test";
+
+let dataDir: string;
+const running: RunningServer[] = [];
+
+async function start(config: { dataDir?: string; signingAlgorithm?: "EdDSA" | "ES256" } = {}): Promise<RunningServer> {
+  const server = await startTestServer({ clients: [orders], config: { issuer, ...config } });
+  running.push(server);
+  return server;
+}
+
+async function stop(server: RunningServer): Promise<void> {
+  running.splice(running.indexOf(server), 1);
+  await server.close();
+}
+
+// HTTP/2 throughout: a session closes with the server, so restarts stay quick.
+const rpc = (server: RunningServer) => tokenClient(transports["connect binary (HTTP/2)"](server.url));
+
+async function issueToken(server: RunningServer): Promise<string> {
+  return (await rpc(server).issueClientToken({}, { headers: basic(orders.id, orders.secret) })).accessToken;
+}
+
+/** The published JWKS, as a resource server would fetch it. */
+async function publishedJwks(server: RunningServer): Promise<JSONWebKeySet> {
+  return toJson(GetJwksResponseSchema, await rpc(server).getJwks({})) as unknown as JSONWebKeySet;
+}
+
+async function publishedKids(server: RunningServer): Promise<string[]> {
+  return (await publishedJwks(server)).keys.map((key) => key.kid ?? "");
+}
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "tokensmith-keys-"));
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((server) => server.close()));
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe("without dataDir", () => {
+  it("publishes a new kid on every start, and a token of the previous run no longer verifies", async () => {
+    const first = await start();
+    const token = await issueToken(first);
+    const [firstKid] = await publishedKids(first);
+    await stop(first);
+
+    const second = await start();
+    const secondKids = await publishedKids(second);
+    expect(secondKids).toHaveLength(1);
+    expect(secondKids).not.toContain(firstKid);
+    expect(second.domain.accessTokens.verify(token)).toEqual({ ok: false, reason: "unknown_key" });
+  });
+});
+
+describe("with dataDir", () => {
+  it("publishes the same kid after a restart and verifies a token issued before it", async () => {
+    const first = await start({ dataDir });
+    const token = await issueToken(first);
+    const firstKids = await publishedKids(first);
+    await stop(first);
+
+    const second = await start({ dataDir });
+    expect(await publishedKids(second)).toEqual(firstKids);
+    expect(decodeProtectedHeader(token).kid).toBe(firstKids[0]);
+    expect(second.domain.accessTokens.verify(token)).toMatchObject({ ok: true, claims: { client_id: orders.id } });
+    const { payload } = await jwtVerify(token, createLocalJWKSet(await publishedJwks(second)), {
+      typ: "at+jwt",
+      issuer,
+    });
+    expect(payload.sub).toBe(orders.id);
+  });
+
+  it("keeps an ES256 key across a restart too", async () => {
+    const first = await start({ dataDir, signingAlgorithm: "ES256" });
+    const token = await issueToken(first);
+    await stop(first);
+
+    const second = await start({ dataDir, signingAlgorithm: "ES256" });
+    expect(decodeProtectedHeader(token).alg).toBe("ES256");
+    expect(second.domain.accessTokens.verify(token).ok).toBe(true);
+  });
+
+  it("writes the key file readable and writable by the owner only (mode 0600)", async () => {
+    await start({ dataDir });
+    const keyFile = join(dataDir, "signing-keys.json");
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+  });
+
+  it("creates a dataDir that does not exist yet, accessible to the owner only (mode 0700)", async () => {
+    const nested = join(dataDir, "state", "tokensmith");
+    await start({ dataDir: nested });
+    expect((await stat(nested)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(nested, "signing-keys.json"))).mode & 0o777).toBe(0o600);
+  });
+});

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomId } from "./random-id.js";
 import type { AccessTokenClaims, AccessTokenSigner } from "./access-token.js";
 import type { ClientAuthenticator, ClientCredentials } from "./client-authenticator.js";
 import type { Clock } from "./clock.js";
@@ -47,7 +47,7 @@ export class ClientTokenIssuer {
       scope: scopes.join(" "),
       iat,
       exp: iat + client.tokenLifetimeSeconds,
-      jti: randomBytes(16).toString("base64url"),
+      jti: randomId(),
     };
     return {
       accessToken: this.deps.signer.sign(claims),

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomId } from "./random-id.js";
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
 import { authenticateApiKey, type ApiKeyRegistry } from "./api-key.js";
@@ -87,7 +87,7 @@ export class GrantIssuer {
     const token = generateSecret("grant");
     const nowMs = this.deps.clock.now();
     const iat = Math.floor(nowMs / 1000);
-    const record: GrantRecord = { username, scopes, apiKey, iat, exp: iat + lifetimeSeconds, jti: randomBytes(16).toString("base64url") };
+    const record: GrantRecord = { username, scopes, apiKey, iat, exp: iat + lifetimeSeconds, jti: randomId() };
     await this.deps.store.set(storeKeys.grant(tokenDigest(token)), JSON.stringify(record), { ttlMs: lifetimeSeconds * 1000 });
     return { token, expiresIn: lifetimeSeconds, grants: scopes };
   }

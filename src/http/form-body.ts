@@ -26,17 +26,8 @@ export async function readForm(req: NodeRequest, limit = MAX_FORM_BYTES): Promis
     drain(req);
     throw new OAuthError("invalid_request", "invalid_argument", `request body too large: at most ${limit} bytes`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      drain(req);
-      throw new OAuthError("invalid_request", "invalid_argument", `request body too large: at most ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  const params = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+  const body = await readBody(req, limit);
+  const params = new URLSearchParams(body);
   const seen = new Set<string>();
   for (const name of params.keys()) {
     if (seen.has(name) && !REPEATABLE.has(name)) throw invalidRequest(`parameter "${name.slice(0, 64)}" must not be repeated`);
@@ -46,6 +37,27 @@ export async function readForm(req: NodeRequest, limit = MAX_FORM_BYTES): Promis
     get: (name) => params.get(name) ?? undefined,
     getAll: (name) => params.getAll(name),
   };
+}
+
+/** Collects the body with plain events (cheaper than async iteration on this hot path), refusing it past `limit`. */
+function readBody(req: NodeRequest, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off("data", onData);
+        drain(req);
+        reject(new OAuthError("invalid_request", "invalid_argument", `request body too large: at most ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
+    req.once("error", reject);
+  });
 }
 
 /** Discards the rest of a refused body so the connection can be reused. */

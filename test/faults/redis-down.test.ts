@@ -66,6 +66,24 @@ describe("Redis goes away and comes back", () => {
     expect((await rpc.introspect({ token: accessToken }, introspector)).active).toBe(false);
   });
 
+  it("a Redis that stops answering (DEBUG SLEEP) gives Unavailable within a second, never a hang", async () => {
+    const { accessToken } = await rpc.issueClientToken({}, { headers: basic(orders.id, orders.secret) });
+    const sleeping = redis.command(["DEBUG", "SLEEP", "2"], 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    await expectRpcError(rpc.introspect({ token: accessToken }, introspector), Code.Unavailable, "temporarily_unavailable");
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const http = await fetch(`${server.url}/oauth2/introspect`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", ...basic(resourceServer.id, resourceServer.secret) },
+      body: new URLSearchParams({ token: accessToken }).toString(),
+    });
+    expect(http.status).toBe(503);
+    expect(http.headers.get("retry-after")).toBe("1");
+    await sleeping;
+    await eventually(async () => (await rpc.introspect({ token: accessToken }, introspector)).active);
+  });
+
   it("a revocation acknowledged before kill -9 is still in force after restart (AOF, appendfsync always)", async () => {
     const { accessToken } = await rpc.issueClientToken({}, { headers: basic(orders.id, orders.secret) });
     await rpc.revoke({ token: accessToken }, { headers: basic(orders.id, orders.secret) });

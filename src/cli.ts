@@ -1,8 +1,7 @@
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "./config.js";
+import { CliFailure, ExitCode } from "./cli/cli-failure.js";
 import type { Client } from "./domain/client.js";
 import { generateSecret, hashSecret } from "./domain/secret-format.js";
-import { startServer } from "./server.js";
 
 const USAGE = `usage: tokensmith <command> [options]
 
@@ -10,6 +9,21 @@ commands:
   serve [--config FILE]   run the service (config: FILE or $TOKENSMITH_CONFIG, then environment)
   secret new [--kind client-secret|api-key] [--json]
                           print a fresh secret (or API key) and the hash to put in the config file
+
+  client create|list|get|update|rotate-secret|delete
+                          manage clients (tokensmith client --help)
+  apikey create|list|update|delete
+                          manage API keys (tokensmith apikey --help)
+  keys list|rotate        list or rotate the signing keys (tokensmith keys --help)
+  token [--scopes a,b] [--json]
+                          get a client-credentials access token, for scripts
+
+Commands that talk to a server take --url (TOKENSMITH_URL, default http://127.0.0.1:8080),
+--client-id (TOKENSMITH_CLIENT_ID) and --client-secret (TOKENSMITH_CLIENT_SECRET); the
+client must be allowed the scope tokensmith:admin for client, apikey and keys.
+
+exit codes: 0 ok, 1 unexpected failure, 2 usage error, 3 authentication or permission
+failure, 4 not found / already exists / invalid input, 5 server unreachable or unavailable
 `;
 
 const DEMO_SCOPES = ["demo:read", "demo:write", "token:introspect"];
@@ -67,6 +81,9 @@ function demoBanner(url: string, id: string, secret: string): string {
 
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: "string" } } });
+  // Loaded here, not at the top: the admin commands start faster without the server's modules.
+  const { ConfigError, loadConfig } = await import("./config.js");
+  const { startServer } = await import("./server.js");
   let config;
   try {
     config = loadConfig(process.env, values.config ?? process.env.TOKENSMITH_CONFIG);
@@ -87,22 +104,79 @@ async function serve(args: string[]): Promise<void> {
       source: "demo",
     });
   }
-  const server = await startServer(config, { extraClients });
-  if (demoSecret !== undefined) process.stdout.write(`${demoBanner(server.url, "demo", demoSecret)}\n`);
-  let stopping = false;
+  // Signal handlers go in before the server starts: a supervisor may send SIGTERM the
+  // moment the "listening" line is out, and without a handler Node would die at once.
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let stopSignal: string | undefined;
   const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (stopSignal !== undefined) return;
+    stopSignal = signal;
+    // Still starting: the code after startServer stops it.
+    if (server === undefined) return;
     server.domain.logger.info({ signal }, "shutting down");
     await server.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  try {
+    server = await startServer(config, { extraClients });
+  } catch (error) {
+    // Some configuration is only checked against the store (production without a KEK on Redis): still exit code 2.
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+  if (stopSignal !== undefined) {
+    server.domain.logger.info({ signal: stopSignal }, "shutting down");
+    await server.close();
+    process.exit(0);
+  }
+  if (demoSecret !== undefined) process.stdout.write(`${demoBanner(server.url, "demo", demoSecret)}\n`);
+}
+
+/** The admin and token commands: each module runs a command and returns what to print. */
+const REMOTE_COMMANDS: Record<string, () => Promise<{ run(args: string[], env: NodeJS.ProcessEnv): Promise<string>; usage: string }>> = {
+  client: async () => {
+    const { runClientCommand, CLIENT_USAGE } = await import("./cli/client-commands.js");
+    return { run: runClientCommand, usage: CLIENT_USAGE };
+  },
+  apikey: async () => {
+    const { runApiKeyCommand, API_KEY_USAGE } = await import("./cli/api-key-commands.js");
+    return { run: runApiKeyCommand, usage: API_KEY_USAGE };
+  },
+  keys: async () => {
+    const { runSigningKeyCommand, SIGNING_KEY_USAGE } = await import("./cli/signing-key-commands.js");
+    return { run: runSigningKeyCommand, usage: SIGNING_KEY_USAGE };
+  },
+  token: async () => {
+    const { runTokenCommand, TOKEN_USAGE } = await import("./cli/token-command.js");
+    return { run: runTokenCommand, usage: TOKEN_USAGE };
+  },
+};
+
+/** Writes everything, then exits: keep-alive sockets must not hold the process open. */
+function finish(stream: NodeJS.WriteStream, text: string, exitCode: number): Promise<never> {
+  return new Promise(() => {
+    stream.write(text, () => process.exit(exitCode));
+  });
+}
+
+async function remote(command: string, args: string[]): Promise<void> {
+  const { run, usage } = await REMOTE_COMMANDS[command]!();
+  if (args.includes("--help") || args.includes("-h") || args[0] === "help") return finish(process.stdout, usage, ExitCode.ok);
+  try {
+    const output = await run(args, process.env);
+    return await finish(process.stdout, output, ExitCode.ok);
+  } catch (error) {
+    if (!(error instanceof CliFailure)) throw error;
+    const text = `tokensmith ${command}: ${error.message}\n${error.usage === undefined ? "" : `\n${error.usage}`}`;
+    return finish(process.stderr, text, error.exitCode);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command !== undefined && Object.hasOwn(REMOTE_COMMANDS, command)) return remote(command, rest);
   switch (command) {
     case "serve":
       return serve(rest);

@@ -1,0 +1,195 @@
+import { readFileSync } from "node:fs";
+import { create, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import {
+  ClientInfoSchema,
+  CreateClientResponseSchema,
+  GetClientResponseSchema,
+  RotateClientSecretResponseSchema,
+  Source,
+  UpdateClientResponseSchema,
+  type ClientInfo,
+} from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { usageError } from "./cli-failure.js";
+import { CONNECTION_USAGE, durationFlag, listFlag, noPositionals, parseCommand, requireName } from "./command-line.js";
+import { adminCall, connectAdmin } from "./connection.js";
+import { formatFields, formatTable, listText, secondsText, timeText } from "./text-output.js";
+
+export const CLIENT_USAGE = `usage: tokensmith client <command> [options]
+
+commands:
+  create [--id ID] [--scopes a,b] [--audiences x,y] [--lifetime SECONDS]
+         [--jwks-file FILE | --jwks-uri URL]
+                            create a client; prints its secret, the only time it is shown
+  list                      every client, config-declared ones included
+  get ID                    one client (or --id ID)
+  update ID [--scopes a,b] [--audiences x,y] [--lifetime SECONDS] [--jwks-file FILE | --jwks-uri URL]
+                            replace the fields given (--scopes "" clears the scopes)
+  rotate-secret ID [--overlap DURATION]
+                            issue a new secret; the old one keeps working for the overlap
+                            (default: the server's secretOverlapSeconds), then stops
+  delete ID                 delete a client; its tokens stop introspecting active
+
+Durations: 3600, 90s, 15m, 1h, 30d.
+
+${CONNECTION_USAGE}
+`;
+
+const FIELD_OPTIONS = {
+  id: { type: "string" },
+  scopes: { type: "string", multiple: true },
+  audiences: { type: "string", multiple: true },
+  lifetime: { type: "string" },
+  "jwks-file": { type: "string" },
+  "jwks-uri": { type: "string" },
+} as const;
+
+const json = (value: JsonValue) => `${JSON.stringify(value, null, 2)}\n`;
+const sourceText = (source: Source) => (source === Source.CONFIG ? "config" : source === Source.STORE ? "store" : "-");
+
+function authenticationText(client: ClientInfo): string {
+  if (client.jwksUri !== "") return `private_key_jwt (${client.jwksUri})`;
+  if (client.jwksJson !== "") return "private_key_jwt (inline JWKS)";
+  return "client secret";
+}
+
+function clientFields(client: ClientInfo): string {
+  const fields: Array<[string, string]> = [
+    ["id", client.id],
+    ["source", sourceText(client.source)],
+    ["scopes", listText(client.scopes)],
+    ["audiences", listText(client.audiences)],
+    ["token lifetime", secondsText(client.tokenLifetimeSeconds)],
+    ["authentication", authenticationText(client)],
+    ["created", timeText(client.createTime)],
+  ];
+  if (client.previousSecretExpireTime !== undefined) fields.push(["previous secret valid until", timeText(client.previousSecretExpireTime)]);
+  return formatFields(fields);
+}
+
+function readJwksFile(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw usageError(`cannot read --jwks-file ${path}: ${(error as Error).message}`, CLIENT_USAGE);
+  }
+}
+
+const SECRET_NOTE = "This is the only time the secret is shown: store it now (e.g. in your secret manager).\n";
+
+export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case "create": {
+      const { values, positionals, connection, json: asJson } = parseCommand(rest, FIELD_OPTIONS, CLIENT_USAGE, env);
+      noPositionals(positionals, CLIENT_USAGE);
+      if (values["jwks-file"] !== undefined && values["jwks-uri"] !== undefined) throw usageError("give --jwks-file or --jwks-uri, not both", CLIENT_USAGE);
+      const request = {
+        id: values.id ?? "",
+        scopes: listFlag(values.scopes) ?? [],
+        audiences: listFlag(values.audiences) ?? [],
+        tokenLifetimeSeconds: BigInt(durationFlag(values.lifetime, "--lifetime", CLIENT_USAGE) ?? 0),
+        jwksJson: readJwksFile(values["jwks-file"]) ?? "",
+        jwksUri: values["jwks-uri"] ?? "",
+      };
+      const admin = await connectAdmin(connection);
+      const what = request.id === "" ? "create a client" : `create client "${request.id}"`;
+      const created = await adminCall(connection, what, () => admin.createClient(request));
+      if (asJson) return json(toJson(CreateClientResponseSchema, created, { alwaysEmitImplicit: true }));
+      const client = created.client!;
+      return `created client "${client.id}"\n\n${clientFields(client)}\nclient_secret: ${created.clientSecret}\n${SECRET_NOTE}`;
+    }
+    case "list": {
+      const { positionals, connection, json: asJson } = parseCommand(rest, {}, CLIENT_USAGE, env);
+      noPositionals(positionals, CLIENT_USAGE);
+      const admin = await connectAdmin(connection);
+      const clients: ClientInfo[] = [];
+      let pageToken = "";
+      do {
+        const page = await adminCall(connection, "list clients", () => admin.listClients({ pageSize: 500, pageToken }));
+        clients.push(...page.clients);
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+      if (asJson) return json({ clients: clients.map((client) => toJson(ClientInfoSchema, client, { alwaysEmitImplicit: true })) });
+      return formatTable(
+        ["ID", "SOURCE", "SCOPES", "AUDIENCES", "LIFETIME", "CREATED"],
+        clients.map((client) => [
+          client.id,
+          sourceText(client.source),
+          listText(client.scopes, ","),
+          listText(client.audiences, ","),
+          secondsText(client.tokenLifetimeSeconds),
+          timeText(client.createTime),
+        ]),
+      );
+    }
+    case "get": {
+      const { values, positionals, connection, json: asJson } = parseCommand(rest, { id: FIELD_OPTIONS.id }, CLIENT_USAGE, env);
+      const id = requireName(values.id, positionals, "client id", "--id", CLIENT_USAGE);
+      const admin = await connectAdmin(connection);
+      const got = await adminCall(connection, `get client "${id}"`, () => admin.getClient({ id }));
+      if (asJson) return json(toJson(GetClientResponseSchema, got, { alwaysEmitImplicit: true }));
+      return clientFields(got.client!);
+    }
+    case "update": {
+      const { values, positionals, connection, json: asJson } = parseCommand(rest, FIELD_OPTIONS, CLIENT_USAGE, env);
+      const id = requireName(values.id, positionals, "client id", "--id", CLIENT_USAGE);
+      if (values["jwks-file"] !== undefined && values["jwks-uri"] !== undefined) throw usageError("give --jwks-file or --jwks-uri, not both", CLIENT_USAGE);
+      const paths: string[] = [];
+      const scopes = listFlag(values.scopes);
+      const audiences = listFlag(values.audiences);
+      const lifetime = durationFlag(values.lifetime, "--lifetime", CLIENT_USAGE);
+      const jwksJson = readJwksFile(values["jwks-file"]);
+      const jwksUri = values["jwks-uri"];
+      if (scopes !== undefined) paths.push("scopes");
+      if (audiences !== undefined) paths.push("audiences");
+      if (lifetime !== undefined) paths.push("token_lifetime_seconds");
+      // A client authenticates with one kind of key: setting one clears the other.
+      if (jwksJson !== undefined || jwksUri !== undefined) paths.push("jwks_json", "jwks_uri");
+      if (paths.length === 0) throw usageError("nothing to update: give --scopes, --audiences, --lifetime, --jwks-file or --jwks-uri", CLIENT_USAGE);
+      const admin = await connectAdmin(connection);
+      const updated = await adminCall(connection, `update client "${id}"`, () =>
+        admin.updateClient({
+          client: {
+            id,
+            scopes: scopes ?? [],
+            audiences: audiences ?? [],
+            tokenLifetimeSeconds: BigInt(lifetime ?? 0),
+            jwksJson: jwksJson ?? "",
+            jwksUri: jwksUri ?? "",
+          },
+          updateMask: create(FieldMaskSchema, { paths }),
+        }),
+      );
+      if (asJson) return json(toJson(UpdateClientResponseSchema, updated, { alwaysEmitImplicit: true }));
+      return `updated client "${id}"\n\n${clientFields(updated.client!)}`;
+    }
+    case "rotate-secret": {
+      const options = { id: FIELD_OPTIONS.id, overlap: { type: "string" } } as const;
+      const { values, positionals, connection, json: asJson } = parseCommand(rest, options, CLIENT_USAGE, env);
+      const id = requireName(values.id, positionals, "client id", "--id", CLIENT_USAGE);
+      const overlapSeconds = BigInt(durationFlag(values.overlap, "--overlap", CLIENT_USAGE) ?? 0);
+      const admin = await connectAdmin(connection);
+      const rotated = await adminCall(connection, `rotate the secret of client "${id}"`, () => admin.rotateClientSecret({ id, overlapSeconds }));
+      if (asJson) return json(toJson(RotateClientSecretResponseSchema, rotated, { alwaysEmitImplicit: true }));
+      const until = rotated.client?.previousSecretExpireTime;
+      return (
+        `rotated the secret of client "${id}"; ` +
+        (until === undefined ? "no previous secret is still valid\n" : `the previous secret works until ${timeText(until)}\n`) +
+        `\nclient_secret: ${rotated.clientSecret}\n${SECRET_NOTE}`
+      );
+    }
+    case "delete": {
+      const { values, positionals, connection, json: asJson } = parseCommand(rest, { id: FIELD_OPTIONS.id }, CLIENT_USAGE, env);
+      const id = requireName(values.id, positionals, "client id", "--id", CLIENT_USAGE);
+      const admin = await connectAdmin(connection);
+      await adminCall(connection, `delete client "${id}"`, () => admin.deleteClient({ id }));
+      return asJson ? json({ id, deleted: true }) : `deleted client "${id}"\n`;
+    }
+    case undefined:
+      throw usageError("missing the client command", CLIENT_USAGE);
+    default:
+      throw usageError(`unknown client command "${command}"`, CLIENT_USAGE);
+  }
+}

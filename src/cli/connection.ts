@@ -1,0 +1,111 @@
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { TokenService, type IssueClientTokenResponse } from "../../gen/tokensmith/v1/token_service_pb.js";
+import { ADMIN_SCOPE } from "../domain/administration.js";
+import { encodeBasicAuthorization } from "../domain/basic-credentials.js";
+import { failureOfCall, usageError } from "./cli-failure.js";
+
+export const DEFAULT_URL = "http://127.0.0.1:8080";
+/** A bound on every call, so a black-holed server ends in exit code 5, not a hang. */
+const CALL_TIMEOUT_MS = 15_000;
+
+/** Where Tokensmith is and who the CLI is: from flags first, then the environment. */
+export interface Connection {
+  url: string;
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+}
+
+export interface ConnectionFlags {
+  url?: string | undefined;
+  "client-id"?: string | undefined;
+  "client-secret"?: string | undefined;
+}
+
+const CREDENTIAL_HINT =
+  "check --client-id and --client-secret (or TOKENSMITH_CLIENT_ID and TOKENSMITH_CLIENT_SECRET)";
+
+const nonEmpty = (value: string | undefined) => (value === undefined || value === "" ? undefined : value);
+
+export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv): Connection {
+  const raw = nonEmpty(flags.url) ?? nonEmpty(env.TOKENSMITH_URL) ?? DEFAULT_URL;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw usageError(`--url (or TOKENSMITH_URL) must be an http(s) URL such as ${DEFAULT_URL}, not "${raw}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw usageError(`--url (or TOKENSMITH_URL) must be an http(s) URL such as ${DEFAULT_URL}, not "${raw}"`);
+  }
+  return {
+    url: url.toString().replace(/\/$/, ""),
+    clientId: nonEmpty(flags["client-id"]) ?? nonEmpty(env.TOKENSMITH_CLIENT_ID),
+    clientSecret: nonEmpty(flags["client-secret"]) ?? nonEmpty(env.TOKENSMITH_CLIENT_SECRET),
+  };
+}
+
+function transport(connection: Connection, interceptors: Interceptor[] = []): Transport {
+  return createConnectTransport({ baseUrl: connection.url, httpVersion: "1.1", defaultTimeoutMs: CALL_TIMEOUT_MS, interceptors });
+}
+
+function requireCredentials(connection: Connection, purpose: string): { clientId: string; clientSecret: string } {
+  if (connection.clientId === undefined || connection.clientSecret === undefined) {
+    const missing = [connection.clientId === undefined ? "--client-id" : "", connection.clientSecret === undefined ? "--client-secret" : ""]
+      .filter(Boolean)
+      .join(" and ");
+    throw usageError(
+      `${purpose} needs client credentials: missing ${missing} (or TOKENSMITH_CLIENT_ID and TOKENSMITH_CLIENT_SECRET in the environment)`,
+    );
+  }
+  return { clientId: connection.clientId, clientSecret: connection.clientSecret };
+}
+
+/** Client credentials grant for the configured client: the access token and what came with it. */
+export async function issueClientToken(
+  connection: Connection,
+  request: { scopes: string[]; audience: string[] },
+  purpose = "tokensmith token",
+): Promise<IssueClientTokenResponse> {
+  const { clientId, clientSecret } = requireCredentials(connection, purpose);
+  const tokens = createClient(TokenService, transport(connection));
+  try {
+    return await tokens.issueClientToken(request, { headers: { authorization: encodeBasicAuthorization(clientId, clientSecret) } });
+  } catch (error) {
+    throw failureOfCall(error, {
+      url: connection.url,
+      action: `get a token for client "${clientId}" at ${connection.url}`,
+      unauthenticatedHint: CREDENTIAL_HINT,
+      permissionHint: request.scopes.includes(ADMIN_SCOPE) ? `admin commands need a client allowed the scope ${ADMIN_SCOPE}` : undefined,
+    });
+  }
+}
+
+export type AdminClient = Client<typeof AdminService>;
+
+/**
+ * An AdminService client that carries a fresh access token with
+ * `tokensmith:admin`, obtained with the configured client credentials.
+ */
+export async function connectAdmin(connection: Connection): Promise<AdminClient> {
+  const token = await issueClientToken(connection, { scopes: [ADMIN_SCOPE], audience: [] }, "an admin command");
+  const bearer: Interceptor = (next) => (request) => {
+    request.header.set("authorization", `Bearer ${token.accessToken}`);
+    return next(request);
+  };
+  return createClient(AdminService, transport(connection, [bearer]));
+}
+
+/** Runs one admin call and turns its failure into a CliFailure that says what was being done. */
+export async function adminCall<T>(connection: Connection, action: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw failureOfCall(error, {
+      url: connection.url,
+      action,
+      permissionHint: `the client "${connection.clientId ?? ""}" needs the scope ${ADMIN_SCOPE}`,
+    });
+  }
+}

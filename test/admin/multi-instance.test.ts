@@ -1,0 +1,120 @@
+import { Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConfigInput } from "../../src/config.js";
+import { ManualClock } from "../../src/domain/clock.js";
+import { generateSecret } from "../../src/domain/secret-format.js";
+import { redisBackend } from "../support/backends.js";
+import { ADMIN_SCOPE, apiKeyAuthorization, decodeJwt, startAdminServer, type AdminTestServer } from "../support/admin.js";
+import { expectRpcError } from "../support/rpc-assertions.js";
+import { basic, testClient } from "../support/tokensmith.js";
+
+/**
+ * Administration across instances sharing one Redis: what one instance
+ * writes, the others read from the store (after their clientCacheSeconds),
+ * and the signing key ring is re-read by each instance.
+ */
+
+const admin = testClient("admin", [ADMIN_SCOPE]);
+const resourceServer = testClient("resource-server", ["token:introspect"]);
+
+describe("two instances on one Redis", () => {
+  const backend = redisBackend();
+  let a: AdminTestServer;
+  let b: AdminTestServer;
+  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
+
+  beforeAll(async () => {
+    await backend.start();
+    const shared: Partial<ConfigInput> = { ...backend.serverOptions().config, issuer: "http://tokensmith.test" };
+    const options = { admin, clients: [resourceServer], sharedConfig: shared, clock, config: { clientCacheSeconds: 0 } };
+    a = await startAdminServer(backend, options);
+    b = await startAdminServer(backend, options);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await backend.stop();
+  });
+
+  it("a client created on A authenticates on B; updated on A, B follows; deleted on A, B refuses it", async () => {
+    const { clientSecret } = await a.admin.createClient({ id: "shared-client", scopes: ["orders:read"] });
+    const onB = (scopes: string[] = []) => b.tokens.issueClientToken({ scopes }, { headers: basic("shared-client", clientSecret) });
+    const { accessToken } = await onB();
+
+    await a.admin.updateClient({ client: { id: "shared-client", scopes: ["orders:write"] }, updateMask: { paths: ["scopes"] } });
+    expect((await onB()).scopes).toEqual(["orders:write"]);
+    expect((await b.admin.getClient({ id: "shared-client" })).client!.scopes).toEqual(["orders:write"]);
+
+    await a.admin.deleteClient({ id: "shared-client" });
+    await expectRpcError(onB(), Code.Unauthenticated, "invalid_client");
+    const introspectOnB = await b.tokens.introspect({ token: accessToken }, { headers: basic(resourceServer.id, resourceServer.secret) });
+    expect(introspectOnB.active).toBe(false);
+  });
+
+  it("a secret rotated on A: B accepts the new one at once, and the old one until the overlap ends", async () => {
+    const { clientSecret: oldSecret } = await a.admin.createClient({ id: "shared-rotate" });
+    const { clientSecret: newSecret } = await a.admin.rotateClientSecret({ id: "shared-rotate", overlapSeconds: 30n });
+    const onB = (secret: string) => b.tokens.issueClientToken({}, { headers: basic("shared-rotate", secret) });
+    await onB(newSecret);
+    await onB(oldSecret);
+    clock.advance(30_000);
+    await expectRpcError(onB(oldSecret), Code.Unauthenticated, "invalid_client");
+    await onB(newSecret);
+  });
+
+  it("an API key created on A issues grants on B; deleted on A, B refuses it", async () => {
+    const { key } = await a.admin.createApiKey({ name: "shared-key", scopes: ["passkey:read"] });
+    const grant = () => b.tokens.issueGrant({ username: "alice", grants: ["passkey:read"] }, { headers: apiKeyAuthorization(key) });
+    await grant();
+    await a.admin.deleteApiKey({ name: "shared-key" });
+    await expectRpcError(grant(), Code.Unauthenticated, "invalid_client");
+  });
+
+  it("a signing key rotated on A is picked up by B on reload, and signs on both after the delay", async () => {
+    const before = b.server.domain.keyRing.publicJwks().map((key) => key.kid);
+    const { key } = await a.admin.rotateSigningKey({});
+    const newKid = key!.kid;
+    expect(b.server.domain.keyRing.publicJwks().map((jwk) => jwk.kid)).toEqual(before);
+
+    await b.server.domain.keyRing.reload();
+    expect(b.server.domain.keyRing.publicJwks().map((jwk) => jwk.kid)).toEqual([...before, newKid]);
+    expect(b.server.domain.keyRing.publicJwks()).toEqual(a.server.domain.keyRing.publicJwks());
+
+    clock.advance(60_000);
+    const issuedOnB = await b.tokens.issueClientToken({}, { headers: basic(resourceServer.id, resourceServer.secret) });
+    expect(decodeJwt(issuedOnB.accessToken).header.kid).toBe(newKid);
+    // A token B signed with the new key introspects active on A.
+    const onA = await a.tokens.introspect({ token: issuedOnB.accessToken }, { headers: basic(resourceServer.id, resourceServer.secret) });
+    expect(onA.active).toBe(true);
+  });
+});
+
+describe("two instances on one Redis with clientCacheSeconds 5", () => {
+  const backend = redisBackend();
+  let a: AdminTestServer;
+  let b: AdminTestServer;
+  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
+
+  beforeAll(async () => {
+    await backend.start();
+    const options = { admin, sharedConfig: backend.serverOptions().config, clock, config: { clientCacheSeconds: 5 } };
+    a = await startAdminServer(backend, options);
+    b = await startAdminServer(backend, options);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await backend.stop();
+  });
+
+  it("B sees a client created on A within clientCacheSeconds, even after B looked it up and found nothing", async () => {
+    // A probe before creation leaves "no such client" in B's cache.
+    const probe = b.tokens.issueClientToken({}, { headers: basic("cached-client", generateSecret("client_secret")) });
+    await expectRpcError(probe, Code.Unauthenticated, "invalid_client");
+    const { clientSecret } = await a.admin.createClient({ id: "cached-client" });
+    const onB = () => b.tokens.issueClientToken({}, { headers: basic("cached-client", clientSecret) });
+    await expectRpcError(onB(), Code.Unauthenticated, "invalid_client");
+    clock.advance(4_999);
+    await expectRpcError(onB(), Code.Unauthenticated, "invalid_client");
+    clock.advance(1);
+    await onB();
+  });
+});

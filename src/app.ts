@@ -15,6 +15,7 @@ import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
 import type { ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
+import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
 import { AuthRateLimiter } from "./domain/auth-rate-limiter.js";
 import { Metrics } from "./observability/metrics.js";
 import { GrantIssuer } from "./domain/grant.js";
@@ -76,7 +77,7 @@ function keyPersistence(config: Config, store: Store): KeyRingPersistence {
     }
     return new StoreKeyPersistence(store, encryption);
   }
-  return config.dataDir ? new FileKeyPersistence(config.dataDir) : new EphemeralKeyPersistence();
+  return config.dataDir ? new FileKeyPersistence(config.dataDir, encryption) : new EphemeralKeyPersistence();
 }
 
 export async function createDomain(options: {
@@ -103,16 +104,16 @@ export async function createDomain(options: {
   const staticApiKeys = [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])];
   const apiKeys = new LayeredApiKeyRegistry(staticApiKeys, { store, clock, cacheMs });
   const revocations = new RevocationList({ store, clock });
-  const callers = new CallerAuthenticator({ clients: authenticator, accessTokens, revocations });
+  const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, clients });
+  const callers = new CallerAuthenticator({ clients: authenticator, activeTokens });
   const grants = new GrantIssuer({ apiKeys, store, clock, limiter });
-  const introspector = new Introspector({ callers, clients, accessTokens, revocations, store, issuer, clock });
+  const introspector = new Introspector({ callers, activeTokens, store, issuer, clock });
   const revoker = new TokenRevoker({ callers, apiKeys, accessTokens, revocations, store, limiter });
   const administration = new Administration({
     clients,
     apiKeys,
     keyRing,
-    accessTokens,
-    revocations,
+    activeTokens,
     clock,
     settings: {
       defaultTokenLifetimeSeconds: config.defaultTokenLifetimeSeconds,

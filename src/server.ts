@@ -20,6 +20,7 @@ import { errorMappingInterceptor } from "./rpc/error-mapping.js";
 import { contextValuesOf } from "./rpc/call-context.js";
 import { metricsInterceptor } from "./rpc/observability-interceptor.js";
 import { operationsRoutes, type Lifecycle } from "./http/operations-routes.js";
+import { consoleRoute } from "./http/console-route.js";
 import type { NodeRequest } from "./http/http-routes.js";
 import { randomUUID } from "node:crypto";
 import { HealthMonitor, healthService } from "./rpc/health.js";
@@ -86,6 +87,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
   });
   const http = httpRoutes(domain);
   const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });
+  const webConsole = consoleRoute({ logger: domain.logger });
   const cors = corsHandler(domain.config.cors);
   const requireTls = domain.config.requireTls ?? domain.config.tls !== undefined;
   const { trustProxy } = domain.config;
@@ -111,6 +113,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
       sendJson(res, 403, { error: "invalid_request", error_description: "TLS is required: calls made over plain HTTP are refused; use https://" });
       return;
     }
+    if (webConsole(req, res)) return;
     if (http(req, res)) return;
     rpc(req, res);
   };

@@ -1,5 +1,6 @@
 import type { KeyRing } from "../keys/key-ring.js";
-import type { AccessTokenClaims, AccessTokenVerifier } from "./access-token.js";
+import type { AccessTokenClaims } from "./access-token.js";
+import type { ActiveAccessTokens } from "./active-access-tokens.js";
 import { GRANT_LIFETIME } from "./api-key.js";
 import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js";
 import { parseBearerAuthorization } from "./basic-credentials.js";
@@ -7,7 +8,6 @@ import type { Client } from "./client.js";
 import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
 import type { Clock } from "./clock.js";
 import { insufficientScope, invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
-import type { RevocationList } from "./revocation-list.js";
 import { normalizeScopes } from "./scopes.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
 
@@ -74,8 +74,7 @@ export class Administration {
       clients: LayeredClientRegistry;
       apiKeys: LayeredApiKeyRegistry;
       keyRing: KeyRing;
-      accessTokens: AccessTokenVerifier;
-      revocations: RevocationList;
+      activeTokens: ActiveAccessTokens;
       clock: Clock;
       settings: AdministrationSettings;
     },
@@ -85,12 +84,10 @@ export class Administration {
   async authorize(authorization: string | null | undefined): Promise<AccessTokenClaims> {
     const bearer = parseBearerAuthorization(authorization);
     if (bearer === undefined) throw invalidClient("administration needs Authorization: Bearer <access token with tokensmith:admin>");
-    const verified = this.deps.accessTokens.verify(bearer);
-    if (!verified.ok || (await this.deps.revocations.isRevoked(verified.claims.jti))) {
-      throw invalidClient("the bearer token is invalid, expired or revoked");
-    }
-    if (!verified.claims.scope.split(" ").includes(ADMIN_SCOPE)) throw insufficientScope(ADMIN_SCOPE);
-    return verified.claims;
+    const claims = await this.deps.activeTokens.check(bearer);
+    if (claims === undefined) throw invalidClient("the bearer token is invalid, expired or revoked");
+    if (!claims.scope.split(" ").includes(ADMIN_SCOPE)) throw insufficientScope(ADMIN_SCOPE);
+    return claims;
   }
 
   // --- clients -------------------------------------------------------------
@@ -164,7 +161,7 @@ export class Administration {
 
   async deleteClient(id: string): Promise<void> {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
-    if (!(await this.deps.clients.delete(id))) throw notFound(`client "${id}"`);
+    if (!(await this.deps.clients.delete(id, this.deps.settings.maxTokenLifetimeSeconds * 1000))) throw notFound(`client "${id}"`);
   }
 
   // --- API keys ------------------------------------------------------------
@@ -173,9 +170,6 @@ export class Administration {
     if (!API_KEY_NAME.test(request.name)) throw invalidRequest("API key name must be 1-128 letters, digits, '.', '_', '-' or ':'");
     const scopes = normalizeScopes(request.scopes);
     if (scopes.length === 0) throw invalidRequest("an API key needs at least one scope");
-    if (this.deps.apiKeys.fixedKeys().some((key) => key.name === request.name) || (await this.deps.apiKeys.findStoredByName(request.name))) {
-      throw alreadyExists(`API key "${request.name}"`);
-    }
     const key = generateSecret("api_key");
     const record: StoredApiKey = {
       name: request.name,
@@ -185,7 +179,7 @@ export class Administration {
       grantLifetimeSeconds: checkGrantLifetime(request.grantLifetimeSeconds),
       createdAt: this.deps.clock.now(),
     };
-    await this.deps.apiKeys.save(record);
+    if (!(await this.deps.apiKeys.create(record))) throw alreadyExists(`API key "${request.name}"`);
     return { apiKey: viewStoredKey(record), key };
   }
 

@@ -54,7 +54,18 @@ export class LayeredApiKeyRegistry implements ApiKeyRegistry {
   }
 
   async findStoredByName(name: string): Promise<StoredApiKey | undefined> {
-    return (await this.allStored()).find((key) => key.name === name);
+    const keyHash = await this.deps.store.hashGet(storeKeys.apiKeyNames(), name);
+    if (keyHash === null) return undefined;
+    const raw = await this.deps.store.hashGet(storeKeys.apiKeys(), keyHash);
+    return raw === null ? undefined : (JSON.parse(raw) as StoredApiKey);
+  }
+
+  /** Creates a key; false when its name is taken (claimed atomically, so concurrent creates cannot both win). */
+  async create(record: StoredApiKey): Promise<boolean> {
+    if (this.fixedByHash.size > 0 && [...this.fixedByHash.values()].some((key) => key.name === record.name)) return false;
+    if (!(await this.deps.store.hashSet(storeKeys.apiKeyNames(), record.name, record.keyHash, { onlyIfAbsent: true }))) return false;
+    await this.save(record);
+    return true;
   }
 
   async save(record: StoredApiKey): Promise<void> {
@@ -64,6 +75,7 @@ export class LayeredApiKeyRegistry implements ApiKeyRegistry {
 
   async delete(record: StoredApiKey): Promise<boolean> {
     const deleted = await this.deps.store.hashDelete(storeKeys.apiKeys(), record.keyHash);
+    await this.deps.store.hashDelete(storeKeys.apiKeyNames(), record.name);
     this.cache.delete(record.keyHash);
     return deleted;
   }

@@ -1,9 +1,9 @@
-import type { AccessTokenClaims, AccessTokenVerifier } from "./access-token.js";
+import type { AccessTokenClaims } from "./access-token.js";
+import type { ActiveAccessTokens } from "./active-access-tokens.js";
 import { parseBearerAuthorization } from "./basic-credentials.js";
 import type { Client } from "./client.js";
 import type { ClientAuthenticator, ClientCredentials } from "./client-authenticator.js";
 import { insufficientScope, invalidClient } from "./oauth-error.js";
-import type { RevocationList } from "./revocation-list.js";
 
 /** Who is calling an endpoint that needs authentication. */
 export type Caller = { kind: "client"; client: Client } | { kind: "bearer"; claims: AccessTokenClaims; scopes: Set<string> };
@@ -15,7 +15,7 @@ export type Caller = { kind: "client"; client: Client } | { kind: "bearer"; clai
  */
 export class CallerAuthenticator {
   constructor(
-    private readonly deps: { clients: ClientAuthenticator; accessTokens: AccessTokenVerifier; revocations: RevocationList },
+    private readonly deps: { clients: ClientAuthenticator; activeTokens: ActiveAccessTokens },
   ) {}
 
   async authenticate(credentials: ClientCredentials, requiredScope: string): Promise<Caller> {
@@ -24,14 +24,10 @@ export class CallerAuthenticator {
       const { client } = await this.deps.clients.authenticate(credentials);
       return { kind: "client", client };
     }
-    const verified = this.deps.accessTokens.verify(bearer);
-    if (!verified.ok || (await this.deps.revocations.isRevoked(verified.claims.jti))) {
-      throw invalidClient("the bearer token is invalid, expired or revoked");
-    }
-    const scopes = new Set(verified.claims.scope.split(" "));
-    if (!scopes.has(requiredScope)) {
-      throw insufficientScope(requiredScope);
-    }
-    return { kind: "bearer", claims: verified.claims, scopes };
+    const claims = await this.deps.activeTokens.check(bearer);
+    if (claims === undefined) throw invalidClient("the bearer token is invalid, expired or revoked");
+    const scopes = new Set(claims.scope.split(" "));
+    if (!scopes.has(requiredScope)) throw insufficientScope(requiredScope);
+    return { kind: "bearer", claims, scopes };
   }
 }

@@ -83,9 +83,16 @@ export class LayeredClientRegistry implements ClientRegistry {
     return [...entries.values()].map((raw) => JSON.parse(raw) as StoredClient);
   }
 
-  /** Creates a client; false when the id is taken. */
+  /**
+   * Creates a client; false when the id is taken. An id deleted earlier in
+   * the same second gets a creation time in the next second, so the old
+   * client's tokens (whose `iat` has second precision) can never pass for the
+   * new client's.
+   */
   async create(record: StoredClient): Promise<boolean> {
     if (this.fixed.has(record.id)) return false;
+    const deletedAt = await this.deps.store.get(storeKeys.clientTombstone(record.id));
+    if (deletedAt !== null) record.createdAt = Math.max(record.createdAt, (Math.floor(Number(deletedAt) / 1000) + 1) * 1000);
     const created = await this.deps.store.hashSet(storeKeys.clients(), record.id, JSON.stringify(record), { onlyIfAbsent: true });
     if (created) this.remember(record.id, record);
     return created;
@@ -96,7 +103,9 @@ export class LayeredClientRegistry implements ClientRegistry {
     this.remember(record.id, record);
   }
 
-  async delete(clientId: string): Promise<boolean> {
+  /** Deletes a client, leaving a tombstone for as long as its tokens could live. */
+  async delete(clientId: string, tombstoneMs: number): Promise<boolean> {
+    await this.deps.store.set(storeKeys.clientTombstone(clientId), String(this.deps.clock.now()), { ttlMs: tombstoneMs });
     const deleted = await this.deps.store.hashDelete(storeKeys.clients(), clientId);
     this.remember(clientId, null);
     return deleted;

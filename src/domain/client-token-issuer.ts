@@ -38,7 +38,8 @@ export class ClientTokenIssuer {
     const { client } = await this.deps.authenticator.authenticate(credentials);
     const scopes = grantScopes(request.scopes, client.scopes);
     const aud = chooseAudience(audienceRequested, client.audiences, this.deps.issuer);
-    const iat = Math.floor(this.deps.clock.now() / 1000);
+    // Never before the client's creation second (a recreated id starts in a later second than its predecessor's tokens).
+    const iat = Math.max(Math.floor(this.deps.clock.now() / 1000), Math.floor((client.createdAt ?? 0) / 1000));
     const claims: AccessTokenClaims = {
       iss: this.deps.issuer,
       sub: client.id,

@@ -1,13 +1,12 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import { audienceList, type AccessTokenVerifier } from "./access-token.js";
+import { audienceList } from "./access-token.js";
+import type { ActiveAccessTokens } from "./active-access-tokens.js";
 import type { CallerAuthenticator } from "./caller.js";
 import type { ClientCredentials } from "./client-authenticator.js";
-import type { ClientRegistry } from "./client.js";
 import type { Clock } from "./clock.js";
 import { isGrantToken, parseGrantRecord } from "./grant.js";
 import { invalidRequest } from "./oauth-error.js";
-import type { RevocationList } from "./revocation-list.js";
 import { tokenDigest } from "./secret-format.js";
 
 export const INTROSPECT_SCOPE = "token:introspect";
@@ -50,9 +49,7 @@ export class Introspector {
   constructor(
     private readonly deps: {
       callers: CallerAuthenticator;
-      clients: ClientRegistry;
-      accessTokens: AccessTokenVerifier;
-      revocations: RevocationList;
+      activeTokens: ActiveAccessTokens;
       store: Store;
       issuer: string;
       clock: Clock;
@@ -67,13 +64,8 @@ export class Introspector {
   }
 
   private async accessToken(token: string): Promise<Introspection> {
-    const verified = this.deps.accessTokens.verify(token);
-    if (!verified.ok) return INACTIVE;
-    const { claims } = verified;
-    if (await this.deps.revocations.isRevoked(claims.jti)) return INACTIVE;
-    // A deleted client's tokens die with it (and a new client that reuses the id does not inherit them).
-    const client = await this.deps.clients.find(claims.client_id);
-    if (client === undefined || Math.floor((client.createdAt ?? 0) / 1000) > claims.iat) return INACTIVE;
+    const claims = await this.deps.activeTokens.check(token);
+    if (claims === undefined) return INACTIVE;
     return {
       active: true,
       tokenType: "access_token",

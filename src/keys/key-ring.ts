@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { AccessTokenClaims, AccessTokenSigner } from "../domain/access-token.js";
 import type { Clock } from "../domain/clock.js";
 import { signCompact } from "./jws.js";
+import type { KeyEncryption } from "./key-encryption.js";
 import {
   deserializeSigningKey,
   generateSigningKey,
@@ -42,10 +43,15 @@ export class EphemeralKeyPersistence implements KeyRingPersistence {
   }
 }
 
+const FILE_AAD = "tokensmith signing key ring file";
+
 /** `<dataDir>/signing-keys.json`, readable by the owner only, replaced atomically. */
 export class FileKeyPersistence implements KeyRingPersistence {
   private readonly path: string;
-  constructor(private readonly dataDir: string) {
+  constructor(
+    private readonly dataDir: string,
+    private readonly encryption?: KeyEncryption,
+  ) {
     this.path = join(dataDir, "signing-keys.json");
   }
   async load(): Promise<KeyRingState | undefined> {
@@ -56,12 +62,19 @@ export class FileKeyPersistence implements KeyRingPersistence {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
     }
-    return JSON.parse(text) as KeyRingState;
+    const parsed = JSON.parse(text) as KeyRingState | { encrypted: string };
+    if ("encrypted" in parsed) {
+      if (this.encryption === undefined) throw new Error(`${this.path} is encrypted: set TOKENSMITH_KEY_ENCRYPTION_KEY`);
+      return JSON.parse(this.encryption.decrypt(parsed.encrypted, FILE_AAD)) as KeyRingState;
+    }
+    if (this.encryption !== undefined) await this.save(parsed);
+    return parsed;
   }
   async save(state: KeyRingState): Promise<boolean> {
     await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
     const temporary = `${this.path}.${process.pid}.tmp`;
-    await writeFile(temporary, JSON.stringify(state, null, 2), { mode: 0o600 });
+    const body = this.encryption === undefined ? state : { encrypted: this.encryption.encrypt(JSON.stringify(state), FILE_AAD) };
+    await writeFile(temporary, JSON.stringify(body, null, 2), { mode: 0o600 });
     await rename(temporary, this.path);
     return true;
   }

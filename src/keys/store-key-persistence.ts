@@ -27,6 +27,8 @@ export class StoreKeyPersistence implements KeyRingPersistence {
       }
       return JSON.parse(this.encryption.decrypt(parsed.encrypted, AAD)) as KeyRingState;
     }
+    // A ring stored in clear before a KEK was configured is encrypted now, not at the next rotation.
+    if (parsed.plain !== undefined && this.encryption !== undefined) await this.save(parsed.plain);
     return parsed.plain;
   }
 

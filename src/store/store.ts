@@ -60,7 +60,11 @@ export const storeKeys = {
   signingKeys: () => "keys:{ring}",
   failedAuth: (subject: string) => `failed-auth:{${subject}}`,
   clients: () => "admin:{clients}",
+  /** When a client id was last deleted, kept as long as its tokens could live. */
+  clientTombstone: (clientId: string) => `client-deleted:{${clientId}}`,
   /** API keys by the hash of the key: the index authentication needs. */
   apiKeys: () => "admin:{api-keys}",
+  /** API key hash by name: makes names unique (HSETNX), in the same slot as the keys. */
+  apiKeyNames: () => "admin:{api-keys}:names",
   signingKeyRotationLock: () => "keys:{ring}:rotation-lock",
 } as const;

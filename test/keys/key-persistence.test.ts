@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,5 +112,26 @@ describe("with dataDir", () => {
     await start({ dataDir: nested });
     expect((await stat(nested)).mode & 0o777).toBe(0o700);
     expect((await stat(join(nested, "signing-keys.json"))).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("signing keys in the data directory with a key-encryption key", () => {
+  it("are stored encrypted, load again with the same KEK, and refuse to load without it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tokensmith-kek-"));
+    const kek = randomBytes(32).toString("hex");
+    try {
+      const first = await startTestServer({ config: { dataDir: dir, keyEncryptionKey: kek } });
+      const kid = first.domain.keyRing.active().kid;
+      await first.close();
+      const text = readFileSync(join(dir, "signing-keys.json"), "utf8");
+      expect(text).toContain('"encrypted"');
+      expect(text).not.toContain('"d"');
+      const second = await startTestServer({ config: { dataDir: dir, keyEncryptionKey: kek } });
+      expect(second.domain.keyRing.active().kid).toBe(kid);
+      await second.close();
+      await expect(startTestServer({ config: { dataDir: dir } })).rejects.toThrow(/encrypted: set TOKENSMITH_KEY_ENCRYPTION_KEY/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,7 +6,8 @@ import { generateSecret, hashSecret } from "./domain/secret-format.js";
 const USAGE = `usage: tokensmith <command> [options]
 
 commands:
-  serve [--config FILE]   run the service (config: FILE or $TOKENSMITH_CONFIG, then environment)
+  serve [--config FILE] [--tls-cert PEM --tls-key PEM] [--require-tls] [--workers N|auto]
+                          run the service (config: FILE or $TOKENSMITH_CONFIG, then environment)
   secret new [--kind client-secret|api-key] [--json]
                           print a fresh secret (or API key) and the hash to put in the config file
 
@@ -80,13 +81,29 @@ function demoBanner(url: string, id: string, secret: string): string {
 }
 
 async function serve(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: "string" } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "require-tls": { type: "boolean" },
+      workers: { type: "string" },
+    },
+  });
   // Loaded here, not at the top: the admin commands start faster without the server's modules.
   const { ConfigError, loadConfig } = await import("./config.js");
   const { startServer } = await import("./server.js");
+  const { isWorkerProcess, superviseWorkers } = await import("./worker-cluster.js");
+  // Flags win over the environment, which wins over the file.
+  const env = { ...process.env };
+  if (values["tls-cert"]) env.TOKENSMITH_TLS_CERT = values["tls-cert"];
+  if (values["tls-key"]) env.TOKENSMITH_TLS_KEY = values["tls-key"];
+  if (values["require-tls"]) env.TOKENSMITH_REQUIRE_TLS = "true";
+  if (values.workers) env.TOKENSMITH_WORKERS = values.workers;
   let config;
   try {
-    config = loadConfig(process.env, values.config ?? process.env.TOKENSMITH_CONFIG);
+    config = loadConfig(env, values.config ?? process.env.TOKENSMITH_CONFIG);
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
@@ -94,7 +111,8 @@ async function serve(args: string[]): Promise<void> {
   const extraClients: Client[] = [];
   let demoSecret: string | undefined;
   if (config.clients.length === 0 && config.demoClient) {
-    demoSecret = generateSecret("client_secret");
+    // With workers, the primary makes the demo secret once and hands it to every worker.
+    demoSecret = process.env.TOKENSMITH_DEMO_SECRET ?? generateSecret("client_secret");
     extraClients.push({
       id: "demo",
       secretHashes: [hashSecret(demoSecret)],
@@ -103,6 +121,18 @@ async function serve(args: string[]): Promise<void> {
       tokenLifetimeSeconds: config.defaultTokenLifetimeSeconds,
       source: "demo",
     });
+  }
+  if (config.workers > 1 && !isWorkerProcess()) {
+    superviseWorkers({
+      count: config.workers,
+      env: { ...env, ...(demoSecret ? { TOKENSMITH_DEMO_SECRET: demoSecret } : {}) } as Record<string, string>,
+      log: (message) => process.stderr.write(`tokensmith: ${message}\n`),
+    });
+    if (demoSecret !== undefined) {
+      const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+      process.stdout.write(`${demoBanner(`${config.tls ? "https" : "http"}://${host}:${config.port}`, "demo", demoSecret)}\n`);
+    }
+    return;
   }
   // Signal handlers go in before the server starts: a supervisor may send SIGTERM the
   // moment the "listening" line is out, and without a handler Node would die at once.
@@ -131,7 +161,7 @@ async function serve(args: string[]): Promise<void> {
     await server.close();
     process.exit(0);
   }
-  if (demoSecret !== undefined) process.stdout.write(`${demoBanner(server.url, "demo", demoSecret)}\n`);
+  if (demoSecret !== undefined && !isWorkerProcess()) process.stdout.write(`${demoBanner(server.url, "demo", demoSecret)}\n`);
 }
 
 /** The admin and token commands: each module runs a command and returns what to print. */

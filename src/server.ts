@@ -46,7 +46,7 @@ export interface StartOptions {
 export function createLogger(config: Config): Logger {
   return pino({
     level: config.logLevel,
-    base: { service: "tokensmith" },
+    base: { service: "tokensmith", pid: process.pid },
     redact: {
       paths: ["req.headers.authorization", "authorization", "*.client_secret", "*.clientSecret", "*.token", "*.access_token"],
       censor: "[redacted]",

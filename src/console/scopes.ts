@@ -1,0 +1,116 @@
+/// <reference lib="dom" />
+import { h, words } from "./dom.js";
+import type { AdminClient } from "./session.js";
+
+/** RFC 6749 §3.3 scope-token, at most 128 characters (as the server checks). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+const PAGE_SIZE = 500;
+/** Stop after this many pages of each list: the picker still takes free text. */
+const MAX_PAGES = 20;
+
+/** Scopes typed into a picker during this visit, offered again in the next form. */
+const typedScopes = new Set<string>();
+
+/**
+ * The known scopes: the union of the scopes of every client and API key
+ * (all pages of both lists), plus what was typed in this visit.
+ */
+export async function knownScopes(admin: AdminClient): Promise<string[]> {
+  const known = new Set(typedScopes);
+  let pageToken = "";
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const response = await admin.listClients({ pageSize: PAGE_SIZE, pageToken });
+    for (const client of response.clients) for (const scope of client.scopes) known.add(scope);
+    pageToken = response.nextPageToken;
+    if (pageToken === "") break;
+  }
+  pageToken = "";
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const response = await admin.listApiKeys({ pageSize: PAGE_SIZE, pageToken });
+    for (const key of response.apiKeys) for (const scope of key.scopes) known.add(scope);
+    pageToken = response.nextPageToken;
+    if (pageToken === "") break;
+  }
+  return [...known].sort();
+}
+
+/**
+ * Checkboxes for the known scopes, and a text field to add new ones (space-
+ * or comma-separated), which join the list checked.
+ */
+export class ScopePicker {
+  readonly element: HTMLFieldSetElement;
+  private readonly options: HTMLDivElement;
+  private readonly input: HTMLInputElement;
+  private readonly error: HTMLParagraphElement;
+
+  constructor(testid: string, legend: string) {
+    this.options = h("div", { class: "scope-options", testid: "scope-options" }, h("span", { class: "muted" }, "Loading the known scopes…"));
+    this.input = h("input", { type: "text", testid: "scope-add-input", placeholder: "another:scope (space-separated for several)", autocomplete: "off" });
+    const add = h("button", { type: "button", testid: "scope-add" }, "Add");
+    this.error = h("p", { class: "form-error", testid: "scope-add-error", hidden: true });
+    add.onclick = () => this.addTyped();
+    this.input.onkeydown = (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        this.addTyped();
+      }
+    };
+    this.element = h(
+      "fieldset",
+      { testid },
+      h("legend", {}, legend),
+      this.options,
+      h("div", { class: "scope-add" }, this.input, add),
+      this.error,
+    );
+  }
+
+  /** Fills in the known scopes (keeping what is already checked). */
+  setKnown(scopes: readonly string[]): void {
+    const checked = new Set(this.selected());
+    this.options.replaceChildren();
+    for (const scope of scopes) this.option(scope, checked.has(scope));
+    for (const scope of checked) if (!scopes.includes(scope)) this.option(scope, true);
+    this.showEmpty();
+  }
+
+  setFailed(message: string): void {
+    this.options.replaceChildren(h("span", { class: "form-error" }, `The known scopes could not be loaded (${message}); add scopes below.`));
+  }
+
+  selected(): string[] {
+    return Array.from(this.options.querySelectorAll<HTMLInputElement>("input[type=checkbox]:checked")).map((box) => box.value);
+  }
+
+  private option(scope: string, checked: boolean): void {
+    const box = h("input", { type: "checkbox", value: scope, checked });
+    this.options.append(h("label", { class: "scope-option", testid: "scope-option", data: { scope } }, box, h("span", { class: "mono" }, scope)));
+  }
+
+  private showEmpty(): void {
+    if (this.options.querySelector("input") === null) {
+      this.options.replaceChildren(h("span", { class: "muted", testid: "scope-none" }, "No scopes known yet: add them below."));
+    }
+  }
+
+  private addTyped(): void {
+    const typed = words(this.input.value);
+    const invalid = typed.filter((scope) => !SCOPE_TOKEN.test(scope));
+    if (invalid.length > 0) {
+      this.error.textContent = `Not a valid scope: ${invalid.join(", ")} (1-128 printable ASCII characters, no quotes or backslashes).`;
+      this.error.hidden = false;
+      return;
+    }
+    this.error.hidden = true;
+    this.options.querySelector("[data-testid=scope-none]")?.remove();
+    for (const scope of typed) {
+      typedScopes.add(scope);
+      const existing = Array.from(this.options.querySelectorAll<HTMLInputElement>("input[type=checkbox]")).find((box) => box.value === scope);
+      if (existing) existing.checked = true;
+      else this.option(scope, true);
+    }
+    this.input.value = "";
+    this.input.focus();
+  }
+}

@@ -1,0 +1,101 @@
+/// <reference lib="dom" />
+import { h } from "./dom.js";
+import type { AdminClient } from "./session.js";
+
+/** What each tab gets from the app shell. */
+export interface ViewContext {
+  admin: AdminClient;
+  /** Shows a failed call in the page's error banner, prefixed with what was being done. */
+  fail(doing: string, error: unknown): void;
+  notice(text: string): void;
+  clearBanners(): void;
+}
+
+export interface View {
+  element: HTMLElement;
+}
+
+/** Page size of the lists (the server allows up to 500). */
+export const LIST_PAGE_SIZE = 50;
+
+/**
+ * A table filled a page at a time: `load` gets a page token ("" for the
+ * first page) and returns rows and the next token ("" on the last page).
+ */
+export class PagedTable<T> {
+  readonly element: HTMLElement;
+  private readonly body: HTMLTableSectionElement;
+  private readonly empty: HTMLParagraphElement;
+  private readonly more: HTMLButtonElement;
+  private nextPageToken = "";
+  /** Bumped on every reload, so a slow earlier load cannot append to a newer list. */
+  private generation = 0;
+
+  constructor(
+    private readonly options: {
+      testid: string;
+      noun: string;
+      headings: string[];
+      load: (pageToken: string) => Promise<{ items: T[]; nextPageToken: string }>;
+      row: (item: T) => HTMLTableRowElement;
+      fail: (doing: string, error: unknown) => void;
+    },
+  ) {
+    this.body = h("tbody");
+    this.empty = h("p", { class: "empty", testid: `${options.testid}-empty`, hidden: true }, `No ${options.noun} yet.`);
+    this.more = h("button", { type: "button", class: "more", testid: `${options.testid}-more`, hidden: true }, "Load more");
+    this.more.onclick = () => void this.loadPage(this.generation);
+    this.element = h(
+      "div",
+      {},
+      h("table", { testid: `${options.testid}-table` }, h("thead", {}, h("tr", {}, ...options.headings.map((heading) => h("th", {}, heading)))), this.body),
+      this.empty,
+      this.more,
+    );
+  }
+
+  async reload(): Promise<void> {
+    this.generation++;
+    this.nextPageToken = "";
+    this.body.replaceChildren();
+    await this.loadPage(this.generation);
+  }
+
+  private async loadPage(generation: number): Promise<void> {
+    this.element.dataset.state = "loading";
+    this.more.disabled = true;
+    try {
+      const page = await this.options.load(this.nextPageToken);
+      if (generation !== this.generation) return;
+      this.body.append(...page.items.map((item) => this.options.row(item)));
+      this.nextPageToken = page.nextPageToken;
+      this.more.hidden = page.nextPageToken === "";
+      this.empty.hidden = this.body.childElementCount > 0;
+      this.element.dataset.state = "ready";
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.element.dataset.state = "failed";
+      this.options.fail(`Listing the ${this.options.noun}`, error);
+    } finally {
+      this.more.disabled = false;
+    }
+  }
+}
+
+/** Runs `action` with `button` disabled, so a double click cannot send it twice. */
+export async function busy<T>(button: HTMLButtonElement, action: () => Promise<T>): Promise<T> {
+  button.disabled = true;
+  try {
+    return await action();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** "" → 0n (the server default); otherwise a whole number of seconds in [1, max]. */
+export function parseSeconds(value: string, what: string, max: number): bigint {
+  const text = value.trim();
+  if (text === "") return 0n;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) throw new Error(`${what} must be a whole number of seconds from 1 to ${max}, or empty for the default`);
+  return BigInt(text);
+}

@@ -1,0 +1,357 @@
+import { existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
+import { CONSOLE_CSP } from "../../src/http/console-route.js";
+import type { RunningServer } from "../../src/server.js";
+import { expectRpcError } from "../support/rpc-assertions.js";
+import { basic, startTestServer, testClient, tokenClient } from "../support/tokensmith.js";
+
+/**
+ * The web console at /console, clicked through in Debian's headless Chromium:
+ * sign in, create an API key and use it from Node, delete it, create and
+ * rotate a client, page the client list, rotate a signing key, and sign in
+ * again when the session expires. Screenshots of each step go to
+ * test-artifacts/console/.
+ */
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+// The same flags as test/e2e/browser.test.ts; playwright never downloads a browser here.
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+];
+const SHOTS = join(import.meta.dirname, "..", "..", "test-artifacts", "console");
+const WAIT_MS = 15_000;
+
+const admin = testClient("console-admin", ["tokensmith:admin"]);
+const orders = testClient("orders-service", ["orders:read", "orders:write"]);
+
+const apiKeyAuthorization = (key: string) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` });
+
+describe.skipIf(!hasChromium)(
+  hasChromium ? "the web console in headless Chromium" : `the web console in headless Chromium — SKIPPED: ${CHROMIUM} is absent (apt-get install -y chromium)`,
+  () => {
+    let tokensmith: RunningServer;
+    let browser: Browser;
+    let context: BrowserContext;
+    let page: Page;
+    const problems: string[] = [];
+    const tokens = () => tokenClient(createConnectTransport({ baseUrl: tokensmith.url, httpVersion: "1.1" }));
+    const byTestId = (id: string) => page.getByTestId(id);
+    const shot = (name: string, on: Page = page) => on.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    const text = async (locator: Locator) => (await locator.textContent({ timeout: WAIT_MS })) ?? "";
+
+    beforeAll(async () => {
+      await rm(SHOTS, { recursive: true, force: true });
+      await mkdir(SHOTS, { recursive: true });
+      tokensmith = await startTestServer({
+        clients: [admin, orders],
+        config: {
+          apiKeys: [{ name: "legacy-backend", keyHash: hashSecret(generateSecret("api_key")), scopes: ["passkey:read"] }],
+          signingKeys: { publishDelaySeconds: 60, rotateEveryDays: 0, refreshSeconds: 3600 },
+        },
+      });
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+      context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: tokensmith.url });
+      page = await context.newPage();
+      page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+      page.on("console", (message) => {
+        if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`);
+      });
+    }, 90_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await tokensmith?.close();
+    });
+
+    it("serves the page and its bundled script with a strict CSP and no-store", async () => {
+      const html = await fetch(`${tokensmith.url}/console`);
+      expect(html.status).toBe(200);
+      expect(html.headers.get("content-type")).toBe("text/html; charset=utf-8");
+      expect(html.headers.get("cache-control")).toBe("no-store");
+      expect(html.headers.get("content-security-policy")).toBe(CONSOLE_CSP);
+      expect(CONSOLE_CSP).toBe("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+      expect(html.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(html.headers.get("referrer-policy")).toBe("no-referrer");
+      const body = await html.text();
+      // No inline script: every <script> loads a file.
+      expect([...body.matchAll(/<script[^>]*>/g)].map((tag) => tag[0])).toEqual(['<script type="module" src="/console/app.js">']);
+
+      const script = await fetch(`${tokensmith.url}/console/app.js`);
+      expect(script.status).toBe(200);
+      expect(script.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+      expect(script.headers.get("x-content-type-options")).toBe("nosniff");
+      expect((await script.text()).length).toBeGreaterThan(10_000);
+      const etag = script.headers.get("etag");
+      expect(etag).toMatch(/^".+"$/);
+      const again = await fetch(`${tokensmith.url}/console/app.js`, { headers: { "if-none-match": etag! } });
+      expect(again.status).toBe(304);
+
+      expect((await fetch(`${tokensmith.url}/console`, { method: "POST", body: "x" })).status).toBe(405);
+      expect((await fetch(`${tokensmith.url}/console/nothing-here`)).status).toBe(404);
+    });
+
+    it("refuses a wrong secret and shows invalid_client", async () => {
+      await page.goto(`${tokensmith.url}/console`);
+      await byTestId("signin-client-id").fill(admin.id);
+      await byTestId("signin-secret").fill(generateSecret("client_secret"));
+      await byTestId("signin-submit").click();
+      const error = byTestId("signin-error");
+      await error.waitFor({ timeout: WAIT_MS });
+      expect(await text(error)).toMatch(/^Sign-in failed: invalid_client: .*\(Unauthenticated\)$/);
+      expect(await error.getAttribute("data-oauth-error")).toBe("invalid_client");
+      await shot("01-sign-in-refused");
+    });
+
+    it("signs in, keeps the token out of storage, and shows config clients read-only", async () => {
+      await byTestId("signin-secret").fill(admin.secret);
+      await byTestId("signin-submit").click();
+      const ordersRow = page.locator('[data-testid=client-row][data-id="orders-service"]');
+      await ordersRow.waitFor({ timeout: WAIT_MS });
+      expect(await ordersRow.getAttribute("data-source")).toBe("config");
+      expect(await text(ordersRow.getByTestId("read-only"))).toBe("read-only");
+      expect(await ordersRow.getByTestId("client-delete").count()).toBe(0);
+      expect(await text(byTestId("signed-in-as"))).toContain(admin.id);
+      const stored = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie }));
+      expect(stored).toEqual({ local: 0, session: 0, cookie: "" });
+      await shot("02-clients");
+    });
+
+    let apiKey = "";
+
+    it("creates an API key with scopes picked from the known set and shows the key once", async () => {
+      await byTestId("tab-api-keys").click();
+      await page.locator('[data-testid=api-key-row][data-name="legacy-backend"] [data-testid=read-only]').waitFor({ timeout: WAIT_MS });
+      await byTestId("api-key-new").click();
+      const form = byTestId("api-key-form");
+      await form.locator('[data-testid=scope-option][data-scope="orders:read"]').waitFor({ timeout: WAIT_MS });
+      // The known set: every scope of every client and API key.
+      const offered = await form.getByTestId("scope-option").evaluateAll((options) => options.map((option) => (option as HTMLElement).dataset.scope));
+      expect(offered).toEqual(["orders:read", "orders:write", "passkey:read", "tokensmith:admin"]);
+
+      await byTestId("api-key-name").fill("checkout-backend");
+      await byTestId("api-key-lifetime").fill("60");
+      await form.locator('[data-testid=scope-option][data-scope="orders:read"] input').check();
+      await byTestId("scope-add-input").fill("orders:refund");
+      await byTestId("scope-add").click();
+      expect(await form.locator('[data-testid=scope-option][data-scope="orders:refund"] input').isChecked()).toBe(true);
+      await shot("03-api-key-form");
+      await byTestId("api-key-create").click();
+
+      const dialog = byTestId("secret-dialog");
+      await dialog.waitFor({ timeout: WAIT_MS });
+      apiKey = await text(dialog.getByTestId("secret-value"));
+      expect(apiKey).toMatch(/^tks_ak_[0-9A-Za-z]{49}$/);
+      expect(await text(dialog.getByTestId("secret-once-note"))).toContain("it will not be shown again");
+      await dialog.getByTestId("secret-copy").click();
+      await expect.poll(() => text(dialog.getByTestId("secret-copy-status"))).not.toBe("");
+      if ((await dialog.getByTestId("secret-copy-status").getAttribute("data-copied")) === "clipboard") {
+        expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(apiKey);
+      } else {
+        // No clipboard here: the fallback selects the key for Ctrl+C.
+        expect(await page.evaluate(() => String(window.getSelection()))).toBe(apiKey);
+      }
+      await shot("04-api-key-shown-once");
+      await dialog.getByTestId("secret-close").click();
+      await dialog.waitFor({ state: "detached", timeout: WAIT_MS });
+
+      const row = page.locator('[data-testid=api-key-row][data-name="checkout-backend"]');
+      await row.waitFor({ timeout: WAIT_MS });
+      expect(await text(row)).toContain("orders:readorders:refund");
+      expect(await text(row)).toContain("60 s");
+      expect(await page.content()).not.toContain(apiKey);
+    });
+
+    it("the key shown works with IssueGrant from Node", async () => {
+      const grant = await tokens().issueGrant({ username: "alice", grants: ["orders:read"] }, { headers: apiKeyAuthorization(apiKey) });
+      expect(grant.token).toMatch(/^tks_gr_/);
+      expect(grant.grants).toEqual(["orders:read"]);
+      expect(grant.expiresIn).toBe(60n);
+    });
+
+    it("deleting the key in the console makes IssueGrant fail Unauthenticated", async () => {
+      const row = page.locator('[data-testid=api-key-row][data-name="checkout-backend"]');
+      await row.getByTestId("api-key-delete").click();
+      const confirm = byTestId("confirm-dialog");
+      await confirm.waitFor({ timeout: WAIT_MS });
+      expect(await text(confirm.getByTestId("confirm-message"))).toContain("checkout-backend");
+      await shot("05-api-key-confirm-delete");
+      await confirm.getByTestId("confirm-ok").click();
+      await row.waitFor({ state: "detached", timeout: WAIT_MS });
+      expect(await text(byTestId("notice"))).toBe('API key "checkout-backend" was deleted.');
+      await shot("06-api-key-deleted");
+
+      await expectRpcError(tokens().issueGrant({ username: "alice", grants: ["orders:read"] }, { headers: apiKeyAuthorization(apiKey) }), Code.Unauthenticated, "invalid_client");
+    });
+
+    it("creates a client, shows its secret once, and the page holds it nowhere afterwards; rotation issues a new one", async () => {
+      await byTestId("tab-clients").click();
+      await byTestId("client-new").click();
+      const form = byTestId("client-form");
+      await form.locator('[data-testid=scope-option][data-scope="orders:read"]').waitFor({ timeout: WAIT_MS });
+      await byTestId("client-id").fill("reporting-service");
+      await form.locator('[data-testid=scope-option][data-scope="orders:read"] input').check();
+      await byTestId("client-audiences").fill("https://reports.example.com");
+      await byTestId("client-lifetime").fill("600");
+      await byTestId("client-create").click();
+
+      const dialog = byTestId("secret-dialog");
+      await dialog.waitFor({ timeout: WAIT_MS });
+      const secret = await text(dialog.getByTestId("secret-value"));
+      expect(secret).toMatch(/^tks_cs_/);
+      await shot("07-client-secret-shown-once");
+      await dialog.getByTestId("secret-close").click();
+      await dialog.waitFor({ state: "detached", timeout: WAIT_MS });
+
+      await byTestId("clients-refresh").click();
+      const row = page.locator('[data-testid=client-row][data-id="reporting-service"]');
+      await row.waitFor({ timeout: WAIT_MS });
+      expect(await row.getAttribute("data-source")).toBe("store");
+      expect(await text(row)).toContain("https://reports.example.com");
+      expect(await page.content()).not.toContain(secret);
+
+      const issued = await tokens().issueClientToken({}, { headers: basic("reporting-service", secret) });
+      expect(issued.scopes).toEqual(["orders:read"]);
+      expect(issued.expiresIn).toBe(600n);
+
+      await row.getByTestId("client-rotate").click();
+      await byTestId("confirm-ok").click();
+      await dialog.waitFor({ timeout: WAIT_MS });
+      const rotated = await text(dialog.getByTestId("secret-value"));
+      expect(rotated).toMatch(/^tks_cs_/);
+      expect(rotated).not.toBe(secret);
+      await shot("08-client-secret-rotated");
+      await dialog.getByTestId("secret-close").click();
+      await dialog.waitFor({ state: "detached", timeout: WAIT_MS });
+      await row.getByTestId("previous-secret").waitFor({ timeout: WAIT_MS });
+      expect(await page.content()).not.toContain(rotated);
+      expect((await tokens().issueClientToken({}, { headers: basic("reporting-service", rotated) })).scopes).toEqual(["orders:read"]);
+    });
+
+    it("pages the client list with next_page_token", async () => {
+      const { accessToken } = await tokens().issueClientToken({ scopes: ["tokensmith:admin"] }, { headers: basic(admin.id, admin.secret) });
+      const adminRpc = createClient(AdminService, createConnectTransport({ baseUrl: tokensmith.url, httpVersion: "1.1" }));
+      for (let index = 0; index < 60; index++) {
+        await adminRpc.createClient({ id: `bulk-${String(index).padStart(3, "0")}`, scopes: ["orders:read"] }, { headers: { authorization: `Bearer ${accessToken}` } });
+      }
+      await byTestId("clients-refresh").click();
+      const rows = byTestId("client-row");
+      const more = byTestId("clients-more");
+      await more.waitFor({ timeout: WAIT_MS });
+      expect(await rows.count()).toBe(50);
+      await more.click();
+      // 60 created here, plus console-admin, orders-service and reporting-service.
+      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(63);
+      expect(await more.isHidden()).toBe(true);
+      const ids = await rows.evaluateAll((elements) => elements.map((element) => (element as HTMLElement).dataset.id));
+      expect(ids).toEqual([...ids].sort());
+      expect(new Set(ids).size).toBe(63);
+    });
+
+    it("rotates the signing key and lists the new one next to the current one", async () => {
+      await byTestId("tab-signing-keys").click();
+      const rows = byTestId("signing-key-row");
+      await rows.first().waitFor({ timeout: WAIT_MS });
+      expect(await rows.count()).toBe(1);
+      expect(await rows.first().getAttribute("data-active")).toBe("true");
+      await byTestId("signing-key-rotate").click();
+      await byTestId("confirm-ok").click();
+      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(2);
+      expect(await text(byTestId("notice"))).toMatch(/^New signing key \S+ is published; it signs from /);
+      const states = await rows.evaluateAll((elements) => elements.map((element) => `${(element as HTMLElement).dataset.active}/${(element as HTMLElement).dataset.published}`));
+      expect(states.sort()).toEqual(["false/true", "true/true"]);
+      await shot("09-signing-keys-rotated");
+    });
+
+    it("had no script error and no CSP violation", () => {
+      expect(problems).toEqual([]);
+    });
+
+    it("asks to sign in again when the session expires, and after signing out", async () => {
+      const expiring = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      try {
+        await expiring.clock.install();
+        await expiring.goto(`${tokensmith.url}/console`);
+        await expiring.getByTestId("signin-client-id").fill(admin.id);
+        await expiring.getByTestId("signin-secret").fill(admin.secret);
+        await expiring.getByTestId("signin-submit").click();
+        await expiring.getByTestId("clients-table").waitFor({ timeout: WAIT_MS });
+        // The admin client's tokens live 3600 s (the server default).
+        await expiring.clock.fastForward("01:00:00");
+        const message = expiring.getByTestId("signin-message");
+        await message.waitFor({ timeout: WAIT_MS });
+        expect(await text(message)).toBe("Your session has expired: sign in again.");
+        expect(await expiring.getByTestId("signin-client-id").inputValue()).toBe(admin.id);
+        await shot("10-session-expired", expiring);
+
+        await expiring.getByTestId("signin-secret").fill(admin.secret);
+        await expiring.getByTestId("signin-submit").click();
+        await expiring.getByTestId("client-row").first().waitFor({ timeout: WAIT_MS });
+        await expiring.getByTestId("sign-out").click();
+        expect(await text(expiring.getByTestId("signin-message"))).toBe("You signed out.");
+        expect(await expiring.getByTestId("clients-table").count()).toBe(0);
+      } finally {
+        await expiring.close();
+      }
+    });
+  },
+);
+
+describe("the console's script when it cannot be built", () => {
+  it("answers 500 with a clear message, logs esbuild's error, and retries on the next request", async () => {
+    let builds = 0;
+    vi.resetModules();
+    vi.doMock("esbuild", () => ({
+      build: async () => {
+        builds += 1;
+        throw new Error("Build failed with 1 error: /work/src/console/app.ts:1:0: ERROR: boom");
+      },
+    }));
+    const lines: string[] = [];
+    try {
+      const { consoleRoute } = await import("../../src/http/console-route.js");
+      const route = consoleRoute({ logger: pino({ level: "info" }, { write: (line: string) => void lines.push(line) }) });
+      const server = createServer((req, res) => {
+        if (!route(req, res)) res.writeHead(404).end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        const page = await fetch(`${url}/console`);
+        expect(page.status).toBe(200);
+        const script = await fetch(`${url}/console/app.js`);
+        expect(script.status).toBe(500);
+        expect(script.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+        const body = await script.text();
+        expect(body).toBe("The Tokensmith console's script could not be built: bundling src/console/app.ts failed (the server log has esbuild's messages).\n");
+        expect(lines.some((line) => line.includes("console script bundling failed") && line.includes("ERROR: boom"))).toBe(true);
+        expect((await fetch(`${url}/console/app.js`)).status).toBe(500);
+        expect(builds).toBe(2);
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    } finally {
+      vi.doUnmock("esbuild");
+      vi.resetModules();
+    }
+  });
+});

@@ -16,9 +16,10 @@ import { issuerOf, type Config } from "./config.js";
 import { corsHandler } from "./http/cors.js";
 import { httpRoutes, sendJson } from "./http/http-routes.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
-import { errorMappingInterceptor } from "./rpc/error-mapping.js";
+import { errorMappingInterceptor, toConnectError } from "./rpc/error-mapping.js";
 import { contextValuesOf } from "./rpc/call-context.js";
-import { metricsInterceptor } from "./rpc/observability-interceptor.js";
+import { metricsInterceptor, recordRpc } from "./rpc/observability-interceptor.js";
+import { connectUnaryFastPath } from "./rpc/connect-unary-fast-path.js";
 import { operationsRoutes, type Lifecycle } from "./http/operations-routes.js";
 import { consoleRoute } from "./http/console-route.js";
 import type { NodeRequest } from "./http/http-routes.js";
@@ -54,12 +55,19 @@ export function createLogger(config: Config): Logger {
   });
 }
 
+/** The API's services and their implementations, built once for both paths. */
+function apiServices(domain: Domain) {
+  return [
+    { service: TokenService, impl: tokenService(domain) as Record<string, unknown> },
+    { service: AdminService, impl: adminService(domain.administration) as Record<string, unknown> },
+    { service: DiagnosticsService, impl: diagnosticsService() as Record<string, unknown> },
+  ];
+}
+
 /** The single place where services are wired to the router. */
-export function routes(domain: Domain, lifecycle: Lifecycle) {
+export function routes(domain: Domain, lifecycle: Lifecycle, services = apiServices(domain)) {
   return (router: ConnectRouter) => {
-    router.service(TokenService, tokenService(domain));
-    router.service(AdminService, adminService(domain.administration));
-    router.service(DiagnosticsService, diagnosticsService());
+    for (const { service, impl } of services) router.service(service, impl as never);
     // Health and reflection read the router on first use, so they cover every
     // service registered in this function, wherever it is registered.
     const health = new HealthMonitor({ probe: () => lifecycle.storeReachable() });
@@ -78,12 +86,30 @@ function isTls(req: NodeRequest, trustProxy: boolean): boolean {
 }
 
 export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeRequestListener {
+  const services = apiServices(domain);
   const rpc = connectNodeAdapter({
-    routes: routes(domain, lifecycle),
+    routes: routes(domain, lifecycle, services),
     // Outermost first: metrics see the final, mapped code.
     interceptors: [metricsInterceptor(domain.metrics), errorMappingInterceptor(domain.logger)],
     contextValues: contextValuesOf,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
+  });
+  const connectUnary = connectUnaryFastPath({
+    services,
+    readMaxBytes: MAX_RPC_MESSAGE_BYTES,
+    contextValues: contextValuesOf,
+    async around(method, call) {
+      const started = process.hrtime.bigint();
+      try {
+        const response = await call();
+        recordRpc(domain.metrics, method.name, undefined, started);
+        return response;
+      } catch (error) {
+        const mapped = toConnectError(error, domain.logger);
+        recordRpc(domain.metrics, method.name, mapped, started);
+        throw mapped;
+      }
+    },
   });
   const http = httpRoutes(domain);
   const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });
@@ -115,6 +141,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
     }
     if (webConsole(req, res)) return;
     if (http(req, res)) return;
+    if (connectUnary(req, res)) return;
     rpc(req, res);
   };
 }

@@ -1,28 +1,37 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Metrics } from "../observability/metrics.js";
 
-const ISSUING = new Map([
+const ISSUING = new Map<string, "access_token" | "grant">([
   ["IssueClientToken", "access_token"],
   ["IssueGrant", "grant"],
   ["IssueExternalAuthGrant", "grant"],
-] as const);
+]);
+
+/** Records one finished RPC: by method and final code, its latency, and what it issued or revoked. */
+export function recordRpc(metrics: Metrics, method: string, error: unknown, started: bigint): void {
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (error === undefined) {
+    metrics.request("rpc", method, "ok", seconds);
+    const kind = ISSUING.get(method);
+    if (kind !== undefined) metrics.tokenIssued(kind);
+    else if (method === "Revoke") metrics.revoked();
+    return;
+  }
+  const code = error instanceof ConnectError ? (Code[error.code] ?? "Unknown") : "Unknown";
+  metrics.request("rpc", method, code, seconds);
+  if (error instanceof ConnectError && error.code === Code.Unavailable) metrics.storeError();
+}
 
 /** Counts every RPC by method and code and times it; runs outside the error mapping, so it sees final codes. */
 export function metricsInterceptor(metrics: Metrics): Interceptor {
   return (next) => async (request) => {
     const started = process.hrtime.bigint();
-    const method = request.method.name;
     try {
       const response = await next(request);
-      metrics.request("rpc", method, "ok", Number(process.hrtime.bigint() - started) / 1e9);
-      const kind = ISSUING.get(method as never);
-      if (kind !== undefined) metrics.tokenIssued(kind);
-      else if (method === "Revoke") metrics.revoked();
+      recordRpc(metrics, request.method.name, undefined, started);
       return response;
     } catch (error) {
-      const code = error instanceof ConnectError ? Code[error.code] : "Unknown";
-      metrics.request("rpc", method, code ?? "Unknown", Number(process.hrtime.bigint() - started) / 1e9);
-      if (error instanceof ConnectError && error.code === Code.Unavailable) metrics.storeError();
+      recordRpc(metrics, request.method.name, error, started);
       throw error;
     }
   };

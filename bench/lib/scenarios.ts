@@ -275,7 +275,7 @@ const expectGrant: Expect = (json) => (typeof json.token === "string" && json.to
 const expectActive =
   (tokenType: string): Expect =>
   (json) =>
-    json.active === true && json.tokenType === tokenType ? undefined : `the ${tokenType} is not active`;
+    json.active === true && json.tokenType === "Bearer" && json.tokenUse === tokenType ? undefined : `the ${tokenType} is not active`;
 const expectEmpty: Expect = () => undefined;
 
 const ping = (family: Exclude<Family, "oauth-h1">, name: string): Scenario =>

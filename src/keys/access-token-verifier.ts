@@ -4,6 +4,7 @@ import { verifySignature } from "./jws.js";
 import type { SigningKey } from "./signing-key.js";
 
 const MAX_TOKEN_LENGTH = 8192;
+const VERIFIED_CACHE_SIZE = 50_000;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const ACCEPTED_TYP = new Set(["at+jwt", "application/at+jwt"]);
 
@@ -36,7 +37,26 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     private readonly clock: Clock,
   ) {}
 
+  /**
+   * Tokens whose signature and claims already checked out, by their exact
+   * text: resource servers introspect the same token again and again, and the
+   * signature check is most of the cost. Time and key retirement are checked
+   * again on every use; revocation is the caller's check, every time.
+   */
+  private readonly verified = new Map<string, { claims: AccessTokenClaims; kid: string; nbf: number | undefined }>();
+
   verify(token: string): VerifyResult {
+    const cached = this.verified.get(token);
+    if (cached !== undefined) {
+      const now = this.clock.now() / 1000;
+      if (this.keys.find(cached.kid) === undefined) return { ok: false, reason: "unknown_key" };
+      if (cached.claims.exp <= now) {
+        this.verified.delete(token);
+        return { ok: false, reason: "expired" };
+      }
+      if (cached.nbf !== undefined && cached.nbf > now) return { ok: false, reason: "not_yet_valid" };
+      return { ok: true, claims: cached.claims };
+    }
     if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: "malformed" };
     const parts = token.split(".");
     if (parts.length !== 3) return { ok: false, reason: "malformed" };
@@ -67,6 +87,8 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     if (exp <= now) return { ok: false, reason: "expired" };
     if (nbf !== undefined && (!isNumericDate(nbf) || nbf > now)) return { ok: false, reason: "not_yet_valid" };
     const verified: AccessTokenClaims = { iss: this.issuer, sub, client_id, aud: aud as string | string[], scope, iat, exp, jti };
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(token, { claims: verified, kid: header.kid, nbf: nbf as number | undefined });
     return { ok: true, claims: verified };
   }
 }

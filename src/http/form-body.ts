@@ -1,5 +1,6 @@
-import { invalidRequest, OAuthError } from "../domain/oauth-error.js";
+import { invalidRequest } from "../domain/oauth-error.js";
 import type { NodeRequest } from "./http-routes.js";
+import { readRequestBody } from "./request-body.js";
 
 export const MAX_FORM_BYTES = 64 * 1024;
 
@@ -21,12 +22,8 @@ export async function readForm(req: NodeRequest, limit = MAX_FORM_BYTES): Promis
     drain(req);
     throw invalidRequest("the request body must be application/x-www-form-urlencoded");
   }
-  const declared = Number(req.headers["content-length"] ?? "0");
-  if (declared > limit) {
-    drain(req);
-    throw new OAuthError("invalid_request", "invalid_argument", `request body too large: at most ${limit} bytes`);
-  }
-  const body = await readBody(req, limit);
+  const tooLarge = () => invalidRequest(`request body too large: at most ${limit} bytes`);
+  const body = (await readRequestBody(req, limit, tooLarge)).toString("utf8");
   const params = new URLSearchParams(body);
   const seen = new Set<string>();
   for (const name of params.keys()) {
@@ -37,27 +34,6 @@ export async function readForm(req: NodeRequest, limit = MAX_FORM_BYTES): Promis
     get: (name) => params.get(name) ?? undefined,
     getAll: (name) => params.getAll(name),
   };
-}
-
-/** Collects the body with plain events (cheaper than async iteration on this hot path), refusing it past `limit`. */
-function readBody(req: NodeRequest, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off("data", onData);
-        drain(req);
-        reject(new OAuthError("invalid_request", "invalid_argument", `request body too large: at most ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on("data", onData);
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
-    req.once("error", reject);
-  });
 }
 
 /** Discards the rest of a refused body so the connection can be reused. */

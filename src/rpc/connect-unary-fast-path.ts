@@ -2,6 +2,7 @@ import { create, fromBinary, fromJsonString, isMessage, toBinary, toJsonString, 
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import type { NodeRequest, NodeResponse } from "../http/http-routes.js";
+import { readRequestBody } from "../http/request-body.js";
 
 /** A unary method implementation, as in a ServiceImpl. */
 type UnaryImpl = (request: never, context: HandlerContext) => unknown;
@@ -68,7 +69,7 @@ async function serve(route: Route, json: boolean, req: NodeRequest, res: NodeRes
   const { method } = route;
   let body: Buffer;
   try {
-    body = await readBody(req, options.readMaxBytes);
+    body = await readRequestBody(req, options.readMaxBytes, () => new ConnectError(`message is larger than configured readMaxBytes ${options.readMaxBytes}`, Code.ResourceExhausted));
   } catch (error) {
     writeError(res, ConnectError.from(error));
     return;
@@ -109,32 +110,6 @@ function decode(schema: DescMessage, body: Buffer, json: boolean) {
   } catch (error) {
     throw new ConnectError(`cannot decode request: ${(error as Error).message}`, Code.InvalidArgument);
   }
-}
-
-function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > limit) {
-      req.resume();
-      reject(new ConnectError(`message size ${declared} is larger than configured readMaxBytes ${limit}`, Code.ResourceExhausted));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off("data", onData);
-        req.resume();
-        reject(new ConnectError(`message size is larger than configured readMaxBytes ${limit}`, Code.ResourceExhausted));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on("data", onData);
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.once("error", (error) => reject(new ConnectError(error.message, Code.Aborted)));
-  });
 }
 
 /** Only what the handlers read: request headers, context values; the rest for completeness. */

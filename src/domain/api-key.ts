@@ -20,16 +20,6 @@ export interface ApiKeyRegistry {
   findByHash(keyHash: string): Promise<ApiKey | undefined>;
 }
 
-export class StaticApiKeyRegistry implements ApiKeyRegistry {
-  private readonly byHash: Map<string, ApiKey>;
-  constructor(keys: readonly ApiKey[]) {
-    this.byHash = new Map(keys.map((key) => [key.keyHash, key]));
-  }
-  async findByHash(keyHash: string): Promise<ApiKey | undefined> {
-    return this.byHash.get(keyHash);
-  }
-}
-
 const MAX_API_KEY_LENGTH = 512;
 
 /** The API key presented as `Authorization: Basic base64(api_key ":")`, if any. */

@@ -17,6 +17,7 @@ import type { ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
 import { AuthRateLimiter } from "./domain/auth-rate-limiter.js";
+import { CallerRateLimiter } from "./domain/caller-rate-limiter.js";
 import { Metrics } from "./observability/metrics.js";
 import { GrantIssuer } from "./domain/grant.js";
 import { Introspector } from "./domain/introspection.js";
@@ -107,7 +108,13 @@ export async function createDomain(options: {
   const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, clients });
   const callers = new CallerAuthenticator({ clients: authenticator, activeTokens });
   const grants = new GrantIssuer({ apiKeys, store, clock, limiter });
-  const introspector = new Introspector({ callers, activeTokens, store, issuer, clock });
+  const introspectionLimiter = new CallerRateLimiter({
+    clock,
+    perSecond: config.rateLimits.introspectionsPerSecond,
+    burst: config.rateLimits.introspectionsPerSecond * 2,
+    onLimited: () => metrics.limited("caller"),
+  });
+  const introspector = new Introspector({ callers, activeTokens, store, issuer, clock, limiter: introspectionLimiter });
   const revoker = new TokenRevoker({ callers, apiKeys, accessTokens, revocations, store, limiter });
   const administration = new Administration({
     clients,

@@ -114,9 +114,11 @@ export const configSchema = z
         failuresPerPeer: z.number().int().min(1).default(50),
         failuresPerSubjectAndPeer: z.number().int().min(1).default(10),
         windowSeconds: z.number().int().min(1).max(3600).default(60),
+        /** Introspections per caller per second, per instance (a burst of twice this is allowed). */
+        introspectionsPerSecond: z.number().int().min(1).default(5000),
       })
       .strict()
-      .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60 }),
+      .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60, introspectionsPerSecond: 5000 }),
     /** Worker processes (node:cluster) serving the port; 1 = this process only. Needs the Redis store to share state. */
     workers: z.number().int().min(1).max(64).default(1),
     /** Create a demo client at start when no client is configured. */

@@ -2,6 +2,7 @@ import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
 import { audienceList } from "./access-token.js";
 import type { ActiveAccessTokens } from "./active-access-tokens.js";
+import type { CallerRateLimiter } from "./caller-rate-limiter.js";
 import type { CallerAuthenticator } from "./caller.js";
 import type { ClientCredentials } from "./client-authenticator.js";
 import type { Clock } from "./clock.js";
@@ -50,6 +51,8 @@ export class Introspector {
     private readonly deps: {
       callers: CallerAuthenticator;
       activeTokens: ActiveAccessTokens;
+      /** Introspections per caller. */
+      limiter?: CallerRateLimiter;
       store: Store;
       issuer: string;
       clock: Clock;
@@ -57,7 +60,8 @@ export class Introspector {
   ) {}
 
   async introspect(credentials: ClientCredentials, request: IntrospectRequest): Promise<Introspection> {
-    await this.deps.callers.authenticate(credentials, INTROSPECT_SCOPE);
+    const caller = await this.deps.callers.authenticate(credentials, INTROSPECT_SCOPE);
+    this.deps.limiter?.take(caller.kind === "client" ? `client:${caller.client.id}` : `bearer:${caller.claims.client_id}`);
     if (request.token.length === 0) throw invalidRequest("token is required");
     if (request.token.length > MAX_TOKEN_LENGTH) return INACTIVE;
     return isGrantToken(request.token) ? this.grant(request.token, request.consume === true) : this.accessToken(request.token);

@@ -42,7 +42,7 @@ export class Metrics {
     this.storeErrors = new Counter({ name: "tokensmith_store_errors_total", help: "Requests that failed because the store was unavailable", registers });
     this.rateLimited = new Counter({
       name: "tokensmith_rate_limited_total",
-      help: "Requests refused by a failed-authentication limit, by key kind",
+      help: "Requests refused by a limit: failed authentications per peer or subject, introspections per caller",
       labelNames: ["kind"],
       registers,
     });
@@ -97,7 +97,7 @@ export class Metrics {
     this.storeErrors.inc();
   }
 
-  limited(kind: "peer" | "subject"): void {
+  limited(kind: "peer" | "subject" | "caller"): void {
     this.rateLimited.labels(kind).inc();
   }
 

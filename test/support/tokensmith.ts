@@ -44,7 +44,7 @@ export async function startTestServer(
       logLevel: "silent",
       demoClient: false,
       // Tests fail authentication on purpose many times; the rate-limit tests set their own limits.
-      rateLimits: { failuresPerPeer: 1_000_000, failuresPerSubjectAndPeer: 1_000_000, windowSeconds: 60 },
+      rateLimits: { failuresPerPeer: 1_000_000, failuresPerSubjectAndPeer: 1_000_000, windowSeconds: 60, introspectionsPerSecond: 1_000_000 },
       ...config,
       clients: [
         ...((config.clients as ConfigInput["clients"]) ?? []),

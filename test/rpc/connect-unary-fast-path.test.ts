@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/server.js";
-import { basic, startTestServer, testClient } from "../support/tokensmith.js";
+import { ConnectError } from "@connectrpc/connect";
+import { OAuthErrorDetailSchema } from "../../gen/tokensmith/v1/token_service_pb.js";
+import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
 const orders = testClient("orders", ["orders:read", "token:introspect"]);
 
@@ -84,5 +86,48 @@ describe("the Connect unary fast path answers exactly as connect-node does", () 
     const text = await server.domain.metrics.registry.metrics();
     expect(text).toMatch(/tokensmith_requests_total\{protocol="rpc",method="Ping",code="ok"\} [1-9]/);
     expect(text).toMatch(/tokensmith_requests_total\{protocol="rpc",method="IssueClientToken",code="Unauthenticated"\} [1-9]/);
+  });
+});
+
+describe("the gRPC unary fast path answers exactly as connect-node does", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startTestServer({ clients: [orders] });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  /** With a deadline the call goes through connect-node; without, through the fast path. */
+  const both = async <T>(call: (rpc: ReturnType<typeof tokenClient>, options: { timeoutMs?: number }) => Promise<T>) => {
+    const rpc = tokenClient(transports["grpc (HTTP/2)"](server.url));
+    const settle = (promise: Promise<T>) =>
+      promise.then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => {
+          const e = ConnectError.from(error);
+          return { ok: false as const, code: e.code, message: e.rawMessage, details: e.findDetails(OAuthErrorDetailSchema).map((d) => d.error), retryAfter: e.metadata.get("retry-after") };
+        },
+      );
+    return { fast: await settle(call(rpc, {})), general: await settle(call(rpc, { timeoutMs: 10_000 })) };
+  };
+
+  type Call = (rpc: ReturnType<typeof tokenClient>, o: { timeoutMs?: number }) => Promise<unknown>;
+  it.each<[string, Call]>([
+    ["no credentials", (rpc, o) => rpc.issueClientToken({}, o)],
+    ["a wrong secret", (rpc, o) => rpc.issueClientToken({}, { ...o, headers: basic(orders.id, "x") })],
+    ["a disallowed scope", (rpc, o) => rpc.issueClientToken({ scopes: ["nope"] }, { ...o, headers: basic(orders.id, orders.secret) })],
+    ["an inactive token", (rpc, o) => rpc.introspect({ token: "x" }, { ...o, headers: basic(orders.id, orders.secret) })],
+    ["GetJwks", (rpc, o) => rpc.getJwks({}, o)],
+  ])("%s", async (_case, call) => {
+    const { fast, general } = await both(call);
+    expect(fast).toEqual(general);
+  });
+
+  it("issues a real token", async () => {
+    const { fast } = await both((rpc, o) => rpc.issueClientToken({ scopes: ["orders:read"] }, { ...o, headers: basic(orders.id, orders.secret) }));
+    expect(fast.ok && fast.value.tokenType).toBe("Bearer");
+    const token = fast.ok ? fast.value.accessToken : "";
+    expect(server.domain.accessTokens.verify(token).ok).toBe(true);
   });
 });

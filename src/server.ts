@@ -16,9 +16,9 @@ import { issuerOf, type Config } from "./config.js";
 import { corsHandler } from "./http/cors.js";
 import { httpRoutes, sendJson } from "./http/http-routes.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
-import { errorMappingInterceptor, toConnectError } from "./rpc/error-mapping.js";
+import { errorMappingInterceptor } from "./rpc/error-mapping.js";
 import { contextValuesOf } from "./rpc/call-context.js";
-import { metricsInterceptor, recordRpc } from "./rpc/observability-interceptor.js";
+import { metricsInterceptor, observedCall } from "./rpc/observability-interceptor.js";
 import { connectUnaryFastPath } from "./rpc/connect-unary-fast-path.js";
 import { operationsRoutes, type Lifecycle } from "./http/operations-routes.js";
 import { consoleRoute } from "./http/console-route.js";
@@ -98,18 +98,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
     services,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
     contextValues: contextValuesOf,
-    async around(method, call) {
-      const started = process.hrtime.bigint();
-      try {
-        const response = await call();
-        recordRpc(domain.metrics, method.name, undefined, started);
-        return response;
-      } catch (error) {
-        const mapped = toConnectError(error, domain.logger);
-        recordRpc(domain.metrics, method.name, mapped, started);
-        throw mapped;
-      }
-    },
+    around: observedCall(domain.metrics, domain.logger),
   });
   const http = httpRoutes(domain);
   const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });

@@ -236,12 +236,7 @@ export class Administration {
   }
 
   private async storedClient(id: string, options: { fresh?: boolean } = {}): Promise<StoredClient> {
-    if (options.fresh) {
-      const record = (await this.deps.clients.allStored()).find((candidate) => candidate.id === id);
-      if (record === undefined) throw notFound(`client "${id}"`);
-      return record;
-    }
-    const record = await this.deps.clients.stored(id);
+    const record = options.fresh ? await this.deps.clients.storedFresh(id) : await this.deps.clients.stored(id);
     if (record === null) throw notFound(`client "${id}"`);
     return record;
   }
@@ -281,12 +276,7 @@ export class Administration {
     const now = this.deps.clock.now();
     const previous = record.secrets.filter((secret) => secret.expiresAt !== undefined && secret.expiresAt > now);
     return {
-      id: record.id,
-      scopes: [...record.scopes],
-      audiences: [...record.audiences],
-      tokenLifetimeSeconds: record.tokenLifetimeSeconds,
-      ...(record.jwks ? { jwks: record.jwks } : {}),
-      ...(record.jwksUri ? { jwksUri: record.jwksUri } : {}),
+      ...viewFixed(this.deps.clients.toClient(record)),
       source: "store",
       createdAt: record.createdAt,
       ...(previous.length > 0 ? { previousSecretExpiresAt: Math.max(...previous.map((secret) => secret.expiresAt!)) } : {}),
@@ -294,6 +284,7 @@ export class Administration {
   }
 }
 
+/** The public view of a client (never a secret or hash); config clients are exactly this. */
 function viewFixed(client: Client): ClientView {
   return {
     id: client.id,

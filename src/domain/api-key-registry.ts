@@ -2,6 +2,7 @@ import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
 import type { ApiKey, ApiKeyRegistry } from "./api-key.js";
 import type { Clock } from "./clock.js";
+import { ExpiringCache } from "./expiring-cache.js";
 
 /** An API key as kept in the store by the AdminService, filed under its hash. */
 export interface StoredApiKey {
@@ -14,15 +15,10 @@ export interface StoredApiKey {
   createdAt: number;
 }
 
-interface CacheEntry {
-  key: ApiKey | null;
-  until: number;
-}
-
 /** API keys from the config file (read-only) and from the store, with a short in-process cache. */
 export class LayeredApiKeyRegistry implements ApiKeyRegistry {
   private readonly fixedByHash: Map<string, ApiKey>;
-  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cache = new ExpiringCache<string, ApiKey | null>();
 
   constructor(
     fixedKeys: readonly ApiKey[],
@@ -39,12 +35,11 @@ export class LayeredApiKeyRegistry implements ApiKeyRegistry {
     const fixed = this.fixedByHash.get(keyHash);
     if (fixed !== undefined) return fixed;
     const now = this.deps.clock.now();
-    const cached = this.cache.get(keyHash);
-    if (cached !== undefined && cached.until > now) return cached.key ?? undefined;
+    const cached = this.cache.get(keyHash, now);
+    if (cached !== undefined) return cached.value ?? undefined;
     const raw = await this.deps.store.hashGet(storeKeys.apiKeys(), keyHash);
     const key = raw === null ? null : toApiKey(JSON.parse(raw) as StoredApiKey);
-    this.cache.set(keyHash, { key, until: now + this.deps.cacheMs });
-    if (this.cache.size > 100_000) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(keyHash, key, now + this.deps.cacheMs);
     return key ?? undefined;
   }
 

@@ -2,6 +2,7 @@ import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
 import type { Client, ClientRegistry } from "./client.js";
 import type { Clock } from "./clock.js";
+import { ExpiringCache } from "./expiring-cache.js";
 
 /** A client secret hash, with the time it stops working once rotated out. */
 export interface StoredSecret {
@@ -21,11 +22,6 @@ export interface StoredClient {
   createdAt: number;
 }
 
-interface CacheEntry {
-  record: StoredClient | null;
-  until: number;
-}
-
 /**
  * Clients from the config file (read-only, always in process) and from the
  * store (created through the AdminService). Store lookups are cached in
@@ -36,7 +32,7 @@ interface CacheEntry {
  */
 export class LayeredClientRegistry implements ClientRegistry {
   private readonly fixed: Map<string, Client>;
-  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cache = new ExpiringCache<string, StoredClient | null>();
 
   constructor(
     fixedClients: readonly Client[],
@@ -63,19 +59,25 @@ export class LayeredClientRegistry implements ClientRegistry {
   /** The stored record, through the cache. */
   async stored(clientId: string): Promise<StoredClient | null> {
     const now = this.deps.clock.now();
-    const cached = this.cache.get(clientId);
-    if (cached !== undefined && cached.until > now) return cached.record;
+    const cached = this.cache.get(clientId, now);
+    if (cached !== undefined) return cached.value;
     try {
-      const raw = await this.deps.store.hashGet(storeKeys.clients(), clientId);
-      const record = raw === null ? null : (JSON.parse(raw) as StoredClient);
-      this.remember(clientId, record);
-      return record;
+      return await this.storedFresh(clientId);
     } catch (error) {
       // Store away: a client we knew a moment ago still authenticates (fail
       // closed for unknown ones). Revocation checks still fail closed.
-      if (cached !== undefined && cached.record !== null) return cached.record;
+      const stale = this.cache.get(clientId, now, { stale: true });
+      if (stale !== undefined && stale.value !== null) return stale.value;
       throw error;
     }
+  }
+
+  /** The stored record read from the store now (for read-modify-write), refreshing the cache. */
+  async storedFresh(clientId: string): Promise<StoredClient | null> {
+    const raw = await this.deps.store.hashGet(storeKeys.clients(), clientId);
+    const record = raw === null ? null : (JSON.parse(raw) as StoredClient);
+    this.remember(clientId, record);
+    return record;
   }
 
   async allStored(): Promise<StoredClient[]> {
@@ -127,7 +129,6 @@ export class LayeredClientRegistry implements ClientRegistry {
   }
 
   private remember(clientId: string, record: StoredClient | null): void {
-    this.cache.set(clientId, { record, until: this.deps.clock.now() + this.deps.cacheMs });
-    if (this.cache.size > 100_000) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(clientId, record, this.deps.clock.now() + this.deps.cacheMs);
   }
 }

@@ -1,5 +1,8 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
 import type { Metrics } from "../observability/metrics.js";
+import { toConnectError } from "./error-mapping.js";
 
 const ISSUING = new Map<string, "access_token" | "grant">([
   ["IssueClientToken", "access_token"],
@@ -33,6 +36,25 @@ export function metricsInterceptor(metrics: Metrics): Interceptor {
     } catch (error) {
       recordRpc(metrics, request.method.name, error, started);
       throw error;
+    }
+  };
+}
+
+/**
+ * What the two interceptors above do together (error mapping inside, metrics
+ * outside), for the unary fast path, which runs handlers without connect-node.
+ */
+export function observedCall(metrics: Metrics, logger: Logger) {
+  return async (method: DescMethod, call: () => Promise<unknown>): Promise<unknown> => {
+    const started = process.hrtime.bigint();
+    try {
+      const response = await call();
+      recordRpc(metrics, method.name, undefined, started);
+      return response;
+    } catch (error) {
+      const mapped = toConnectError(error, logger);
+      recordRpc(metrics, method.name, mapped, started);
+      throw mapped;
     }
   };
 }

@@ -15,6 +15,10 @@ import {
   bold,
   compareWithFloors,
   dim,
+  foldRounds,
+  roundsRange,
+  targetVerdicts,
+  type TargetVerdict,
   formatMs,
   formatNumber,
   formatRatio,
@@ -36,6 +40,8 @@ const USAGE = `usage: npm run bench -- [options]
   --warmup <s>          warm-up seconds before each scenario (default 2)
   --warmup-lap <s>      before any measurement, run every chosen scenario this long, so the
                         first scenarios do not pay for a cold server (JIT, heap sizing) (default 1; 0 = off)
+  --repeat <n>          rounds over the chosen scenarios; each row shows the median round, each ratio the
+                        median of the rounds' ratios (default 1)
   --connections <n>     concurrent connections; for h2load, connections × streams ≈ n (default 50)
   --client-threads <n>  load generator threads (default 1: leaves the other cores to the server)
   --scenarios <a,b>     run only these (a trailing * matches a prefix); the floors they are compared with are added
@@ -56,6 +62,7 @@ interface Options {
   durationSeconds: number;
   warmupSeconds: number;
   warmupLapSeconds: number;
+  repeat: number;
   connections: number;
   clientThreads: number;
   scenarios?: string[];
@@ -95,6 +102,7 @@ function parseOptions(argv: string[]): Options | undefined {
       duration: { type: "string" },
       warmup: { type: "string" },
       "warmup-lap": { type: "string" },
+      repeat: { type: "string" },
       connections: { type: "string" },
       "client-threads": { type: "string" },
       scenarios: { type: "string" },
@@ -114,6 +122,7 @@ function parseOptions(argv: string[]): Options | undefined {
     durationSeconds: positiveNumber("duration", values.duration, 10),
     warmupSeconds: positiveNumber("warmup", values.warmup, 2, { allowZero: true }),
     warmupLapSeconds: positiveNumber("warmup-lap", values["warmup-lap"], 1, { allowZero: true }),
+    repeat: positiveNumber("repeat", values.repeat, 1),
     connections: positiveNumber("connections", values.connections, 50),
     clientThreads: positiveNumber("client-threads", values["client-threads"], 1),
     scenarios: values.scenarios?.split(",").map((name) => name.trim()).filter((name) => name !== ""),
@@ -271,25 +280,40 @@ async function warmupLap(run: Run, scenarios: Scenario[]): Promise<void> {
 
 // --- modes ----------------------------------------------------------------------------
 
-async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results: ScenarioResult[]; human: string }> {
-  const results: ScenarioResult[] = [];
+async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results: ScenarioResult[]; human: string; verdicts: TargetVerdict[] }> {
   await warmupLap(run, scenarios);
-  for (const scenario of scenarios) {
-    run.log(`▶ ${scenario.name}: ${run.options.durationSeconds} s after ${run.options.warmupSeconds} s warm-up (${scenario.tool})`);
-    results.push(await runScenario(run, scenario));
+  // Rounds, not repeats in place: a slow moment of a shared machine then hits a scenario and its floor alike.
+  const rounds: ScenarioResult[][] = [];
+  for (let round = 1; round <= run.options.repeat; round++) {
+    const results: ScenarioResult[] = [];
+    for (const scenario of scenarios) {
+      const of = run.options.repeat > 1 ? ` [round ${round}/${run.options.repeat}]` : "";
+      run.log(`▶ ${scenario.name}${of}: ${run.options.durationSeconds} s after ${run.options.warmupSeconds} s warm-up (${scenario.tool})`);
+      results.push(await runScenario(run, scenario));
+    }
+    compareWithFloors(results, (result) => FLOOR_OF[result.family]);
+    rounds.push(results);
   }
-  compareWithFloors(results, (result) => FLOOR_OF[result.family]);
+  const results = foldRounds(rounds);
   const floors = [...new Set(results.filter((r) => r.isFloor).map((r) => `${r.name} = ${FAMILY_LABEL[r.family]}`))];
+  const repeated = run.options.repeat > 1;
+  const headers = repeated ? [...SCENARIO_HEADERS, "req/s rounds"] : SCENARIO_HEADERS;
+  const rows = results.map((result) => (repeated ? [...scenarioRow(result), roundsRange(result)] : scenarioRow(result)));
+  const verdicts = targetVerdicts(results);
   const human = [
-    table(SCENARIO_HEADERS, results.map(scenarioRow), 2),
+    table(headers, rows, 2),
     "",
+    ...(repeated ? [dim(`${run.options.repeat} rounds: each row is the round with the median req/s; rps/floor and cost/floor are the medians of the rounds' own ratios.`)] : []),
     dim("rps/floor: req/s ÷ the req/s of the Ping of the same protocol in this run (1 = as fast as Ping)."),
     dim("cost/floor: server CPU per request ÷ the floor's (how many Pings one request costs; steadier than req/s on a busy machine)."),
     dim(`floors: ${floors.join("; ")}`),
     dim("* OAuth endpoints (form bodies, no Ping of their own): compared with the Connect JSON floor for context."),
     dim("CPU: the server's process tree, % of one core over the measured window; RSS at the end of each scenario."),
+    ...(verdicts.length > 0
+      ? ["", bold("targets (issue #7), this run:"), ...verdicts.map((v) => `  ${v.met ? "met    " : red("NOT met")}  ${v.target}: ${v.measured}`)]
+      : []),
   ].join("\n");
-  return { results, human };
+  return { results, human, verdicts };
 }
 
 const DATA_SCENARIOS = ["oauth-token", "introspect-jwt-connect-json-h1"];
@@ -561,6 +585,7 @@ async function main(): Promise<number> {
         durationSeconds: opts.durationSeconds,
         warmupSeconds: opts.warmupSeconds,
         warmupLapSeconds: opts.warmupLapSeconds,
+        repeat: opts.repeat,
         connections: opts.connections,
         clientThreads: opts.clientThreads,
         ...(mode === "soak" ? { soakSeconds: opts.soakSeconds } : {}),
@@ -570,9 +595,9 @@ async function main(): Promise<number> {
     let ok = true;
     let output: { json: Record<string, unknown>; human: string };
     if (mode === "scenarios") {
-      const { results, human } = await scenarioMode(run, scenarios);
+      const { results, human, verdicts } = await scenarioMode(run, scenarios);
       ok = results.every((result) => result.status === "ok");
-      output = { json: { mode, scenarios: results }, human: [human, ...problemLines(results).map((line) => red(bold(line)))].join("\n") };
+      output = { json: { mode, scenarios: results, targets: verdicts }, human: [human, ...problemLines(results).map((line) => red(bold(line)))].join("\n") };
     } else if (mode === "data") {
       const { json, human, results } = await dataMode(run);
       ok = results.every((result) => result.status === "ok");

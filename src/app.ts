@@ -10,6 +10,7 @@ import { ConfigError, type Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
 import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing, type KeyRingPersistence } from "./keys/key-ring.js";
 import { KeyEncryption } from "./keys/key-encryption.js";
+import { inlineSignatures, SigningThreads } from "./keys/signing-threads.js";
 import { StoreKeyPersistence } from "./keys/store-key-persistence.js";
 import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
@@ -91,7 +92,12 @@ export async function createDomain(options: {
   extraApiKeys?: ApiKey[];
 }): Promise<Domain> {
   const { config, issuer, clock, store, logger } = options;
-  const keyRing = await KeyRing.open({ persistence: keyPersistence(config, store), algorithm: config.signingAlgorithm, clock });
+  const keyRing = await KeyRing.open({
+    persistence: keyPersistence(config, store),
+    algorithm: config.signingAlgorithm,
+    clock,
+    signatures: config.signingThreads > 0 ? new SigningThreads(config.signingThreads, logger) : inlineSignatures,
+  });
   const cacheMs = config.clientCacheSeconds * 1000;
   const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], { store, clock, cacheMs });
   const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });

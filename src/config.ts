@@ -74,6 +74,8 @@ export const configSchema = z
     dataDir: z.string().min(1).optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     signingAlgorithm: z.enum(["EdDSA", "ES256"]).default("EdDSA"),
+    /** Threads that compute token signatures off the event loop (per process); 0 signs in the event loop. */
+    signingThreads: z.number().int().min(0).max(16).default(1),
     defaultTokenLifetimeSeconds: z.number().int().min(1).max(86_400).default(3600),
     /** The longest lifetime any client may have; a rotated-out signing key stays published this long. */
     maxTokenLifetimeSeconds: z.number().int().min(60).max(86_400).default(86_400),
@@ -115,10 +117,10 @@ export const configSchema = z
         failuresPerSubjectAndPeer: z.number().int().min(1).default(10),
         windowSeconds: z.number().int().min(1).max(3600).default(60),
         /** Introspections per caller per second, per instance (a burst of twice this is allowed). */
-        introspectionsPerSecond: z.number().int().min(1).default(5000),
+        introspectionsPerSecond: z.number().int().min(1).default(50_000),
       })
       .strict()
-      .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60, introspectionsPerSecond: 5000 }),
+      .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60, introspectionsPerSecond: 50_000 }),
     /** Worker processes (node:cluster) serving the port; 1 = this process only. Needs the Redis store to share state. */
     workers: z.number().int().min(1).max(64).default(1),
     /** Create a demo client at start when no client is configured. */
@@ -232,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = en
   set("dataDir", env.TOKENSMITH_DATA_DIR);
   set("logLevel", env.TOKENSMITH_LOG_LEVEL);
   set("signingAlgorithm", env.TOKENSMITH_SIGNING_ALG);
+  set("signingThreads", envInteger(env, "TOKENSMITH_SIGNING_THREADS"));
   set("keyEncryptionKey", env.TOKENSMITH_KEY_ENCRYPTION_KEY);
   if (env.TOKENSMITH_WORKERS === "auto") merged.workers = availableParallelism();
   else set("workers", envInteger(env, "TOKENSMITH_WORKERS"));

@@ -202,6 +202,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       if (config.shutdownDelaySeconds > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
       maintenance.stop();
       await server.close(config.shutdownGraceSeconds * 1000);
+      await domain.keyRing.close();
       if (!options.store) await store.close();
     },
   };

@@ -59,6 +59,8 @@ describe("a bad configuration is refused, naming every bad field", () => {
     ["an unknown store type", { store: { type: "etcd" } }, ["store.type"]],
     ["an unknown log level", { logLevel: "loud" }, ["logLevel"]],
     ["an unsupported signing algorithm", { signingAlgorithm: "HS256" }, ["signingAlgorithm"]],
+    ["negative signing threads", { signingThreads: -1 }, ["signingThreads"]],
+    ["a fractional number of signing threads", { signingThreads: 1.5 }, ["signingThreads"]],
     ["an issuer that is not a URL", { issuer: "tokensmith" }, ["issuer"]],
     ["tls without keyFile", { tls: { certFile: "c.pem" } }, ["tls.keyFile"]],
     ["two bad fields at once", { port: -1, logLevel: "loud" }, ["port", "logLevel"]],
@@ -120,6 +122,7 @@ describe("defaults", () => {
       store: { type: "memory" },
       logLevel: "info",
       signingAlgorithm: "EdDSA",
+      signingThreads: 1,
       defaultTokenLifetimeSeconds: 3600,
       clients: [],
       demoClient: true,
@@ -198,6 +201,8 @@ describe("environment variables override the file", () => {
     ["TOKENSMITH_DATA_DIR", "/var/lib/from-env", { dataDir: "/var/lib/from-env" }],
     ["TOKENSMITH_LOG_LEVEL", "debug", { logLevel: "debug" }],
     ["TOKENSMITH_SIGNING_ALG", "ES256", { signingAlgorithm: "ES256" }],
+    ["TOKENSMITH_SIGNING_THREADS", "0", { signingThreads: 0 }],
+    ["TOKENSMITH_SIGNING_THREADS", "4", { signingThreads: 4 }],
     ["REDIS_URL", "redis://redis.test:6379", { store: { type: "redis", url: "redis://redis.test:6379" } }],
   ])("%s=%s", (name, value, override) => {
     const fromFile = loadConfig({}, path);

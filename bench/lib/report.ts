@@ -23,6 +23,8 @@ export interface ScenarioResult {
     processes: number;
   };
   redisCpuPercent?: number;
+  /** With --repeat: every round's req/s and ratio to its floor, in round order (the row shows the median round). */
+  rounds?: { requestsPerSecond: number[]; p99Ms: number[]; throughputVsFloor: number[]; cpuPerRequestVsFloor: number[] };
   /** Compared with the floor of the same protocol family, measured in the same run. */
   vsFloor?: {
     floor: string;
@@ -125,6 +127,89 @@ export function compareWithFloors(results: ScenarioResult[], floorOf: (result: S
           : Number.NaN,
     };
   }
+}
+
+const median = (values: number[]): number => {
+  const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
+
+/**
+ * Folds several rounds of the same scenarios (each round compared with its
+ * own floors) into one result per scenario: the row of the round with the
+ * median req/s, and the median of the rounds' ratios, so one noisy moment on
+ * a shared machine moves neither. Any failed round fails the scenario.
+ */
+export function foldRounds(rounds: ScenarioResult[][]): ScenarioResult[] {
+  const first = rounds[0] ?? [];
+  if (rounds.length === 1) return first;
+  return first.map((_, index) => {
+    const runs = rounds.map((round) => round[index] as ScenarioResult);
+    const rps = runs.map((run) => run.load?.requestsPerSecond ?? Number.NaN);
+    const measured = runs.filter((run) => run.load !== undefined).sort((a, b) => (a.load as LoadResult).requestsPerSecond - (b.load as LoadResult).requestsPerSecond);
+    const shown = measured[Math.floor((measured.length - 1) / 2)] ?? (runs[0] as ScenarioResult);
+    const folded: ScenarioResult = {
+      ...shown,
+      status: runs.every((run) => run.status === "ok") ? "ok" : "failed",
+      problems: runs.flatMap((run, round) => run.problems.map((problem) => `round ${round + 1}: ${problem}`)),
+      rounds: {
+        requestsPerSecond: rps,
+        p99Ms: runs.map((run) => run.load?.latencyMs.p99 ?? Number.NaN),
+        throughputVsFloor: runs.map((run) => run.vsFloor?.throughput ?? Number.NaN),
+        cpuPerRequestVsFloor: runs.map((run) => run.vsFloor?.cpuPerRequest ?? Number.NaN),
+      },
+    };
+    if (shown.vsFloor) {
+      folded.vsFloor = {
+        ...shown.vsFloor,
+        throughput: median(folded.rounds!.throughputVsFloor),
+        cpuPerRequest: median(folded.rounds!.cpuPerRequestVsFloor),
+      };
+    }
+    return folded;
+  });
+}
+
+/** The req/s of every round, for the table: "min–max". */
+export function roundsRange(result: ScenarioResult): string {
+  const values = (result.rounds?.requestsPerSecond ?? []).filter((value) => Number.isFinite(value));
+  if (values.length < 2) return "-";
+  return `${formatNumber(Math.min(...values))}–${formatNumber(Math.max(...values))}`;
+}
+
+/** The performance targets of issue #7 that the chosen scenarios can speak to, each met or not in this run. */
+export interface TargetVerdict {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export function targetVerdicts(results: ScenarioResult[]): TargetVerdict[] {
+  const verdicts: TargetVerdict[] = [];
+  const named = (name: string) => results.find((result) => result.name === name && result.status === "ok" && result.load !== undefined);
+  const oauth = named("oauth-token");
+  if (oauth?.load) {
+    verdicts.push({ target: "POST /oauth2/token ≥ 11,000 req/s", measured: `${formatNumber(oauth.load.requestsPerSecond)} req/s`, met: oauth.load.requestsPerSecond >= 11_000 });
+    verdicts.push({ target: "POST /oauth2/token p99 ≤ 10 ms (50 connections)", measured: `${formatMs(oauth.load.latencyMs.p99)} ms`, met: oauth.load.latencyMs.p99 <= 10 });
+  }
+  for (const name of ["introspect-jwt-connect-json-h1", "introspect-jwt-oauth-h1"]) {
+    const introspect = named(name);
+    if (introspect?.load) {
+      verdicts.push({ target: `${name} ≥ 11,000 req/s`, measured: `${formatNumber(introspect.load.requestsPerSecond)} req/s`, met: introspect.load.requestsPerSecond >= 11_000 });
+    }
+  }
+  const compared = results.filter((result) => !result.isFloor && result.vsFloor !== undefined && !result.vsFloor.context);
+  if (compared.length > 0) {
+    const below = compared.filter((result) => (result.vsFloor as { throughput: number }).throughput < 0.8);
+    verdicts.push({
+      target: "every Connect/gRPC scenario ≥ 0.8× its floor",
+      measured: below.length === 0 ? `lowest ${formatRatio(Math.min(...compared.map((r) => r.vsFloor!.throughput)))}` : `below: ${below.map((r) => `${r.name} ${formatRatio(r.vsFloor!.throughput)}`).join(", ")}`,
+      met: below.length === 0,
+    });
+  }
+  return verdicts;
 }
 
 /** Loud lines for every failure, or an empty list. */

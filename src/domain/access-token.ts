@@ -10,9 +10,9 @@ export interface AccessTokenClaims {
   jti: string;
 }
 
-/** Signs access tokens (implemented by the signing key ring). Synchronous: it is on the hot path. */
+/** Signs access tokens (implemented by the signing key ring, in the event loop or in signing threads). */
 export interface AccessTokenSigner {
-  sign(claims: AccessTokenClaims): string;
+  sign(claims: AccessTokenClaims): Promise<string>;
 }
 
 export type VerifyFailure =

@@ -51,7 +51,7 @@ export class ClientTokenIssuer {
       jti: randomId(),
     };
     return {
-      accessToken: this.deps.signer.sign(claims),
+      accessToken: await this.deps.signer.sign(claims),
       tokenType: "Bearer",
       expiresIn: client.tokenLifetimeSeconds,
       scopes,

@@ -2,7 +2,8 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AccessTokenClaims, AccessTokenSigner } from "../domain/access-token.js";
 import type { Clock } from "../domain/clock.js";
-import { signCompact } from "./jws.js";
+import { signingInputOf } from "./jws.js";
+import { inlineSignatures, type Signatures } from "./signing-threads.js";
 import type { KeyEncryption } from "./key-encryption.js";
 import {
   deserializeSigningKey,
@@ -96,11 +97,18 @@ export class KeyRing implements AccessTokenSigner {
     private readonly persistence: KeyRingPersistence,
     private readonly algorithm: SigningAlgorithm,
     private readonly clock: Clock,
+    private readonly signatures: Signatures,
   ) {}
 
   /** Loads the ring, or creates it with one fresh key on first start. */
-  static async open(options: { persistence: KeyRingPersistence; algorithm: SigningAlgorithm; clock: Clock }): Promise<KeyRing> {
-    const ring = new KeyRing(options.persistence, options.algorithm, options.clock);
+  static async open(options: {
+    persistence: KeyRingPersistence;
+    algorithm: SigningAlgorithm;
+    clock: Clock;
+    /** Where signatures are computed: the event loop (default) or signing threads. */
+    signatures?: Signatures;
+  }): Promise<KeyRing> {
+    const ring = new KeyRing(options.persistence, options.algorithm, options.clock, options.signatures ?? inlineSignatures);
     let state = await options.persistence.load();
     if (state === undefined || state.keys.length === 0) {
       const key = await generateSigningKey(options.algorithm, options.clock.now());
@@ -191,7 +199,14 @@ export class KeyRing implements AccessTokenSigner {
       .map((entry) => this.keys.get(entry.kid)!.publicJwk);
   }
 
-  sign(claims: AccessTokenClaims): string {
-    return signCompact(this.active(), claims);
+  async sign(claims: AccessTokenClaims): Promise<string> {
+    const key = this.active();
+    const signingInput = signingInputOf(key, claims);
+    return `${signingInput}.${await this.signatures.sign(key, signingInput)}`;
+  }
+
+  /** Stops the signing threads, if any. */
+  close(): Promise<void> {
+    return this.signatures.close();
   }
 }

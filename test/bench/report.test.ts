@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { compareWithFloors, foldRounds, roundsRange, targetVerdicts, type ScenarioResult } from "../../bench/lib/report.js";
+import type { LoadResult } from "../../bench/lib/tools.js";
+
+/** The bench's arithmetic: rounds folded into medians, and the issue's targets judged from them. */
+
+function load(requestsPerSecond: number, p99 = 5): LoadResult {
+  return {
+    requests: requestsPerSecond * 10,
+    durationSeconds: 10,
+    requestsPerSecond,
+    latencyMs: { p50: 1, p99, p999: p99 * 2, max: p99 * 3 },
+    statuses: { "200": requestsPerSecond * 10 },
+    non2xx: 0,
+    errors: {},
+    errorCount: 0,
+    shape: "wrk -t1 -c50",
+  };
+}
+
+function result(name: string, requestsPerSecond: number, options: { floor?: boolean; family?: ScenarioResult["family"]; p99?: number; cpu?: number } = {}): ScenarioResult {
+  return {
+    name,
+    family: options.family ?? "connect-json-h1",
+    tool: "wrk",
+    isFloor: options.floor ?? false,
+    status: "ok",
+    problems: [],
+    load: load(requestsPerSecond, options.p99),
+    server: { cpuPercent: 100, cpuMicrosPerRequest: options.cpu ?? 1e6 / requestsPerSecond, rssMb: 100, processes: 1 },
+  };
+}
+
+const FLOOR = { floor: "ping", context: false };
+
+function round(ping: number, issue: number, oauth: number, p99 = 5): ScenarioResult[] {
+  const results = [result("ping", ping, { floor: true }), result("issue", issue), result("oauth-token", oauth, { family: "oauth-h1", p99 })];
+  compareWithFloors(results, (r) => (r.name === "oauth-token" ? { floor: "ping", context: true } : FLOOR));
+  return results;
+}
+
+describe("foldRounds", () => {
+  it("returns a single round as it is", () => {
+    const only = round(10_000, 8_000, 9_000);
+    expect(foldRounds([only])).toBe(only);
+  });
+
+  it("shows the median round's row and the median of the rounds' own ratios", () => {
+    // Round 2 is a slow moment for everything; the ratios of each round stay close.
+    const folded = foldRounds([round(10_000, 8_000, 12_000), round(4_000, 3_600, 5_000), round(11_000, 8_250, 11_500)]);
+    const issue = folded.find((r) => r.name === "issue")!;
+    expect(issue.load?.requestsPerSecond).toBe(8_000);
+    expect(issue.rounds?.requestsPerSecond).toEqual([8_000, 3_600, 8_250]);
+    expect(issue.vsFloor?.throughput).toBeCloseTo(0.8, 5); // medians of 0.8, 0.9, 0.75
+    expect(roundsRange(issue)).toBe("3,600–8,250");
+    expect(folded.find((r) => r.name === "ping")?.load?.requestsPerSecond).toBe(10_000);
+  });
+
+  it("fails a scenario that failed in any round, naming the round", () => {
+    const second = round(10_000, 8_000, 9_000);
+    second[1] = { ...second[1]!, status: "failed", problems: ["12 non-2xx responses"] };
+    const folded = foldRounds([round(10_000, 8_000, 9_000), second]);
+    const issue = folded.find((r) => r.name === "issue")!;
+    expect(issue.status).toBe("failed");
+    expect(issue.problems).toEqual(["round 2: 12 non-2xx responses"]);
+  });
+});
+
+describe("targetVerdicts", () => {
+  it("judges throughput, p99 and the ratio to the floor", () => {
+    const verdicts = targetVerdicts(round(10_000, 7_000, 11_500, 9.5));
+    expect(verdicts).toEqual([
+      { target: "POST /oauth2/token ≥ 11,000 req/s", measured: "11,500 req/s", met: true },
+      { target: "POST /oauth2/token p99 ≤ 10 ms (50 connections)", measured: "9.50 ms", met: true },
+      { target: "every Connect/gRPC scenario ≥ 0.8× its floor", measured: "below: issue 0.70×", met: false },
+    ]);
+  });
+
+  it("does not count a failed scenario as meeting anything", () => {
+    const results = round(10_000, 9_000, 20_000, 2);
+    results[2] = { ...results[2]!, status: "failed" };
+    const verdicts = targetVerdicts(results);
+    expect(verdicts.map((v) => v.target)).not.toContain("POST /oauth2/token ≥ 11,000 req/s");
+    expect(verdicts).toContainEqual({ target: "every Connect/gRPC scenario ≥ 0.8× its floor", measured: "lowest 0.90×", met: true });
+  });
+
+  it("misses the p99 target above 10 ms even when throughput is met", () => {
+    const verdicts = targetVerdicts(round(10_000, 9_000, 12_000, 14.4));
+    expect(verdicts.find((v) => v.target.includes("p99"))).toMatchObject({ met: false, measured: "14.4 ms" });
+  });
+});

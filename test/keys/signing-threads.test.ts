@@ -1,0 +1,137 @@
+import { generateKeyPairSync, verify } from "node:crypto";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import { afterEach, describe, expect, it } from "vitest";
+import { signatureOf } from "../../src/keys/jws.js";
+import { generateSigningKey, type SigningKey } from "../../src/keys/signing-key.js";
+import { SigningThreads } from "../../src/keys/signing-threads.js";
+import type { RunningServer } from "../../src/server.js";
+import { startTestServer, testClient } from "../support/tokensmith.js";
+
+/**
+ * Signatures computed in threads off the event loop must be the signatures
+ * the event loop would compute: Ed25519 is deterministic, so they are equal
+ * byte for byte; ES256 signatures are randomized, so they must verify.
+ */
+
+const inputs = (count: number, tag: string) => Array.from({ length: count }, (_, i) => `${tag}.payload-${i}-${"x".repeat(i % 50)}`);
+
+function verifies(key: SigningKey, input: string, signature: string): boolean {
+  const bytes = Buffer.from(signature, "base64url");
+  return key.alg === "EdDSA"
+    ? verify(null, Buffer.from(input), key.publicKey, bytes)
+    : verify("sha256", Buffer.from(input), { key: key.publicKey, dsaEncoding: "ieee-p1363" }, bytes);
+}
+
+/** A thread program that dies on the first batch it gets. */
+const DYING_THREAD = `require("node:worker_threads").parentPort.on("message", () => process.exit(3));`;
+/** A thread program that answers every batch with an error. */
+const FAILING_THREAD = `const { parentPort } = require("node:worker_threads"); parentPort.on("message", () => parentPort.postMessage({ error: "no" }));`;
+/** A thread program that answers with the wrong number of signatures. */
+const SHORT_THREAD = `const { parentPort } = require("node:worker_threads"); parentPort.on("message", () => parentPort.postMessage({ signatures: [] }));`;
+
+describe("SigningThreads", () => {
+  let threads: SigningThreads | undefined;
+  afterEach(async () => {
+    await threads?.close();
+    threads = undefined;
+  });
+
+  it("gives the event loop's Ed25519 signatures byte for byte, for many concurrent requests over several threads", async () => {
+    const key = await generateSigningKey("EdDSA", Date.now());
+    threads = new SigningThreads(2);
+    const all = inputs(600, "ed");
+    // Six turns of the event loop: six batches, spread over both threads while the first ones are in flight.
+    const pending: Array<Promise<string>> = [];
+    for (let turn = 0; turn < 6; turn++) {
+      pending.push(...all.slice(turn * 100, (turn + 1) * 100).map((input) => threads!.sign(key, input)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const signatures = await Promise.all(pending);
+    expect(signatures).toEqual(all.map((input) => signatureOf(key, input)));
+    expect(threads.running).toBe(2);
+  });
+
+  it("signs ES256 verifiably, and a key it has not seen (a rotation) in the same batch as a known one", async () => {
+    const first = await generateSigningKey("EdDSA", Date.now());
+    const second = await generateSigningKey("ES256", Date.now());
+    threads = new SigningThreads(1);
+    expect(verifies(first, "a.b", await threads.sign(first, "a.b"))).toBe(true);
+    const mixed = inputs(50, "mixed");
+    const keys = mixed.map((_, i) => (i % 2 === 0 ? first : second));
+    const signatures = await Promise.all(mixed.map((input, i) => threads!.sign(keys[i]!, input)));
+    mixed.forEach((input, i) => expect(verifies(keys[i]!, input, signatures[i]!), `#${i}`).toBe(true));
+    // A signature by one key never verifies under the other.
+    expect(verifies(second, mixed[0]!, signatures[0]!)).toBe(false);
+  });
+
+  it.each([
+    ["dies", DYING_THREAD],
+    ["answers with an error", FAILING_THREAD],
+    ["answers with too few signatures", SHORT_THREAD],
+  ])("when a thread %s, every pending signature is still made (in the event loop), correctly", async (_case, source) => {
+    const key = await generateSigningKey("EdDSA", Date.now());
+    threads = new SigningThreads(1, undefined, source);
+    for (let round = 0; round < 3; round++) {
+      const all = inputs(40, `round${round}`);
+      const signatures = await Promise.all(all.map((input) => threads!.sign(key, input)));
+      expect(signatures).toEqual(all.map((input) => signatureOf(key, input)));
+    }
+  });
+
+  it("a signing error reaches the caller as an error, not a hang", async () => {
+    const key = await generateSigningKey("EdDSA", Date.now());
+    // An RSA key where an Ed25519 key is expected: node:crypto refuses it in the thread and in the event loop.
+    const wrong: SigningKey = { ...key, kid: "wrong", privateKey: generateKeyPairSync("x25519").privateKey };
+    threads = new SigningThreads(1);
+    const good = threads.sign(key, "good.input");
+    await expect(threads.sign(wrong, "bad.input")).rejects.toThrow();
+    expect(await good).toBe(signatureOf(key, "good.input"));
+  });
+
+  it("after close, signs in the event loop and runs no thread", async () => {
+    const key = await generateSigningKey("EdDSA", Date.now());
+    threads = new SigningThreads(1);
+    await threads.sign(key, "before");
+    expect(threads.running).toBe(1);
+    await threads.close();
+    expect(threads.running).toBe(0);
+    expect(await threads.sign(key, "after")).toBe(signatureOf(key, "after"));
+  });
+
+  it("refuses a count that is not a positive integer", () => {
+    expect(() => new SigningThreads(0)).toThrow(/positive integer/);
+    expect(() => new SigningThreads(1.5)).toThrow(/positive integer/);
+  });
+});
+
+describe("the server signs the same tokens with and without signing threads", () => {
+  const client = testClient("threads-client", ["things:read"]);
+  const servers: RunningServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+  });
+
+  it.each([0, 1, 3])("signingThreads: %i — 200 concurrent tokens all verify against the JWKS", async (signingThreads) => {
+    const server = await startTestServer({ clients: [client], config: { signingThreads } });
+    servers.push(server);
+    const jwks = createRemoteJWKSet(new URL(`${server.url}/.well-known/jwks.json`));
+    const auth = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString("base64")}`;
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        fetch(`${server.url}/oauth2/token`, {
+          method: "POST",
+          headers: { authorization: auth, "content-type": "application/x-www-form-urlencoded" },
+          body: "grant_type=client_credentials&scope=things:read",
+        }).then(async (response) => ({ status: response.status, body: (await response.json()) as { access_token: string } })),
+      ),
+    );
+    const jtis = new Set<unknown>();
+    for (const { status, body } of responses) {
+      expect(status).toBe(200);
+      const { payload } = await jwtVerify(body.access_token, jwks, { issuer: server.domain.issuer, typ: "at+jwt" });
+      expect(payload.scope).toBe("things:read");
+      jtis.add(payload.jti);
+    }
+    expect(jtis.size).toBe(200);
+  });
+});

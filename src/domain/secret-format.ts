@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { randomPoolBytes } from "./random-id.js";
 
 /**
  * Secrets Tokensmith generates: `tks_<kind>_<body><check>`.
@@ -21,23 +22,42 @@ const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const BODY_LENGTH = 43; // ceil(256 / log2(62))
 const CHECK_LENGTH = 6;
 
-function toBase62(bytes: Buffer, length: number): string {
-  let n = BigInt(`0x${bytes.toString("hex") || "0"}`);
+/** `length` base62 digits of a non-negative integer below 2^53, most significant first. */
+export function toBase62(value: number, length: number): string {
+  let n = value;
   let out = "";
   while (out.length < length) {
-    out = BASE62[Number(n % 62n)] + out;
-    n /= 62n;
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
   }
   return out;
 }
 
+/** The first 40 bits of SHA-256(prefix + body) as 6 base62 digits. */
 function checksum(prefixAndBody: string): string {
-  return toBase62(createHash("sha256").update(prefixAndBody).digest().subarray(0, 5), CHECK_LENGTH);
+  return toBase62(createHash("sha256").update(prefixAndBody).digest().readUIntBE(0, 5), CHECK_LENGTH);
+}
+
+/**
+ * Uniform base62 characters by rejection: the low 6 bits of a random byte,
+ * kept when below 62. 43 characters carry 43·log2(62) ≈ 256.03 bits.
+ */
+function randomBase62(length: number): string {
+  let out = "";
+  while (out.length < length) {
+    // A few spare bytes: each is rejected with probability 2/64.
+    const bytes = randomPoolBytes(length - out.length + 4);
+    for (let i = 0; i < bytes.length && out.length < length; i++) {
+      const digit = (bytes[i] as number) & 63;
+      if (digit < 62) out += BASE62[digit];
+    }
+  }
+  return out;
 }
 
 export function generateSecret(kind: SecretKind): string {
   const prefix = KIND_PREFIX[kind];
-  const body = toBase62(randomBytes(32), BODY_LENGTH);
+  const body = randomBase62(BODY_LENGTH);
   return prefix + body + checksum(prefix + body);
 }
 

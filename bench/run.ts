@@ -42,6 +42,9 @@ const USAGE = `usage: npm run bench -- [options]
                         first scenarios do not pay for a cold server (JIT, heap sizing) (default 1; 0 = off)
   --repeat <n>          rounds over the chosen scenarios; each row shows the median round, each ratio the
                         median of the rounds' ratios (default 1)
+  --rate <req/s>        open loop: h2load sends this many requests per second in total (HTTP/1.1 for the
+                        wrk scenarios), so latencies are those of a server serving that rate, not of a
+                        saturated one; no floors are added (default scenarios: oauth-token, introspect-jwt-*)
   --connections <n>     concurrent connections; for h2load, connections × streams ≈ n (default 50)
   --client-threads <n>  load generator threads (default 1: leaves the other cores to the server)
   --scenarios <a,b>     run only these (a trailing * matches a prefix); the floors they are compared with are added
@@ -63,6 +66,7 @@ interface Options {
   warmupSeconds: number;
   warmupLapSeconds: number;
   repeat: number;
+  rate?: number;
   connections: number;
   clientThreads: number;
   scenarios?: string[];
@@ -103,6 +107,7 @@ function parseOptions(argv: string[]): Options | undefined {
       warmup: { type: "string" },
       "warmup-lap": { type: "string" },
       repeat: { type: "string" },
+      rate: { type: "string" },
       connections: { type: "string" },
       "client-threads": { type: "string" },
       scenarios: { type: "string" },
@@ -123,6 +128,7 @@ function parseOptions(argv: string[]): Options | undefined {
     warmupSeconds: positiveNumber("warmup", values.warmup, 2, { allowZero: true }),
     warmupLapSeconds: positiveNumber("warmup-lap", values["warmup-lap"], 1, { allowZero: true }),
     repeat: positiveNumber("repeat", values.repeat, 1),
+    rate: values.rate === undefined ? undefined : positiveNumber("rate", values.rate, 0),
     connections: positiveNumber("connections", values.connections, 50),
     clientThreads: positiveNumber("client-threads", values["client-threads"], 1),
     scenarios: values.scenarios?.split(",").map((name) => name.trim()).filter((name) => name !== ""),
@@ -137,7 +143,10 @@ function parseOptions(argv: string[]): Options | undefined {
 }
 
 /** The scenarios to run, in the canonical order, with the floors the chosen ones are compared with. */
-function selectScenarios(filter: string[] | undefined, log: (message: string) => void): Scenario[] {
+const RATE_SCENARIOS = ["oauth-token", "introspect-jwt*"];
+
+function selectScenarios(filter: string[] | undefined, log: (message: string) => void, openLoop = false): Scenario[] {
+  if (openLoop) filter = filter === undefined || filter.length === 0 ? RATE_SCENARIOS : filter;
   if (filter === undefined || filter.length === 0) return SCENARIOS;
   const chosen = new Set<string>();
   for (const pattern of filter) {
@@ -148,7 +157,7 @@ function selectScenarios(filter: string[] | undefined, log: (message: string) =>
     for (const match of matches) chosen.add(match.name);
   }
   const added: string[] = [];
-  for (const name of [...chosen]) {
+  for (const name of openLoop ? [] : [...chosen]) {
     const scenario = scenarioNamed(name);
     if (scenario.isFloor) continue;
     const { floor } = FLOOR_OF[scenario.family];
@@ -197,7 +206,11 @@ async function runScenario(run: Run, scenario: Scenario, label = scenario.name):
     fail(`verification before the load failed, scenario skipped: ${errorText(error)}`);
     return result;
   }
+  // Open loop: h2load at a fixed rate, over HTTP/1.1 where the scenario is a wrk (HTTP/1.1) one.
+  const tool = options.rate !== undefined ? "h2load" : scenario.tool;
   const loadOptions = (durationSeconds: number, tag: string): LoadOptions => ({
+    rate: options.rate,
+    h1: options.rate !== undefined && scenario.tool === "wrk",
     baseUrl: system.baseUrl,
     requests: prepared.requests,
     connections: options.connections,
@@ -207,12 +220,12 @@ async function runScenario(run: Run, scenario: Scenario, label = scenario.name):
     tag,
   });
   try {
-    if (options.warmupSeconds > 0) await runTool(scenario.tool, loadOptions(options.warmupSeconds, `${label}-warmup`));
+    if (options.warmupSeconds > 0) await runTool(tool, loadOptions(options.warmupSeconds, `${label}-warmup`));
     const serverCpu = new CpuMeter(system.pid);
     const redisCpu = run.redisPid === undefined ? undefined : new CpuMeter(run.redisPid);
     serverCpu.start();
     redisCpu?.start();
-    const load = await runTool(scenario.tool, loadOptions(options.durationSeconds, label));
+    const load = await runTool(tool, loadOptions(options.durationSeconds, label));
     const cpuPercent = serverCpu.stop();
     result.redisCpuPercent = redisCpu?.stop();
     result.load = load;
@@ -299,7 +312,7 @@ async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results:
   const repeated = run.options.repeat > 1;
   const headers = repeated ? [...SCENARIO_HEADERS, "req/s rounds"] : SCENARIO_HEADERS;
   const rows = results.map((result) => (repeated ? [...scenarioRow(result), roundsRange(result)] : scenarioRow(result)));
-  const verdicts = targetVerdicts(results);
+  const verdicts = targetVerdicts(results, run.options.rate);
   const human = [
     table(headers, rows, 2),
     "",
@@ -531,9 +544,9 @@ async function main(): Promise<number> {
 
   let scenarios: Scenario[] = [];
   try {
-    if (mode === "scenarios") scenarios = selectScenarios(opts.scenarios, log);
+    if (mode === "scenarios") scenarios = selectScenarios(opts.scenarios, log, opts.rate !== undefined);
     else if (opts.scenarios !== undefined) log(`--scenarios is ignored with --${mode}`);
-    const tools = mode === "scenarios" ? scenarios.map((scenario) => scenario.tool) : (["wrk"] as const);
+    const tools = mode === "scenarios" ? (opts.rate !== undefined ? (["h2load"] as const) : scenarios.map((scenario) => scenario.tool)) : (["wrk"] as const);
     requireTools(tools);
   } catch (error) {
     process.stderr.write(`bench: ${errorText(error)}\n`);
@@ -586,6 +599,7 @@ async function main(): Promise<number> {
         warmupSeconds: opts.warmupSeconds,
         warmupLapSeconds: opts.warmupLapSeconds,
         repeat: opts.repeat,
+        rate: opts.rate ?? null,
         connections: opts.connections,
         clientThreads: opts.clientThreads,
         ...(mode === "soak" ? { soakSeconds: opts.soakSeconds } : {}),
@@ -623,7 +637,7 @@ async function main(): Promise<number> {
         `server: ${system.command} [${system.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${header.server.processesAtStart} process(es)\n` +
         (mode === "soak"
           ? `soak: ${opts.soakSeconds} s, ${opts.connections} connections, after ${opts.warmupSeconds} s warm-up, ${opts.clientThreads} load generator thread(s)\n`
-          : `${opts.connections} connections, ${opts.durationSeconds} s per scenario after ${opts.warmupSeconds} s warm-up ` +
+          : `${opts.rate !== undefined ? `open loop at ${formatNumber(opts.rate)} req/s, ` : ""}${opts.connections} connections, ${opts.durationSeconds} s per scenario after ${opts.warmupSeconds} s warm-up ` +
             `(and a ${opts.warmupLapSeconds} s warm-up lap), ${opts.clientThreads} load generator thread(s)\n`);
       process.stdout.write(`\n${context}\n${output.human}\n`);
       if (!ok) process.stdout.write(`${red(bold("\nSOME SCENARIOS FAILED: the numbers above include failed requests or skipped scenarios."))}\n`);

@@ -186,13 +186,15 @@ export interface TargetVerdict {
   met: boolean;
 }
 
-export function targetVerdicts(results: ScenarioResult[]): TargetVerdict[] {
+/** `openLoopRate`: the run sent a fixed rate (--rate), so its latencies are those at that rate. */
+export function targetVerdicts(results: ScenarioResult[], openLoopRate?: number): TargetVerdict[] {
   const verdicts: TargetVerdict[] = [];
   const named = (name: string) => results.find((result) => result.name === name && result.status === "ok" && result.load !== undefined);
   const oauth = named("oauth-token");
   if (oauth?.load) {
     verdicts.push({ target: "POST /oauth2/token ≥ 11,000 req/s", measured: `${formatNumber(oauth.load.requestsPerSecond)} req/s`, met: oauth.load.requestsPerSecond >= 11_000 });
-    verdicts.push({ target: "POST /oauth2/token p99 ≤ 10 ms (50 connections)", measured: `${formatMs(oauth.load.latencyMs.p99)} ms`, met: oauth.load.latencyMs.p99 <= 10 });
+    const at = openLoopRate === undefined ? "50 connections, closed loop" : `${formatNumber(openLoopRate)} req/s offered, open loop`;
+    verdicts.push({ target: `POST /oauth2/token p99 ≤ 10 ms (${at})`, measured: `${formatMs(oauth.load.latencyMs.p99)} ms`, met: oauth.load.latencyMs.p99 <= 10 });
   }
   for (const name of ["introspect-jwt-connect-json-h1", "introspect-jwt-oauth-h1"]) {
     const introspect = named(name);

@@ -51,6 +51,8 @@ export interface SystemUnderTest {
 }
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
+/** What `npm start` passes to node (package.json), so the bench measures the server as shipped. */
+export const SERVER_NODE_FLAGS = ["--max-semi-space-size=64"];
 const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -164,11 +166,11 @@ export async function startSystem(options: ServerOptions): Promise<SystemUnderTe
     }
 
     if (options.serverCommand !== undefined) mode = `custom --server-cmd; its environment has ${production ? "NODE_ENV=production (dist/ present)" : "no NODE_ENV (no dist/)"}`;
-    const command = options.serverCommand ?? `${process.execPath} bin/tokensmith.js serve`;
+    const command = options.serverCommand ?? `${process.execPath} ${SERVER_NODE_FLAGS.join(" ")} bin/tokensmith.js serve`;
     options.log(`starting Tokensmith: ${command}  [${mode}${options.workers !== undefined ? `, TOKENSMITH_WORKERS=${options.workers}` : ""}]`);
     child =
       options.serverCommand === undefined
-        ? spawn(process.execPath, ["bin/tokensmith.js", "serve"], { cwd: REPO_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] })
+        ? spawn(process.execPath, [...SERVER_NODE_FLAGS, "bin/tokensmith.js", "serve"], { cwd: REPO_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] })
         : spawn("/bin/sh", ["-c", options.serverCommand], { cwd: REPO_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     const server = child;
     liveServers.add(server);

@@ -209,6 +209,10 @@ export interface LoadOptions {
   /** Where scripts, bodies and logs go. */
   workDir: string;
   tag: string;
+  /** Open loop (h2load only): this many requests per second in total, spread over the connections. */
+  rate?: number;
+  /** h2load over HTTP/1.1 (one request at a time per connection) instead of h2c. */
+  h1?: boolean;
 }
 
 export async function runWrk(options: LoadOptions): Promise<LoadResult> {
@@ -292,9 +296,12 @@ export async function runH2load(options: LoadOptions): Promise<LoadResult> {
   const logPath = path.join(options.workDir, `${options.tag}.log`);
   writeFileSync(bodyPath, spec.body);
   writeFileSync(logPath, "");
-  const shape = h2Shape(options.connections);
+  const shape = options.h1 ? { connections: options.connections, streams: 1 } : h2Shape(options.connections);
   const threads = Math.max(1, Math.min(options.threads, shape.connections));
+  const perConnection = options.rate === undefined ? undefined : Math.max(1, Math.round(options.rate / shape.connections));
   const args = [
+    ...(options.h1 ? ["--h1"] : []),
+    ...(perConnection === undefined ? [] : [`--rps=${perConnection}`]),
     `-t${threads}`,
     `-c${shape.connections}`,
     `-m${shape.streams}`,
@@ -352,6 +359,6 @@ export async function runH2load(options: LoadOptions): Promise<LoadResult> {
     non2xx,
     errors,
     errorCount,
-    shape: `h2load -t${threads} -c${shape.connections} -m${shape.streams}`,
+    shape: `h2load${options.h1 ? " --h1" : ""} -t${threads} -c${shape.connections} -m${shape.streams}${perConnection === undefined ? "" : ` --rps=${perConnection}`}`,
   };
 }

@@ -71,7 +71,7 @@ describe("targetVerdicts", () => {
     const verdicts = targetVerdicts(round(10_000, 7_000, 11_500, 9.5));
     expect(verdicts).toEqual([
       { target: "POST /oauth2/token ≥ 11,000 req/s", measured: "11,500 req/s", met: true },
-      { target: "POST /oauth2/token p99 ≤ 10 ms (50 connections)", measured: "9.50 ms", met: true },
+      { target: "POST /oauth2/token p99 ≤ 10 ms (50 connections, closed loop)", measured: "9.50 ms", met: true },
       { target: "every Connect/gRPC scenario ≥ 0.8× its floor", measured: "below: issue 0.70×", met: false },
     ]);
   });
@@ -87,5 +87,14 @@ describe("targetVerdicts", () => {
   it("misses the p99 target above 10 ms even when throughput is met", () => {
     const verdicts = targetVerdicts(round(10_000, 9_000, 12_000, 14.4));
     expect(verdicts.find((v) => v.target.includes("p99"))).toMatchObject({ met: false, measured: "14.4 ms" });
+  });
+
+  it("names the offered rate when the run was open loop", () => {
+    const verdicts = targetVerdicts(round(10_000, 9_000, 11_000, 3.2), 11_000);
+    expect(verdicts.find((v) => v.target.includes("p99"))).toEqual({
+      target: "POST /oauth2/token p99 ≤ 10 ms (11,000 req/s offered, open loop)",
+      measured: "3.20 ms",
+      met: true,
+    });
   });
 });

@@ -41,9 +41,9 @@ export interface BenchContext {
   baseUrl: string;
   secrets: BenchSecrets;
   /** An access token issued before the run, introspected by the introspect-jwt scenarios. */
-  introspectJwt: string;
+  introspectJwt(): Promise<string>;
   /** Another one, revoked over and over by the revoke scenario. */
-  revokeJwt: string;
+  revokeJwt(): Promise<string>;
   /** A fresh grant from the 300 s API key (issued right before the scenario runs). */
   issueLongGrant(): Promise<string>;
 }
@@ -226,7 +226,7 @@ function rpcScenario<I extends DescMessage, O extends DescMessage>(options: {
 function oauthScenario(options: {
   name: string;
   measures: string;
-  request: (ctx: BenchContext) => { path: string; form: Record<string, string>; authorization: string };
+  request: (ctx: BenchContext) => Promise<{ path: string; form: Record<string, string>; authorization: string }>;
   expect: Expect;
 }): Scenario {
   return {
@@ -236,7 +236,7 @@ function oauthScenario(options: {
     isFloor: false,
     measures: options.measures,
     async prepare(ctx) {
-      const { path, form, authorization } = options.request(ctx);
+      const { path, form, authorization } = await options.request(ctx);
       const spec: RequestSpec = {
         method: "POST",
         path,
@@ -306,7 +306,7 @@ export const SCENARIOS: Scenario[] = [
   oauthScenario({
     name: "oauth-token",
     measures: "POST /oauth2/token, client_credentials with Basic (scope bench:read): what an OAuth library does",
-    request: (ctx) => ({ path: "/oauth2/token", form: { grant_type: "client_credentials", scope: ISSUE_SCOPE }, authorization: clientAuthorization(ctx) }),
+    request: async (ctx) => ({ path: "/oauth2/token", form: { grant_type: "client_credentials", scope: ISSUE_SCOPE }, authorization: clientAuthorization(ctx) }),
     expect: (json) => (typeof json.access_token === "string" && json.token_type === "Bearer" ? undefined : "no access_token"),
   }),
   issueClientToken("connect-json-h1", "issue-client-token-connect-json-h1"),
@@ -325,13 +325,13 @@ export const SCENARIOS: Scenario[] = [
     family: "connect-json-h1",
     method: TokenService.method.introspect,
     measures: "Introspect of a JWT issued before the run: client authentication, signature check, revocation GET in Redis",
-    request: async (ctx) => ({ init: { token: ctx.introspectJwt }, authorization: clientAuthorization(ctx) }),
+    request: async (ctx) => ({ init: { token: await ctx.introspectJwt() }, authorization: clientAuthorization(ctx) }),
     expect: expectActive("access_token"),
   }),
   oauthScenario({
     name: "introspect-jwt-oauth-h1",
     measures: "POST /oauth2/introspect (RFC 7662) of the same JWT: the OAuth facade's cost on top of the domain",
-    request: (ctx) => ({ path: "/oauth2/introspect", form: { token: ctx.introspectJwt }, authorization: clientAuthorization(ctx) }),
+    request: async (ctx) => ({ path: "/oauth2/introspect", form: { token: await ctx.introspectJwt() }, authorization: clientAuthorization(ctx) }),
     expect: (json) => (json.active === true ? undefined : "the token is not active"),
   }),
   rpcScenario({
@@ -347,7 +347,7 @@ export const SCENARIOS: Scenario[] = [
     family: "connect-json-h1",
     method: TokenService.method.revoke,
     measures: "Revoke of one JWT, repeatedly, by the client it was issued to: signature check + a SET with TTL in Redis every time",
-    request: async (ctx) => ({ init: { token: ctx.revokeJwt }, authorization: clientAuthorization(ctx) }),
+    request: async (ctx) => ({ init: { token: await ctx.revokeJwt() }, authorization: clientAuthorization(ctx) }),
     expect: expectEmpty,
   }),
 ];
@@ -363,9 +363,19 @@ export async function createContext(baseUrl: string, secrets: BenchSecrets): Pro
   const transport = createConnectTransport({ baseUrl, httpVersion: "1.1" });
   const client = createClient(TokenService, transport);
   const clientAuth = { authorization: encodeBasicAuthorization(BENCH_CLIENT_ID, secrets.clientSecret) };
-  const introspectJwt = (await client.issueClientToken({}, { headers: clientAuth })).accessToken;
-  const revokeJwt = (await client.issueClientToken({}, { headers: clientAuth })).accessToken;
-  if (introspectJwt === revokeJwt) throw new Error("the server issued the same access token twice");
+  // Issued on first use (and once), so a run of scenarios that need none of them (or a
+  // reference server that only answers /oauth2/token) never asks for them.
+  const once = (issue: () => Promise<string>) => {
+    let issued: Promise<string> | undefined;
+    return () => (issued ??= issue());
+  };
+  const issueJwt = async () => (await client.issueClientToken({}, { headers: clientAuth })).accessToken;
+  const introspectJwt = once(issueJwt);
+  const revokeJwt = once(async () => {
+    const token = await issueJwt();
+    if (token === (await introspectJwt())) throw new Error("the server issued the same access token twice");
+    return token;
+  });
   return {
     baseUrl,
     secrets,

@@ -89,6 +89,16 @@ describe("targetVerdicts", () => {
     expect(verdicts.find((v) => v.target.includes("p99"))).toMatchObject({ met: false, measured: "14.4 ms" });
   });
 
+  it("open loop: serving 99 % of an offered 11k counts as 11k, less does not", () => {
+    const close = targetVerdicts(round(10_000, 9_000, 10_900, 3), 11_000);
+    expect(close.find((v) => v.target.startsWith("POST /oauth2/token ≥"))?.met).toBe(true);
+    const short = targetVerdicts(round(10_000, 9_000, 10_800, 3), 11_000);
+    expect(short.find((v) => v.target.startsWith("POST /oauth2/token ≥"))?.met).toBe(false);
+    // A lower offered rate never makes 11k easier to claim.
+    const low = targetVerdicts(round(10_000, 9_000, 5_000, 3), 5_000);
+    expect(low.find((v) => v.target.startsWith("POST /oauth2/token ≥"))?.met).toBe(false);
+  });
+
   it("names the offered rate when the run was open loop", () => {
     const verdicts = targetVerdicts(round(10_000, 9_000, 11_000, 3.2), 11_000);
     expect(verdicts.find((v) => v.target.includes("p99"))).toEqual({

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { LabelledCounter, LabelledHistogram, type CounterSeries, type HistogramSeries } from "./labelled-series.js";
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -12,32 +13,33 @@ type Labelled<T> = Map<string, T>;
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<"protocol" | "method" | "code">;
-  private readonly latency: Histogram<"protocol" | "method">;
-  private readonly issued: Counter<"kind">;
+  private readonly requests: LabelledCounter<"protocol" | "method" | "code">;
+  private readonly latency: LabelledHistogram<"protocol" | "method">;
+  private readonly issued: LabelledCounter<"kind">;
   private readonly revocations: Counter;
   private readonly storeErrors: Counter;
   private readonly rateLimited: Counter<"kind">;
   private readonly rateLimitFallbacks: Counter;
-  private readonly requestChildren: Labelled<Counter.Internal> = new Map();
-  private readonly latencyChildren: Labelled<Histogram.Internal<"protocol" | "method">> = new Map();
+  private readonly requestChildren: Labelled<CounterSeries<"protocol" | "method" | "code">> = new Map();
+  private readonly latencyChildren: Labelled<HistogramSeries<"protocol" | "method">> = new Map();
+  private readonly issuedChildren: Labelled<CounterSeries<"kind">> = new Map();
 
   constructor(options: { signingKeyAges?: () => Array<{ kid: string; ageSeconds: number }>; defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: "tokensmith_requests_total",
-      help: "Requests by protocol (rpc or http), method (RPC name or OAuth endpoint) and result code",
-      labelNames: ["protocol", "method", "code"],
-      registers,
-    });
-    this.latency = new Histogram({
-      name: "tokensmith_request_duration_seconds",
-      help: "Request latency by protocol and method",
-      labelNames: ["protocol", "method"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.issued = new Counter({ name: "tokensmith_tokens_issued_total", help: "Tokens issued, by kind", labelNames: ["kind"], registers });
+    this.requests = new LabelledCounter(
+      "tokensmith_requests_total",
+      "Requests by protocol (rpc or http), method (RPC name or OAuth endpoint) and result code",
+      ["protocol", "method", "code"],
+      this.registry,
+    );
+    this.latency = new LabelledHistogram(
+      "tokensmith_request_duration_seconds",
+      "Request latency by protocol and method",
+      ["protocol", "method"],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
+    this.issued = new LabelledCounter("tokensmith_tokens_issued_total", "Tokens issued, by kind", ["kind"], this.registry);
     this.revocations = new Counter({ name: "tokensmith_revocations_total", help: "Revoke requests answered with success", registers });
     this.storeErrors = new Counter({ name: "tokensmith_store_errors_total", help: "Requests that failed because the store was unavailable", registers });
     this.rateLimited = new Counter({
@@ -72,21 +74,26 @@ export class Metrics {
     const requestKey = `${protocol}|${method}|${code}`;
     let counter = this.requestChildren.get(requestKey);
     if (counter === undefined) {
-      counter = this.requests.labels(protocol, method, code);
+      counter = this.requests.child({ protocol, method, code });
       this.requestChildren.set(requestKey, counter);
     }
-    counter.inc();
+    counter.value += 1;
     const latencyKey = `${protocol}|${method}`;
     let histogram = this.latencyChildren.get(latencyKey);
     if (histogram === undefined) {
-      histogram = this.latency.labels(protocol, method);
+      histogram = this.latency.child({ protocol, method });
       this.latencyChildren.set(latencyKey, histogram);
     }
-    histogram.observe(seconds);
+    this.latency.observe(histogram, seconds);
   }
 
   tokenIssued(kind: "access_token" | "grant"): void {
-    this.issued.labels(kind).inc();
+    let counter = this.issuedChildren.get(kind);
+    if (counter === undefined) {
+      counter = this.issued.child({ kind });
+      this.issuedChildren.set(kind, counter);
+    }
+    counter.value += 1;
   }
 
   revoked(): void {

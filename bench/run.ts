@@ -142,11 +142,12 @@ function parseOptions(argv: string[]): Options | undefined {
   };
 }
 
-/** The scenarios to run, in the canonical order, with the floors the chosen ones are compared with. */
+/** What --rate measures when --scenarios does not say. */
 const RATE_SCENARIOS = ["oauth-token", "introspect-jwt*"];
 
+/** The scenarios to run, in the canonical order, with the floors the chosen ones are compared with. */
 function selectScenarios(filter: string[] | undefined, log: (message: string) => void, openLoop = false): Scenario[] {
-  if (openLoop) filter = filter === undefined || filter.length === 0 ? RATE_SCENARIOS : filter;
+  if (openLoop && (filter === undefined || filter.length === 0)) filter = RATE_SCENARIOS;
   if (filter === undefined || filter.length === 0) return SCENARIOS;
   const chosen = new Set<string>();
   for (const pattern of filter) {
@@ -156,8 +157,16 @@ function selectScenarios(filter: string[] | undefined, log: (message: string) =>
     if (matches.length === 0) throw new UsageError(`no scenario matches "${pattern}"; scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`);
     for (const match of matches) chosen.add(match.name);
   }
+  // Open loop compares no ratios, so it needs no floors.
+  const added = openLoop ? [] : addFloors(chosen);
+  if (added.length > 0) log(`added the floor${added.length > 1 ? "s" : ""} the chosen scenarios are compared with: ${added.join(", ")}`);
+  return SCENARIOS.filter((scenario) => chosen.has(scenario.name));
+}
+
+/** Adds to `chosen` the floor of every chosen scenario; returns the ones it added. */
+function addFloors(chosen: Set<string>): string[] {
   const added: string[] = [];
-  for (const name of openLoop ? [] : [...chosen]) {
+  for (const name of [...chosen]) {
     const scenario = scenarioNamed(name);
     if (scenario.isFloor) continue;
     const { floor } = FLOOR_OF[scenario.family];
@@ -166,8 +175,7 @@ function selectScenarios(filter: string[] | undefined, log: (message: string) =>
       added.push(floor);
     }
   }
-  if (added.length > 0) log(`added the floor${added.length > 1 ? "s" : ""} the chosen scenarios are compared with: ${added.join(", ")}`);
-  return SCENARIOS.filter((scenario) => chosen.has(scenario.name));
+  return added;
 }
 
 // --- running one load ---------------------------------------------------------------

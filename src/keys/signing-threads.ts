@@ -82,10 +82,6 @@ class SigningThread {
     return this.inFlight.length;
   }
 
-  get usable(): boolean {
-    return this.alive;
-  }
-
   send(batch: Pending): void {
     const request: BatchRequest = { keys: [], kids: [], inputs: batch.inputs };
     for (const key of batch.keys) {
@@ -192,9 +188,8 @@ export class SigningThreads implements Signatures {
     thread.send(batch);
   }
 
-  /** Threads start on first use; a batch goes to the least busy one. */
+  /** Threads start on first use; a batch goes to the least busy one. A thread that is gone has already left `threads`. */
   private pick(): SigningThread {
-    this.threads = this.threads.filter((thread) => thread.usable);
     if (this.threads.length < this.count) {
       const thread = new SigningThread(this.source, (gone, unanswered, reason) => {
         this.logger?.error({ reason }, "signing thread gone; its batches are signed in the event loop and a new thread starts on demand");
@@ -211,7 +206,7 @@ export class SigningThreads implements Signatures {
 
   /** For tests and diagnostics: how many threads are running. */
   get running(): number {
-    return this.threads.filter((thread) => thread.usable).length;
+    return this.threads.length;
   }
 
   async close(): Promise<void> {

@@ -7,14 +7,13 @@ import { storeKeys } from "../../src/store/store.js";
 import type { RunningServer } from "../../src/server.js";
 import { clusterBackend, memoryBackend, redisBackend, type Backend } from "../support/backends.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
-import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
+import { apiKeyAuth, basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
 const passkeyKey = generateSecret("api_key");
 const externalKey = generateSecret("api_key");
 const shortKey = generateSecret("api_key");
 const introspector = testClient("resource-server", ["token:introspect"]);
 
-const apiKeyAuth = (key: string) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` });
 
 describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("API-key grants on %s", (makeBackend) => {
   const backend = makeBackend();

@@ -8,7 +8,7 @@ import { storeKeys } from "../../src/store/store.js";
 import type { RunningServer } from "../../src/server.js";
 import { clusterBackend, memoryBackend, redisBackend, type Backend } from "../support/backends.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
-import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
+import { apiKeyAuth, basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
 const orders = testClient("orders", ["orders:read", "orders:write"], { tokenLifetimeSeconds: 60 });
 const billing = testClient("billing", ["billing:read"]);
@@ -16,7 +16,6 @@ const resourceServer = testClient("resource-server", ["token:introspect"]);
 const admin = testClient("token-admin", ["token:introspect", "token:delete"]);
 const apiKey = generateSecret("api_key");
 const otherApiKey = generateSecret("api_key");
-const apiKeyAuth = (key: string) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` });
 
 describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("Introspect and Revoke on %s", (makeBackend) => {
   const backend = makeBackend();

@@ -78,3 +78,6 @@ export function tokenClient(transport: Transport): RpcClient<typeof TokenService
 export function basic(id: string, secret: string): { authorization: string } {
   return { authorization: encodeBasicAuthorization(id, secret) };
 }
+
+/** An API key presented as the Basic username with an empty password. */
+export const apiKeyAuth = (key: string) => basic(key, "");

@@ -102,7 +102,7 @@ async function serveGrpc(route: Route, req: NodeRequest, res: NodeResponse, opti
   const context = handlerContext(req, method, options.contextValues(req), "grpc");
   let response: unknown;
   try {
-    response = await options.around(method, async () => route.impl(input as never, context));
+    response = await options.around(method, async () => route.impl(input as never, context as unknown as HandlerContext));
   } catch (error) {
     writeGrpcError(res, ConnectError.from(error));
     return;
@@ -115,7 +115,7 @@ async function serveGrpc(route: Route, req: NodeRequest, res: NodeResponse, opti
   frame.set(payload, 5);
   const responseHeaders: Record<string, string> = { "content-type": GRPC_PROTO_TYPE };
   const trailers: Record<string, string> = { "grpc-status": "0" };
-  if ((context as unknown as { touchedHeaders(): boolean }).touchedHeaders()) {
+  if (context.touchedHeaders()) {
     context.responseHeader.forEach((value, key) => (responseHeaders[key] = value));
     context.responseTrailer.forEach((value, key) => (trailers[key] = value));
   }
@@ -152,16 +152,16 @@ async function serve(route: Route, json: boolean, req: NodeRequest, res: NodeRes
   const context = handlerContext(req, method, options.contextValues(req));
   let response: unknown;
   try {
-    response = await options.around(method, async () => route.impl(input as never, context));
+    response = await options.around(method, async () => route.impl(input as never, context as unknown as HandlerContext));
   } catch (error) {
-    const touched = (context as unknown as { touchedHeaders(): boolean }).touchedHeaders();
+    const touched = context.touchedHeaders();
     writeError(res, ConnectError.from(error), touched ? context.responseHeader : undefined);
     return;
   }
   const message = isMessage(response, method.output) ? response : create(method.output, response as never);
   const payload = json ? Buffer.from(toJsonString(method.output, message)) : toBinary(method.output, message);
   const responseHeaders: Record<string, string | number> = { "content-type": json ? JSON_TYPE : PROTO_TYPE, "content-length": payload.byteLength };
-  if ((context as unknown as { touchedHeaders(): boolean }).touchedHeaders()) {
+  if (context.touchedHeaders()) {
     context.responseHeader.forEach((value, key) => (responseHeaders[key] = value));
     context.responseTrailer.forEach((value, key) => (responseHeaders[`trailer-${key}`] = value));
   }
@@ -179,50 +179,85 @@ function decode(schema: DescMessage, body: Buffer, json: boolean) {
   }
 }
 
-/** Only what the handlers read: request headers, context values; the rest for completeness. */
-function handlerContext(req: NodeRequest, method: DescMethod, values: ContextValues, protocolName = "connect"): HandlerContext {
-  const requestHeader = {
-    get(name: string): string | null {
-      const value = req.headers[name.toLowerCase()];
-      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-    },
-    has(name: string): boolean {
-      return req.headers[name.toLowerCase()] !== undefined;
-    },
-  };
+/**
+ * Only what the handlers read: request headers, context values; the rest for completeness.
+ *
+ * A class, not an object literal: a literal with getters is created by the
+ * runtime in dictionary mode (~0.7 µs each, and slow lookups after), which
+ * measured ~30 µs of CPU per call under load and twice the p99 latency of
+ * the same call with this class (bench: introspect-jwt-connect-json-h1).
+ */
+export class FastHandlerContext {
+  readonly service: DescService;
+  readonly requestMethod = "POST";
+  readonly url: string;
+  readonly requestHeader: RequestHeaderView;
   // Created only when a handler asks: most calls never touch them.
-  let controller: AbortController | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  return {
-    method,
-    service: method.parent,
-    protocolName,
-    requestMethod: "POST",
-    url: req.url ?? "",
-    peer: { addr: req.socket?.remoteAddress ?? "" },
-    get signal() {
-      if (controller === undefined) {
-        const created = new AbortController();
-        controller = created;
-        req.once("close", () => {
-          if (!(req as { complete?: boolean }).complete) created.abort(new ConnectError("the client closed the request", Code.Canceled));
-        });
-      }
-      return controller.signal;
-    },
-    timeoutMs: () => undefined,
-    requestHeader: requestHeader as unknown as Headers,
-    get responseHeader() {
-      return (responseHeader ??= new Headers());
-    },
-    get responseTrailer() {
-      return (responseTrailer ??= new Headers());
-    },
-    values: values ?? createContextValues(),
-    /** Whether the handler set response headers or trailers (without creating them). */
-    touchedHeaders: () => responseHeader !== undefined || responseTrailer !== undefined,
-  } as unknown as HandlerContext;
+  private controller: AbortController | undefined = undefined;
+  private createdResponseHeader: Headers | undefined = undefined;
+  private createdResponseTrailer: Headers | undefined = undefined;
+
+  constructor(
+    private readonly req: NodeRequest,
+    readonly method: DescMethod,
+    readonly values: ContextValues,
+    readonly protocolName: string,
+  ) {
+    this.service = method.parent;
+    this.url = req.url ?? "";
+    this.requestHeader = new RequestHeaderView(req);
+  }
+
+  get peer(): { addr: string } {
+    return { addr: this.req.socket?.remoteAddress ?? "" };
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const created = new AbortController();
+      this.controller = created;
+      const req = this.req;
+      req.once("close", () => {
+        if (!(req as { complete?: boolean }).complete) created.abort(new ConnectError("the client closed the request", Code.Canceled));
+      });
+    }
+    return this.controller.signal;
+  }
+
+  timeoutMs(): undefined {
+    return undefined;
+  }
+
+  get responseHeader(): Headers {
+    return (this.createdResponseHeader ??= new Headers());
+  }
+
+  get responseTrailer(): Headers {
+    return (this.createdResponseTrailer ??= new Headers());
+  }
+
+  /** Whether the handler set response headers or trailers (without creating them). */
+  touchedHeaders(): boolean {
+    return this.createdResponseHeader !== undefined || this.createdResponseTrailer !== undefined;
+  }
+}
+
+/** The request headers as the part of `Headers` that handlers use, read from the Node request without copying. */
+class RequestHeaderView {
+  constructor(private readonly req: NodeRequest) {}
+
+  get(name: string): string | null {
+    const value = this.req.headers[name.toLowerCase()];
+    return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+  }
+
+  has(name: string): boolean {
+    return this.req.headers[name.toLowerCase()] !== undefined;
+  }
+}
+
+function handlerContext(req: NodeRequest, method: DescMethod, values: ContextValues, protocolName = "connect"): FastHandlerContext {
+  return new FastHandlerContext(req, method, values ?? createContextValues(), protocolName);
 }
 
 function writeError(res: NodeResponse, error: ConnectError, extraHeaders?: Headers): void {

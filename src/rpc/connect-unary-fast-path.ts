@@ -4,6 +4,7 @@ import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { NodeRequest, NodeResponse } from "../http/http-routes.js";
 import { readRequestBody } from "../http/request-body.js";
+import { flatCodec } from "./flat-codec.js";
 
 /** A unary method implementation, as in a ServiceImpl. */
 type UnaryImpl = (request: never, context: HandlerContext) => unknown;
@@ -107,8 +108,7 @@ async function serveGrpc(route: Route, req: NodeRequest, res: NodeResponse, opti
     writeGrpcError(res, ConnectError.from(error));
     return;
   }
-  const message = isMessage(response, method.output) ? response : create(method.output, response as never);
-  const payload = toBinary(method.output, message);
+  const payload = encode(method.output, response, false);
   const frame = Buffer.allocUnsafe(5 + payload.byteLength);
   frame[0] = 0;
   frame.writeUInt32BE(payload.byteLength, 1);
@@ -158,8 +158,7 @@ async function serve(route: Route, json: boolean, req: NodeRequest, res: NodeRes
     writeError(res, ConnectError.from(error), touched ? context.responseHeader : undefined);
     return;
   }
-  const message = isMessage(response, method.output) ? response : create(method.output, response as never);
-  const payload = json ? Buffer.from(toJsonString(method.output, message)) : toBinary(method.output, message);
+  const payload = encode(method.output, response, json);
   const responseHeaders: Record<string, string | number> = { "content-type": json ? JSON_TYPE : PROTO_TYPE, "content-length": payload.byteLength };
   if (context.touchedHeaders()) {
     context.responseHeader.forEach((value, key) => (responseHeaders[key] = value));
@@ -171,12 +170,35 @@ async function serve(route: Route, json: boolean, req: NodeRequest, res: NodeRes
 
 function decode(schema: DescMessage, body: Buffer, json: boolean) {
   try {
-    return json
-      ? fromJsonString(schema, body.toString("utf8"), { ignoreUnknownFields: true })
-      : fromBinary(schema, body);
+    const codec = flatCodec(schema);
+    if (!json) return codec?.decodeBinary(body) ?? fromBinary(schema, body);
+    const text = body.toString("utf8");
+    const decoded = codec === undefined ? undefined : codec.decodeJson(parseOrUndefined(text));
+    // Anything the flat codec does not take plainly — including every error — is protobuf-es's.
+    return decoded ?? fromJsonString(schema, text, { ignoreUnknownFields: true });
   } catch (error) {
     throw new ConnectError(`cannot decode request: ${(error as Error).message}`, Code.InvalidArgument);
   }
+}
+
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A handler's answer (a message or its init shape) as JSON or binary, through the flat codec when it can. */
+function encode(schema: DescMessage, response: unknown, json: boolean): Uint8Array {
+  const codec = typeof response === "object" && response !== null ? flatCodec(schema) : undefined;
+  if (codec !== undefined) {
+    const value = response as Record<string, unknown>;
+    const fast = json ? codec.encodeJson(value) : codec.encodeBinary(value);
+    if (fast !== undefined) return typeof fast === "string" ? Buffer.from(fast) : fast;
+  }
+  const message = isMessage(response, schema) ? response : create(schema, response as never);
+  return json ? Buffer.from(toJsonString(schema, message)) : toBinary(schema, message);
 }
 
 /**

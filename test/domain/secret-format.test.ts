@@ -5,11 +5,14 @@ import {
   hasValidChecksum,
   isSecretHash,
   secretMatches,
+  sha256,
   toBase62,
+  tokenDigest,
   type SecretKind,
 } from "../../src/domain/secret-format.js";
 import { randomId, randomPoolBytes } from "../../src/domain/random-id.js";
 import fc from "fast-check";
+import { createHash } from "node:crypto";
 
 /**
  * Secrets Tokensmith generates (client secrets, API keys) carry a
@@ -175,5 +178,26 @@ describe("secret generation without BigInt (rejection-sampled base62, 40-bit che
     expect(() => randomPoolBytes(8193)).toThrow(RangeError);
     expect(() => randomPoolBytes(-1)).toThrow(RangeError);
     expect(randomPoolBytes(8192)).toHaveLength(8192);
+  });
+});
+
+describe("sha256 (one-shot crypto.hash where Node has it)", () => {
+  it("gives the bytes of createHash for any string, lone surrogates included, as Buffer and as base64url", () => {
+    const strings = fc.oneof(fc.string({ unit: "binary" }), fc.string({ unit: fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code)) }));
+    fc.assert(
+      fc.property(strings, (text) => {
+        const expected = createHash("sha256").update(text, "utf8").digest();
+        expect(sha256(text)).toEqual(expected);
+        expect(sha256(text, "base64url")).toBe(expected.toString("base64url"));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("keeps the stored forms: hashSecret and tokenDigest of known inputs", () => {
+    // SHA-256("abc") from FIPS 180-2, base64url.
+    expect(tokenDigest("abc")).toBe("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+    expect(hashSecret("abc")).toBe("sha256$ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+    expect(Buffer.isBuffer(sha256("abc"))).toBe(true);
   });
 });

@@ -38,7 +38,8 @@ const PROTO_TYPE = "application/proto";
  * abort() at the end of every call builds a DOMException with a captured
  * stack, async-generator plumbing for a single message). The Connect unary
  * protocol is simple enough to answer with the same service implementations,
- * the same codecs (protobuf-es) and connect's own error serialization.
+ * the same messages (protobuf-es, or the flat codecs that give identical
+ * bytes for the hot RPCs' messages) and connect's own error serialization.
  */
 export function connectUnaryFastPath(options: FastPathOptions): (req: NodeRequest, res: NodeResponse) => boolean {
   const routes = new Map<string, Route>();

@@ -1,5 +1,5 @@
 import { create, fromBinary, fromJsonString, isMessage, toBinary, toJsonString, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { NodeRequest, NodeResponse } from "../http/http-routes.js";
@@ -101,7 +101,7 @@ async function serveGrpc(route: Route, req: NodeRequest, res: NodeResponse, opti
     writeGrpcError(res, ConnectError.from(error, Code.InvalidArgument));
     return;
   }
-  const context = handlerContext(req, method, options.contextValues(req), "grpc");
+  const context = new FastHandlerContext(req, method, options.contextValues(req), "grpc");
   let response: unknown;
   try {
     response = await options.around(method, async () => route.impl(input as never, context as unknown as HandlerContext));
@@ -150,7 +150,7 @@ async function serve(route: Route, json: boolean, req: NodeRequest, res: NodeRes
     writeError(res, ConnectError.from(error));
     return;
   }
-  const context = handlerContext(req, method, options.contextValues(req));
+  const context = new FastHandlerContext(req, method, options.contextValues(req), "connect");
   let response: unknown;
   try {
     response = await options.around(method, async () => route.impl(input as never, context as unknown as HandlerContext));
@@ -277,10 +277,6 @@ class RequestHeaderView {
   has(name: string): boolean {
     return this.req.headers[name.toLowerCase()] !== undefined;
   }
-}
-
-function handlerContext(req: NodeRequest, method: DescMethod, values: ContextValues, protocolName = "connect"): FastHandlerContext {
-  return new FastHandlerContext(req, method, values ?? createContextValues(), protocolName);
 }
 
 function writeError(res: NodeResponse, error: ConnectError, extraHeaders?: Headers): void {

@@ -87,9 +87,11 @@ function compile(schema: DescMessage): FlatCodec | null {
     byJsonName.set(field.name, compiledField).set(field.jsonName, compiledField);
   }
   const typeName = schema.typeName;
+  // Declaration order, as protobuf-es's create() lays a message out.
+  const declared = schema.fields.map((field) => byNumber.get(field.number)!);
   const zero = (): Record<string, unknown> => {
     const message: Record<string, unknown> = { $typeName: typeName };
-    for (const field of schema.fields) message[field.localName] = zeroOf(byNumber.get(field.number)!.kind);
+    for (const field of declared) message[field.localName] = zeroOf(field.kind);
     return message;
   };
   return {
@@ -179,8 +181,18 @@ function encodeJson(fields: readonly Field[], value: Record<string, unknown>): s
 }
 
 function varint(value: number | bigint): Buffer {
-  let n = BigInt.asUintN(64, BigInt(value));
   const bytes: number[] = [];
+  if (typeof value === "number" && value >= 0 && value <= 0xffffffff) {
+    // Lengths, tags and non-negative 32-bit values: plain arithmetic, no BigInt.
+    let n = value;
+    while (n > 0x7f) {
+      bytes.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    bytes.push(n);
+    return Buffer.from(bytes);
+  }
+  let n = BigInt.asUintN(64, BigInt(value));
   while (n > 0x7fn) {
     bytes.push(Number(n & 0x7fn) | 0x80);
     n >>= 7n;
@@ -217,7 +229,7 @@ const ONE = Buffer.from([1]);
 
 function pushString(parts: Buffer[], tag: Buffer, text: string): void {
   const bytes = Buffer.from(text, "utf8");
-  parts.push(tag, bytes.length < 0x80 ? Buffer.from([bytes.length]) : varint(bytes.length), bytes);
+  parts.push(tag, varint(bytes.length), bytes);
 }
 
 function decodeJson(byJsonName: ReadonlyMap<string, Field>, zero: () => Record<string, unknown>, parsed: unknown): Record<string, unknown> | undefined {

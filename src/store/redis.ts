@@ -17,6 +17,7 @@
  * Every failure surfaces as StoreUnavailableError with the ioredis error as
  * `cause`.
  */
+import type { Writable } from "node:stream";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import { StoreUnavailableError, type SetOptions, type Store } from "./store.js";
 
@@ -100,10 +101,49 @@ function toPx(ttlMs: number): number {
   return Math.max(1, Math.ceil(ttlMs));
 }
 
+/**
+ * Sends the commands issued in one turn of the event loop in one write.
+ *
+ * The first command of a turn corks the connection's socket; the socket is
+ * uncorked in the check phase (setImmediate) right after the poll phase in
+ * which the requests that issued the commands were read, so every command
+ * of that batch leaves in a single writev. Nothing waits for an earlier
+ * batch's replies, and no per-batch objects outlive the turn.
+ *
+ * It replaces ioredis' auto-pipelining on one connection (standalone and
+ * Sentinel). Auto-pipelining sends a batch only once the previous one has
+ * been answered, and keeps each batch in a Pipeline with its own promises
+ * and result arrays until then: under load most of those are alive at every
+ * scavenge and get copied and promoted (bench/RESULTS.md measured ~1.7 MB
+ * surviving per scavenge and multi-millisecond pauses on the Redis-backed
+ * calls). Writing each command on its own instead costs a syscall per
+ * command. Cluster keeps auto-pipelining, which groups commands per node.
+ */
+class TurnWriteBatcher {
+  private corked: Writable | undefined;
+  private readonly flush = (): void => {
+    const stream = this.corked;
+    this.corked = undefined;
+    stream?.uncork();
+  };
+
+  /** Holds `stream`'s writes until the check phase of this turn. */
+  hold(stream: Writable | undefined): void {
+    if (stream === undefined || stream === this.corked) return;
+    // A reconnect replaced the socket within the turn: let the old one go now.
+    if (this.corked !== undefined) this.flush();
+    stream.cork();
+    this.corked = stream;
+    setImmediate(this.flush);
+  }
+}
+
 export class RedisStore implements Store {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly deadlineMs: number;
+  /** Set for a single connection (standalone, Sentinel); Cluster auto-pipelines instead. */
+  private readonly batcher: TurnWriteBatcher | undefined;
 
   /** Use `createRedisStore`. */
   constructor(
@@ -112,6 +152,7 @@ export class RedisStore implements Store {
     commandTimeoutMs: number,
   ) {
     this.deadlineMs = commandTimeoutMs + DEADLINE_SLACK_MS;
+    this.batcher = client instanceof Redis ? new TurnWriteBatcher() : undefined;
   }
 
   /** True while connected and ready for commands; for health checks. */
@@ -244,6 +285,7 @@ export class RedisStore implements Store {
       const cause = new Error(`connection is ${state}`);
       return Promise.reject(new StoreUnavailableError(`redis ${operation} failed: ${cause.message}`, { cause }));
     }
+    this.batcher?.hold((this.client as Redis).stream);
     return this.withDeadline(operation, command);
   }
 
@@ -309,7 +351,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       client = new Redis(options.url, {
         ...connection,
         enableOfflineQueue: false,
-        enableAutoPipelining: true,
+        // RedisStore batches the writes of each event-loop turn itself.
+        enableAutoPipelining: false,
         retryStrategy: reconnectDelay,
         scripts,
       }) as Client;
@@ -322,7 +365,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
         password: options.password,
         sentinelPassword: options.sentinelPassword,
         enableOfflineQueue: false,
-        enableAutoPipelining: true,
+        enableAutoPipelining: false,
         retryStrategy: reconnectDelay,
         // Sentinel lookups retry forever too (a number every time).
         sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, RECONNECT_MAX_MS),

@@ -6,8 +6,9 @@
  *   piling up (and running later, after the caller was already told they
  *   failed).
  * - `commandTimeout` bounds a command that was sent but not answered (slow
- *   or hung server); a per-call deadline on top bounds everything else
- *   (e.g. Cluster redirection retries), so no method ever hangs.
+ *   or hung server). On Cluster a per-call deadline on top bounds everything
+ *   else (redirection retries, commands parked while the slot map loads), so
+ *   no method ever hangs.
  * - Lost in-flight commands are not replayed on reconnect: a replayed GETDEL
  *   would consume a value whose caller already got an error. (Cluster's own
  *   redirection retries, e.g. during a failover, still resend within the
@@ -136,6 +137,11 @@ class TurnWriteBatcher {
     this.corked = stream;
     setImmediate(this.flush);
   }
+}
+
+function unavailable(operation: string, error: unknown): StoreUnavailableError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreUnavailableError(`redis ${operation} failed: ${reason}`, { cause: error });
 }
 
 export class RedisStore implements Store {
@@ -273,8 +279,8 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Runs one command if connected, under the per-call deadline, and turns
-   * every failure into StoreUnavailableError.
+   * Runs one command if connected (on Cluster under the per-call deadline),
+   * and turns every failure into StoreUnavailableError.
    */
   private run<T>(operation: string, command: () => Promise<T>): Promise<T> {
     // Checked here rather than left to ioredis: with auto-pipelining, a
@@ -285,8 +291,18 @@ export class RedisStore implements Store {
       const cause = new Error(`connection is ${state}`);
       return Promise.reject(new StoreUnavailableError(`redis ${operation} failed: ${cause.message}`, { cause }));
     }
-    this.batcher?.hold((this.client as Redis).stream);
-    return this.withDeadline(operation, command);
+    if (this.batcher === undefined) return this.withDeadline(operation, command);
+    // One connection, no offline queue: ioredis writes the command at once
+    // (or rejects it), arms its commandTimeout, and rejects it when the
+    // connection drops, so nothing is left for a deadline of ours to bound.
+    this.batcher.hold((this.client as Redis).stream);
+    try {
+      return command().catch((error: unknown) => {
+        throw unavailable(operation, error);
+      });
+    } catch (error) {
+      return Promise.reject(unavailable(operation, error));
+    }
   }
 
   /**
@@ -305,8 +321,7 @@ export class RedisStore implements Store {
     try {
       return await Promise.race([command(), deadline]);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new StoreUnavailableError(`redis ${operation} failed: ${reason}`, { cause: error });
+      throw unavailable(operation, error);
     } finally {
       clearTimeout(timer);
     }

@@ -12,7 +12,7 @@ import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisStore, type RedisStore } from "../../src/store/redis.js";
 import { StoreUnavailableError } from "../../src/store/store.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, startRedisSentinel, type RedisServer } from "../support/redis-server.js";
 
 interface WriteCounter {
   /** Calls of `_writev` (several chunks in one syscall) and the chunks each carried. */
@@ -57,21 +57,63 @@ function countWrites(socket: Socket): WriteCounter {
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-describe("RedisStore batches the writes of one event-loop turn", () => {
+interface Deployment {
+  /** The server the store writes to (the master, under Sentinel). */
+  server: RedisServer;
+  /** A new store on it, not yet ready. */
+  newStore(): RedisStore;
+  stop(): Promise<void>;
+}
+
+const prefix = (): string => `test-${randomUUID()}:`;
+
+const deployments: Array<[string, () => Promise<Deployment>]> = [
+  [
+    "standalone",
+    async () => {
+      const server = await startRedis();
+      return {
+        server,
+        newStore: () => createRedisStore({ mode: "standalone", url: server.url, keyPrefix: prefix() }),
+        stop: () => server.stop(),
+      };
+    },
+  ],
+  [
+    "Sentinel",
+    async () => {
+      const server = await startRedis();
+      const sentinel = await startRedisSentinel(server.port, "batching");
+      return {
+        server,
+        newStore: () =>
+          createRedisStore({ mode: "sentinel", sentinels: [{ host: "127.0.0.1", port: sentinel.port }], name: "batching", keyPrefix: prefix() }),
+        stop: async () => {
+          await sentinel.stop();
+          await server.stop();
+        },
+      };
+    },
+  ],
+];
+
+describe.each(deployments)("RedisStore (%s) batches the writes of one event-loop turn", (_label, deploy) => {
+  let deployment: Deployment;
   let server: RedisServer;
   let store: RedisStore;
   let writes: WriteCounter;
 
   beforeAll(async () => {
-    server = await startRedis();
-    store = createRedisStore({ mode: "standalone", url: server.url, keyPrefix: `test-${randomUUID()}:` });
+    deployment = await deploy();
+    server = deployment.server;
+    store = deployment.newStore();
     await store.waitUntilReady();
     writes = countWrites(socketOf(store));
   });
 
   afterAll(async () => {
     await store?.close();
-    await server?.stop();
+    await deployment?.stop();
   });
 
   it("commands issued in one turn leave in a single writev, in order", async () => {
@@ -129,7 +171,7 @@ describe("RedisStore batches the writes of one event-loop turn", () => {
 
   it("commands held in a batch whose socket dies fail with StoreUnavailableError, and the store recovers", async () => {
     await nextTurn();
-    const subject = createRedisStore({ mode: "standalone", url: server.url, keyPrefix: `test-${randomUUID()}:` });
+    const subject = deployment.newStore();
     try {
       await subject.waitUntilReady();
       const socket = socketOf(subject);

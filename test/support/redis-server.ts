@@ -5,7 +5,7 @@
  * when the test process exits, so an aborted run leaves nothing behind.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -22,6 +22,8 @@ export interface RedisServerOptions {
   appendonly?: boolean;
   /** A fixed port; default: a free one. */
   port?: number;
+  /** Starts as a replica of the server on 127.0.0.1 at this port. */
+  replicaOf?: number;
 }
 
 export interface RedisServer {
@@ -106,19 +108,23 @@ function readLog(dir: string): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Spawns redis-server and resolves once it answers PING; rejects if it exits first (e.g. port taken). */
-async function spawnServer(port: number, dir: string, extraArgs: string[]): Promise<ChildProcess> {
-  const args = [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--save", "",
-    "--dir", dir,
-    "--daemonize", "no",
-    "--logfile", "redis.log",
-    // DEBUG SLEEP simulates a stalled server; Redis 7 refuses DEBUG unless enabled.
-    "--enable-debug-command", "local",
-    ...extraArgs,
-  ];
+/**
+ * Spawns redis-server and resolves once it answers PING; rejects if it exits
+ * first (e.g. port taken). With `sentinelConfig` (a file in `dir`) it runs as
+ * a Sentinel, which takes no data options.
+ */
+async function spawnServer(port: number, dir: string, extraArgs: string[], sentinelConfig?: string): Promise<ChildProcess> {
+  const common = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--daemonize", "no", "--logfile", "redis.log"];
+  const args =
+    sentinelConfig === undefined
+      ? [
+          ...common,
+          "--save", "",
+          // DEBUG SLEEP simulates a stalled server; Redis 7 refuses DEBUG unless enabled.
+          "--enable-debug-command", "local",
+          ...extraArgs,
+        ]
+      : [sentinelConfig, "--sentinel", ...common, ...extraArgs];
   // The log goes to a file: piped stdout that nobody reads would eventually block the server.
   const child = spawn(REDIS_SERVER, args, { cwd: dir, stdio: "ignore" });
   installExitHook();
@@ -263,14 +269,15 @@ async function startOnPort(
   port: number | undefined,
   dir: string,
   extraArgs: string[],
+  sentinelConfig?: string,
 ): Promise<{ port: number; child: ChildProcess }> {
-  if (port !== undefined) return { port, child: await spawnServer(port, dir, extraArgs) };
+  if (port !== undefined) return { port, child: await spawnServer(port, dir, extraArgs, sentinelConfig) };
   // A free port can be taken between probing and binding (tests run in parallel): retry a few times.
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const candidate = await freePort();
     try {
-      return { port: candidate, child: await spawnServer(candidate, dir, extraArgs) };
+      return { port: candidate, child: await spawnServer(candidate, dir, extraArgs, sentinelConfig) };
     } catch (error) {
       lastError = error;
     }
@@ -278,7 +285,7 @@ async function startOnPort(
   throw lastError;
 }
 
-function createHandle(port: number, dir: string, extraArgs: string[], first: ChildProcess): RedisServer {
+function createHandle(port: number, dir: string, extraArgs: string[], first: ChildProcess, sentinelConfig?: string): RedisServer {
   let child: ChildProcess | null = first;
   let stopped = false;
   return {
@@ -299,7 +306,7 @@ function createHandle(port: number, dir: string, extraArgs: string[], first: Chi
     async restart() {
       if (stopped) throw new Error("this redis-server was stopped; start a new one");
       if (child) await terminate(child, "SIGKILL");
-      child = await spawnServer(port, dir, extraArgs);
+      child = await spawnServer(port, dir, extraArgs, sentinelConfig);
     },
     command(args, timeoutMs) {
       return sendCommand(port, args, timeoutMs);
@@ -313,9 +320,41 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   installExitHook();
   liveDirs.add(dir);
   const extraArgs = ["--appendonly", options.appendonly ? "yes" : "no", "--appendfsync", "always"];
+  if (options.replicaOf !== undefined) extraArgs.push("--replicaof", "127.0.0.1", String(options.replicaOf));
   try {
     const { port, child } = await startOnPort(options.port, dir, extraArgs);
     return createHandle(port, dir, extraArgs, child);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
+    throw error;
+  }
+}
+
+/**
+ * Starts a Redis Sentinel that monitors the master on 127.0.0.1:`masterPort`
+ * as `name`, with quorum 1 and short timeouts, so that killing the master
+ * promotes a replica within a few seconds. Resolves once it answers PING.
+ */
+export async function startRedisSentinel(masterPort: number, name = "tokensmith"): Promise<RedisServer> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "tokensmith-redis-sentinel-"));
+  installExitHook();
+  liveDirs.add(dir);
+  // Sentinel rewrites its config file as it learns the topology: it must be writable and its own.
+  const config = path.join(dir, "sentinel.conf");
+  writeFileSync(
+    config,
+    [
+      `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+      `sentinel down-after-milliseconds ${name} 500`,
+      `sentinel failover-timeout ${name} 5000`,
+      `sentinel parallel-syncs ${name} 1`,
+      "",
+    ].join("\n"),
+  );
+  try {
+    const { port, child } = await startOnPort(undefined, dir, [], config);
+    return createHandle(port, dir, [], child, config);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     liveDirs.delete(dir);

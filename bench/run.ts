@@ -31,7 +31,7 @@ import {
 } from "./lib/report.js";
 import { FAMILY_LABEL, FLOOR_OF, SCENARIOS, createContext, scenarioNamed, type BenchContext, type Scenario } from "./lib/scenarios.js";
 import { footprint, seed, type RedisFootprint } from "./lib/seed.js";
-import { killLiveServersNow, startSystem, type SystemUnderTest } from "./lib/server.js";
+import { killLiveServersNow, startSystem, type BenchRedisMode, type SystemUnderTest } from "./lib/server.js";
 import { requireTools, runH2load, runWrk, runningTools, type LoadOptions, type LoadResult } from "./lib/tools.js";
 
 const USAGE = `usage: npm run bench -- [options]
@@ -54,6 +54,8 @@ const USAGE = `usage: npm run bench -- [options]
   --data-revoked <n>    revoked jtis to seed for --data (default 1000000)
   --soak <s>            soak: mixed load for <s> seconds, server RSS sampled every 10 s
   --workers <n|auto>    passed to the server as TOKENSMITH_WORKERS (CPU and RSS are summed over its workers)
+  --redis <mode>        standalone (default): one redis-server; cluster: a 3-master Redis Cluster
+                        (REDIS_CLUSTER_NODES), its CPU summed over the nodes (not with --data)
   --server-cmd <cmd>    start the server with this shell command instead of \`node bin/tokensmith.js serve\`
                         (it gets TOKENSMITH_PORT, TOKENSMITH_CONFIG, REDIS_URL, … in its environment)
 
@@ -77,6 +79,7 @@ interface Options {
   soakSeconds?: number;
   /** A whole number or "auto", passed through as TOKENSMITH_WORKERS. */
   workers?: string;
+  redis: BenchRedisMode;
   serverCommand?: string;
 }
 
@@ -117,12 +120,16 @@ function parseOptions(argv: string[]): Options | undefined {
       "data-revoked": { type: "string" },
       soak: { type: "string" },
       workers: { type: "string" },
+      redis: { type: "string" },
       "server-cmd": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) return undefined;
   if (values.data && values.soak !== undefined) throw new UsageError("--data and --soak are separate runs: pick one");
+  const redis = values.redis ?? "standalone";
+  if (redis !== "standalone" && redis !== "cluster") throw new UsageError(`--redis must be standalone or cluster, got ${JSON.stringify(redis)}`);
+  if (values.data && redis === "cluster") throw new UsageError("--data seeds a standalone Redis: leave out --redis cluster");
   return {
     durationSeconds: positiveNumber("duration", values.duration, 10),
     warmupSeconds: positiveNumber("warmup", values.warmup, 2, { allowZero: true }),
@@ -138,6 +145,7 @@ function parseOptions(argv: string[]): Options | undefined {
     dataRevoked: positiveNumber("data-revoked", values["data-revoked"], 1_000_000, { allowZero: true }),
     soakSeconds: values.soak === undefined ? undefined : positiveNumber("soak", values.soak, 0),
     workers: values.workers === undefined || values.workers === "auto" ? values.workers : String(positiveNumber("workers", values.workers, 1)),
+    redis,
     serverCommand: values["server-cmd"],
   };
 }
@@ -185,7 +193,8 @@ interface Run {
   system: SystemUnderTest;
   ctx: BenchContext;
   workDir: string;
-  redisPid?: number;
+  /** Every redis-server the bench started (three for a Cluster); their CPU is summed. */
+  redisPids: number[];
   log: (message: string) => void;
 }
 
@@ -230,12 +239,12 @@ async function runScenario(run: Run, scenario: Scenario, label = scenario.name):
   try {
     if (options.warmupSeconds > 0) await runTool(tool, loadOptions(options.warmupSeconds, `${label}-warmup`));
     const serverCpu = new CpuMeter(system.pid);
-    const redisCpu = run.redisPid === undefined ? undefined : new CpuMeter(run.redisPid);
+    const redisCpu = run.redisPids.map((pid) => new CpuMeter(pid));
     serverCpu.start();
-    redisCpu?.start();
+    for (const meter of redisCpu) meter.start();
     const load = await runTool(tool, loadOptions(options.durationSeconds, label));
     const cpuPercent = serverCpu.stop();
-    result.redisCpuPercent = redisCpu?.stop();
+    result.redisCpuPercent = redisCpu.length === 0 ? undefined : redisCpu.reduce((total, meter) => total + meter.stop(), 0);
     result.load = load;
     result.server = {
       cpuPercent,
@@ -591,17 +600,18 @@ async function main(): Promise<number> {
   });
 
   try {
-    system = await startSystem({ workDir, workers: opts.workers, serverCommand: opts.serverCommand, log });
-    log(`Tokensmith on ${system.baseUrl} (pid ${system.pid}), redis on ${system.redis.url}`);
-    const redisPid = childrenNamed(process.pid, "redis-server")[0];
+    system = await startSystem({ workDir, workers: opts.workers, serverCommand: opts.serverCommand, redis: opts.redis, log });
+    log(`Tokensmith on ${system.baseUrl} (pid ${system.pid}), redis (${system.redis.mode}) on ${system.redis.url}`);
+    const redisPids = childrenNamed(process.pid, "redis-server");
     const ctx = await createContext(system.baseUrl, system.secrets);
-    const run: Run = { options: opts, system, ctx, workDir, redisPid, log };
+    const run: Run = { options: opts, system, ctx, workDir, redisPids, log };
 
     const header = {
       startedAt: new Date().toISOString(),
       node: process.version,
       machine: { ...loadAtStart, loadAverage1mAtEnd: 0 },
       server: { command: system.command, mode: system.mode, workers: opts.workers ?? null, pid: system.pid, processesAtStart: treeSize(system.pid) },
+      redis: system.redis.mode,
       options: {
         durationSeconds: opts.durationSeconds,
         warmupSeconds: opts.warmupSeconds,
@@ -642,7 +652,7 @@ async function main(): Promise<number> {
     } else {
       const context =
         `${bold("Tokensmith bench")}  ${header.startedAt}  node ${process.version}  ${header.machine.cores} cores, load ${header.machine.loadAverage1m} → ${header.machine.loadAverage1mAtEnd}\n` +
-        `server: ${system.command} [${system.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${header.server.processesAtStart} process(es)\n` +
+        `server: ${system.command} [${system.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${header.server.processesAtStart} process(es), Redis ${system.redis.mode === "cluster" ? "Cluster (3 masters)" : "standalone"}\n` +
         (mode === "soak"
           ? `soak: ${opts.soakSeconds} s, ${opts.connections} connections, after ${opts.warmupSeconds} s warm-up, ${opts.clientThreads} load generator thread(s)\n`
           : `${opts.rate !== undefined ? `open loop at ${formatNumber(opts.rate)} req/s, ` : ""}${opts.connections} connections, ${opts.durationSeconds} s per scenario after ${opts.warmupSeconds} s warm-up ` +

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
-import { freePort, startRedis, type RedisServer } from "../../test/support/redis-server.js";
+import { freePort, startRedis, startRedisCluster } from "../../test/support/redis-server.js";
 
 export const BENCH_CLIENT_ID = "bench-client";
 export const BENCH_SCOPES = ["bench:read", "bench:write", "token:introspect", "token:delete"];
@@ -25,8 +25,36 @@ export interface BenchSecrets {
   longApiKey: string;
 }
 
+/** The store the bench starts for the server: one redis-server, or a 3-master Redis Cluster. */
+export type BenchRedisMode = "standalone" | "cluster";
+
+export interface BenchRedis {
+  mode: BenchRedisMode;
+  /** Standalone: its URL. Cluster: the URL of one node (for display). */
+  url: string;
+  /** How the server is pointed at it. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+async function startBenchRedis(mode: BenchRedisMode): Promise<BenchRedis> {
+  if (mode === "standalone") {
+    const server = await startRedis();
+    return { mode, url: server.url, env: { REDIS_URL: server.url }, stop: () => server.stop() };
+  }
+  const cluster = await startRedisCluster();
+  return {
+    mode,
+    url: cluster.servers[0]!.url,
+    env: { REDIS_CLUSTER_NODES: cluster.nodes.map((node) => `${node.host}:${node.port}`).join(",") },
+    stop: () => cluster.stop(),
+  };
+}
+
 export interface ServerOptions {
   workDir: string;
+  /** Default "standalone". */
+  redis?: BenchRedisMode;
   workers?: string;
   /** Replaces `node bin/tokensmith.js serve`; run through /bin/sh. */
   serverCommand?: string;
@@ -38,7 +66,7 @@ export interface SystemUnderTest {
   port: number;
   /** The server's pid (the root of its process tree). */
   pid: number;
-  redis: RedisServer;
+  redis: BenchRedis;
   secrets: BenchSecrets;
   /** How the server runs, for the report: "production build (NODE_ENV=production)" or "tsx (no dist/)". */
   mode: string;
@@ -134,8 +162,9 @@ export async function startSystem(options: ServerOptions): Promise<SystemUnderTe
   const configPath = path.join(options.workDir, "tokensmith-bench.yaml");
   writeFileSync(configPath, toYaml(benchConfig(secrets)), { mode: 0o600 });
 
-  options.log("starting redis-server…");
-  const redis = await startRedis();
+  const redisMode = options.redis ?? "standalone";
+  options.log(redisMode === "cluster" ? "starting a 3-master Redis Cluster…" : "starting redis-server…");
+  const redis = await startBenchRedis(redisMode);
   let child: ChildProcess | undefined;
   try {
     const port = await freePort();
@@ -152,7 +181,7 @@ export async function startSystem(options: ServerOptions): Promise<SystemUnderTe
       TOKENSMITH_LOG_LEVEL: "warn",
       // Production mode requires signing keys in Redis to be encrypted.
       TOKENSMITH_KEY_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
-      REDIS_URL: redis.url,
+      ...redis.env,
     });
     if (production) env.NODE_ENV = "production";
     if (options.workers !== undefined) env.TOKENSMITH_WORKERS = options.workers;

@@ -7,8 +7,8 @@
  *   failed).
  * - `commandTimeout` bounds a command that was sent but not answered (slow
  *   or hung server). On Cluster a per-call deadline on top bounds everything
- *   else (redirection retries, commands parked while the slot map loads), so
- *   no method ever hangs.
+ *   else (redirection retries, commands queued on a node connection that is
+ *   reconnecting), so no method ever hangs.
  * - Lost in-flight commands are not replayed on reconnect: a replayed GETDEL
  *   would consume a value whose caller already got an error. (Cluster's own
  *   redirection retries, e.g. during a failover, still resend within the
@@ -103,38 +103,46 @@ function toPx(ttlMs: number): number {
 }
 
 /**
- * Sends the commands issued in one turn of the event loop in one write.
+ * Sends the commands issued in one turn of the event loop in one write per
+ * connection.
  *
- * The first command of a turn corks the connection's socket; the socket is
- * uncorked in the check phase (setImmediate) right after the poll phase in
- * which the requests that issued the commands were read, so every command
- * of that batch leaves in a single writev. Nothing waits for an earlier
- * batch's replies, and no per-batch objects outlive the turn.
+ * The first command of a turn corks the sockets of the store's connections
+ * (the one connection; on Cluster, one per master); they are uncorked in
+ * the check phase (setImmediate), right after the poll phase in which the
+ * requests that issued the commands were read, so each connection's share of
+ * the batch leaves in a single writev. Nothing waits for an earlier batch's
+ * replies, and no per-batch objects outlive the turn. A socket that appears
+ * within the turn (a reconnect, a new Cluster node) is simply not held.
  *
- * It replaces ioredis' auto-pipelining on one connection (standalone and
- * Sentinel). Auto-pipelining sends a batch only once the previous one has
- * been answered, and keeps each batch in a Pipeline with its own promises
- * and result arrays until then: under load most of those are alive at every
- * scavenge and get copied and promoted (bench/RESULTS.md measured ~1.7 MB
- * surviving per scavenge and multi-millisecond pauses on the Redis-backed
- * calls). Writing each command on its own instead costs a syscall per
- * command. Cluster keeps auto-pipelining, which groups commands per node.
+ * It replaces ioredis' auto-pipelining. Auto-pipelining sends a batch only
+ * once the previous one has been answered, and keeps each batch in a
+ * Pipeline with its own promises and result arrays until then: under load
+ * most of those are alive at every scavenge and get copied and promoted
+ * (bench/RESULTS.md measured ~1.7 MB surviving per scavenge and
+ * multi-millisecond pauses on the Redis-backed calls). Writing each command
+ * on its own instead costs a syscall per command.
  */
 class TurnWriteBatcher {
-  private corked: Writable | undefined;
+  private held: Writable[] = [];
+  private open = false;
   private readonly flush = (): void => {
-    const stream = this.corked;
-    this.corked = undefined;
-    stream?.uncork();
+    const held = this.held;
+    this.held = [];
+    this.open = false;
+    for (const stream of held) stream.uncork();
   };
 
-  /** Holds `stream`'s writes until the check phase of this turn. */
-  hold(stream: Writable | undefined): void {
-    if (stream === undefined || stream === this.corked) return;
-    // A reconnect replaced the socket within the turn: let the old one go now.
-    if (this.corked !== undefined) this.flush();
-    stream.cork();
-    this.corked = stream;
+  constructor(private readonly sockets: () => ReadonlyArray<Writable | undefined>) {}
+
+  /** Holds the connections' writes until the check phase of this turn. */
+  hold(): void {
+    if (this.open) return;
+    this.open = true;
+    for (const stream of this.sockets()) {
+      if (stream === undefined) continue;
+      stream.cork();
+      this.held.push(stream);
+    }
     setImmediate(this.flush);
   }
 }
@@ -148,8 +156,7 @@ export class RedisStore implements Store {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly deadlineMs: number;
-  /** Set for a single connection (standalone, Sentinel); Cluster auto-pipelines instead. */
-  private readonly batcher: TurnWriteBatcher | undefined;
+  private readonly batcher: TurnWriteBatcher;
 
   /** Use `createRedisStore`. */
   constructor(
@@ -158,7 +165,9 @@ export class RedisStore implements Store {
     commandTimeoutMs: number,
   ) {
     this.deadlineMs = commandTimeoutMs + DEADLINE_SLACK_MS;
-    this.batcher = client instanceof Redis ? new TurnWriteBatcher() : undefined;
+    this.batcher = new TurnWriteBatcher(
+      client instanceof Redis ? () => [client.stream] : () => client.nodes("master").map((node) => node.stream),
+    );
   }
 
   /** True while connected and ready for commands; for health checks. */
@@ -283,19 +292,19 @@ export class RedisStore implements Store {
    * and turns every failure into StoreUnavailableError.
    */
   private run<T>(operation: string, command: () => Promise<T>): Promise<T> {
-    // Checked here rather than left to ioredis: with auto-pipelining, a
-    // Cluster client that has not loaded its slot map yet parks commands
-    // until it is ready, and would run them after we reported failure.
+    // Checked here rather than left to ioredis, so every mode fails at once
+    // and the same way (and a Cluster client never parks a command until
+    // its slot map is ready, to run it after we reported failure).
     if (this.closed || this.client.status !== "ready") {
       const state = this.closed ? "closed" : this.client.status;
       const cause = new Error(`connection is ${state}`);
       return Promise.reject(new StoreUnavailableError(`redis ${operation} failed: ${cause.message}`, { cause }));
     }
-    if (this.batcher === undefined) return this.withDeadline(operation, command);
+    this.batcher.hold();
+    if (this.client instanceof Cluster) return this.withDeadline(operation, command);
     // One connection, no offline queue: ioredis writes the command at once
     // (or rejects it), arms its commandTimeout, and rejects it when the
     // connection drops, so nothing is left for a deadline of ours to bound.
-    this.batcher.hold((this.client as Redis).stream);
     try {
       return command().catch((error: unknown) => {
         throw unavailable(operation, error);
@@ -342,7 +351,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   // Options for every connection, including each Cluster node's. The key
   // prefix is applied by RedisStore itself, never via ioredis' keyPrefix
-  // (handled differently by Cluster, auto-pipelining and scripts), so what
+  // (handled differently by Cluster, pipelines and scripts), so what
   // Redis stores and Cluster hashes is exactly prefix + logical key.
   const connection = {
     commandTimeout: commandTimeoutMs,
@@ -366,7 +375,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       client = new Redis(options.url, {
         ...connection,
         enableOfflineQueue: false,
-        // RedisStore batches the writes of each event-loop turn itself.
+        // RedisStore batches the writes of each event-loop turn itself (TurnWriteBatcher).
         enableAutoPipelining: false,
         retryStrategy: reconnectDelay,
         scripts,
@@ -390,7 +399,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     case "cluster": {
       const clusterOptions: ClusterOptions = {
         enableOfflineQueue: false,
-        enableAutoPipelining: true,
+        enableAutoPipelining: false,
         clusterRetryStrategy: reconnectDelay,
         // ioredis 6 default: a lost node is never reconnected (only after a
         // MOVED refreshes the slot map). Reconnect so a restarted master

@@ -1,43 +1,67 @@
 /**
- * RedisStore sends the commands of one event-loop turn in one write (see
- * TurnWriteBatcher in src/store/redis.ts), against a real redis-server.
+ * RedisStore sends the commands of one event-loop turn in one write per
+ * connection (see TurnWriteBatcher in src/store/redis.ts), against real
+ * redis-server processes: standalone, behind a Sentinel, and a 3-master
+ * Cluster.
  *
- * The writes are counted on the store's own socket: Node hands a corked
+ * The writes are counted on the store's own sockets: Node hands a corked
  * socket's buffered chunks to `_writev` in one call (one writev syscall) and
  * each uncorked write to `_write`. The counters wrap those two methods of
- * that one socket instance and pass every call through unchanged.
+ * those socket instances and pass every call through unchanged.
  */
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisStore, type RedisStore } from "../../src/store/redis.js";
 import { StoreUnavailableError } from "../../src/store/store.js";
-import { startRedis, startRedisSentinel, type RedisServer } from "../support/redis-server.js";
+import { startRedis, startRedisCluster, startRedisSentinel, type RedisServer } from "../support/redis-server.js";
 
 interface WriteCounter {
-  /** Calls of `_writev` (several chunks in one syscall) and the chunks each carried. */
+  /** Per `_writev` call (several chunks in one syscall), the chunks it carried. */
   writev: number[];
   /** Calls of `_write` (one chunk). */
   write: number;
-  reset(): void;
 }
 
-/** The store's connection socket; private to RedisStore, reached here only to count its writes. */
-function socketOf(store: RedisStore): Socket {
-  const socket = (store as unknown as { client: { stream: Socket } }).client.stream;
-  expect(socket, "the store's socket").toBeDefined();
-  return socket;
+/** The store's connection sockets (one; on Cluster one per master); private to RedisStore, reached here only to count writes. */
+function socketsOf(store: RedisStore): Socket[] {
+  const client = (store as unknown as { client: { stream?: Socket; nodes?: (role: string) => Array<{ stream: Socket }> } }).client;
+  const sockets = client.nodes ? client.nodes("master").map((node) => node.stream) : [client.stream];
+  for (const socket of sockets) expect(socket, "a connection socket").toBeDefined();
+  return sockets as Socket[];
+}
+
+class Writes {
+  private readonly counters: WriteCounter[] = [];
+
+  constructor(sockets: Socket[]) {
+    for (const socket of sockets) this.counters.push(countWrites(socket));
+  }
+
+  reset(): void {
+    for (const counter of this.counters) {
+      counter.writev = [];
+      counter.write = 0;
+    }
+  }
+
+  /** Write calls (syscalls) per socket. */
+  calls(): number[] {
+    return this.counters.map((counter) => counter.write + counter.writev.length);
+  }
+
+  /** Chunks (commands) written over all sockets. */
+  chunks(): number {
+    return this.counters.reduce((sum, counter) => sum + counter.write + counter.writev.reduce((a, b) => a + b, 0), 0);
+  }
+
+  all(): WriteCounter[] {
+    return this.counters;
+  }
 }
 
 function countWrites(socket: Socket): WriteCounter {
-  const counter: WriteCounter = {
-    writev: [],
-    write: 0,
-    reset() {
-      counter.writev = [];
-      counter.write = 0;
-    },
-  };
+  const counter: WriteCounter = { writev: [], write: 0 };
   const internals = socket as unknown as {
     _writev: (chunks: unknown[], callback: () => void) => void;
     _write: (chunk: unknown, encoding: string, callback: () => void) => void;
@@ -56,10 +80,11 @@ function countWrites(socket: Socket): WriteCounter {
 }
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
 
 interface Deployment {
-  /** The server the store writes to (the master, under Sentinel). */
-  server: RedisServer;
+  /** The servers the store writes to (the master under Sentinel, every master of a Cluster). */
+  servers: RedisServer[];
   /** A new store on it, not yet ready. */
   newStore(): RedisStore;
   stop(): Promise<void>;
@@ -73,7 +98,7 @@ const deployments: Array<[string, () => Promise<Deployment>]> = [
     async () => {
       const server = await startRedis();
       return {
-        server,
+        servers: [server],
         newStore: () => createRedisStore({ mode: "standalone", url: server.url, keyPrefix: prefix() }),
         stop: () => server.stop(),
       };
@@ -85,7 +110,7 @@ const deployments: Array<[string, () => Promise<Deployment>]> = [
       const server = await startRedis();
       const sentinel = await startRedisSentinel(server.port, "batching");
       return {
-        server,
+        servers: [server],
         newStore: () =>
           createRedisStore({ mode: "sentinel", sentinels: [{ host: "127.0.0.1", port: sentinel.port }], name: "batching", keyPrefix: prefix() }),
         stop: async () => {
@@ -95,20 +120,31 @@ const deployments: Array<[string, () => Promise<Deployment>]> = [
       };
     },
   ],
+  [
+    "Cluster",
+    async () => {
+      const cluster = await startRedisCluster();
+      return {
+        servers: cluster.servers,
+        newStore: () => createRedisStore({ mode: "cluster", nodes: cluster.nodes, keyPrefix: prefix() }),
+        stop: () => cluster.stop(),
+      };
+    },
+  ],
 ];
 
-describe.each(deployments)("RedisStore (%s) batches the writes of one event-loop turn", (_label, deploy) => {
+describe.each(deployments)("RedisStore (%s) batches the writes of one event-loop turn", (mode, deploy) => {
   let deployment: Deployment;
-  let server: RedisServer;
   let store: RedisStore;
-  let writes: WriteCounter;
+  let writes: Writes;
 
   beforeAll(async () => {
     deployment = await deploy();
-    server = deployment.server;
     store = deployment.newStore();
     await store.waitUntilReady();
-    writes = countWrites(socketOf(store));
+    // Cluster connects to its nodes on first use: one round first, so every master has its socket.
+    await Promise.all(Array.from({ length: 30 }, (_, i) => store.get(`warm:{${i}}`)));
+    writes = new Writes(socketsOf(store));
   });
 
   afterAll(async () => {
@@ -116,24 +152,27 @@ describe.each(deployments)("RedisStore (%s) batches the writes of one event-loop
     await deployment?.stop();
   });
 
-  it("commands issued in one turn leave in a single writev, in order", async () => {
+  it("commands issued in one turn leave in a single write per connection, in order", async () => {
     await nextTurn();
     writes.reset();
-    const sets = Array.from({ length: 50 }, (_, i) => store.set(`batch:${i}`, `value-${i}`));
+    // Own hash tags, so on Cluster the keys spread over the masters.
+    const sets = Array.from({ length: 50 }, (_, i) => store.set(`batch:{${i}}`, `value-${i}`));
     // Issued after the SETs in the same batch: must see their values.
-    const gets = Array.from({ length: 50 }, (_, i) => store.get(`batch:${i}`));
+    const gets = Array.from({ length: 50 }, (_, i) => store.get(`batch:{${i}}`));
     const counters = Array.from({ length: 5 }, () => store.incr("batch:counter", 60_000));
 
     expect(await Promise.all(sets)).toEqual(Array.from({ length: 50 }, () => true));
     expect(await Promise.all(gets)).toEqual(Array.from({ length: 50 }, (_, i) => `value-${i}`));
     expect(await Promise.all(counters)).toEqual([1, 2, 3, 4, 5]);
-    expect(writes.writev).toEqual([105]);
-    expect(writes.write).toBe(0);
+    expect(writes.chunks()).toBe(105);
+    for (const calls of writes.calls()) expect(calls).toBeLessThanOrEqual(1);
+    if (mode === "Cluster") expect(writes.calls()).toEqual([1, 1, 1]);
+    else expect(writes.all()[0]).toEqual({ writev: [105], write: 0 });
   });
 
   it("a later turn's commands are written before the earlier turn's replies arrive", async () => {
-    // The server sleeps, so no reply can arrive while the turns below run.
-    const stall = server.command(["DEBUG", "SLEEP", "0.3"], 5_000);
+    // The servers sleep, so no reply can arrive while the turns below run.
+    const stalls = deployment.servers.map((server) => server.command(["DEBUG", "SLEEP", "0.3"], 5_000));
     await new Promise((resolve) => setTimeout(resolve, 50));
     writes.reset();
     let answered = 0;
@@ -148,12 +187,11 @@ describe.each(deployments)("RedisStore (%s) batches the writes of one event-loop
     });
     await new Promise((resolve) => setTimeout(resolve, 20));
     await nextTurn();
-    expect(answered, "no reply while the server sleeps").toBe(0);
+    expect(answered, "no reply while the servers sleep").toBe(0);
     // Auto-pipelining would still hold the later two until the first is answered.
-    const chunks = writes.write + writes.writev.reduce((sum, n) => sum + n, 0);
-    expect(chunks, "all three commands written").toBe(3);
+    expect(writes.chunks(), "all three commands written").toBe(3);
     expect(await Promise.all([first, second, third])).toEqual([true, "1", false]);
-    expect(await stall).toBe("OK");
+    expect(await Promise.all(stalls)).toEqual(deployment.servers.map(() => "OK"));
   });
 
   it("a chain of awaited commands runs one command per turn, none stalls", async () => {
@@ -165,20 +203,21 @@ describe.each(deployments)("RedisStore (%s) batches the writes of one event-loop
     }
     // One round trip per command on loopback: far below the 500 ms command timeout each.
     expect(performance.now() - started).toBeLessThan(5_000);
-    expect(writes.write).toBe(200);
-    expect(writes.writev).toEqual([]);
+    expect(sum(writes.calls())).toBe(200);
+    expect(writes.chunks()).toBe(200);
   });
 
-  it("commands held in a batch whose socket dies fail with StoreUnavailableError, and the store recovers", async () => {
+  it("commands held in a batch whose sockets die fail with StoreUnavailableError, and the store recovers", async () => {
     await nextTurn();
     const subject = deployment.newStore();
     try {
       await subject.waitUntilReady();
-      const socket = socketOf(subject);
-      const held = Array.from({ length: 10 }, (_, i) => subject.get(`dies:${i}`));
-      // Still in the turn that issued them: the commands sit in the corked socket.
-      expect(socket.writableLength).toBeGreaterThan(0);
-      socket.destroy();
+      await Promise.all(Array.from({ length: 30 }, (_, i) => subject.get(`warm:{${i}}`)));
+      const sockets = socketsOf(subject);
+      const held = Array.from({ length: 10 }, (_, i) => subject.get(`dies:{${i}}`));
+      // Still in the turn that issued them: the commands sit in the corked sockets.
+      expect(sum(sockets.map((socket) => socket.writableLength))).toBeGreaterThan(0);
+      for (const socket of sockets) socket.destroy();
 
       const started = performance.now();
       const outcomes = await Promise.allSettled(held);
@@ -188,10 +227,11 @@ describe.each(deployments)("RedisStore (%s) batches the writes of one event-loop
         if (outcome.status === "rejected") expect(outcome.reason).toBeInstanceOf(StoreUnavailableError);
       }
 
-      await subject.waitUntilReady(5_000);
-      expect(socketOf(subject)).not.toBe(socket);
-      expect(await subject.set("dies:after", "ok")).toBe(true);
+      await expect
+        .poll(async () => subject.set("dies:after", "ok").catch(() => false), { timeout: 10_000, interval: 100 })
+        .toBe(true);
       expect(await subject.get("dies:after")).toBe("ok");
+      expect(socketsOf(subject)).not.toContain(sockets[0]);
     } finally {
       await subject.close();
     }

@@ -61,6 +61,13 @@ describe("liveness, readiness and metrics", () => {
       headers: { "content-type": "application/x-www-form-urlencoded", ...basic(orders.id, orders.secret) },
       body: "grant_type=client_credentials",
     });
+    await fetch(`${server.url}/oauth2/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", ...basic(orders.id, "wrong") },
+      body: "grant_type=client_credentials",
+    });
+    await fetch(`${server.url}/oauth2/token`, { method: "POST", headers: { "content-type": "text/plain" }, body: "x" });
+    await fetch(`${server.url}/oauth2/token`);
     await redis.kill();
     try {
       await expect(rpc.introspect({ token: accessToken }, { headers: basic(orders.id, orders.secret) })).rejects.toMatchObject({ code: 14 });
@@ -70,7 +77,10 @@ describe("liveness, readiness and metrics", () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     expect(text).toMatch(/tokensmith_requests_total\{protocol="rpc",method="IssueClientToken",code="ok"\} [1-9]/);
     expect(text).toMatch(/tokensmith_requests_total\{protocol="rpc",method="IssueClientToken",code="Unauthenticated"\} [1-9]/);
-    expect(text).toMatch(/tokensmith_requests_total\{protocol="http",method="\/oauth2\/token",code="200"\} [1-9]/);
+    expect(text).toMatch(/tokensmith_requests_total\{protocol="http",method="\/oauth2\/token",code="200"\} 1\n/);
+    expect(text).toMatch(/tokensmith_requests_total\{protocol="http",method="\/oauth2\/token",code="401"\} 1\n/);
+    expect(text).toMatch(/tokensmith_requests_total\{protocol="http",method="\/oauth2\/token",code="400"\} 1\n/);
+    expect(text).toMatch(/tokensmith_requests_total\{protocol="http",method="\/oauth2\/token",code="405"\} 1\n/);
     expect(text).toMatch(/tokensmith_tokens_issued_total\{kind="access_token"\} [2-9]/);
     expect(text).toMatch(/tokensmith_request_duration_seconds_bucket\{le="0.005",protocol="rpc",method="IssueClientToken"\}/);
     expect(text).toMatch(/tokensmith_store_errors_total [1-9]/);

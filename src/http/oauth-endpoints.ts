@@ -157,33 +157,20 @@ export function authorizationServerMetadata(domain: Domain): Record<string, unkn
 
 const ISSUED_AT = "/oauth2/token";
 
-/**
- * Counts an exchange once its response is written (the endpoints and the
- * error path write it synchronously), as the RPCs are counted when their
- * handler returns: no per-request "finish" listener.
- */
-function observe(domain: Domain, path: string, res: NodeResponse, started: bigint): void {
-  domain.metrics.request("http", path, String(res.statusCode), Number(process.hrtime.bigint() - started) / 1e9);
-  if (res.statusCode === 503) domain.metrics.storeError();
-  else if (res.statusCode === 200 && path === ISSUED_AT) domain.metrics.tokenIssued("access_token");
-  else if (res.statusCode === 200 && path === "/oauth2/revoke") domain.metrics.revoked();
-}
-
 export function handleOAuthEndpoint(domain: Domain, path: string, endpoint: Endpoint, req: NodeRequest, res: NodeResponse): void {
   const started = process.hrtime.bigint();
+  res.once("finish", () => {
+    domain.metrics.request("http", path, String(res.statusCode), Number(process.hrtime.bigint() - started) / 1e9);
+    if (res.statusCode === 503) domain.metrics.storeError();
+    else if (res.statusCode === 200 && path === ISSUED_AT) domain.metrics.tokenIssued("access_token");
+    else if (res.statusCode === 200 && path === "/oauth2/revoke") domain.metrics.revoked();
+  });
   if (req.method !== "POST") {
     req.resume();
     sendJson(res, 405, { error: "invalid_request", error_description: "use POST" }, { allow: "POST", ...NO_STORE });
-    observe(domain, path, res, started);
     return;
   }
   readForm(req)
     .then((form) => endpoint(req, res, form))
-    .then(
-      () => observe(domain, path, res, started),
-      (error: unknown) => {
-        sendOAuthError(req, res, error, domain.logger);
-        observe(domain, path, res, started);
-      },
-    );
+    .catch((error: unknown) => sendOAuthError(req, res, error, domain.logger));
 }

@@ -292,13 +292,11 @@ export class RedisStore implements Store {
    * and turns every failure into StoreUnavailableError.
    */
   private run<T>(operation: string, command: () => Promise<T>): Promise<T> {
-    // Checked here rather than left to ioredis, so every mode fails at once
-    // and the same way (and a Cluster client never parks a command until
-    // its slot map is ready, to run it after we reported failure).
+    // Checked here rather than left to ioredis, so that every mode fails at
+    // once and the same way while not connected.
     if (this.closed || this.client.status !== "ready") {
       const state = this.closed ? "closed" : this.client.status;
-      const cause = new Error(`connection is ${state}`);
-      return Promise.reject(new StoreUnavailableError(`redis ${operation} failed: ${cause.message}`, { cause }));
+      return Promise.reject(unavailable(operation, new Error(`connection is ${state}`)));
     }
     this.batcher.hold();
     if (this.client instanceof Cluster) return this.withDeadline(operation, command);

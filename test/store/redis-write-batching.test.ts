@@ -86,7 +86,7 @@ interface Deployment {
   /** The servers the store writes to (the master under Sentinel, every master of a Cluster). */
   servers: RedisServer[];
   /** A new store on it, not yet ready. */
-  newStore(): RedisStore;
+  newStore(commandTimeoutMs?: number): RedisStore;
   stop(): Promise<void>;
 }
 
@@ -99,7 +99,7 @@ const deployments: Array<[string, () => Promise<Deployment>]> = [
       const server = await startRedis();
       return {
         servers: [server],
-        newStore: () => createRedisStore({ mode: "standalone", url: server.url, keyPrefix: prefix() }),
+        newStore: (commandTimeoutMs) => createRedisStore({ mode: "standalone", url: server.url, keyPrefix: prefix(), commandTimeoutMs }),
         stop: () => server.stop(),
       };
     },
@@ -111,8 +111,14 @@ const deployments: Array<[string, () => Promise<Deployment>]> = [
       const sentinel = await startRedisSentinel(server.port, "batching");
       return {
         servers: [server],
-        newStore: () =>
-          createRedisStore({ mode: "sentinel", sentinels: [{ host: "127.0.0.1", port: sentinel.port }], name: "batching", keyPrefix: prefix() }),
+        newStore: (commandTimeoutMs) =>
+          createRedisStore({
+            mode: "sentinel",
+            sentinels: [{ host: "127.0.0.1", port: sentinel.port }],
+            name: "batching",
+            keyPrefix: prefix(),
+            commandTimeoutMs,
+          }),
         stop: async () => {
           await sentinel.stop();
           await server.stop();
@@ -126,7 +132,7 @@ const deployments: Array<[string, () => Promise<Deployment>]> = [
       const cluster = await startRedisCluster();
       return {
         servers: cluster.servers,
-        newStore: () => createRedisStore({ mode: "cluster", nodes: cluster.nodes, keyPrefix: prefix() }),
+        newStore: (commandTimeoutMs) => createRedisStore({ mode: "cluster", nodes: cluster.nodes, keyPrefix: prefix(), commandTimeoutMs }),
         stop: () => cluster.stop(),
       };
     },
@@ -140,7 +146,8 @@ describe.each(deployments)("RedisStore (%s) batches the writes of one event-loop
 
   beforeAll(async () => {
     deployment = await deploy();
-    store = deployment.newStore();
+    // Longer than the default 500 ms: one test keeps the servers asleep for a second.
+    store = deployment.newStore(5_000);
     await store.waitUntilReady();
     // Cluster connects to its nodes on first use: one round first, so every master has its socket.
     await Promise.all(Array.from({ length: 30 }, (_, i) => store.get(`warm:{${i}}`)));

@@ -42,6 +42,12 @@ function credentialsOf(req: NodeRequest, form: FormParameters): ClientCredential
 
 /** RFC 6749 §5.2 error body and status; 401 + WWW-Authenticate for a failed Authorization header. */
 export function sendOAuthError(req: NodeRequest, res: NodeResponse, error: unknown, logger: Logger): void {
+  if (req.destroyed && !req.complete) {
+    // The client hung up before its request was complete (reading the body
+    // failed with "aborted"): nobody to answer, and nothing went wrong here.
+    logger.debug({ reqId: req.headers["x-request-id"] }, "client closed the connection mid-request");
+    return;
+  }
   let failure: OAuthError;
   if (error instanceof OAuthError) failure = error;
   else if (error instanceof StoreUnavailableError) {

@@ -1,0 +1,69 @@
+/**
+ * A client that hangs up in the middle of its request body (Content-Length
+ * promises more than arrives) is not a server error: no error-level log line,
+ * no metric of a response that was never sent, and the server keeps serving.
+ * Real sockets against a real server, for the OAuth endpoints and for the
+ * Connect unary fast path.
+ */
+import net from "node:net";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningServer } from "../../src/server.js";
+import { basic, startTestServer, testClient } from "../support/tokensmith.js";
+
+const client = testClient("gone-client", ["orders:read"]);
+const lines: Array<{ level: number; msg: string }> = [];
+let server: RunningServer;
+
+beforeAll(async () => {
+  const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  server = await startTestServer({ clients: [client], logger });
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+/** Sends the head and part of the body, then closes the socket; resolves once the server saw the close. */
+function sendHalfABody(path: string, contentType: string, headers: Record<string, string> = {}): Promise<void> {
+  const { port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port: Number(port) }, () => {
+      const head = [
+        `POST ${path} HTTP/1.1`,
+        "Host: 127.0.0.1",
+        `Content-Type: ${contentType}`,
+        "Content-Length: 1000",
+        ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+        "",
+        "",
+      ].join("\r\n");
+      socket.write(head + "grant_type=client_cre", () => setTimeout(() => socket.destroy(), 50));
+    });
+    socket.on("error", reject);
+    socket.on("close", () => setTimeout(resolve, 100));
+  });
+}
+
+describe("a client that hangs up mid-body", () => {
+  it.each([
+    ["POST /oauth2/token", "/oauth2/token", "application/x-www-form-urlencoded"],
+    ["Connect unary (JSON)", "/tokensmith.v1.TokenService/IssueClientToken", "application/json"],
+  ])("%s: no error logged, and the next request is served", async (_label, path, contentType) => {
+    lines.length = 0;
+    await sendHalfABody(path, contentType, basic(client.id, client.secret));
+    const errors = lines.filter((line) => line.level >= 50);
+    expect(errors, JSON.stringify(errors)).toEqual([]);
+    if (path === "/oauth2/token") expect(lines.map((line) => line.msg)).toContain("client closed the connection mid-request");
+
+    const response = await fetch(`${server.url}/oauth2/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", ...basic(client.id, client.secret) },
+      body: "grant_type=client_credentials",
+    });
+    expect(response.status).toBe(200);
+
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).not.toMatch(/tokensmith_requests_total\{[^}]*code="(5\d\d|Internal|Unknown)"/);
+  });
+});

@@ -157,6 +157,8 @@ export class RedisStore implements Store {
   private closing: Promise<void> | undefined;
   private readonly deadlineMs: number;
   private readonly batcher: TurnWriteBatcher;
+  /** Cluster calls run under the per-call deadline; a single connection needs none (see run()). */
+  private readonly deadlined: boolean;
 
   /** Use `createRedisStore`. */
   constructor(
@@ -165,8 +167,9 @@ export class RedisStore implements Store {
     commandTimeoutMs: number,
   ) {
     this.deadlineMs = commandTimeoutMs + DEADLINE_SLACK_MS;
+    this.deadlined = client instanceof Cluster;
     this.batcher = new TurnWriteBatcher(
-      client instanceof Redis ? () => [client.stream] : () => client.nodes("master").map((node) => node.stream),
+      client instanceof Cluster ? () => client.nodes("master").map((node) => node.stream) : () => [client.stream],
     );
   }
 
@@ -299,7 +302,7 @@ export class RedisStore implements Store {
       return Promise.reject(unavailable(operation, new Error(`connection is ${state}`)));
     }
     this.batcher.hold();
-    if (this.client instanceof Cluster) return this.withDeadline(operation, command);
+    if (this.deadlined) return this.withDeadline(operation, command);
     // One connection, no offline queue: ioredis writes the command at once
     // (or rejects it), arms its commandTimeout, and rejects it when the
     // connection drops, so nothing is left for a deadline of ours to bound.

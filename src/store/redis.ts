@@ -176,7 +176,11 @@ export class RedisStore implements Store {
   /** True while connected and ready for commands; for health checks. */
   isReady(): boolean {
     // After QUIT the socket stays "ready" until the server closes it.
-    return !this.closed && this.client.status === "ready";
+    if (this.closed || this.client.status !== "ready") return false;
+    // Between the server's FIN (the socket stops being writable) and ioredis
+    // handling 'close', the status still says "ready" while every command
+    // fails. A Cluster's status is its own, not one socket's.
+    return this.client instanceof Cluster || this.client.stream.writable;
   }
 
   /**

@@ -221,6 +221,29 @@ describe("RedisStore failure handling", () => {
     expect(subject.isReady()).toBe(false);
   });
 
+  it("never reports ready while its socket is shut: a call that fails for it leaves isReady() false", async () => {
+    // The server's FIN makes the socket unwritable a moment before ioredis
+    // handles 'close' and leaves "ready"; a health check must not say ready then.
+    const redis = await server();
+    const subject = await store(redis.url);
+    let failed = 0;
+    let readyWhileFailing = 0;
+    for (let round = 0; round < 30; round++) {
+      await subject.waitUntilReady();
+      await redis.command(["CLIENT", "KILL", "TYPE", "normal"]);
+      const outcome = await subject.get("k").then(
+        () => "answered",
+        (error: unknown) => (error instanceof StoreUnavailableError ? "unavailable" : String(error)),
+      );
+      if (outcome === "answered") continue;
+      expect(outcome).toBe("unavailable");
+      failed++;
+      if (subject.isReady()) readyWhileFailing++;
+    }
+    expect(failed).toBeGreaterThan(0);
+    expect(readyWhileFailing).toBe(0);
+  });
+
   it("the same instance works again after Redis restarts, without being recreated", async () => {
     const redis = await server();
     const subject = await store(redis.url);

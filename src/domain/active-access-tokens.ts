@@ -15,7 +15,11 @@ export class ActiveAccessTokens {
     const verified = this.deps.accessTokens.verify(token);
     if (!verified.ok) return undefined;
     const { claims } = verified;
-    const [revoked, client] = await Promise.all([this.deps.revocations.isRevoked(claims.jti), this.deps.clients.find(claims.client_id)]);
+    const known = this.deps.clients.peek?.(claims.client_id);
+    const [revoked, client] =
+      known === undefined
+        ? await Promise.all([this.deps.revocations.isRevoked(claims.jti), this.deps.clients.find(claims.client_id)])
+        : [await this.deps.revocations.isRevoked(claims.jti), known ?? undefined];
     if (revoked || client === undefined) return undefined;
     // Tokens are issued no earlier than their client's creation second (see ClientTokenIssuer).
     if (Math.floor((client.createdAt ?? 0) / 1000) > claims.iat) return undefined;

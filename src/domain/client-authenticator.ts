@@ -31,12 +31,23 @@ export interface ClientAssertionVerifier {
 
 const MAX_CLIENT_ID_LENGTH = 256;
 const MAX_SECRET_LENGTH = 512;
+/** Basic headers remembered after they authenticated (see ClientAuthenticator.verifiedBasic). */
+const MAX_REMEMBERED_HEADERS = 10_000;
 
 /**
  * RFC 6749 §2.3: exactly one authentication method per request. A wrong id
  * and a wrong secret give the same answer after the same work.
  */
 export class ClientAuthenticator {
+  /**
+   * Authorization headers that authenticated a client, with that client. A
+   * service sends the same header with every call; while the registry still
+   * answers with the very same Client object (nothing about it changed: see
+   * ClientRegistry.peek), the header needs no decoding and no hashing again.
+   * Only headers that passed are kept, so a wrong secret is always checked.
+   */
+  private readonly verifiedBasic = new Map<string, Client>();
+
   constructor(
     private readonly clients: ClientRegistry,
     private readonly assertions?: ClientAssertionVerifier,
@@ -44,6 +55,8 @@ export class ClientAuthenticator {
   ) {}
 
   async authenticate(credentials: ClientCredentials): Promise<AuthenticatedClient> {
+    const remembered = this.rememberedBasic(credentials);
+    if (remembered !== undefined) return { client: remembered, method: "client_secret_basic" };
     const basic = parseBasicAuthorization(credentials.authorization);
     const hasPostSecret = Boolean(credentials.clientSecret);
     const hasAssertion = Boolean(credentials.clientAssertion || credentials.clientAssertionType);
@@ -71,7 +84,9 @@ export class ClientAuthenticator {
       }
     }
     if (basic !== undefined) {
-      return { client: await this.checkSecret(basic.username, basic.password, credentials.peer), method: "client_secret_basic" };
+      const client = await this.checkSecret(basic.username, basic.password, credentials.peer);
+      this.rememberBasic(credentials.authorization as string, client);
+      return { client, method: "client_secret_basic" };
     }
     if (hasPostSecret) {
       if (!credentials.clientId) throw invalidRequest("client_id is required with client_secret");
@@ -81,6 +96,25 @@ export class ClientAuthenticator {
       };
     }
     throw invalidClient("client authentication is required");
+  }
+
+  /** The client a remembered Basic header authenticates, if nothing about it changed since. */
+  private rememberedBasic(credentials: ClientCredentials): Client | undefined {
+    const header = credentials.authorization;
+    if (!header || credentials.clientSecret || credentials.clientAssertion || credentials.clientAssertionType) return undefined;
+    const client = this.verifiedBasic.get(header);
+    if (client === undefined || (credentials.clientId && credentials.clientId !== client.id)) return undefined;
+    if (this.clients.peek?.(client.id) !== client) return undefined;
+    // A subject or peer blocked for failures stays blocked, remembered header or not.
+    this.limiter?.checkNotBlocked(client.id, credentials.peer);
+    return client;
+  }
+
+  private rememberBasic(header: string, client: Client): void {
+    // Only clients the registry can vouch for by identity (see rememberedBasic).
+    if (this.clients.peek?.(client.id) !== client) return;
+    if (this.verifiedBasic.size >= MAX_REMEMBERED_HEADERS) this.verifiedBasic.clear();
+    this.verifiedBasic.set(header, client);
   }
 
   private async checkSecret(clientId: string, secret: string, peer: string | undefined): Promise<Client> {

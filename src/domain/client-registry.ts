@@ -33,6 +33,8 @@ export interface StoredClient {
 export class LayeredClientRegistry implements ClientRegistry {
   private readonly fixed: Map<string, Client>;
   private readonly cache = new ExpiringCache<string, StoredClient | null>();
+  /** The Client built from each cached record, until one of its secrets expires (see peek). */
+  private readonly built = new WeakMap<StoredClient, { client: Client; until: number }>();
 
   constructor(
     fixedClients: readonly Client[],
@@ -50,10 +52,19 @@ export class LayeredClientRegistry implements ClientRegistry {
   }
 
   async find(clientId: string): Promise<Client | undefined> {
-    const fixed = this.fixed.get(clientId);
-    if (fixed !== undefined) return fixed;
+    const known = this.peek(clientId);
+    if (known !== undefined) return known ?? undefined;
     const record = await this.stored(clientId);
     return record === null ? undefined : this.toClient(record);
+  }
+
+  peek(clientId: string): Client | null | undefined {
+    const fixed = this.fixed.get(clientId);
+    if (fixed !== undefined) return fixed;
+    const now = this.deps.clock.now();
+    const cached = this.cache.get(clientId, now);
+    if (cached === undefined) return undefined;
+    return cached.value === null ? null : this.toClient(cached.value, now);
   }
 
   /** The stored record, through the cache. */
@@ -113,11 +124,24 @@ export class LayeredClientRegistry implements ClientRegistry {
     return deleted;
   }
 
-  toClient(record: StoredClient): Client {
-    const now = this.deps.clock.now();
+  /**
+   * The domain's view of a stored record: only the secrets still in force.
+   * The same record gives the same object until its next secret expiry, so a
+   * cached client costs no allocation per request.
+   */
+  toClient(record: StoredClient, now = this.deps.clock.now()): Client {
+    const built = this.built.get(record);
+    if (built !== undefined && now < built.until) return built.client;
+    const live = record.secrets.filter((secret) => secret.expiresAt === undefined || secret.expiresAt > now);
+    const client = this.buildClient(record, live);
+    this.built.set(record, { client, until: Math.min(...live.map((secret) => secret.expiresAt ?? Infinity)) });
+    return client;
+  }
+
+  private buildClient(record: StoredClient, live: StoredSecret[]): Client {
     return {
       id: record.id,
-      secretHashes: record.secrets.filter((secret) => secret.expiresAt === undefined || secret.expiresAt > now).map((secret) => secret.hash),
+      secretHashes: live.map((secret) => secret.hash),
       scopes: record.scopes,
       audiences: record.audiences,
       tokenLifetimeSeconds: record.tokenLifetimeSeconds,
@@ -129,6 +153,8 @@ export class LayeredClientRegistry implements ClientRegistry {
   }
 
   private remember(clientId: string, record: StoredClient | null): void {
+    // Administration edits a record in place before saving it: build anew.
+    if (record !== null) this.built.delete(record);
     this.cache.set(clientId, record, this.deps.clock.now() + this.deps.cacheMs);
   }
 }

@@ -20,6 +20,13 @@ export interface Client {
 
 export interface ClientRegistry {
   find(clientId: string): Promise<Client | undefined>;
+  /**
+   * The answer `find` would give, when it is in memory right now: the client,
+   * `null` for a known absence, `undefined` when only `find` can tell. While
+   * a client's record and secrets stay the same, every answer is the same
+   * object, so identity tells callers that nothing changed.
+   */
+  peek?(clientId: string): Client | null | undefined;
 }
 
 /** Clients known at start-up (config file, demo client). */
@@ -30,6 +37,9 @@ export class StaticClientRegistry implements ClientRegistry {
   }
   async find(clientId: string): Promise<Client | undefined> {
     return this.clients.get(clientId);
+  }
+  peek(clientId: string): Client | null {
+    return this.clients.get(clientId) ?? null;
   }
   all(): Client[] {
     return [...this.clients.values()];

@@ -1,0 +1,163 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { AuthRateLimiter } from "../../src/domain/auth-rate-limiter.js";
+import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
+import { ClientAuthenticator } from "../../src/domain/client-authenticator.js";
+import { LayeredClientRegistry, type StoredClient } from "../../src/domain/client-registry.js";
+import { ManualClock } from "../../src/domain/clock.js";
+import { OAuthError } from "../../src/domain/oauth-error.js";
+import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
+import { MemoryStore } from "../../src/store/memory.js";
+
+/**
+ * ClientAuthenticator remembers Basic headers that authenticated, and the
+ * registry answers a cached client with the same object while nothing about
+ * it changed. These tests hold the shortcut to the rules of the full check:
+ * every change to a client (rotation, expiry of a rotated-out secret,
+ * deletion, a fresh read from the store) and every refusal (wrong secret,
+ * blocked peer, mismatched client_id) must look exactly as without it.
+ */
+
+const CACHE_MS = 5_000;
+const PEER = "192.0.2.7";
+
+async function expectOAuthError(promise: Promise<unknown>, error: string): Promise<void> {
+  const outcome = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(outcome, `expected ${error}`).toBeInstanceOf(OAuthError);
+  expect((outcome as OAuthError).error).toBe(error);
+}
+
+describe("remembered Basic credentials", () => {
+  let clock: ManualClock;
+  let store: MemoryStore;
+  let registry: LayeredClientRegistry;
+  let limiter: AuthRateLimiter;
+  let authenticator: ClientAuthenticator;
+
+  beforeEach(() => {
+    clock = new ManualClock();
+    store = new MemoryStore(clock);
+    registry = new LayeredClientRegistry([], { store, clock, cacheMs: CACHE_MS });
+    limiter = new AuthRateLimiter({
+      store,
+      clock,
+      settings: { failuresPerPeer: 50, failuresPerSubjectAndPeer: 3, windowSeconds: 60 },
+    });
+    authenticator = new ClientAuthenticator(registry, undefined, limiter);
+    return () => store.close();
+  });
+
+  async function createClient(id: string): Promise<{ record: StoredClient; secret: string; header: string }> {
+    const secret = generateSecret("client_secret");
+    const record: StoredClient = {
+      id,
+      secrets: [{ hash: hashSecret(secret) }],
+      scopes: ["a"],
+      audiences: [],
+      tokenLifetimeSeconds: 60,
+      createdAt: clock.now(),
+    };
+    expect(await registry.create(record)).toBe(true);
+    return { record, secret, header: encodeBasicAuthorization(id, secret) };
+  }
+
+  const authenticate = (authorization: string, extra: { clientId?: string } = {}) =>
+    authenticator.authenticate({ authorization, peer: PEER, ...extra });
+
+  it("the registry gives the same object for an unchanged cached client, and a new one after each change", async () => {
+    const { record } = await createClient("same-object");
+    const first = registry.peek("same-object");
+    expect(first).toBeDefined();
+    expect(registry.peek("same-object")).toBe(first);
+    expect(await registry.find("same-object")).toBe(first);
+
+    // Edited in place and saved, as Administration does.
+    record.scopes = ["a", "b"];
+    await registry.save(record);
+    const edited = registry.peek("same-object");
+    expect(edited).not.toBe(first);
+    expect(edited?.scopes).toEqual(["a", "b"]);
+
+    clock.advance(CACHE_MS);
+    expect(registry.peek("same-object")).toBeUndefined(); // only find() can tell now
+    const reread = await registry.find("same-object");
+    expect(reread).not.toBe(edited);
+    expect(reread?.scopes).toEqual(["a", "b"]);
+
+    expect(registry.peek("nobody")).toBeUndefined();
+    expect(await registry.find("nobody")).toBeUndefined();
+    expect(registry.peek("nobody")).toBeNull(); // a remembered absence
+  });
+
+  it("a rotated-out secret stops working at its expiry even inside the cache window", async () => {
+    const { record, header: oldHeader } = await createClient("rotating");
+    expect((await authenticate(oldHeader)).client.id).toBe("rotating");
+
+    const next = generateSecret("client_secret");
+    record.secrets = [{ hash: hashSecret(next) }, { hash: record.secrets[0]!.hash, expiresAt: clock.now() + 2_000 }];
+    await registry.save(record);
+    const newHeader = encodeBasicAuthorization("rotating", next);
+
+    expect((await authenticate(oldHeader)).client.secretHashes).toHaveLength(2);
+    expect((await authenticate(newHeader)).client.id).toBe("rotating");
+    clock.advance(1_999);
+    expect((await authenticate(oldHeader)).client.id).toBe("rotating");
+    clock.advance(1); // 2 s < CACHE_MS: the cache entry is still live
+    await expectOAuthError(authenticate(oldHeader), "invalid_client");
+    expect((await authenticate(newHeader)).client.secretHashes).toHaveLength(1);
+  });
+
+  it("rotation without overlap: the old header fails at once; deletion: every header fails at once", async () => {
+    const { record, header } = await createClient("replaced");
+    await authenticate(header);
+    await authenticate(header);
+    const next = generateSecret("client_secret");
+    record.secrets = [{ hash: hashSecret(next) }];
+    await registry.save(record);
+    await expectOAuthError(authenticate(header), "invalid_client");
+
+    const nextHeader = encodeBasicAuthorization("replaced", next);
+    await authenticate(nextHeader);
+    await registry.delete("replaced", 60_000);
+    await expectOAuthError(authenticate(nextHeader), "invalid_client");
+  });
+
+  it("a change written by another instance is seen once the cache entry expires, as without the shortcut", async () => {
+    const { record, header } = await createClient("elsewhere");
+    await authenticate(header);
+    // Another instance rotates the secret with no overlap: only the store changes.
+    const other = new LayeredClientRegistry([], { store, clock, cacheMs: CACHE_MS });
+    await other.save({ ...record, secrets: [{ hash: hashSecret(generateSecret("client_secret")) }] });
+    expect((await authenticate(header)).client.id).toBe("elsewhere"); // within clientCacheSeconds
+    clock.advance(CACHE_MS);
+    await expectOAuthError(authenticate(header), "invalid_client");
+  });
+
+  it("a wrong secret is never remembered: each attempt is checked and counted, until the peer is blocked", async () => {
+    const { header } = await createClient("guarded");
+    const wrong = encodeBasicAuthorization("guarded", generateSecret("client_secret"));
+    for (let attempt = 0; attempt < 3; attempt++) await expectOAuthError(authenticate(wrong), "invalid_client");
+    await expectOAuthError(authenticate(wrong), "slow_down"); // the 4th failure is over the limit of 3
+    // Blocked for this client id from this peer: the right header is refused too...
+    await expectOAuthError(authenticate(header), "slow_down");
+    // ...also once it has been remembered (it authenticated from another peer).
+    await authenticator.authenticate({ authorization: header, peer: "198.51.100.1" });
+    await expectOAuthError(authenticate(header), "slow_down");
+  });
+
+  it("a remembered header with a client_id for another client in the body: invalid_request", async () => {
+    const { header } = await createClient("one");
+    await createClient("two");
+    await authenticate(header);
+    await expectOAuthError(authenticate(header, { clientId: "two" }), "invalid_request");
+    expect((await authenticate(header, { clientId: "one" })).client.id).toBe("one");
+  });
+
+  it("a remembered header plus a client_secret in the body is still two methods: invalid_request", async () => {
+    const { header, secret } = await createClient("twice");
+    await authenticate(header);
+    await expectOAuthError(authenticator.authenticate({ authorization: header, clientId: "twice", clientSecret: secret, peer: PEER }), "invalid_request");
+  });
+});

@@ -20,6 +20,9 @@ const KIND_PREFIX: Record<SecretKind, string> = {
 };
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const BASE62_CODES = Buffer.from(BASE62, "latin1");
+/** Reused by randomBase62, which copies out of it before returning. */
+const BASE62_SCRATCH = Buffer.alloc(64);
 const BODY_LENGTH = 43; // ceil(256 / log2(62))
 const CHECK_LENGTH = 6;
 
@@ -36,7 +39,12 @@ const oneShotHash = (nodeCrypto as { hash?: OneShotHash }).hash;
 export function sha256(data: string): Buffer;
 export function sha256(data: string, encoding: "base64url"): string;
 export function sha256(data: string, encoding?: "base64url"): Buffer | string {
-  if (oneShotHash !== undefined) return oneShotHash("sha256", data, encoding ?? "buffer");
+  if (oneShotHash !== undefined) {
+    if (encoding !== undefined) return oneShotHash("sha256", data, encoding);
+    // A Buffer straight from crypto.hash owns a fresh ArrayBuffer (1.46 µs a
+    // call here); hex decoded into Node's buffer pool costs 0.52 µs.
+    return Buffer.from(oneShotHash("sha256", data, "hex") as string, "hex");
+  }
   const hash = createHash("sha256").update(data, "utf8");
   return encoding === undefined ? hash.digest() : hash.digest(encoding);
 }
@@ -62,16 +70,19 @@ function checksum(prefixAndBody: string): string {
  * kept when below 62. 43 characters carry 43·log2(62) ≈ 256.03 bits.
  */
 function randomBase62(length: number): string {
-  let out = "";
-  while (out.length < length) {
+  // Character codes into a scratch buffer, one string at the end: building
+  // the string a character at a time cost ~1.5 µs per secret.
+  const out = length <= BASE62_SCRATCH.length ? BASE62_SCRATCH : Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
     // A few spare bytes: each is rejected with probability 2/64.
-    const bytes = randomPoolBytes(length - out.length + 4);
-    for (let i = 0; i < bytes.length && out.length < length; i++) {
+    const bytes = randomPoolBytes(length - filled + 4);
+    for (let i = 0; i < bytes.length && filled < length; i++) {
       const digit = (bytes[i] as number) & 63;
-      if (digit < 62) out += BASE62[digit];
+      if (digit < 62) out[filled++] = BASE62_CODES[digit] as number;
     }
   }
-  return out;
+  return out.toString("latin1", 0, length);
 }
 
 export function generateSecret(kind: SecretKind): string {

@@ -42,6 +42,9 @@ const USAGE = `usage: npm run bench -- [options]
                         first scenarios do not pay for a cold server (JIT, heap sizing) (default 1; 0 = off)
   --repeat <n>          rounds over the chosen scenarios; each row shows the median round, each ratio the
                         median of the rounds' ratios (default 1)
+  --paired              each scenario's ratio is to a run of its floor made right before it in the same
+                        round, not to the floor measured at the start of the round (a slow minute of a
+                        shared machine then hits both sides of every ratio alike); takes about twice as long
   --rate <req/s>        open loop: h2load sends this many requests per second in total (HTTP/1.1 for the
                         wrk scenarios), so latencies are those of a server serving that rate, not of a
                         saturated one; no floors are added (default scenarios: oauth-token, introspect-jwt-*)
@@ -68,6 +71,7 @@ interface Options {
   warmupSeconds: number;
   warmupLapSeconds: number;
   repeat: number;
+  paired: boolean;
   rate?: number;
   connections: number;
   clientThreads: number;
@@ -110,6 +114,7 @@ function parseOptions(argv: string[]): Options | undefined {
       warmup: { type: "string" },
       "warmup-lap": { type: "string" },
       repeat: { type: "string" },
+      paired: { type: "boolean", default: false },
       rate: { type: "string" },
       connections: { type: "string" },
       "client-threads": { type: "string" },
@@ -127,6 +132,9 @@ function parseOptions(argv: string[]): Options | undefined {
   });
   if (values.help) return undefined;
   if (values.data && values.soak !== undefined) throw new UsageError("--data and --soak are separate runs: pick one");
+  if (values.paired && (values.rate !== undefined || values.data || values.soak !== undefined)) {
+    throw new UsageError("--paired pairs scenarios with their floors: not with --rate, --data or --soak, which compare no floors");
+  }
   const redis = values.redis ?? "standalone";
   if (redis !== "standalone" && redis !== "cluster") throw new UsageError(`--redis must be standalone or cluster, got ${JSON.stringify(redis)}`);
   if (values.data && redis === "cluster") throw new UsageError("--data seeds a standalone Redis: leave out --redis cluster");
@@ -135,6 +143,7 @@ function parseOptions(argv: string[]): Options | undefined {
     warmupSeconds: positiveNumber("warmup", values.warmup, 2, { allowZero: true }),
     warmupLapSeconds: positiveNumber("warmup-lap", values["warmup-lap"], 1, { allowZero: true }),
     repeat: positiveNumber("repeat", values.repeat, 1),
+    paired: values.paired,
     rate: values.rate === undefined ? undefined : positiveNumber("rate", values.rate, 0),
     connections: positiveNumber("connections", values.connections, 50),
     clientThreads: positiveNumber("client-threads", values["client-threads"], 1),
@@ -316,12 +325,21 @@ async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results:
   const rounds: ScenarioResult[][] = [];
   for (let round = 1; round <= run.options.repeat; round++) {
     const results: ScenarioResult[] = [];
+    const of = run.options.repeat > 1 ? ` [round ${round}/${run.options.repeat}]` : "";
     for (const scenario of scenarios) {
-      const of = run.options.repeat > 1 ? ` [round ${round}/${run.options.repeat}]` : "";
+      let adjacentFloor: ScenarioResult | undefined;
+      if (run.options.paired && !scenario.isFloor) {
+        const floor = scenarioNamed(FLOOR_OF[scenario.family].floor);
+        run.log(`▶ ${floor.name}${of}, paired with ${scenario.name}`);
+        adjacentFloor = await runScenario(run, floor, `${floor.name} (paired with ${scenario.name})`);
+      }
       run.log(`▶ ${scenario.name}${of}: ${run.options.durationSeconds} s after ${run.options.warmupSeconds} s warm-up (${scenario.tool})`);
-      results.push(await runScenario(run, scenario));
+      const result = await runScenario(run, scenario);
+      if (adjacentFloor !== undefined) compareWithFloors([adjacentFloor, result], (compared) => FLOOR_OF[compared.family]);
+      results.push(result);
     }
-    compareWithFloors(results, (result) => FLOOR_OF[result.family]);
+    // Unpaired: every scenario against the floors measured in this round.
+    if (!run.options.paired) compareWithFloors(results, (result) => FLOOR_OF[result.family]);
     rounds.push(results);
   }
   const results = foldRounds(rounds);
@@ -334,7 +352,11 @@ async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results:
     table(headers, rows, 2),
     "",
     ...(repeated ? [dim(`${run.options.repeat} rounds: each row is the round with the median req/s; rps/floor and cost/floor are the medians of the rounds' own ratios.`)] : []),
-    dim("rps/floor: req/s ÷ the req/s of the Ping of the same protocol in this run (1 = as fast as Ping)."),
+    dim(
+      run.options.paired
+        ? "rps/floor: req/s ÷ the req/s of the Ping of the same protocol run right before it (--paired; 1 = as fast as Ping)."
+        : "rps/floor: req/s ÷ the req/s of the Ping of the same protocol in this run (1 = as fast as Ping).",
+    ),
     dim("cost/floor: server CPU per request ÷ the floor's (how many Pings one request costs; steadier than req/s on a busy machine)."),
     dim(`floors: ${floors.join("; ")}`),
     dim("* OAuth endpoints (form bodies, no Ping of their own): compared with the Connect JSON floor for context."),
@@ -617,6 +639,7 @@ async function main(): Promise<number> {
         warmupSeconds: opts.warmupSeconds,
         warmupLapSeconds: opts.warmupLapSeconds,
         repeat: opts.repeat,
+        paired: opts.paired,
         rate: opts.rate ?? null,
         connections: opts.connections,
         clientThreads: opts.clientThreads,

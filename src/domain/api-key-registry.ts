@@ -3,6 +3,7 @@ import { storeKeys } from "../store/store.js";
 import type { ApiKey, ApiKeyRegistry } from "./api-key.js";
 import type { Clock } from "./clock.js";
 import { ExpiringCache } from "./expiring-cache.js";
+import { RememberedHeaders } from "./remembered-headers.js";
 
 /** An API key as kept in the store by the AdminService, filed under its hash. */
 export interface StoredApiKey {
@@ -19,6 +20,10 @@ export interface StoredApiKey {
 export class LayeredApiKeyRegistry implements ApiKeyRegistry {
   private readonly fixedByHash: Map<string, ApiKey>;
   private readonly cache = new ExpiringCache<string, ApiKey | null>();
+  readonly verifiedHeaders = new RememberedHeaders<ApiKey>(
+    (keyHash) => this.peekByHash(keyHash),
+    (key) => key.keyHash,
+  );
 
   constructor(
     fixedKeys: readonly ApiKey[],
@@ -31,12 +36,21 @@ export class LayeredApiKeyRegistry implements ApiKeyRegistry {
     return [...this.fixedByHash.values()];
   }
 
-  async findByHash(keyHash: string): Promise<ApiKey | undefined> {
+  /**
+   * findByHash's answer when it is in memory right now: the key (the same
+   * object until the cache entry is dropped or expires), null for a known
+   * absence, undefined when only findByHash can tell.
+   */
+  peekByHash(keyHash: string): ApiKey | null | undefined {
     const fixed = this.fixedByHash.get(keyHash);
     if (fixed !== undefined) return fixed;
+    return this.cache.get(keyHash, this.deps.clock.now())?.value;
+  }
+
+  async findByHash(keyHash: string): Promise<ApiKey | undefined> {
+    const known = this.peekByHash(keyHash);
+    if (known !== undefined) return known ?? undefined;
     const now = this.deps.clock.now();
-    const cached = this.cache.get(keyHash, now);
-    if (cached !== undefined) return cached.value ?? undefined;
     const raw = await this.deps.store.hashGet(storeKeys.apiKeys(), keyHash);
     const key = raw === null ? null : toApiKey(JSON.parse(raw) as StoredApiKey);
     this.cache.set(keyHash, key, now + this.deps.cacheMs);

@@ -1,6 +1,7 @@
 import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import { parseBasicAuthorization } from "./basic-credentials.js";
 import { invalidClient } from "./oauth-error.js";
+import type { RememberedHeaders } from "./remembered-headers.js";
 import { hashSecret } from "./secret-format.js";
 
 export const GRANT_LIFETIME = { defaultSeconds: 30, maxSeconds: 300 } as const;
@@ -18,6 +19,8 @@ export interface ApiKey {
 export interface ApiKeyRegistry {
   /** Looks a key up by the hash of the presented key (a 256-bit secret: the hash is an unforgeable index). */
   findByHash(keyHash: string): Promise<ApiKey | undefined>;
+  /** Authorization headers that authenticated a key of this registry, if it keeps them (see RememberedHeaders). */
+  readonly verifiedHeaders?: RememberedHeaders<ApiKey>;
 }
 
 const MAX_API_KEY_LENGTH = 512;
@@ -34,6 +37,11 @@ export async function authenticateApiKey(
   authorization: string | null | undefined,
   limits?: { limiter: AuthRateLimiter; peer: string | undefined },
 ): Promise<ApiKey> {
+  const remembered = authorization ? registry.verifiedHeaders?.get(authorization) : undefined;
+  if (remembered !== undefined) {
+    limits?.limiter.checkNotBlocked(undefined, limits.peer);
+    return remembered;
+  }
   const presented = presentedApiKey(authorization);
   if (presented === undefined) throw invalidClient("an API key is required: Authorization: Basic base64(api_key \":\")");
   // API keys have no public id: the subject of their limit is the peer alone.
@@ -43,5 +51,6 @@ export async function authenticateApiKey(
     await limits?.limiter.recordFailure(undefined, limits.peer);
     throw invalidClient("invalid API key");
   }
+  registry.verifiedHeaders?.remember(authorization as string, key);
   return key;
 }

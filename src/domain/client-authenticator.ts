@@ -2,6 +2,7 @@ import { parseBasicAuthorization } from "./basic-credentials.js";
 import type { Client, ClientRegistry } from "./client.js";
 import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
+import { RememberedHeaders } from "./remembered-headers.js";
 import { secretMatches } from "./secret-format.js";
 
 export const JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -31,28 +32,22 @@ export interface ClientAssertionVerifier {
 
 const MAX_CLIENT_ID_LENGTH = 256;
 const MAX_SECRET_LENGTH = 512;
-/** Basic headers remembered after they authenticated (see ClientAuthenticator.verifiedBasic). */
-const MAX_REMEMBERED_HEADERS = 10_000;
 
 /**
  * RFC 6749 §2.3: exactly one authentication method per request. A wrong id
  * and a wrong secret give the same answer after the same work.
  */
 export class ClientAuthenticator {
-  /**
-   * Authorization headers that authenticated a client, with that client. A
-   * service sends the same header with every call; while the registry still
-   * answers with the very same Client object (nothing about it changed: see
-   * ClientRegistry.peek), the header needs no decoding and no hashing again.
-   * Only headers that passed are kept, so a wrong secret is always checked.
-   */
-  private readonly verifiedBasic = new Map<string, Client>();
+  /** Basic headers that authenticated a client (see RememberedHeaders). */
+  private readonly verifiedBasic: RememberedHeaders<Client>;
 
   constructor(
     private readonly clients: ClientRegistry,
     private readonly assertions?: ClientAssertionVerifier,
     private readonly limiter?: AuthRateLimiter,
-  ) {}
+  ) {
+    this.verifiedBasic = new RememberedHeaders((id) => clients.peek?.(id), (client) => client.id);
+  }
 
   async authenticate(credentials: ClientCredentials): Promise<AuthenticatedClient> {
     const remembered = this.rememberedBasic(credentials);
@@ -85,7 +80,7 @@ export class ClientAuthenticator {
     }
     if (basic !== undefined) {
       const client = await this.checkSecret(basic.username, basic.password, credentials.peer);
-      this.rememberBasic(credentials.authorization as string, client);
+      this.verifiedBasic.remember(credentials.authorization as string, client);
       return { client, method: "client_secret_basic" };
     }
     if (hasPostSecret) {
@@ -104,17 +99,9 @@ export class ClientAuthenticator {
     if (!header || credentials.clientSecret || credentials.clientAssertion || credentials.clientAssertionType) return undefined;
     const client = this.verifiedBasic.get(header);
     if (client === undefined || (credentials.clientId && credentials.clientId !== client.id)) return undefined;
-    if (this.clients.peek?.(client.id) !== client) return undefined;
     // A subject or peer blocked for failures stays blocked, remembered header or not.
     this.limiter?.checkNotBlocked(client.id, credentials.peer);
     return client;
-  }
-
-  private rememberBasic(header: string, client: Client): void {
-    // Only clients the registry can vouch for by identity (see rememberedBasic).
-    if (this.clients.peek?.(client.id) !== client) return;
-    if (this.verifiedBasic.size >= MAX_REMEMBERED_HEADERS) this.verifiedBasic.clear();
-    this.verifiedBasic.set(header, client);
   }
 
   private async checkSecret(clientId: string, secret: string, peer: string | undefined): Promise<Client> {

@@ -1,4 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
+import { authenticateApiKey } from "../../src/domain/api-key.js";
+import { LayeredApiKeyRegistry, type StoredApiKey } from "../../src/domain/api-key-registry.js";
 import { AuthRateLimiter } from "../../src/domain/auth-rate-limiter.js";
 import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
 import { ClientAuthenticator } from "../../src/domain/client-authenticator.js";
@@ -159,5 +161,60 @@ describe("remembered Basic credentials", () => {
     const { header, secret } = await createClient("twice");
     await authenticate(header);
     await expectOAuthError(authenticator.authenticate({ authorization: header, clientId: "twice", clientSecret: secret, peer: PEER }), "invalid_request");
+  });
+});
+
+describe("remembered API keys", () => {
+  let clock: ManualClock;
+  let store: MemoryStore;
+  let registry: LayeredApiKeyRegistry;
+  let limiter: AuthRateLimiter;
+
+  beforeEach(() => {
+    clock = new ManualClock();
+    store = new MemoryStore(clock);
+    registry = new LayeredApiKeyRegistry([], { store, clock, cacheMs: CACHE_MS });
+    limiter = new AuthRateLimiter({ store, clock, settings: { failuresPerPeer: 3, failuresPerSubjectAndPeer: 3, windowSeconds: 60 } });
+    return () => store.close();
+  });
+
+  async function createKey(name: string): Promise<{ record: StoredApiKey; header: string }> {
+    const key = generateSecret("api_key");
+    const record: StoredApiKey = { name, keyHash: hashSecret(key), keyPrefix: key.slice(0, 12), scopes: ["g"], grantLifetimeSeconds: 30, createdAt: clock.now() };
+    expect(await registry.create(record)).toBe(true);
+    return { record, header: encodeBasicAuthorization(key, "") };
+  }
+
+  const authenticate = (header: string, peer = PEER) => authenticateApiKey(registry, header, { limiter, peer });
+
+  it("a changed key is read anew, and a deleted key's header fails at once", async () => {
+    const { record, header } = await createKey("backend");
+    const first = await authenticate(header);
+    expect(await authenticate(header)).toBe(first);
+
+    await registry.save({ ...record, scopes: ["g", "h"] });
+    expect((await authenticate(header)).scopes).toEqual(["g", "h"]);
+
+    await registry.delete(record);
+    await expectOAuthError(authenticate(header), "invalid_client");
+  });
+
+  it("a key deleted by another instance stops within the cache window, as without the shortcut", async () => {
+    const { record, header } = await createKey("elsewhere");
+    await authenticate(header);
+    await new LayeredApiKeyRegistry([], { store, clock, cacheMs: CACHE_MS }).delete(record);
+    expect((await authenticate(header)).name).toBe("elsewhere");
+    clock.advance(CACHE_MS);
+    await expectOAuthError(authenticate(header), "invalid_client");
+  });
+
+  it("wrong keys are never remembered and count until the peer is blocked, remembered header or not", async () => {
+    const { header } = await createKey("guarded");
+    await authenticate(header); // remembered
+    const wrong = encodeBasicAuthorization(generateSecret("api_key"), "");
+    for (let attempt = 0; attempt < 3; attempt++) await expectOAuthError(authenticate(wrong), "invalid_client");
+    await expectOAuthError(authenticate(wrong), "slow_down");
+    await expectOAuthError(authenticate(header), "slow_down");
+    expect((await authenticate(header, "198.51.100.1")).name).toBe("guarded");
   });
 });

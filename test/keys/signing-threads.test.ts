@@ -3,7 +3,7 @@ import { createRemoteJWKSet, jwtVerify } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { signatureOf } from "../../src/keys/jws.js";
 import { generateSigningKey, type SigningKey } from "../../src/keys/signing-key.js";
-import { SigningThreads } from "../../src/keys/signing-threads.js";
+import { MAX_SIGNATURES_PER_MESSAGE, SigningThreads } from "../../src/keys/signing-threads.js";
 import type { RunningServer } from "../../src/server.js";
 import { startTestServer, testClient } from "../support/tokensmith.js";
 
@@ -26,6 +26,9 @@ function verifies(key: SigningKey, input: string, signature: string): boolean {
 const DYING_THREAD = `require("node:worker_threads").parentPort.on("message", () => process.exit(3));`;
 /** A thread program that answers every batch with an error. */
 const FAILING_THREAD = `const { parentPort } = require("node:worker_threads"); parentPort.on("message", () => parentPort.postMessage({ error: "no" }));`;
+/** A thread program that answers input i of a message of n inputs with "n:i". */
+const BATCH_SIZE_THREAD = `const { parentPort } = require("node:worker_threads");
+parentPort.on("message", (batch) => parentPort.postMessage({ signatures: batch.inputs.map((_, i) => batch.inputs.length + ":" + i) }));`;
 /** A thread program that answers with the wrong number of signatures. */
 const SHORT_THREAD = `const { parentPort } = require("node:worker_threads"); parentPort.on("message", () => parentPort.postMessage({ signatures: [] }));`;
 
@@ -49,6 +52,20 @@ describe("SigningThreads", () => {
     const signatures = await Promise.all(pending);
     expect(signatures).toEqual(all.map((input) => signatureOf(key, input)));
     expect(threads.running).toBe(2);
+  });
+
+  it(`a turn's signatures leave in messages of at most ${MAX_SIGNATURES_PER_MESSAGE}, answered in order`, async () => {
+    const key = await generateSigningKey("EdDSA", Date.now());
+    // A thread program that answers each input with the size of the message it came in, and its place there.
+    threads = new SigningThreads(1, undefined, BATCH_SIZE_THREAD);
+    const count = 2 * MAX_SIGNATURES_PER_MESSAGE + 5;
+    const answers = await Promise.all(inputs(count, "burst").map((input) => threads!.sign(key, input)));
+    const expected = Array.from({ length: count }, (_, i) => {
+      const message = Math.floor(i / MAX_SIGNATURES_PER_MESSAGE);
+      const size = message < 2 ? MAX_SIGNATURES_PER_MESSAGE : 5;
+      return `${size}:${i % MAX_SIGNATURES_PER_MESSAGE}`;
+    });
+    expect(answers).toEqual(expected);
   });
 
   it("signs ES256 verifiably, and a key it has not seen (a rotation) in the same batch as a known one", async () => {

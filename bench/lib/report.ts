@@ -129,7 +129,7 @@ export function compareWithFloors(results: ScenarioResult[], floorOf: (result: S
   }
 }
 
-const median = (values: number[]): number => {
+export const median = (values: readonly number[]): number => {
   const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;
   const middle = Math.floor(sorted.length / 2);

@@ -25,6 +25,7 @@ const USAGE = `usage: npm run bench:ab -- --scenarios <a,b> [--a <cmd>] [--b <cm
   --rounds <n>          rounds (default 6)
   --connections <n>     as in npm run bench (default 50)
   --workers <n|auto>    TOKENSMITH_WORKERS for both servers
+  --rate <req/s>        open loop, as in npm run bench: compare latencies at a fixed offered rate
 
 e.g. a commit against the working tree:
   git worktree add /tmp/base HEAD~1 && ln -s "$PWD/node_modules" /tmp/base/ && (cd /tmp/base && npx tsc -p tsconfig.build.json)
@@ -39,11 +40,14 @@ interface Side {
   prepared: Map<string, PreparedScenario>;
 }
 
-async function measure(side: Side, scenario: Scenario, seconds: number, connections: number): Promise<AbSide> {
+async function measure(side: Side, scenario: Scenario, seconds: number, connections: number, rate?: number): Promise<AbSide> {
   const prepared = side.prepared.get(scenario.name);
   if (prepared === undefined) throw new Error(`${scenario.name} was not prepared on ${side.name}`);
-  const run = scenario.tool === "wrk" ? runWrk : runH2load;
+  // Open loop: h2load at a fixed rate, over HTTP/1.1 for the wrk scenarios (as npm run bench --rate).
+  const run = scenario.tool === "wrk" && rate === undefined ? runWrk : runH2load;
   const options = {
+    rate,
+    h1: rate !== undefined && scenario.tool === "wrk",
     baseUrl: side.system.baseUrl,
     requests: prepared.requests,
     connections,
@@ -78,18 +82,21 @@ async function main(argv: string[]): Promise<number> {
       rounds: { type: "string", default: "6" },
       connections: { type: "string", default: "50" },
       workers: { type: "string" },
+      rate: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   const seconds = Number(values.duration);
   const roundCount = Number(values.rounds);
   const connections = Number(values.connections);
-  if (values.help || values.scenarios === undefined || ![seconds, roundCount, connections].every((n) => Number.isFinite(n) && n > 0)) {
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  const numbers = [seconds, roundCount, connections, ...(rate === undefined ? [] : [rate])];
+  if (values.help || values.scenarios === undefined || !numbers.every((n) => Number.isFinite(n) && n > 0)) {
     process.stderr.write(USAGE);
     return values.help ? 0 : 2;
   }
   const scenarios = values.scenarios.split(",").map((name) => scenarioNamed(name.trim()));
-  requireTools([...new Set(scenarios.map((scenario) => scenario.tool))]);
+  requireTools(rate === undefined ? [...new Set(scenarios.map((scenario) => scenario.tool))] : ["h2load"]);
   const log = (message: string) => process.stderr.write(`${message}\n`);
 
   const sides: Side[] = [];
@@ -116,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
         const prepared = await scenario.prepare(side.ctx);
         await prepared.verify();
         side.prepared.set(scenario.name, prepared);
-        await measure(side, scenario, 1, connections); // warm-up
+        await measure(side, scenario, 1, connections, rate); // warm-up
       }
     }
     const rounds = new Map<string, AbRound[]>(scenarios.map((scenario) => [scenario.name, []]));
@@ -124,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
       for (const scenario of scenarios) {
         const order = round % 2 === 0 ? sides : [...sides].reverse();
         const measured = new Map<string, AbSide>();
-        for (const side of order) measured.set(side.name, await measure(side, scenario, seconds, connections));
+        for (const side of order) measured.set(side.name, await measure(side, scenario, seconds, connections, rate));
         const a = measured.get("A") as AbSide;
         const b = measured.get("B") as AbSide;
         rounds.get(scenario.name)?.push({ a, b });
@@ -141,10 +148,11 @@ async function main(argv: string[]): Promise<number> {
         `${formatNumber(summary.a.requestsPerSecond)} → ${formatNumber(summary.b.requestsPerSecond)}`,
         `${summary.throughputRatio.toFixed(2)}×`,
         `${formatMs(summary.a.p99Ms)} → ${formatMs(summary.b.p99Ms)}`,
+        (rounds.get(scenario.name) ?? []).map((round) => `${formatMs(round.a.p99Ms)}/${formatMs(round.b.p99Ms)}`).join(" "),
       ];
     });
     process.stdout.write(
-      `${table(["scenario", "B/A CPU/req", "per round", "CPU µs/req A → B", "req/s A → B", "B/A req/s", "p99 ms A → B"], rows, 1)}\n` +
+      `${table(["scenario", "B/A CPU/req", "per round", "CPU µs/req A → B", "req/s A → B", "B/A req/s", "p99 ms A → B", "p99 per round A/B"], rows, 1)}\n` +
         `${roundCount} rounds of ${seconds} s per side; ratios are medians of each round's own ratio; A and B columns are medians, for scale.\n`,
     );
     return 0;

@@ -14,7 +14,7 @@ import { CpuMeter } from "./lib/proc.js";
 import { formatMs, formatNumber, table } from "./lib/report.js";
 import { createContext, scenarioNamed, type BenchContext, type PreparedScenario, type Scenario } from "./lib/scenarios.js";
 import { killLiveServersNow, startSystem, type SystemUnderTest } from "./lib/server.js";
-import { requireTools, runH2load, runWrk, runningTools } from "./lib/tools.js";
+import { requireTools, runScenarioLoad, runningTools } from "./lib/tools.js";
 
 const USAGE = `usage: npm run bench:ab -- --scenarios <a,b> [--a <cmd>] [--b <cmd>] [options]
 
@@ -43,11 +43,8 @@ interface Side {
 async function measure(side: Side, scenario: Scenario, seconds: number, connections: number, rate?: number): Promise<AbSide> {
   const prepared = side.prepared.get(scenario.name);
   if (prepared === undefined) throw new Error(`${scenario.name} was not prepared on ${side.name}`);
-  // Open loop: h2load at a fixed rate, over HTTP/1.1 for the wrk scenarios (as npm run bench --rate).
-  const run = scenario.tool === "wrk" && rate === undefined ? runWrk : runH2load;
   const options = {
     rate,
-    h1: rate !== undefined && scenario.tool === "wrk",
     baseUrl: side.system.baseUrl,
     requests: prepared.requests,
     connections,
@@ -58,7 +55,7 @@ async function measure(side: Side, scenario: Scenario, seconds: number, connecti
   };
   const cpu = new CpuMeter(side.system.pid);
   cpu.start();
-  const load = await run(options);
+  const load = await runScenarioLoad(scenario.tool, options);
   const cpuPercent = cpu.stop();
   if (load.non2xx > 0 || load.errorCount > 0) {
     throw new Error(`${scenario.name} on ${side.name}: ${load.non2xx} non-2xx, ${load.errorCount} errors`);

@@ -32,7 +32,7 @@ import {
 import { FAMILY_LABEL, FLOOR_OF, SCENARIOS, createContext, scenarioNamed, type BenchContext, type Scenario } from "./lib/scenarios.js";
 import { footprint, seed, type RedisFootprint } from "./lib/seed.js";
 import { killLiveServersNow, startSystem, type BenchRedisMode, type SystemUnderTest } from "./lib/server.js";
-import { requireTools, runH2load, runWrk, runningTools, type LoadOptions, type LoadResult } from "./lib/tools.js";
+import { requireTools, runScenarioLoad, runWrk, runningTools, type LoadOptions, type LoadResult } from "./lib/tools.js";
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -207,10 +207,6 @@ interface Run {
   log: (message: string) => void;
 }
 
-function runTool(tool: "wrk" | "h2load", options: LoadOptions): Promise<LoadResult> {
-  return tool === "wrk" ? runWrk(options) : runH2load(options);
-}
-
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Verifies, warms up, measures, verifies again. Never throws for a scenario failure: it is in the result. */
@@ -232,11 +228,8 @@ async function runScenario(run: Run, scenario: Scenario, label = scenario.name):
     fail(`verification before the load failed, scenario skipped: ${errorText(error)}`);
     return result;
   }
-  // Open loop: h2load at a fixed rate, over HTTP/1.1 where the scenario is a wrk (HTTP/1.1) one.
-  const tool = options.rate !== undefined ? "h2load" : scenario.tool;
-  const loadOptions = (durationSeconds: number, tag: string): LoadOptions => ({
+  const loadOptions = (durationSeconds: number, tag: string): Omit<LoadOptions, "h1"> => ({
     rate: options.rate,
-    h1: options.rate !== undefined && scenario.tool === "wrk",
     baseUrl: system.baseUrl,
     requests: prepared.requests,
     connections: options.connections,
@@ -246,12 +239,12 @@ async function runScenario(run: Run, scenario: Scenario, label = scenario.name):
     tag,
   });
   try {
-    if (options.warmupSeconds > 0) await runTool(tool, loadOptions(options.warmupSeconds, `${label}-warmup`));
+    if (options.warmupSeconds > 0) await runScenarioLoad(scenario.tool, loadOptions(options.warmupSeconds, `${label}-warmup`));
     const serverCpu = new CpuMeter(system.pid);
     const redisCpu = run.redisPids.map((pid) => new CpuMeter(pid));
     serverCpu.start();
     for (const meter of redisCpu) meter.start();
-    const load = await runTool(tool, loadOptions(options.durationSeconds, label));
+    const load = await runScenarioLoad(scenario.tool, loadOptions(options.durationSeconds, label));
     const cpuPercent = serverCpu.stop();
     result.redisCpuPercent = redisCpu.length === 0 ? undefined : redisCpu.reduce((total, meter) => total + meter.stop(), 0);
     result.load = load;
@@ -302,7 +295,7 @@ async function warmupLap(run: Run, scenarios: Scenario[]): Promise<void> {
     try {
       const prepared = await scenario.prepare(run.ctx);
       await prepared.verify();
-      await runTool(scenario.tool, {
+      await runScenarioLoad(scenario.tool, {
         baseUrl: run.system.baseUrl,
         requests: prepared.requests,
         connections: run.options.connections,

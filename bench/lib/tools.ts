@@ -362,3 +362,13 @@ export async function runH2load(options: LoadOptions): Promise<LoadResult> {
     shape: `h2load${options.h1 ? " --h1" : ""} -t${threads} -c${shape.connections} -m${shape.streams}${perConnection === undefined ? "" : ` --rps=${perConnection}`}`,
   };
 }
+
+/**
+ * Loads a scenario the way the bench does: closed loop with its own tool;
+ * open loop (`rate`) with h2load at that rate, over HTTP/1.1 where the
+ * scenario is a wrk (HTTP/1.1) one.
+ */
+export function runScenarioLoad(scenarioTool: "wrk" | "h2load", options: Omit<LoadOptions, "h1">): Promise<LoadResult> {
+  if (options.rate === undefined) return scenarioTool === "wrk" ? runWrk(options) : runH2load(options);
+  return runH2load({ ...options, h1: scenarioTool === "wrk" });
+}

@@ -21,9 +21,9 @@ const KIND_PREFIX: Record<SecretKind, string> = {
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const BASE62_CODES = Buffer.from(BASE62, "latin1");
-/** Reused by randomBase62, which copies out of it before returning. */
-const BASE62_SCRATCH = Buffer.alloc(64);
 const BODY_LENGTH = 43; // ceil(256 / log2(62))
+/** Reused by randomBody, which copies out of it before returning. */
+const BODY_SCRATCH = Buffer.alloc(BODY_LENGTH);
 const CHECK_LENGTH = 6;
 
 type OneShotHash = (algorithm: string, data: string, outputEncoding: string) => string | Buffer;
@@ -66,28 +66,27 @@ function checksum(prefixAndBody: string): string {
 }
 
 /**
- * Uniform base62 characters by rejection: the low 6 bits of a random byte,
- * kept when below 62. 43 characters carry 43·log2(62) ≈ 256.03 bits.
+ * A secret's body: uniform base62 characters by rejection, the low 6 bits of
+ * a random byte kept when below 62. 43 characters carry 43·log2(62) ≈
+ * 256.03 bits. Character codes go into a scratch buffer and become one
+ * string at the end (a character at a time cost ~1.5 µs per secret).
  */
-function randomBase62(length: number): string {
-  // Character codes into a scratch buffer, one string at the end: building
-  // the string a character at a time cost ~1.5 µs per secret.
-  const out = length <= BASE62_SCRATCH.length ? BASE62_SCRATCH : Buffer.allocUnsafe(length);
+function randomBody(): string {
   let filled = 0;
-  while (filled < length) {
+  while (filled < BODY_LENGTH) {
     // A few spare bytes: each is rejected with probability 2/64.
-    const bytes = randomPoolBytes(length - filled + 4);
-    for (let i = 0; i < bytes.length && filled < length; i++) {
+    const bytes = randomPoolBytes(BODY_LENGTH - filled + 4);
+    for (let i = 0; i < bytes.length && filled < BODY_LENGTH; i++) {
       const digit = (bytes[i] as number) & 63;
-      if (digit < 62) out[filled++] = BASE62_CODES[digit] as number;
+      if (digit < 62) BODY_SCRATCH[filled++] = BASE62_CODES[digit] as number;
     }
   }
-  return out.toString("latin1", 0, length);
+  return BODY_SCRATCH.toString("latin1");
 }
 
 export function generateSecret(kind: SecretKind): string {
   const prefix = KIND_PREFIX[kind];
-  const body = randomBase62(BODY_LENGTH);
+  const body = randomBody();
   return prefix + body + checksum(prefix + body);
 }
 

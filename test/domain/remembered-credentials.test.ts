@@ -31,6 +31,14 @@ async function expectOAuthError(promise: Promise<unknown>, error: string): Promi
   expect((outcome as OAuthError).error).toBe(error);
 }
 
+/** A clock, a store on it and a failure limiter (60 s window), fresh for each test. */
+function freshWorld(failures: { failuresPerPeer: number; failuresPerSubjectAndPeer: number }) {
+  const clock = new ManualClock();
+  const store = new MemoryStore(clock);
+  const limiter = new AuthRateLimiter({ store, clock, settings: { ...failures, windowSeconds: 60 } });
+  return { clock, store, limiter };
+}
+
 describe("remembered Basic credentials", () => {
   let clock: ManualClock;
   let store: MemoryStore;
@@ -39,14 +47,8 @@ describe("remembered Basic credentials", () => {
   let authenticator: ClientAuthenticator;
 
   beforeEach(() => {
-    clock = new ManualClock();
-    store = new MemoryStore(clock);
+    ({ clock, store, limiter } = freshWorld({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 3 }));
     registry = new LayeredClientRegistry([], { store, clock, cacheMs: CACHE_MS });
-    limiter = new AuthRateLimiter({
-      store,
-      clock,
-      settings: { failuresPerPeer: 50, failuresPerSubjectAndPeer: 3, windowSeconds: 60 },
-    });
     authenticator = new ClientAuthenticator(registry, undefined, limiter);
     return () => store.close();
   });
@@ -171,10 +173,8 @@ describe("remembered API keys", () => {
   let limiter: AuthRateLimiter;
 
   beforeEach(() => {
-    clock = new ManualClock();
-    store = new MemoryStore(clock);
+    ({ clock, store, limiter } = freshWorld({ failuresPerPeer: 3, failuresPerSubjectAndPeer: 3 }));
     registry = new LayeredApiKeyRegistry([], { store, clock, cacheMs: CACHE_MS });
-    limiter = new AuthRateLimiter({ store, clock, settings: { failuresPerPeer: 3, failuresPerSubjectAndPeer: 3, windowSeconds: 60 } });
     return () => store.close();
   });
 

@@ -11,6 +11,7 @@ import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
 import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing, type KeyRingPersistence } from "./keys/key-ring.js";
 import { KeyEncryption } from "./keys/key-encryption.js";
 import { inlineSignatures, SigningThreads } from "./keys/signing-threads.js";
+import { ed25519Engine } from "./keys/ed25519.js";
 import { StoreKeyPersistence } from "./keys/store-key-persistence.js";
 import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
@@ -92,11 +93,16 @@ export async function createDomain(options: {
   extraApiKeys?: ApiKey[];
 }): Promise<Domain> {
   const { config, issuer, clock, store, logger } = options;
+  const ed25519 = ed25519Engine(config.ed25519);
+  if (ed25519.name !== (config.ed25519 === "node" ? "node:crypto" : "libsodium")) {
+    logger.warn("libsodium (sodium-native) does not load on this platform: node:crypto computes Ed25519 signatures");
+  }
   const keyRing = await KeyRing.open({
     persistence: keyPersistence(config, store),
     algorithm: config.signingAlgorithm,
     clock,
     signatures: config.signingThreads > 0 ? new SigningThreads(config.signingThreads, logger) : inlineSignatures,
+    ed25519,
   });
   const cacheMs = config.clientCacheSeconds * 1000;
   const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], { store, clock, cacheMs });

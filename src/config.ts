@@ -76,6 +76,8 @@ export const configSchema = z
     signingAlgorithm: z.enum(["EdDSA", "ES256"]).default("EdDSA"),
     /** Threads that compute token signatures off the event loop (per process); 0 signs in the event loop. */
     signingThreads: z.number().int().min(0).max(16).default(1),
+    /** Who computes Ed25519: libsodium (sodium-native; node:crypto where its addon does not load) or node:crypto. */
+    ed25519: z.enum(["libsodium", "node"]).default("libsodium"),
     defaultTokenLifetimeSeconds: z.number().int().min(1).max(86_400).default(3600),
     /** The longest lifetime any client may have; a rotated-out signing key stays published this long. */
     maxTokenLifetimeSeconds: z.number().int().min(60).max(86_400).default(86_400),
@@ -235,6 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = en
   set("logLevel", env.TOKENSMITH_LOG_LEVEL);
   set("signingAlgorithm", env.TOKENSMITH_SIGNING_ALG);
   set("signingThreads", envInteger(env, "TOKENSMITH_SIGNING_THREADS"));
+  set("ed25519", env.TOKENSMITH_ED25519);
   set("keyEncryptionKey", env.TOKENSMITH_KEY_ENCRYPTION_KEY);
   if (env.TOKENSMITH_WORKERS === "auto") merged.workers = availableParallelism();
   else set("workers", envInteger(env, "TOKENSMITH_WORKERS"));

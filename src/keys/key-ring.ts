@@ -4,6 +4,7 @@ import type { AccessTokenClaims, AccessTokenSigner } from "../domain/access-toke
 import type { Clock } from "../domain/clock.js";
 import { signingInputOf } from "./jws.js";
 import { inlineSignatures, type Signatures } from "./signing-threads.js";
+import { ed25519Engine, type Ed25519Engine } from "./ed25519.js";
 import type { KeyEncryption } from "./key-encryption.js";
 import {
   deserializeSigningKey,
@@ -98,6 +99,7 @@ export class KeyRing implements AccessTokenSigner {
     private readonly algorithm: SigningAlgorithm,
     private readonly clock: Clock,
     private readonly signatures: Signatures,
+    private readonly ed25519: Ed25519Engine,
   ) {}
 
   /** Loads the ring, or creates it with one fresh key on first start. */
@@ -107,11 +109,14 @@ export class KeyRing implements AccessTokenSigner {
     clock: Clock;
     /** Where signatures are computed: the event loop (default) or signing threads. */
     signatures?: Signatures;
+    /** Who computes Ed25519 signatures (default: libsodium where it loads). */
+    ed25519?: Ed25519Engine;
   }): Promise<KeyRing> {
-    const ring = new KeyRing(options.persistence, options.algorithm, options.clock, options.signatures ?? inlineSignatures);
+    const engine = options.ed25519 ?? ed25519Engine();
+    const ring = new KeyRing(options.persistence, options.algorithm, options.clock, options.signatures ?? inlineSignatures, engine);
     let state = await options.persistence.load();
     if (state === undefined || state.keys.length === 0) {
-      const key = await generateSigningKey(options.algorithm, options.clock.now());
+      const key = await generateSigningKey(options.algorithm, options.clock.now(), engine);
       const created: KeyRingState = { keys: [{ ...serializeSigningKey(key), signsFrom: key.createdAt }] };
       // Another instance may have created the ring at the same moment: theirs wins.
       state = (await options.persistence.save(created, { create: true })) ? created : await options.persistence.load();
@@ -134,7 +139,7 @@ export class KeyRing implements AccessTokenSigner {
   async rotate(options: { publishDelayMs: number; retireAfterMs: number }): Promise<KeyRingEntry> {
     await this.reload();
     const now = this.clock.now();
-    const key = await generateSigningKey(this.algorithm, now);
+    const key = await generateSigningKey(this.algorithm, now, this.ed25519);
     const entry: KeyRingEntry = { ...serializeSigningKey(key), signsFrom: now + options.publishDelayMs };
     const retireAfter = entry.signsFrom + options.retireAfterMs;
     const kept = this.entries
@@ -159,7 +164,7 @@ export class KeyRing implements AccessTokenSigner {
 
   private async apply(state: KeyRingState): Promise<void> {
     const keys = new Map<string, SigningKey>();
-    for (const entry of state.keys) keys.set(entry.kid, this.keys.get(entry.kid) ?? (await deserializeSigningKey(entry)));
+    for (const entry of state.keys) keys.set(entry.kid, this.keys.get(entry.kid) ?? (await deserializeSigningKey(entry, this.ed25519)));
     this.entries = [...state.keys].sort((a, b) => a.signsFrom - b.signsFrom);
     this.keys = keys;
     this.selectActive();

@@ -17,8 +17,12 @@ export const inlineSignatures: Signatures = {
 };
 
 interface BatchRequest {
-  /** Keys this thread has not seen yet, sent once per kid (KeyObjects are cloned into the thread). */
-  keys: Array<{ kid: string; alg: string; key: KeyObject }>;
+  /**
+   * Keys this thread has not seen yet, sent once per kid (KeyObjects are
+   * cloned into the thread). An Ed25519 key that libsodium signs with comes
+   * with its raw secret key and the module to load.
+   */
+  keys: Array<{ kid: string; alg: string; key: KeyObject; sodium?: { modulePath: string; secretKey: Uint8Array } }>;
   kids: string[];
   inputs: string[];
 }
@@ -27,21 +31,30 @@ type BatchReply = { signatures: string[] } | { error: string };
 
 /**
  * The thread's program, CommonJS run with `eval` so it is the same under tsx
- * and in the compiled build. It makes exactly the calls of `signatureOf`.
+ * and in the compiled build. It makes exactly the calls of `signatureOf`
+ * (for libsodium, the ones of `libsodiumEd25519.sign`).
  */
 const THREAD_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { sign } = require("node:crypto");
 const keys = new Map();
+function libsodiumSign(entry, data) {
+  const signature = Buffer.allocUnsafe(64);
+  entry.sodium.library.crypto_sign_detached(signature, data, entry.sodium.secretKey);
+  return signature;
+}
 parentPort.on("message", (batch) => {
-  for (const entry of batch.keys) keys.set(entry.kid, entry);
   try {
+    for (const entry of batch.keys) {
+      if (entry.sodium) entry.sodium.library = require(entry.sodium.modulePath);
+      keys.set(entry.kid, entry);
+    }
     const signatures = batch.inputs.map((input, i) => {
       const entry = keys.get(batch.kids[i]);
       const data = Buffer.from(input);
-      const signature = entry.alg === "EdDSA"
-        ? sign(null, data, entry.key)
-        : sign("sha256", data, { key: entry.key, dsaEncoding: "ieee-p1363" });
+      const signature = entry.alg !== "EdDSA"
+        ? sign("sha256", data, { key: entry.key, dsaEncoding: "ieee-p1363" })
+        : entry.sodium ? libsodiumSign(entry, data) : sign(null, data, entry.key);
       return signature.toString("base64url");
     });
     parentPort.postMessage({ signatures });
@@ -99,7 +112,13 @@ class SigningThread {
       request.kids.push(key.kid);
       if (!this.known.has(key.kid)) {
         this.known.add(key.kid);
-        request.keys.push({ kid: key.kid, alg: key.alg, key: key.privateKey });
+        const modulePath = key.ed25519?.engine.modulePath;
+        request.keys.push({
+          kid: key.kid,
+          alg: key.alg,
+          key: key.privateKey,
+          ...(modulePath !== undefined ? { sodium: { modulePath, secretKey: key.ed25519!.secretKey } } : {}),
+        });
       }
     }
     this.inFlight.push(batch);

@@ -1,6 +1,7 @@
-import { generateKeyPairSync, verify } from "node:crypto";
+import { generateKeyPairSync, sign, verify } from "node:crypto";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
+import { libsodiumEd25519, nodeCryptoEd25519 } from "../../src/keys/ed25519.js";
 import { signatureOf } from "../../src/keys/jws.js";
 import { generateSigningKey, type SigningKey } from "../../src/keys/signing-key.js";
 import { MAX_SIGNATURES_PER_MESSAGE, SigningThreads } from "../../src/keys/signing-threads.js";
@@ -39,8 +40,12 @@ describe("SigningThreads", () => {
     threads = undefined;
   });
 
-  it("gives the event loop's Ed25519 signatures byte for byte, for many concurrent requests over several threads", async () => {
-    const key = await generateSigningKey("EdDSA", Date.now());
+  it.each([
+    ["libsodium", libsodiumEd25519!],
+    ["node:crypto", nodeCryptoEd25519],
+  ])("with %s, gives node:crypto's Ed25519 signatures byte for byte, for many concurrent requests over several threads", async (_name, engine) => {
+    const key = await generateSigningKey("EdDSA", Date.now(), engine);
+    expect(key.ed25519?.engine).toBe(engine);
     threads = new SigningThreads(2);
     const all = inputs(600, "ed");
     // Six turns of the event loop: six batches, spread over both threads while the first ones are in flight.
@@ -50,8 +55,22 @@ describe("SigningThreads", () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     const signatures = await Promise.all(pending);
-    expect(signatures).toEqual(all.map((input) => signatureOf(key, input)));
+    // Ed25519 is deterministic (RFC 8032): OpenSSL's signature is the one to give.
+    expect(signatures).toEqual(all.map((input) => sign(null, Buffer.from(input), key.privateKey).toString("base64url")));
     expect(threads.running).toBe(2);
+  });
+
+  it("signs with the engine the key names: libsodium's raw secret key, or node:crypto's KeyObject", async () => {
+    const a = await generateSigningKey("EdDSA", Date.now(), libsodiumEd25519!);
+    const b = await generateSigningKey("EdDSA", Date.now(), libsodiumEd25519!);
+    // Two keys that disagree on purpose: the KeyObject is a's, the raw secret key is b's.
+    const viaSodium: SigningKey = { ...a, kid: "hybrid-sodium", ed25519: { ...a.ed25519!, secretKey: b.ed25519!.secretKey } };
+    const viaNode: SigningKey = { ...viaSodium, kid: "hybrid-node", ed25519: { ...viaSodium.ed25519!, engine: nodeCryptoEd25519 } };
+    threads = new SigningThreads(1);
+    const [sodiumSigned, nodeSigned] = await Promise.all([threads.sign(viaSodium, "x.y"), threads.sign(viaNode, "x.y")]);
+    expect(sodiumSigned).toBe(signatureOf(b, "x.y"));
+    expect(nodeSigned).toBe(signatureOf(a, "x.y"));
+    expect(sodiumSigned).toBe(signatureOf(viaSodium, "x.y"));
   });
 
   it(`a turn's signatures leave in messages of at most ${MAX_SIGNATURES_PER_MESSAGE}, answered in order`, async () => {
@@ -97,8 +116,11 @@ describe("SigningThreads", () => {
 
   it("a signing error reaches the caller as an error, not a hang", async () => {
     const key = await generateSigningKey("EdDSA", Date.now());
-    // An RSA key where an Ed25519 key is expected: node:crypto refuses it in the thread and in the event loop.
-    const wrong: SigningKey = { ...key, kid: "wrong", privateKey: generateKeyPairSync("x25519").privateKey };
+    // An X25519 key where an Ed25519 key is expected, and a 10-byte libsodium secret key:
+    // node:crypto and libsodium refuse it, in the thread and in the event loop.
+    const x25519 = generateKeyPairSync("x25519").privateKey;
+    const wrong: SigningKey = { ...key, kid: "wrong", privateKey: x25519, ed25519: { ...key.ed25519!, privateKey: x25519, secretKey: new Uint8Array(10) } };
+    expect(() => signatureOf(wrong, "bad.input")).toThrow();
     threads = new SigningThreads(1);
     const good = threads.sign(key, "good.input");
     await expect(threads.sign(wrong, "bad.input")).rejects.toThrow();
@@ -128,9 +150,16 @@ describe("the server signs the same tokens with and without signing threads", ()
     await Promise.all(servers.splice(0).map((server) => server.close()));
   });
 
-  it.each([0, 1, 3])("signingThreads: %i — 200 concurrent tokens all verify against the JWKS", async (signingThreads) => {
-    const server = await startTestServer({ clients: [client], config: { signingThreads } });
+  it.each([
+    [0, "libsodium"],
+    [1, "libsodium"],
+    [3, "libsodium"],
+    [0, "node"],
+    [1, "node"],
+  ] as const)("signingThreads: %i, ed25519: %s — 200 concurrent tokens all verify against the JWKS", async (signingThreads, ed25519) => {
+    const server = await startTestServer({ clients: [client], config: { signingThreads, ed25519 } });
     servers.push(server);
+    expect(server.domain.keyRing.active().ed25519?.engine.name).toBe(ed25519 === "node" ? "node:crypto" : "libsodium");
     const jwks = createRemoteJWKSet(new URL(`${server.url}/.well-known/jwks.json`));
     const auth = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString("base64")}`;
     const responses = await Promise.all(

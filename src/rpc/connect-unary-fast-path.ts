@@ -109,11 +109,7 @@ async function serveGrpc(route: Route, req: NodeRequest, res: NodeResponse, opti
     writeGrpcError(res, ConnectError.from(error));
     return;
   }
-  const payload = encode(method.output, response, false);
-  const frame = Buffer.allocUnsafe(5 + payload.byteLength);
-  frame[0] = 0;
-  frame.writeUInt32BE(payload.byteLength, 1);
-  frame.set(payload, 5);
+  const frame = grpcFrame(method.output, response);
   const responseHeaders: Record<string, string> = { "content-type": GRPC_PROTO_TYPE };
   const trailers: Record<string, string> = { "grpc-status": "0" };
   if (context.touchedHeaders()) {
@@ -160,7 +156,8 @@ async function serve(route: Route, json: boolean, req: NodeRequest, res: NodeRes
     return;
   }
   const payload = encode(method.output, response, json);
-  const responseHeaders: Record<string, string | number> = { "content-type": json ? JSON_TYPE : PROTO_TYPE, "content-length": payload.byteLength };
+  const length = typeof payload === "string" ? Buffer.byteLength(payload, "utf8") : payload.byteLength;
+  const responseHeaders: Record<string, string | number> = { "content-type": json ? JSON_TYPE : PROTO_TYPE, "content-length": length };
   if (context.touchedHeaders()) {
     context.responseHeader.forEach((value, key) => (responseHeaders[key] = value));
     context.responseTrailer.forEach((value, key) => (responseHeaders[`trailer-${key}`] = value));
@@ -190,16 +187,37 @@ function parseOrUndefined(text: string): unknown {
   }
 }
 
-/** A handler's answer (a message or its init shape) as JSON or binary, through the flat codec when it can. */
-function encode(schema: DescMessage, response: unknown, json: boolean): Uint8Array {
+/** A handler's answer as one gRPC length-prefixed message (uncompressed), encoded in place after its 5-byte header when the flat codec can. */
+function grpcFrame(schema: DescMessage, response: unknown): Buffer {
+  const codec = typeof response === "object" && response !== null ? flatCodec(schema) : undefined;
+  let frame = codec?.encodeBinary(response as Record<string, unknown>, 5) as Buffer | undefined;
+  if (frame === undefined) {
+    const payload = encode(schema, response, false);
+    frame = Buffer.allocUnsafe(5 + payload.byteLength);
+    frame.set(payload, 5);
+  }
+  frame[0] = 0;
+  frame.writeUInt32BE(frame.length - 5, 1);
+  return frame;
+}
+
+/**
+ * A handler's answer (a message or its init shape) as JSON text or binary,
+ * through the flat codec when it can. JSON stays a string: the response
+ * writes it as it is, without a Buffer copy first.
+ */
+function encode(schema: DescMessage, response: unknown, json: true): string;
+function encode(schema: DescMessage, response: unknown, json: false): Uint8Array;
+function encode(schema: DescMessage, response: unknown, json: boolean): string | Uint8Array;
+function encode(schema: DescMessage, response: unknown, json: boolean): string | Uint8Array {
   const codec = typeof response === "object" && response !== null ? flatCodec(schema) : undefined;
   if (codec !== undefined) {
     const value = response as Record<string, unknown>;
     const fast = json ? codec.encodeJson(value) : codec.encodeBinary(value);
-    if (fast !== undefined) return typeof fast === "string" ? Buffer.from(fast) : fast;
+    if (fast !== undefined) return fast;
   }
   const message = isMessage(response, schema) ? response : create(schema, response as never);
-  return json ? Buffer.from(toJsonString(schema, message)) : toBinary(schema, message);
+  return json ? toJsonString(schema, message) : toBinary(schema, message);
 }
 
 /**

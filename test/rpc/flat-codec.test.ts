@@ -149,7 +149,12 @@ describe("flat codec: the same bytes and messages as protobuf-es", () => {
       const codec = flatCodec(schema)!;
       fc.assert(
         fc.property(initOf(schema), (init) => {
-          expect(Buffer.from(codec.encodeBinary(init)!)).toEqual(Buffer.from(toBinary(schema, create(schema, init as never))));
+          const expected = Buffer.from(toBinary(schema, create(schema, init as never)));
+          expect(Buffer.from(codec.encodeBinary(init)!)).toEqual(expected);
+          // With room reserved in front (the gRPC frame header): the same bytes after it, nothing after them.
+          const framed = codec.encodeBinary(init, 5)!;
+          expect(framed.byteLength).toBe(5 + expected.length);
+          expect(Buffer.from(framed.subarray(5))).toEqual(expected);
         }),
         { numRuns: 150 },
       );

@@ -36,11 +36,11 @@ export const nodeCryptoEd25519: Ed25519Engine = {
   verify: (key, data, signature) => verify(null, data, key.publicKey, signature),
 };
 
-function loadLibsodium(): Ed25519Engine | undefined {
+/** libsodium's engine, or undefined when the addon does not load (`require` is replaceable for tests). */
+export function loadLibsodium(require: NodeJS.Require = createRequire(import.meta.url)): Ed25519Engine | undefined {
   let modulePath: string;
   let sodium: Sodium;
   try {
-    const require = createRequire(import.meta.url);
     modulePath = require.resolve("sodium-native");
     sodium = require(modulePath) as Sodium;
   } catch {
@@ -68,6 +68,9 @@ export const libsodiumEd25519 = loadLibsodium();
  * verifies in ~46 µs on the 2-core bench machine, node:crypto (OpenSSL 3.0)
  * in ~27 and ~80 µs (`npx tsx bench/ed25519.ts`).
  */
-export function ed25519Engine(choice: "libsodium" | "node" = "libsodium"): Ed25519Engine {
-  return choice === "libsodium" ? (libsodiumEd25519 ?? nodeCryptoEd25519) : nodeCryptoEd25519;
+export function ed25519Engine(
+  choice: "libsodium" | "node" = "libsodium",
+  available: { libsodium: Ed25519Engine | undefined } = { libsodium: libsodiumEd25519 },
+): Ed25519Engine {
+  return choice === "libsodium" ? (available.libsodium ?? nodeCryptoEd25519) : nodeCryptoEd25519;
 }

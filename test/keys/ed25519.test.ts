@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { calculateJwkThumbprint } from "jose";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { ed25519Engine, libsodiumEd25519, nodeCryptoEd25519, type Ed25519Engine } from "../../src/keys/ed25519.js";
+import { ed25519Engine, libsodiumEd25519, loadLibsodium, nodeCryptoEd25519, type Ed25519Engine } from "../../src/keys/ed25519.js";
 import { signatureOf, verifySignature } from "../../src/keys/jws.js";
 import { deserializeSigningKey, generateSigningKey, serializeSigningKey, type SigningKey } from "../../src/keys/signing-key.js";
 
@@ -53,6 +53,18 @@ describe("Ed25519 engines", () => {
     expect(ed25519Engine("node")).toBe(nodeCryptoEd25519);
     expect(libsodium.modulePath).toMatch(/sodium-native/);
     expect(nodeCryptoEd25519.modulePath).toBeUndefined();
+  });
+
+  it("where the addon does not load, libsodium is unavailable and node:crypto signs", () => {
+    const missing = Object.assign(
+      () => {
+        throw new Error("Cannot find module 'sodium-native'");
+      },
+      { resolve: () => "/nowhere/sodium-native/index.js" },
+    ) as unknown as NodeJS.Require;
+    const libsodium = loadLibsodium(missing);
+    expect(libsodium).toBeUndefined();
+    expect(ed25519Engine("libsodium", { libsodium })).toBe(nodeCryptoEd25519);
   });
 
   it.each(engines)("%s gives the RFC 8032 test vectors", async (_name, engine) => {

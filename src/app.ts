@@ -94,7 +94,7 @@ export async function createDomain(options: {
 }): Promise<Domain> {
   const { config, issuer, clock, store, logger } = options;
   const ed25519 = ed25519Engine(config.ed25519);
-  if (ed25519.name !== (config.ed25519 === "node" ? "node:crypto" : "libsodium")) {
+  if (config.ed25519 === "libsodium" && ed25519.name !== "libsodium") {
     logger.warn("libsodium (sodium-native) does not load on this platform: node:crypto computes Ed25519 signatures");
   }
   const keyRing = await KeyRing.open({

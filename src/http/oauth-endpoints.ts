@@ -11,10 +11,10 @@ import { StoreUnavailableError } from "../store/store.js";
 import { readForm, type FormParameters } from "./form-body.js";
 import { sendJson, type NodeRequest, type NodeResponse } from "./http-routes.js";
 
-const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
 /**
- * Fresh no-store headers to add to. Written out, not `{ ...NO_STORE, … }`: on
- * Node 20 (V8 11.3) every property added to or after a spread costs ~0.7 µs.
+ * Fresh no-store headers (RFC 6749 §5.1) to add to. A function, not a shared
+ * object spread into each literal: on Node 20 (V8 11.3) every property added
+ * to or after a spread costs ~0.7 µs.
  */
 const noStoreHeaders = (): Record<string, string> => ({ "cache-control": "no-store", pragma: "no-cache" });
 
@@ -121,7 +121,7 @@ export function oauthEndpoints(domain: Domain): Record<string, Endpoint> {
         res,
         200,
         { access_token: issued.accessToken, token_type: issued.tokenType, expires_in: issued.expiresIn, scope: issued.scopes.join(" ") },
-        NO_STORE,
+        noStoreHeaders(),
       );
     },
     "/oauth2/introspect": async (req, res, form) => {
@@ -131,7 +131,7 @@ export function oauthEndpoints(domain: Domain): Record<string, Endpoint> {
         token,
         tokenTypeHint: form.get("token_type_hint"),
       });
-      sendJson(res, 200, introspectionBody(result), NO_STORE);
+      sendJson(res, 200, introspectionBody(result), noStoreHeaders());
     },
     "/oauth2/revoke": async (req, res, form) => {
       const token = form.get("token");
@@ -180,7 +180,7 @@ export function handleOAuthEndpoint(domain: Domain, path: string, endpoint: Endp
   });
   if (req.method !== "POST") {
     req.resume();
-    sendJson(res, 405, { error: "invalid_request", error_description: "use POST" }, { allow: "POST", ...NO_STORE });
+    sendJson(res, 405, { error: "invalid_request", error_description: "use POST" }, { allow: "POST", ...noStoreHeaders() });
     return;
   }
   readForm(req)

@@ -155,7 +155,7 @@ async function serve(route: Route, json: boolean, req: NodeRequest, res: NodeRes
     writeError(res, ConnectError.from(error), touched ? context.responseHeader : undefined);
     return;
   }
-  const payload = encode(method.output, response, json);
+  const payload = json ? encodeJsonText(method.output, response) : encodeBinaryMessage(method.output, response);
   const length = typeof payload === "string" ? Buffer.byteLength(payload, "utf8") : payload.byteLength;
   const responseHeaders: Record<string, string | number> = { "content-type": json ? JSON_TYPE : PROTO_TYPE, "content-length": length };
   if (context.touchedHeaders()) {
@@ -187,37 +187,38 @@ function parseOrUndefined(text: string): unknown {
   }
 }
 
-/** A handler's answer as one gRPC length-prefixed message (uncompressed), encoded in place after its 5-byte header when the flat codec can. */
-function grpcFrame(schema: DescMessage, response: unknown): Buffer {
-  const codec = typeof response === "object" && response !== null ? flatCodec(schema) : undefined;
-  let frame = codec?.encodeBinary(response as Record<string, unknown>, 5) as Buffer | undefined;
-  if (frame === undefined) {
-    const payload = encode(schema, response, false);
-    frame = Buffer.allocUnsafe(5 + payload.byteLength);
-    frame.set(payload, 5);
-  }
+/** A handler's answer as one gRPC length-prefixed message (uncompressed), encoded after the room left for its 5-byte header. */
+function grpcFrame(schema: DescMessage, response: unknown): Uint8Array {
+  const frame = encodeBinaryMessage(schema, response, 5);
+  const length = frame.byteLength - 5;
   frame[0] = 0;
-  frame.writeUInt32BE(frame.length - 5, 1);
+  frame[1] = length >>> 24;
+  frame[2] = (length >>> 16) & 0xff;
+  frame[3] = (length >>> 8) & 0xff;
+  frame[4] = length & 0xff;
   return frame;
 }
 
-/**
- * A handler's answer (a message or its init shape) as JSON text or binary,
- * through the flat codec when it can. JSON stays a string: the response
- * writes it as it is, without a Buffer copy first.
- */
-function encode(schema: DescMessage, response: unknown, json: true): string;
-function encode(schema: DescMessage, response: unknown, json: false): Uint8Array;
-function encode(schema: DescMessage, response: unknown, json: boolean): string | Uint8Array;
-function encode(schema: DescMessage, response: unknown, json: boolean): string | Uint8Array {
-  const codec = typeof response === "object" && response !== null ? flatCodec(schema) : undefined;
-  if (codec !== undefined) {
-    const value = response as Record<string, unknown>;
-    const fast = json ? codec.encodeJson(value) : codec.encodeBinary(value);
-    if (fast !== undefined) return fast;
-  }
-  const message = isMessage(response, schema) ? response : create(schema, response as never);
-  return json ? toJsonString(schema, message) : toBinary(schema, message);
+/** The flat codec of a handler's answer, when the answer is an object (a message or its init shape). */
+const codecFor = (schema: DescMessage, response: unknown) =>
+  typeof response === "object" && response !== null ? flatCodec(schema) : undefined;
+
+const messageOf = (schema: DescMessage, response: unknown) => (isMessage(response, schema) ? response : create(schema, response as never));
+
+/** A handler's answer as JSON text, through the flat codec when it can; the response writes the string as it is. */
+function encodeJsonText(schema: DescMessage, response: unknown): string {
+  return codecFor(schema, response)?.encodeJson(response as Record<string, unknown>) ?? toJsonString(schema, messageOf(schema, response));
+}
+
+/** A handler's answer in binary after `reserve` bytes left for the caller, through the flat codec when it can. */
+function encodeBinaryMessage(schema: DescMessage, response: unknown, reserve = 0): Uint8Array {
+  const fast = codecFor(schema, response)?.encodeBinary(response as Record<string, unknown>, reserve);
+  if (fast !== undefined) return fast;
+  const payload = toBinary(schema, messageOf(schema, response));
+  if (reserve === 0) return payload;
+  const out = new Uint8Array(reserve + payload.byteLength);
+  out.set(payload, reserve);
+  return out;
 }
 
 /**

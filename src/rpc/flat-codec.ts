@@ -192,6 +192,8 @@ function encodeJson(fields: readonly Field[], value: Record<string, unknown>): s
  */
 function encodeBinary(fields: readonly Field[], value: Record<string, unknown>, reserve: number): Uint8Array | undefined {
   const values: unknown[] = [];
+  /** UTF-8 byte lengths of the string values, in the order both passes meet them. */
+  const lengths: number[] = [];
   let size = reserve;
   for (const field of fields) {
     const v = checked(field.kind, value[field.localName]);
@@ -200,10 +202,10 @@ function encodeBinary(fields: readonly Field[], value: Record<string, unknown>, 
     if (v === null) continue;
     switch (field.kind) {
       case "string":
-        size += stringSize(field.tag, v as string);
+        size += stringSize(field.tag, v as string, lengths);
         break;
       case "strings":
-        for (const item of v as string[]) size += stringSize(field.tag, item);
+        for (const item of v as string[]) size += stringSize(field.tag, item, lengths);
         break;
       case "bool":
         size += field.tag.length + 1;
@@ -214,15 +216,16 @@ function encodeBinary(fields: readonly Field[], value: Record<string, unknown>, 
   }
   const out = Buffer.allocUnsafe(size);
   let offset = reserve;
+  let next = 0;
   fields.forEach((field, i) => {
     const v = values[i];
     if (v === null) return;
     switch (field.kind) {
       case "string":
-        offset = writeString(out, offset, field.tag, v as string);
+        offset = writeString(out, offset, field.tag, v as string, lengths[next++]!);
         break;
       case "strings":
-        for (const item of v as string[]) offset = writeString(out, offset, field.tag, item);
+        for (const item of v as string[]) offset = writeString(out, offset, field.tag, item, lengths[next++]!);
         break;
       case "bool":
         offset += field.tag.copy(out, offset);
@@ -237,14 +240,14 @@ function encodeBinary(fields: readonly Field[], value: Record<string, unknown>, 
   return out;
 }
 
-const stringSize = (tag: Buffer, text: string): number => {
+function stringSize(tag: Buffer, text: string, lengths: number[]): number {
   const length = Buffer.byteLength(text, "utf8");
+  lengths.push(length);
   return tag.length + varintSize(length) + length;
-};
+}
 
-function writeString(out: Buffer, offset: number, tag: Buffer, text: string): number {
+function writeString(out: Buffer, offset: number, tag: Buffer, text: string, length: number): number {
   offset += tag.copy(out, offset);
-  const length = Buffer.byteLength(text, "utf8");
   offset = writeVarint(out, offset, length);
   return offset + out.write(text, offset, length, "utf8");
 }

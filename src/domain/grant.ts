@@ -19,7 +19,14 @@ export interface GrantRecord {
   /** Name of the API key that asked for it. */
   apiKey: string;
   iat: number;
+  /** Seconds, rounded up: the grant is never active at or after exp. */
   exp: number;
+  /**
+   * The exact end of the grant in milliseconds: issue instant plus lifetime,
+   * the same instant the store's TTL ends it. Records written before it was
+   * added end at exp.
+   */
+  expMs?: number;
   jti: string;
 }
 
@@ -37,6 +44,11 @@ export interface GrantCaller {
 
 export function isGrantToken(token: string): boolean {
   return token.startsWith(GRANT_PREFIX);
+}
+
+/** The instant (ms) a grant stops being active. */
+export function grantEndMs(record: GrantRecord): number {
+  return record.expMs ?? record.exp * 1000;
 }
 
 export function parseGrantRecord(value: string | null): GrantRecord | undefined {
@@ -86,8 +98,8 @@ export class GrantIssuer {
   private async store(apiKey: string, lifetimeSeconds: number, username: string, scopes: string[]): Promise<IssuedGrant> {
     const token = generateSecret("grant");
     const nowMs = this.deps.clock.now();
-    const iat = Math.floor(nowMs / 1000);
-    const record: GrantRecord = { username, scopes, apiKey, iat, exp: iat + lifetimeSeconds, jti: randomId() };
+    const expMs = nowMs + lifetimeSeconds * 1000;
+    const record: GrantRecord = { username, scopes, apiKey, iat: Math.floor(nowMs / 1000), exp: Math.ceil(expMs / 1000), expMs, jti: randomId() };
     await this.deps.store.set(storeKeys.grant(tokenDigest(token)), JSON.stringify(record), { ttlMs: lifetimeSeconds * 1000 });
     return { token, expiresIn: lifetimeSeconds, grants: scopes };
   }

@@ -6,7 +6,7 @@ import type { CallerRateLimiter } from "./caller-rate-limiter.js";
 import type { CallerAuthenticator } from "./caller.js";
 import type { ClientCredentials } from "./client-authenticator.js";
 import type { Clock } from "./clock.js";
-import { isGrantToken, parseGrantRecord } from "./grant.js";
+import { grantEndMs, isGrantToken, parseGrantRecord } from "./grant.js";
 import { invalidRequest } from "./oauth-error.js";
 import { tokenDigest } from "./secret-format.js";
 
@@ -87,7 +87,7 @@ export class Introspector {
   private async grant(token: string, consume: boolean): Promise<Introspection> {
     const key = storeKeys.grant(tokenDigest(token));
     const record = parseGrantRecord(consume ? await this.deps.store.getDel(key) : await this.deps.store.get(key));
-    if (record === undefined || record.exp * 1000 <= this.deps.clock.now()) return INACTIVE;
+    if (record === undefined || grantEndMs(record) <= this.deps.clock.now()) return INACTIVE;
     return {
       active: true,
       tokenType: "grant",

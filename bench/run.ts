@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CpuMeter, childrenNamed, machineLoad, treeRssMb, treeSize } from "./lib/proc.js";
+import { CpuMeter, MachineMeter, childrenNamed, machineLoad, treeRssMb, treeSize } from "./lib/proc.js";
 import {
   SCENARIO_HEADERS,
   bold,
@@ -242,15 +242,23 @@ async function runScenario(run: Run, scenario: Scenario, label = scenario.name):
     if (options.warmupSeconds > 0) await runScenarioLoad(scenario.tool, loadOptions(options.warmupSeconds, `${label}-warmup`));
     const serverCpu = new CpuMeter(system.pid);
     const redisCpu = run.redisPids.map((pid) => new CpuMeter(pid));
+    const machine = new MachineMeter(system.pid);
     serverCpu.start();
     for (const meter of redisCpu) meter.start();
+    machine.start();
     const load = await runScenarioLoad(scenario.tool, loadOptions(options.durationSeconds, label));
     const cpuPercent = serverCpu.stop();
+    const machineUse = machine.stop();
     result.redisCpuPercent = redisCpu.length === 0 ? undefined : redisCpu.reduce((total, meter) => total + meter.stop(), 0);
+    result.machineIdlePercent = machineUse?.idlePercent;
     result.load = load;
+    const perRequest = (percent: number | undefined) =>
+      percent !== undefined && load.requestsPerSecond > 0 ? (percent / 100 / load.requestsPerSecond) * 1e6 : Number.NaN;
     result.server = {
       cpuPercent,
-      cpuMicrosPerRequest: load.requestsPerSecond > 0 ? (cpuPercent / 100 / load.requestsPerSecond) * 1e6 : Number.NaN,
+      cpuMicrosPerRequest: perRequest(cpuPercent),
+      loopPercent: machineUse?.loopPercent,
+      loopMicrosPerRequest: perRequest(machineUse?.loopPercent),
       rssMb: treeRssMb(system.pid),
       processes: treeSize(system.pid),
     };
@@ -344,7 +352,7 @@ async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results:
   const human = [
     table(headers, rows, 2),
     "",
-    ...(repeated ? [dim(`${run.options.repeat} rounds: each row is the round with the median req/s; rps/floor and cost/floor are the medians of the rounds' own ratios.`)] : []),
+    ...(repeated ? [dim(`${run.options.repeat} rounds: each row is the round with the median req/s; rps/floor, cost/floor and loop/floor are the medians of the rounds' own ratios.`)] : []),
     dim(
       run.options.paired
         ? "rps/floor: req/s ÷ the req/s of the Ping of the same protocol run right before it (--paired; 1 = as fast as Ping)."
@@ -354,6 +362,10 @@ async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results:
     dim(`floors: ${floors.join("; ")}`),
     dim("* OAuth endpoints (form bodies, no Ping of their own): compared with the Connect JSON floor for context."),
     dim("CPU: the server's process tree, % of one core over the measured window; RSS at the end of each scenario."),
+    dim(
+      "loop: the server's main threads (event loops) alone; ~100 % per process = the event loop limits req/s, and then rps/floor ≈ 1 ÷ loop/floor. " +
+        "idle%: the part of all cores nobody used (server, Redis, load generator, the rest).",
+    ),
     ...(verdicts.length > 0
       ? ["", bold("targets (issue #7), this run:"), ...verdicts.map((v) => `  ${v.met ? "met    " : red("NOT met")}  ${v.target}: ${v.measured}`)]
       : []),

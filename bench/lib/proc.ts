@@ -92,6 +92,39 @@ function treeTicks(root: number): number {
   return processTree(root).reduce((sum, stat) => sum + stat.ticks, 0);
 }
 
+/**
+ * CPU of the main thread of every process in the tree, in clock ticks: the
+ * event loops (a Node process's main thread has the process's pid as its
+ * thread id). Worker threads (signing), libuv's pool and V8's GC helpers are
+ * the rest of the process.
+ */
+function mainThreadTicks(root: number): number {
+  let ticks = 0;
+  for (const stat of processTree(root)) {
+    try {
+      const text = readFileSync(`/proc/${stat.pid}/task/${stat.pid}/stat`, "utf8");
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[14 - 3] ?? 0) + Number(fields[15 - 3] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks;
+}
+
+/** Busy and total jiffies of the whole machine, from the first line of /proc/stat. */
+function machineJiffies(): { busy: number; total: number } {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user)
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+    const busy = user + nice + system + irq + softirq + steal;
+    return { busy, total: busy + idle + iowait };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
+
 function vmRssKb(pid: number): number {
   try {
     const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -129,6 +162,38 @@ export class CpuMeter {
     const seconds = Number(process.hrtime.bigint() - this.startTime) / 1e9;
     if (seconds <= 0) return 0;
     return (ticks / clockTicks() / seconds) * 100;
+  }
+}
+
+/** What the whole machine did between start() and stop(): the event loops' share, and how much of all cores sat idle. */
+export class MachineMeter {
+  private startLoopTicks = 0;
+  private startJiffies = { busy: 0, total: 0 };
+  private startTime = 0n;
+
+  constructor(private readonly serverRoot: number) {}
+
+  start(): void {
+    this.startLoopTicks = mainThreadTicks(this.serverRoot);
+    this.startJiffies = machineJiffies();
+    this.startTime = process.hrtime.bigint();
+  }
+
+  /**
+   * loopPercent: the server's main threads (its event loops), % of one core;
+   * idlePercent: the part of all cores that nobody used, % of the machine
+   * (0 = every core busy). Both undefined off Linux.
+   */
+  stop(): { loopPercent: number; idlePercent: number } | undefined {
+    const seconds = Number(process.hrtime.bigint() - this.startTime) / 1e9;
+    const jiffies = machineJiffies();
+    const total = jiffies.total - this.startJiffies.total;
+    if (seconds <= 0 || total <= 0) return undefined;
+    const loopTicks = mainThreadTicks(this.serverRoot) - this.startLoopTicks;
+    return {
+      loopPercent: (loopTicks / clockTicks() / seconds) * 100,
+      idlePercent: (1 - (jiffies.busy - this.startJiffies.busy) / total) * 100,
+    };
   }
 }
 

@@ -18,13 +18,19 @@ export interface ScenarioResult {
     cpuPercent: number;
     /** Server CPU time per request, in microseconds: robust to a busy load generator. */
     cpuMicrosPerRequest: number;
+    /** The main threads (event loops) alone, % of one core: ~100 per process means the event loop is what limits req/s. */
+    loopPercent?: number;
+    /** Event-loop CPU per request, in microseconds (the signing thread, libuv's pool and GC helpers excluded). */
+    loopMicrosPerRequest?: number;
     /** VmRSS of the server and its children at the end of the scenario. */
     rssMb: number;
     processes: number;
   };
   redisCpuPercent?: number;
+  /** The part of all the machine's cores that sat idle during the measured window (0 = every core busy). */
+  machineIdlePercent?: number;
   /** With --repeat: every round's req/s and ratio to its floor, in round order (the row shows the median round). */
-  rounds?: { requestsPerSecond: number[]; p99Ms: number[]; throughputVsFloor: number[]; cpuPerRequestVsFloor: number[] };
+  rounds?: { requestsPerSecond: number[]; p99Ms: number[]; throughputVsFloor: number[]; cpuPerRequestVsFloor: number[]; loopPerRequestVsFloor: number[] };
   /** Compared with the floor of the same protocol family, measured in the same run. */
   vsFloor?: {
     floor: string;
@@ -36,6 +42,8 @@ export interface ScenarioResult {
     p50: number;
     /** server CPU per request ÷ the floor's (how many Pings one request costs). */
     cpuPerRequest: number;
+    /** event-loop CPU per request ÷ the floor's: when both event loops are saturated, req/s ÷ floor is about its inverse. */
+    loopPerRequest: number;
   };
 }
 
@@ -81,10 +89,14 @@ export const SCENARIO_HEADERS = [
   "errors",
   "srv CPU%",
   "CPU µs/req",
+  "loop%",
+  "loop µs/req",
   "RSS MB",
   "redis CPU%",
+  "idle%",
   "rps/floor",
   "cost/floor",
+  "loop/floor",
 ];
 
 export function scenarioRow(result: ScenarioResult): string[] {
@@ -102,10 +114,14 @@ export function scenarioRow(result: ScenarioResult): string[] {
     formatNumber(load?.errorCount),
     formatNumber(result.server?.cpuPercent, 0),
     formatNumber(result.server?.cpuMicrosPerRequest),
+    formatNumber(result.server?.loopPercent),
+    formatNumber(result.server?.loopMicrosPerRequest, 1),
     formatNumber(result.server?.rssMb),
     formatNumber(result.redisCpuPercent),
+    formatNumber(result.machineIdlePercent),
     vs(result.vsFloor?.throughput),
     vs(result.vsFloor?.cpuPerRequest),
+    vs(result.vsFloor?.loopPerRequest),
   ];
 }
 
@@ -125,6 +141,7 @@ export function compareWithFloors(results: ScenarioResult[], floorOf: (result: S
         result.server && base.server && base.server.cpuMicrosPerRequest > 0
           ? result.server.cpuMicrosPerRequest / base.server.cpuMicrosPerRequest
           : Number.NaN,
+      loopPerRequest: (result.server?.loopMicrosPerRequest ?? Number.NaN) / (base.server?.loopMicrosPerRequest ?? Number.NaN),
     };
   }
 }
@@ -159,6 +176,7 @@ export function foldRounds(rounds: ScenarioResult[][]): ScenarioResult[] {
         p99Ms: runs.map((run) => run.load?.latencyMs.p99 ?? Number.NaN),
         throughputVsFloor: runs.map((run) => run.vsFloor?.throughput ?? Number.NaN),
         cpuPerRequestVsFloor: runs.map((run) => run.vsFloor?.cpuPerRequest ?? Number.NaN),
+        loopPerRequestVsFloor: runs.map((run) => run.vsFloor?.loopPerRequest ?? Number.NaN),
       },
     };
     if (shown.vsFloor) {
@@ -166,6 +184,7 @@ export function foldRounds(rounds: ScenarioResult[][]): ScenarioResult[] {
         ...shown.vsFloor,
         throughput: median(folded.rounds!.throughputVsFloor),
         cpuPerRequest: median(folded.rounds!.cpuPerRequestVsFloor),
+        loopPerRequest: median(folded.rounds!.loopPerRequestVsFloor),
       };
     }
     return folded;

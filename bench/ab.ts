@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { summarizeAb, type AbRound, type AbSide } from "./lib/ab.js";
-import { CpuMeter } from "./lib/proc.js";
+import { CpuMeter, MachineMeter } from "./lib/proc.js";
 import { formatMs, formatNumber, table } from "./lib/report.js";
 import { createContext, scenarioNamed, type BenchContext, type PreparedScenario, type Scenario } from "./lib/scenarios.js";
 import { killLiveServersNow, startSystem, type SystemUnderTest } from "./lib/server.js";
@@ -54,15 +54,19 @@ async function measure(side: Side, scenario: Scenario, seconds: number, connecti
     tag: `${side.name}-${scenario.name}`,
   };
   const cpu = new CpuMeter(side.system.pid);
+  const machine = new MachineMeter(side.system.pid);
   cpu.start();
+  machine.start();
   const load = await runScenarioLoad(scenario.tool, options);
   const cpuPercent = cpu.stop();
+  const loopPercent = machine.stop()?.loopPercent;
   if (load.non2xx > 0 || load.errorCount > 0) {
     throw new Error(`${scenario.name} on ${side.name}: ${load.non2xx} non-2xx, ${load.errorCount} errors`);
   }
   return {
     requestsPerSecond: load.requestsPerSecond,
     cpuMicrosPerRequest: (cpuPercent / 100 / load.requestsPerSecond) * 1e6,
+    loopMicrosPerRequest: loopPercent === undefined ? undefined : (loopPercent / 100 / load.requestsPerSecond) * 1e6,
     p99Ms: load.latencyMs.p99,
   };
 }
@@ -132,7 +136,10 @@ async function main(argv: string[]): Promise<number> {
         const a = measured.get("A") as AbSide;
         const b = measured.get("B") as AbSide;
         rounds.get(scenario.name)?.push({ a, b });
-        log(`round ${round + 1}/${roundCount} ${scenario.name}: B/A CPU ${(b.cpuMicrosPerRequest / a.cpuMicrosPerRequest).toFixed(2)}`);
+        log(
+          `round ${round + 1}/${roundCount} ${scenario.name}: B/A CPU ${(b.cpuMicrosPerRequest / a.cpuMicrosPerRequest).toFixed(2)}, ` +
+            `loop ${((b.loopMicrosPerRequest ?? Number.NaN) / (a.loopMicrosPerRequest ?? Number.NaN)).toFixed(2)}, req/s ${(b.requestsPerSecond / a.requestsPerSecond).toFixed(2)}`,
+        );
       }
     }
     const rows = scenarios.map((scenario) => {
@@ -141,6 +148,7 @@ async function main(argv: string[]): Promise<number> {
         scenario.name,
         `${summary.cpuRatio.toFixed(3)}×`,
         summary.cpuRatios.map((ratio) => ratio.toFixed(2)).join(" "),
+        Number.isFinite(summary.loopRatio) ? `${summary.loopRatio.toFixed(3)}×` : "-",
         `${formatNumber(summary.a.cpuMicrosPerRequest, 1)} → ${formatNumber(summary.b.cpuMicrosPerRequest, 1)}`,
         `${formatNumber(summary.a.requestsPerSecond)} → ${formatNumber(summary.b.requestsPerSecond)}`,
         `${summary.throughputRatio.toFixed(2)}×`,
@@ -149,7 +157,7 @@ async function main(argv: string[]): Promise<number> {
       ];
     });
     process.stdout.write(
-      `${table(["scenario", "B/A CPU/req", "per round", "CPU µs/req A → B", "req/s A → B", "B/A req/s", "p99 ms A → B", "p99 per round A/B"], rows, 1)}\n` +
+      `${table(["scenario", "B/A CPU/req", "per round", "B/A loop/req", "CPU µs/req A → B", "req/s A → B", "B/A req/s", "p99 ms A → B", "p99 per round A/B"], rows, 1)}\n` +
         `${roundCount} rounds of ${seconds} s per side; ratios are medians of each round's own ratio; A and B columns are medians, for scale.\n`,
     );
     return 0;

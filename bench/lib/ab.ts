@@ -9,6 +9,8 @@ export interface AbRound {
 export interface AbSide {
   requestsPerSecond: number;
   cpuMicrosPerRequest: number;
+  /** The event loops' (main threads') CPU per request, when measured. */
+  loopMicrosPerRequest?: number;
   p99Ms: number;
 }
 
@@ -18,6 +20,8 @@ export interface AbSummary {
   cpuRatio: number;
   /** Each round's CPU ratio, in order. */
   cpuRatios: number[];
+  /** Median over the rounds of B's event-loop CPU per request ÷ A's (NaN when not measured). */
+  loopRatio: number;
   /** Median over the rounds of B's req/s ÷ A's in the same round. */
   throughputRatio: number;
   a: AbSide;
@@ -27,6 +31,7 @@ export interface AbSummary {
 const medianSide = (sides: AbSide[]): AbSide => ({
   requestsPerSecond: median(sides.map((side) => side.requestsPerSecond)),
   cpuMicrosPerRequest: median(sides.map((side) => side.cpuMicrosPerRequest)),
+  loopMicrosPerRequest: median(sides.map((side) => side.loopMicrosPerRequest ?? Number.NaN)),
   p99Ms: median(sides.map((side) => side.p99Ms)),
 });
 
@@ -42,6 +47,7 @@ export function summarizeAb(rounds: readonly AbRound[]): AbSummary {
     rounds: rounds.length,
     cpuRatio: median(cpuRatios),
     cpuRatios,
+    loopRatio: median(rounds.map((round) => (round.b.loopMicrosPerRequest ?? Number.NaN) / (round.a.loopMicrosPerRequest ?? Number.NaN))),
     throughputRatio: median(rounds.map((round) => round.b.requestsPerSecond / round.a.requestsPerSecond)),
     a: medianSide(rounds.map((round) => round.a)),
     b: medianSide(rounds.map((round) => round.b)),

@@ -31,6 +31,17 @@ describe("summarizeAb", () => {
     expect(summary.throughputRatio).toBeCloseTo(0.95, 9);
   });
 
+  it("the event loop's ratio is taken per round too, and is NaN when a side did not measure it", () => {
+    const withLoop = (cpu: number, loop: number): AbSide => ({ ...side(cpu), loopMicrosPerRequest: loop });
+    const summary = summarizeAb([
+      { a: withLoop(100, 60), b: withLoop(95, 54) },
+      { a: withLoop(200, 120), b: withLoop(190, 96) },
+      { a: withLoop(100, 60), b: withLoop(99, 60) },
+    ]);
+    expect(summary.loopRatio).toBeCloseTo(0.9, 9);
+    expect(summarizeAb([{ a: side(100), b: side(90) }]).loopRatio).toBeNaN();
+  });
+
   it("no rounds: NaN, not a number that looks measured", () => {
     expect(summarizeAb([]).cpuRatio).toBeNaN();
   });

@@ -9,6 +9,7 @@ import {
   type Http2Session,
 } from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
+import { handleAtTurnEnd } from "./http/turn-dispatch.js";
 
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -42,10 +43,14 @@ export interface OnePortOptions {
  */
 export async function listenOnePort(options: OnePortOptions): Promise<OnePortServer> {
   const sockets = new Set<Socket>();
-  const http1 = createHttp1Server({ keepAliveTimeout: 65_000 }, options.handler);
+  // HTTP/1.1 requests are handled at the end of the turn that read them (turn-dispatch.ts).
+  const http1Handler = handleAtTurnEnd(options.handler as RequestListener);
+  const http1 = createHttp1Server({ keepAliveTimeout: 65_000 }, http1Handler);
   const h2c = createHttp2Server({}, options.handler);
   const secure = options.tls
-    ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, options.handler)
+    ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, (req, res) =>
+        req.httpVersionMajor === 1 ? http1Handler(req as never, res as never) : options.handler(req, res),
+      )
     : undefined;
   // noDelay: responses leave in several writes (headers, body, trailers); Nagle would hold them for the peer's delayed ACK.
   const outer: NetServer = createNetServer({ noDelay: true }, (socket) => routeBySniffing(socket, { http1, h2c, secure }));

@@ -13,6 +13,12 @@ export function readRequestBody(req: NodeRequest, limit: number, tooLarge: () =>
       reject(tooLarge());
       return;
     }
+    // The client may have hung up before the handler ran (HTTP/1.1 requests are
+    // handled at the end of the turn that read them): no event would come.
+    if (req.destroyed && !req.readableEnded) {
+      reject(clientClosed());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -26,7 +32,18 @@ export function readRequestBody(req: NodeRequest, limit: number, tooLarge: () =>
       chunks.push(chunk);
     };
     req.on("data", onData);
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    let ended = false;
+    req.once("end", () => {
+      ended = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    });
     req.once("error", reject);
+    req.once("close", () => {
+      if (!ended) reject(clientClosed());
+    });
   });
+}
+
+function clientClosed(): Error {
+  return Object.assign(new Error("aborted: the client closed the request before its body arrived"), { code: "ECONNRESET" });
 }

@@ -5,9 +5,11 @@
  * Real sockets against a real server, for the OAuth endpoints and for the
  * Connect unary fast path.
  */
+import http from "node:http";
 import net from "node:net";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readRequestBody } from "../../src/http/request-body.js";
 import type { RunningServer } from "../../src/server.js";
 import { basic, startTestServer, testClient } from "../support/tokensmith.js";
 
@@ -25,7 +27,7 @@ afterAll(async () => {
 });
 
 /** Sends the head and part of the body, then closes the socket; resolves once the server saw the close. */
-function sendHalfABody(path: string, contentType: string, headers: Record<string, string> = {}): Promise<void> {
+function sendHalfABody(path: string, contentType: string, headers: Record<string, string> = {}, hangUp: "after 50 ms" | "at once" = "after 50 ms"): Promise<void> {
   const { port } = new URL(server.url);
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: "127.0.0.1", port: Number(port) }, () => {
@@ -38,7 +40,9 @@ function sendHalfABody(path: string, contentType: string, headers: Record<string
         "",
         "",
       ].join("\r\n");
-      socket.write(head + "grant_type=client_cre", () => setTimeout(() => socket.destroy(), 50));
+      // "at once": the close can arrive in the same read as the request, before its handler ran.
+      if (hangUp === "at once") socket.end(head + "grant_type=client_cre", () => socket.destroy());
+      else socket.write(head + "grant_type=client_cre", () => setTimeout(() => socket.destroy(), 50));
     });
     socket.on("error", reject);
     socket.on("close", () => setTimeout(resolve, 100));
@@ -52,18 +56,61 @@ describe("a client that hangs up mid-body", () => {
   ])("%s: no error logged, and the next request is served", async (_label, path, contentType) => {
     lines.length = 0;
     await sendHalfABody(path, contentType, basic(client.id, client.secret));
-    const errors = lines.filter((line) => line.level >= 50);
-    expect(errors, JSON.stringify(errors)).toEqual([]);
-    if (path === "/oauth2/token") expect(lines.map((line) => line.msg)).toContain("client closed the connection mid-request");
+    await expectCleanAndServing(path);
+  });
 
-    const response = await fetch(`${server.url}/oauth2/token`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", ...basic(client.id, client.secret) },
-      body: "grant_type=client_credentials",
+  it.each([
+    ["POST /oauth2/token", "/oauth2/token", "application/x-www-form-urlencoded"],
+    ["Connect unary (JSON)", "/tokensmith.v1.TokenService/IssueClientToken", "application/json"],
+  ])("%s: a client gone before its request was handled is noticed, not waited for", async (_label, path, contentType) => {
+    for (let round = 0; round < 20; round++) {
+      lines.length = 0;
+      await sendHalfABody(path, contentType, basic(client.id, client.secret), "at once");
+      await expectCleanAndServing(path);
+    }
+  });
+});
+
+async function expectCleanAndServing(path: string): Promise<void> {
+  const errors = lines.filter((line) => line.level >= 50);
+  expect(errors, JSON.stringify(errors)).toEqual([]);
+  if (path === "/oauth2/token") expect(lines.map((line) => line.msg)).toContain("client closed the connection mid-request");
+
+  const response = await fetch(`${server.url}/oauth2/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...basic(client.id, client.secret) },
+    body: "grant_type=client_credentials",
+  });
+  expect(response.status).toBe(200);
+
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  expect(metrics).not.toMatch(/tokensmith_requests_total\{[^}]*code="(5\d\d|Internal|Unknown)"/);
+}
+
+describe("readRequestBody on a request whose client is already gone", () => {
+  it("rejects at once instead of waiting for events that were emitted before it was called", async () => {
+    const outcome = new Promise<string>((resolve) => {
+      const plain = http.createServer((req) => {
+        // Read only once the client has hung up and the request is destroyed.
+        req.once("close", () => {
+          const timeout = setTimeout(() => resolve("still waiting after 1 s"), 1000);
+          readRequestBody(req, 1024, () => new Error("too large")).then(
+            () => resolve("resolved"),
+            (error: Error) => {
+              clearTimeout(timeout);
+              resolve(`rejected: ${error.message}`);
+            },
+          );
+        });
+      });
+      plain.listen(0, "127.0.0.1", () => {
+        const { port } = plain.address() as net.AddressInfo;
+        const socket = net.connect({ host: "127.0.0.1", port }, () => {
+          socket.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhalf", () => setTimeout(() => socket.destroy(), 50));
+        });
+        socket.on("close", () => setTimeout(() => plain.close(), 1500));
+      });
     });
-    expect(response.status).toBe(200);
-
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    expect(metrics).not.toMatch(/tokensmith_requests_total\{[^}]*code="(5\d\d|Internal|Unknown)"/);
+    expect(await outcome).toMatch(/^rejected: aborted/);
   });
 });

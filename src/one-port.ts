@@ -43,15 +43,11 @@ export interface OnePortOptions {
  */
 export async function listenOnePort(options: OnePortOptions): Promise<OnePortServer> {
   const sockets = new Set<Socket>();
-  // HTTP/1.1 requests are handled at the end of the turn that read them (turn-dispatch.ts).
-  const http1Handler = handleAtTurnEnd(options.handler as RequestListener);
-  const http1 = createHttp1Server({ keepAliveTimeout: 65_000 }, http1Handler);
-  const h2c = createHttp2Server({}, options.handler);
-  const secure = options.tls
-    ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, (req, res) =>
-        req.httpVersionMajor === 1 ? http1Handler(req as never, res as never) : options.handler(req, res),
-      )
-    : undefined;
+  // Requests are handled at the end of the turn that read them (turn-dispatch.ts).
+  const handler = handleAtTurnEnd(options.handler);
+  const http1 = createHttp1Server({ keepAliveTimeout: 65_000 }, handler as RequestListener);
+  const h2c = createHttp2Server({}, handler);
+  const secure = options.tls ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, handler) : undefined;
   // noDelay: responses leave in several writes (headers, body, trailers); Nagle would hold them for the peer's delayed ACK.
   const outer: NetServer = createNetServer({ noDelay: true }, (socket) => routeBySniffing(socket, { http1, h2c, secure }));
   outer.on("connection", (socket: Socket) => {

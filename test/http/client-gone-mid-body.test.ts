@@ -6,6 +6,7 @@
  * Connect unary fast path.
  */
 import http from "node:http";
+import http2 from "node:http2";
 import net from "node:net";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -66,6 +67,34 @@ describe("a client that hangs up mid-body", () => {
     for (let round = 0; round < 20; round++) {
       lines.length = 0;
       await sendHalfABody(path, contentType, basic(client.id, client.secret), "at once");
+      await expectCleanAndServing(path);
+    }
+  });
+});
+
+describe("an HTTP/2 client that cancels its stream mid-body", () => {
+  it.each([
+    ["Connect unary (JSON)", "application/json"],
+    ["gRPC", "application/grpc"],
+  ])("%s: no error logged, and the next request is served", async (_label, contentType) => {
+    const path = "/tokensmith.v1.TokenService/IssueClientToken";
+    for (let round = 0; round < 10; round++) {
+      lines.length = 0;
+      const session = http2.connect(server.url);
+      const stream = session.request({
+        ":method": "POST",
+        ":path": path,
+        "content-type": contentType,
+        "content-length": "1000",
+        ...basic(client.id, client.secret),
+      });
+      stream.on("error", () => {});
+      stream.write(Buffer.from("{\"scopes\": ["));
+      // Cancelled at once: the reset can arrive in the same read as the request, before its handler ran.
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      await new Promise((resolve) => stream.once("close", resolve));
+      session.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
       await expectCleanAndServing(path);
     }
   });

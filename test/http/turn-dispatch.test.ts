@@ -13,7 +13,7 @@ const response = () => {
 describe("handleAtTurnEnd", () => {
   it("handles a turn's requests after the turn's other work, together and in arrival order", async () => {
     const seen: string[] = [];
-    const handle = handleAtTurnEnd((req) => seen.push(req.url ?? ""));
+    const handle = handleAtTurnEnd((req: IncomingMessage) => seen.push(req.url ?? ""));
     handle(request("a"), response() as unknown as ServerResponse);
     handle(request("b"), response() as unknown as ServerResponse);
     await Promise.resolve();
@@ -29,7 +29,7 @@ describe("handleAtTurnEnd", () => {
 
   it("a handler that throws has its response destroyed; the requests after it are still handled", async () => {
     const seen: string[] = [];
-    const handle = handleAtTurnEnd((req) => {
+    const handle = handleAtTurnEnd((req: IncomingMessage) => {
       if (req.url === "bad") throw new Error("boom");
       seen.push(req.url ?? "");
     });

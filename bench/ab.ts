@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { summarizeAb, type AbRound, type AbSide } from "./lib/ab.js";
-import { CpuMeter, MachineMeter } from "./lib/proc.js";
+import { CpuMeter, MachineMeter, microsPerRequest } from "./lib/proc.js";
 import { formatMs, formatNumber, table } from "./lib/report.js";
 import { createContext, scenarioNamed, type BenchContext, type PreparedScenario, type Scenario } from "./lib/scenarios.js";
 import { killLiveServersNow, startSystem, type SystemUnderTest } from "./lib/server.js";
@@ -65,8 +65,8 @@ async function measure(side: Side, scenario: Scenario, seconds: number, connecti
   }
   return {
     requestsPerSecond: load.requestsPerSecond,
-    cpuMicrosPerRequest: (cpuPercent / 100 / load.requestsPerSecond) * 1e6,
-    loopMicrosPerRequest: loopPercent === undefined ? undefined : (loopPercent / 100 / load.requestsPerSecond) * 1e6,
+    cpuMicrosPerRequest: microsPerRequest(cpuPercent, load.requestsPerSecond),
+    loopMicrosPerRequest: microsPerRequest(loopPercent, load.requestsPerSecond),
     p99Ms: load.latencyMs.p99,
   };
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CpuMeter, MachineMeter, childrenNamed, machineLoad, treeRssMb, treeSize } from "./lib/proc.js";
+import { CpuMeter, MachineMeter, childrenNamed, machineLoad, microsPerRequest, treeRssMb, treeSize } from "./lib/proc.js";
 import {
   SCENARIO_HEADERS,
   bold,
@@ -252,13 +252,11 @@ async function runScenario(run: Run, scenario: Scenario, label = scenario.name):
     result.redisCpuPercent = redisCpu.length === 0 ? undefined : redisCpu.reduce((total, meter) => total + meter.stop(), 0);
     result.machineIdlePercent = machineUse?.idlePercent;
     result.load = load;
-    const perRequest = (percent: number | undefined) =>
-      percent !== undefined && load.requestsPerSecond > 0 ? (percent / 100 / load.requestsPerSecond) * 1e6 : Number.NaN;
     result.server = {
       cpuPercent,
-      cpuMicrosPerRequest: perRequest(cpuPercent),
+      cpuMicrosPerRequest: microsPerRequest(cpuPercent, load.requestsPerSecond),
       loopPercent: machineUse?.loopPercent,
-      loopMicrosPerRequest: perRequest(machineUse?.loopPercent),
+      loopMicrosPerRequest: microsPerRequest(machineUse?.loopPercent, load.requestsPerSecond),
       rssMb: treeRssMb(system.pid),
       processes: treeSize(system.pid),
     };

@@ -31,12 +31,15 @@ interface ProcStat {
   comm: string;
   /** utime + stime + cutime + cstime, in clock ticks. */
   ticks: number;
+  /** utime + stime alone (for a thread: its own time, without any process's children). */
+  ownTicks: number;
 }
 
-function readStat(pid: number): ProcStat | undefined {
+/** /proc/<pid>/stat, or a thread's /proc/<pid>/task/<tid>/stat (the same format). */
+function readStat(pid: number, file = `/proc/${pid}/stat`): ProcStat | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    text = readFileSync(file, "utf8");
   } catch {
     return undefined; // exited meanwhile
   }
@@ -47,7 +50,8 @@ function readStat(pid: number): ProcStat | undefined {
   // After ") ": field 3 (state) is index 0, so field N is index N - 3.
   const fields = text.slice(close + 2).split(" ");
   const field = (n: number) => Number(fields[n - 3] ?? 0);
-  return { pid, ppid: field(4), comm, ticks: field(14) + field(15) + field(16) + field(17) };
+  const ownTicks = field(14) + field(15);
+  return { pid, ppid: field(4), comm, ownTicks, ticks: ownTicks + field(16) + field(17) };
 }
 
 function allStats(): ProcStat[] {
@@ -99,17 +103,7 @@ function treeTicks(root: number): number {
  * the rest of the process.
  */
 function mainThreadTicks(root: number): number {
-  let ticks = 0;
-  for (const stat of processTree(root)) {
-    try {
-      const text = readFileSync(`/proc/${stat.pid}/task/${stat.pid}/stat`, "utf8");
-      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[14 - 3] ?? 0) + Number(fields[15 - 3] ?? 0);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return ticks;
+  return processTree(root).reduce((sum, stat) => sum + (readStat(stat.pid, `/proc/${stat.pid}/task/${stat.pid}/stat`)?.ownTicks ?? 0), 0);
 }
 
 /** Busy and total jiffies of the whole machine, from the first line of /proc/stat. */
@@ -163,6 +157,11 @@ export class CpuMeter {
     if (seconds <= 0) return 0;
     return (ticks / clockTicks() / seconds) * 100;
   }
+}
+
+/** A CPU share (% of one core) spread over a request rate, in microseconds per request; NaN when either is missing. */
+export function microsPerRequest(percent: number | undefined, requestsPerSecond: number): number {
+  return percent !== undefined && requestsPerSecond > 0 ? (percent / 100 / requestsPerSecond) * 1e6 : Number.NaN;
 }
 
 /** What the whole machine did between start() and stop(): the event loops' share, and how much of all cores sat idle. */

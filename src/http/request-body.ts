@@ -13,8 +13,8 @@ export function readRequestBody(req: NodeRequest, limit: number, tooLarge: () =>
       reject(tooLarge());
       return;
     }
-    // The client may have hung up before the handler ran (HTTP/1.1 requests are
-    // handled at the end of the turn that read them): no event would come.
+    // The client may have hung up before the handler ran (requests are handled
+    // at the end of the turn that read them): no event would come.
     if (req.destroyed && !req.readableEnded) {
       reject(clientClosed());
       return;
@@ -32,14 +32,10 @@ export function readRequestBody(req: NodeRequest, limit: number, tooLarge: () =>
       chunks.push(chunk);
     };
     req.on("data", onData);
-    let ended = false;
-    req.once("end", () => {
-      ended = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    });
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.once("error", reject);
     req.once("close", () => {
-      if (!ended) reject(clientClosed());
+      if (!req.readableEnded) reject(clientClosed());
     });
   });
 }

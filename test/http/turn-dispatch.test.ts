@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { describe, expect, it } from "vitest";
 import { handleAtTurnEnd } from "../../src/http/turn-dispatch.js";
 
-/** HTTP/1.1 requests read in one turn are handled at its end, in order; a handler that throws loses only its own response. */
+/** Requests read in one turn are handled at its end, in order; a handler that throws loses only its own response. */
 
 const request = (name: string) => ({ url: name }) as unknown as IncomingMessage;
 const response = () => {

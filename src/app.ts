@@ -132,7 +132,7 @@ export async function createDomain(options: {
     clients,
     apiKeys,
     keyRing,
-    activeTokens,
+    callers,
     clock,
     settings: {
       defaultTokenLifetimeSeconds: config.defaultTokenLifetimeSeconds,

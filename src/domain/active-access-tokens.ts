@@ -1,5 +1,5 @@
 import type { AccessTokenClaims, AccessTokenVerifier } from "./access-token.js";
-import type { ClientRegistry } from "./client.js";
+import type { Client, ClientRegistry } from "./client.js";
 import type { RevocationList } from "./revocation-list.js";
 
 /**
@@ -20,9 +20,26 @@ export class ActiveAccessTokens {
       known === undefined
         ? await Promise.all([this.deps.revocations.isRevoked(claims.jti), this.deps.clients.find(claims.client_id)])
         : [await this.deps.revocations.isRevoked(claims.jti), known ?? undefined];
-    if (revoked || client === undefined) return undefined;
-    // Tokens are issued no earlier than their client's creation second (see ClientTokenIssuer).
-    if (Math.floor((client.createdAt ?? 0) / 1000) > claims.iat) return undefined;
-    return claims;
+    return inForce(claims, revoked, client) ? claims : undefined;
   }
+
+  /**
+   * check, with the token's client read from the store now rather than from
+   * this instance's cache (one store read more): for calls that change state,
+   * so a client deleted or changed on another instance stops them at once.
+   * Returns the client too, for the scopes it may still hold.
+   */
+  async checkFresh(token: string): Promise<{ claims: AccessTokenClaims; client: Client } | undefined> {
+    const verified = this.deps.accessTokens.verify(token);
+    if (!verified.ok) return undefined;
+    const { claims } = verified;
+    const [revoked, client] = await Promise.all([this.deps.revocations.isRevoked(claims.jti), this.deps.clients.findFresh(claims.client_id)]);
+    return inForce(claims, revoked, client) ? { claims, client: client as Client } : undefined;
+  }
+}
+
+function inForce(claims: AccessTokenClaims, revoked: boolean, client: Client | undefined): boolean {
+  if (revoked || client === undefined) return false;
+  // Tokens are issued no earlier than their client's creation second (see ClientTokenIssuer).
+  return Math.floor((client.createdAt ?? 0) / 1000) <= claims.iat;
 }

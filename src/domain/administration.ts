@@ -1,13 +1,13 @@
 import type { KeyRing } from "../keys/key-ring.js";
 import type { AccessTokenClaims } from "./access-token.js";
-import type { ActiveAccessTokens } from "./active-access-tokens.js";
 import { GRANT_LIFETIME } from "./api-key.js";
 import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js";
 import { parseBearerAuthorization } from "./basic-credentials.js";
+import type { CallerAuthenticator } from "./caller.js";
 import type { Client } from "./client.js";
 import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
 import type { Clock } from "./clock.js";
-import { insufficientScope, invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
+import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { normalizeScopes } from "./scopes.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
 
@@ -74,20 +74,22 @@ export class Administration {
       clients: LayeredClientRegistry;
       apiKeys: LayeredApiKeyRegistry;
       keyRing: KeyRing;
-      activeTokens: ActiveAccessTokens;
+      callers: CallerAuthenticator;
       clock: Clock;
       settings: AdministrationSettings;
     },
   ) {}
 
-  /** Only a valid, unrevoked Bearer access token with `tokensmith:admin` may administer. */
+  /**
+   * Only a valid, unrevoked Bearer access token with `tokensmith:admin`, whose
+   * client the store still holds with that scope, may administer: checked
+   * against the store on every call, so an admin deleted or demoted on
+   * another instance cannot act here in the meantime.
+   */
   async authorize(authorization: string | null | undefined): Promise<AccessTokenClaims> {
     const bearer = parseBearerAuthorization(authorization);
     if (bearer === undefined) throw invalidClient("administration needs Authorization: Bearer <access token with tokensmith:admin>");
-    const claims = await this.deps.activeTokens.check(bearer);
-    if (claims === undefined) throw invalidClient("the bearer token is invalid, expired or revoked");
-    if (!claims.scope.split(" ").includes(ADMIN_SCOPE)) throw insufficientScope(ADMIN_SCOPE);
-    return claims;
+    return (await this.deps.callers.bearer(bearer, ADMIN_SCOPE, { changesState: true })).claims;
   }
 
   // --- clients -------------------------------------------------------------

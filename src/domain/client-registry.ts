@@ -58,6 +58,13 @@ export class LayeredClientRegistry implements ClientRegistry {
     return record === null ? undefined : this.toClient(record);
   }
 
+  async findFresh(clientId: string): Promise<Client | undefined> {
+    const fixed = this.fixed.get(clientId);
+    if (fixed !== undefined) return fixed;
+    const record = await this.storedFresh(clientId);
+    return record === null ? undefined : this.toClient(record);
+  }
+
   peek(clientId: string): Client | null | undefined {
     const fixed = this.fixed.get(clientId);
     if (fixed !== undefined) return fixed;

@@ -21,6 +21,12 @@ export interface Client {
 export interface ClientRegistry {
   find(clientId: string): Promise<Client | undefined>;
   /**
+   * The client as the store holds it now, past any per-instance cache: what
+   * a call that changes state checks, so a client deleted or changed on
+   * another instance has lost its power once that instance acknowledged it.
+   */
+  findFresh(clientId: string): Promise<Client | undefined>;
+  /**
    * The answer `find` would give, when it is in memory right now: the client,
    * `null` for a known absence, `undefined` when only `find` can tell. While
    * a client's record and secrets stay the same, every answer is the same
@@ -37,6 +43,9 @@ export class StaticClientRegistry implements ClientRegistry {
   }
   async find(clientId: string): Promise<Client | undefined> {
     return this.clients.get(clientId);
+  }
+  findFresh(clientId: string): Promise<Client | undefined> {
+    return this.find(clientId);
   }
   peek(clientId: string): Client | null {
     return this.clients.get(clientId) ?? null;

@@ -60,7 +60,8 @@ export class Introspector {
   ) {}
 
   async introspect(credentials: ClientCredentials, request: IntrospectRequest): Promise<Introspection> {
-    const caller = await this.deps.callers.authenticate(credentials, INTROSPECT_SCOPE);
+    // Spending a grant changes state: the caller is checked against the store (see CallerOptions).
+    const caller = await this.deps.callers.authenticate(credentials, INTROSPECT_SCOPE, { changesState: request.consume === true });
     this.deps.limiter?.take(caller.kind === "client" ? `client:${caller.client.id}` : `bearer:${caller.claims.client_id}`);
     if (request.token.length === 0) throw invalidRequest("token is required");
     if (request.token.length > MAX_TOKEN_LENGTH) return INACTIVE;

@@ -68,9 +68,9 @@ export const accessDenied = (description: string) =>
 export const unavailable = (description = "the token store is unavailable, try again shortly", cause?: unknown) =>
   new OAuthError("temporarily_unavailable", "unavailable", description, { cause, retryAfterSeconds: 1 });
 
-/** RFC 6750 §3.1: the bearer token is valid but lacks a needed scope. */
-export const insufficientScope = (scope: string) =>
-  new OAuthError("insufficient_scope", "permission_denied", `the bearer token lacks the scope ${scope}`);
+/** RFC 6750 §3.1: the caller (a bearer token, by default) is valid but lacks a needed scope. */
+export const insufficientScope = (scope: string, holder = "the bearer token") =>
+  new OAuthError("insufficient_scope", "permission_denied", `${holder} lacks the scope ${scope}`);
 
 export const unsupportedTokenType = (description: string) =>
   new OAuthError("unsupported_token_type", "invalid_argument", description);

@@ -50,7 +50,7 @@ export class TokenRevoker {
       const key = await authenticateApiKey(this.deps.apiKeys, credentials.authorization, limits);
       return { kind: "api_key", name: key.name };
     }
-    return this.deps.callers.authenticate(credentials, REVOKE_SCOPE);
+    return this.deps.callers.authenticate(credentials, REVOKE_SCOPE, { changesState: true });
   }
 
   private async revokeAccessToken(revoker: Revoker, token: string): Promise<void> {

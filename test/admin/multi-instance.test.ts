@@ -1,12 +1,13 @@
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
+import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConfigInput } from "../../src/config.js";
 import { ManualClock } from "../../src/domain/clock.js";
 import { generateSecret } from "../../src/domain/secret-format.js";
 import { redisBackend } from "../support/backends.js";
-import { ADMIN_SCOPE, apiKeyAuthorization, decodeJwt, startAdminServer, type AdminTestServer } from "../support/admin.js";
+import { ADMIN_SCOPE, apiKeyAuthorization, bearer, decodeJwt, startAdminServer, type AdminTestServer } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
-import { basic, testClient } from "../support/tokensmith.js";
+import { basic, testClient, transports, type TransportName } from "../support/tokensmith.js";
 
 /**
  * Administration across instances sharing one Redis: what one instance
@@ -96,7 +97,8 @@ describe("two instances on one Redis with clientCacheSeconds 5", () => {
 
   beforeAll(async () => {
     await backend.start();
-    const options = { admin, sharedConfig: backend.serverOptions().config, clock, config: { clientCacheSeconds: 5 } };
+    const shared: Partial<ConfigInput> = { ...backend.serverOptions().config, issuer: "http://tokensmith.test" };
+    const options = { admin, clients: [resourceServer], sharedConfig: shared, clock, config: { clientCacheSeconds: 5 } };
     a = await startAdminServer(backend, options);
     b = await startAdminServer(backend, options);
   });
@@ -116,5 +118,69 @@ describe("two instances on one Redis with clientCacheSeconds 5", () => {
     await expectRpcError(onB(), Code.Unauthenticated, "invalid_client");
     clock.advance(1);
     await onB();
+  });
+
+  /**
+   * Issue 16, item 3: a deleted (or demoted, or revoked) admin kept its power
+   * on the other instance for up to clientCacheSeconds. Each of these calls is
+   * made on B right after A acknowledged the change, with B's cache warm.
+   */
+  describe("what A takes away ends at once on B for AdminService and state-changing Bearer calls", () => {
+    /** A store client created on A, with a token issued on B and one call on B that caches the client there. */
+    async function warmOnB(id: string, scopes: string[]) {
+      const { clientSecret } = await a.admin.createClient({ id, scopes });
+      const { accessToken } = await b.tokens.issueClientToken({ scopes }, { headers: basic(id, clientSecret) });
+      return { token: accessToken, secret: clientSecret };
+    }
+
+    // The unary fast path (gRPC) and connect-node's general path (gRPC-Web) answer alike.
+    it.each<TransportName>(["grpc (HTTP/2)", "grpc-web (HTTP/1.1)"])(
+      "an admin client deleted on A: its token's next AdminService call on B (%s) is Unauthenticated and creates nothing",
+      async (transport) => {
+        const onB = createClient(AdminService, transports[transport](b.server.url));
+        const id = `rogue-admin-${transport.split(" ")[0]}`;
+        const { token } = await warmOnB(id, [ADMIN_SCOPE]);
+        await onB.listClients({}, { headers: bearer(token) });
+        await a.admin.deleteClient({ id });
+        const escalate = onB.createClient({ id: `${id}-successor`, scopes: [ADMIN_SCOPE] }, { headers: bearer(token) });
+        await expectRpcError(escalate, Code.Unauthenticated, "invalid_client");
+        await expectRpcError(a.admin.getClient({ id: `${id}-successor` }), Code.NotFound, "invalid_request");
+      },
+    );
+
+    it("an admin client whose scopes A changed to drop tokensmith:admin: B refuses its token at once", async () => {
+      const { token } = await warmOnB("demoted-admin", [ADMIN_SCOPE]);
+      await b.rawAdmin.listClients({}, { headers: bearer(token) });
+      await a.admin.updateClient({ client: { id: "demoted-admin", scopes: ["orders:read"] }, updateMask: { paths: ["scopes"] } });
+      await expectRpcError(b.rawAdmin.listClients({}, { headers: bearer(token) }), Code.PermissionDenied, "insufficient_scope", ADMIN_SCOPE);
+    });
+
+    it("an admin token revoked on A (RFC 7009): B's AdminService refuses it at once", async () => {
+      const { token, secret } = await warmOnB("revoked-admin", [ADMIN_SCOPE]);
+      await b.rawAdmin.listClients({}, { headers: bearer(token) });
+      await a.tokens.revoke({ token }, { headers: basic("revoked-admin", secret) });
+      await expectRpcError(b.rawAdmin.listClients({}, { headers: bearer(token) }), Code.Unauthenticated, "invalid_client");
+    });
+
+    it("a token:delete client deleted on A: its Bearer Revoke on B is Unauthenticated and revokes nothing", async () => {
+      const { token } = await warmOnB("rogue-revoker", ["token:delete"]);
+      const victim = (await b.tokens.issueClientToken({}, { headers: basic(resourceServer.id, resourceServer.secret) })).accessToken;
+      await b.tokens.revoke({ token: "not-a-token" }, { headers: bearer(token) });
+      await a.admin.deleteClient({ id: "rogue-revoker" });
+      await expectRpcError(b.tokens.revoke({ token: victim }, { headers: bearer(token) }), Code.Unauthenticated, "invalid_client");
+      const onA = await a.tokens.introspect({ token: victim }, { headers: basic(resourceServer.id, resourceServer.secret) });
+      expect(onA.active).toBe(true);
+    });
+
+    it("an introspecting client deleted on A: its Bearer Introspect with consume on B is Unauthenticated and spends nothing", async () => {
+      const { token } = await warmOnB("rogue-consumer", ["token:introspect", "grant:consume"]);
+      const { key } = await a.admin.createApiKey({ name: "consumed-key", scopes: ["passkey:read"] });
+      const grant = (await b.tokens.issueGrant({ username: "alice", grants: ["passkey:read"] }, { headers: apiKeyAuthorization(key) })).token;
+      expect((await b.tokens.introspect({ token: grant }, { headers: bearer(token) })).active).toBe(true);
+      await a.admin.deleteClient({ id: "rogue-consumer" });
+      await expectRpcError(b.tokens.introspect({ token: grant, consume: true }, { headers: bearer(token) }), Code.Unauthenticated, "invalid_client");
+      const onA = await a.tokens.introspect({ token: grant }, { headers: basic(resourceServer.id, resourceServer.secret) });
+      expect(onA.active).toBe(true);
+    });
   });
 });

@@ -118,7 +118,7 @@ export async function createDomain(options: {
   const apiKeys = new LayeredApiKeyRegistry(staticApiKeys, { store, clock, cacheMs });
   const revocations = new RevocationList({ store, clock });
   const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, clients });
-  const callers = new CallerAuthenticator({ clients: authenticator, activeTokens });
+  const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter });
   const grants = new GrantIssuer({ apiKeys, store, clock, limiter });
   const introspectionLimiter = new CallerRateLimiter({
     clock,
@@ -127,7 +127,7 @@ export async function createDomain(options: {
     onLimited: () => metrics.limited("caller"),
   });
   const introspector = new Introspector({ callers, activeTokens, store, issuer, clock, limiter: introspectionLimiter });
-  const revoker = new TokenRevoker({ callers, apiKeys, accessTokens, revocations, store, limiter });
+  const revoker = new TokenRevoker({ callers, accessTokens, revocations, store });
   const administration = new Administration({
     clients,
     apiKeys,

@@ -89,7 +89,7 @@ export class Administration {
   async authorize(authorization: string | null | undefined): Promise<AccessTokenClaims> {
     const bearer = parseBearerAuthorization(authorization);
     if (bearer === undefined) throw invalidClient("administration needs Authorization: Bearer <access token with tokensmith:admin>");
-    return (await this.deps.callers.bearer(bearer, ADMIN_SCOPE, { changesState: true })).claims;
+    return (await this.deps.callers.bearer(bearer, [ADMIN_SCOPE], { changesState: true })).claims;
   }
 
   // --- clients -------------------------------------------------------------

@@ -1,5 +1,7 @@
 import type { AccessTokenClaims } from "./access-token.js";
 import type { ActiveAccessTokens } from "./active-access-tokens.js";
+import { authenticateApiKey, presentedApiKey, type ApiKey, type ApiKeyRegistry } from "./api-key.js";
+import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import { parseBearerAuthorization } from "./basic-credentials.js";
 import type { Client } from "./client.js";
 import type { ClientAuthenticator, ClientCredentials } from "./client-authenticator.js";
@@ -8,46 +10,67 @@ import { insufficientScope, invalidClient } from "./oauth-error.js";
 export type BearerCaller = { kind: "bearer"; claims: AccessTokenClaims; scopes: Set<string> };
 
 /** Who is calling an endpoint that needs authentication. */
-export type Caller = { kind: "client"; client: Client } | BearerCaller;
+export type Caller = { kind: "client"; client: Client } | BearerCaller | { kind: "api_key"; apiKey: ApiKey };
 
 export interface CallerOptions {
   /**
    * The call changes state: a Bearer token's client is read from the store,
-   * not this instance's cache, and must still be allowed `requiredScope`.
+   * not this instance's cache, and must still be allowed the required scopes.
    */
   changesState?: boolean;
+  /** An API key (`Basic base64(api_key ":")`) may call; what it may do is the endpoint's rule. */
+  acceptApiKeys?: boolean;
 }
 
 /**
  * Authenticates the caller of introspection, revocation and administration:
- * a client (Basic or client_secret_post / private_key_jwt), or a Bearer
- * access token that carries `requiredScope` and is not revoked.
+ * a client (Basic or client_secret_post / private_key_jwt), an API key where
+ * the endpoint takes one, or a Bearer access token that carries every one of
+ * `requiredScopes` and is not revoked. A client's scopes are the endpoint's
+ * to check (see requireClientScopes): some endpoints let a client act on its
+ * own tokens without any.
  */
 export class CallerAuthenticator {
   constructor(
-    private readonly deps: { clients: ClientAuthenticator; activeTokens: ActiveAccessTokens },
+    private readonly deps: {
+      clients: ClientAuthenticator;
+      activeTokens: ActiveAccessTokens;
+      apiKeys: ApiKeyRegistry;
+      limiter?: AuthRateLimiter;
+    },
   ) {}
 
-  async authenticate(credentials: ClientCredentials, requiredScope: string, options: CallerOptions = {}): Promise<Caller> {
+  async authenticate(credentials: ClientCredentials, requiredScopes: readonly string[], options: CallerOptions = {}): Promise<Caller> {
     const bearer = parseBearerAuthorization(credentials.authorization);
-    if (bearer === undefined) {
-      const { client } = await this.deps.clients.authenticate(credentials);
-      return { kind: "client", client };
+    if (bearer !== undefined) return this.bearer(bearer, requiredScopes, options);
+    if (options.acceptApiKeys && !credentials.clientSecret && !credentials.clientAssertion && presentedApiKey(credentials.authorization) !== undefined) {
+      const limits = this.deps.limiter && { limiter: this.deps.limiter, peer: credentials.peer };
+      return { kind: "api_key", apiKey: await authenticateApiKey(this.deps.apiKeys, credentials.authorization, limits) };
     }
-    return this.bearer(bearer, requiredScope, options);
+    const { client } = await this.deps.clients.authenticate(credentials);
+    return { kind: "client", client };
   }
 
-  /** A Bearer access token that is in force and carries `requiredScope`. */
-  async bearer(token: string, requiredScope: string, options: CallerOptions = {}): Promise<BearerCaller> {
+  /** A Bearer access token that is in force and carries every one of `requiredScopes`. */
+  async bearer(token: string, requiredScopes: readonly string[], options: CallerOptions = {}): Promise<BearerCaller> {
     let claims: AccessTokenClaims | undefined;
     let client: Client | undefined;
     if (options.changesState) ({ claims, client } = (await this.deps.activeTokens.checkFresh(token)) ?? {});
     else claims = await this.deps.activeTokens.check(token);
     if (claims === undefined) throw invalidClient("the bearer token is invalid, expired or revoked");
     const scopes = new Set(claims.scope.split(" "));
-    if (!scopes.has(requiredScope)) throw insufficientScope(requiredScope);
-    // A token outlives a change to its client's scopes: a state change needs the client to hold the scope still.
-    if (client !== undefined && !client.scopes.includes(requiredScope)) throw insufficientScope(requiredScope, "the bearer token's client");
+    for (const scope of requiredScopes) {
+      if (!scopes.has(scope)) throw insufficientScope(scope);
+      // A token outlives a change to its client's scopes: a state change needs the client to hold the scope still.
+      if (client !== undefined && !client.scopes.includes(scope)) throw insufficientScope(scope, "the bearer token's client");
+    }
     return { kind: "bearer", claims, scopes };
+  }
+}
+
+/** A client may use an endpoint guarded by scopes only when it is registered with every one of them. */
+export function requireClientScopes(client: Client, requiredScopes: readonly string[]): void {
+  for (const scope of requiredScopes) {
+    if (!client.scopes.includes(scope)) throw insufficientScope(scope, "the client");
   }
 }

@@ -3,14 +3,18 @@ import { storeKeys } from "../store/store.js";
 import { audienceList } from "./access-token.js";
 import type { ActiveAccessTokens } from "./active-access-tokens.js";
 import type { CallerRateLimiter } from "./caller-rate-limiter.js";
-import type { CallerAuthenticator } from "./caller.js";
+import { requireClientScopes, type Caller, type CallerAuthenticator } from "./caller.js";
 import type { ClientCredentials } from "./client-authenticator.js";
 import type { Clock } from "./clock.js";
-import { grantEndMs, isGrantToken, parseGrantRecord } from "./grant.js";
+import { grantEndMs, isGrantToken, parseGrantRecord, type GrantRecord } from "./grant.js";
 import { invalidRequest } from "./oauth-error.js";
 import { tokenDigest } from "./secret-format.js";
 
 export const INTROSPECT_SCOPE = "token:introspect";
+/** Spending a grant that another API key asked for (`consume`). */
+export const GRANT_CONSUME_SCOPE = "grant:consume";
+const READING_SCOPES = [INTROSPECT_SCOPE] as const;
+const CONSUMING_SCOPES = [INTROSPECT_SCOPE, GRANT_CONSUME_SCOPE] as const;
 const MAX_TOKEN_LENGTH = 8192;
 
 export type TokenKind = "access_token" | "grant";
@@ -45,6 +49,11 @@ export interface IntrospectRequest {
  * Token introspection. Anything unknown, expired, revoked, forged or
  * malformed is exactly `{active: false}`; a store failure is an error
  * (fail closed), never an answer.
+ *
+ * Who may ask (RFC 7662 §2.1, §4): a client or Bearer token with
+ * `token:introspect`, and `grant:consume` as well to spend a grant; an API
+ * key, about the grants it asked for itself and nothing else (anything else
+ * is `{active: false}`, so it learns no more than a stranger would).
  */
 export class Introspector {
   constructor(
@@ -60,12 +69,16 @@ export class Introspector {
   ) {}
 
   async introspect(credentials: ClientCredentials, request: IntrospectRequest): Promise<Introspection> {
-    // Spending a grant changes state: the caller is checked against the store (see CallerOptions).
-    const caller = await this.deps.callers.authenticate(credentials, INTROSPECT_SCOPE, { changesState: request.consume === true });
-    this.deps.limiter?.take(caller.kind === "client" ? `client:${caller.client.id}` : `bearer:${caller.claims.client_id}`);
+    const consume = request.consume === true;
+    const required = consume ? CONSUMING_SCOPES : READING_SCOPES;
+    // Spending a grant changes state: a Bearer caller is checked against the store (see CallerOptions).
+    const caller = await this.deps.callers.authenticate(credentials, required, { changesState: consume, acceptApiKeys: true });
+    if (caller.kind === "client") requireClientScopes(caller.client, required);
+    this.deps.limiter?.take(limitKey(caller));
     if (request.token.length === 0) throw invalidRequest("token is required");
     if (request.token.length > MAX_TOKEN_LENGTH) return INACTIVE;
-    return isGrantToken(request.token) ? this.grant(request.token, request.consume === true) : this.accessToken(request.token);
+    if (!isGrantToken(request.token)) return caller.kind === "api_key" ? INACTIVE : this.accessToken(request.token);
+    return caller.kind === "api_key" ? this.ownGrant(caller.apiKey.name, request.token, consume) : this.grant(request.token, consume);
   }
 
   private async accessToken(token: string): Promise<Introspection> {
@@ -87,7 +100,21 @@ export class Introspector {
 
   private async grant(token: string, consume: boolean): Promise<Introspection> {
     const key = storeKeys.grant(tokenDigest(token));
-    const record = parseGrantRecord(consume ? await this.deps.store.getDel(key) : await this.deps.store.get(key));
+    return this.grantIntrospection(parseGrantRecord(consume ? await this.deps.store.getDel(key) : await this.deps.store.get(key)));
+  }
+
+  /**
+   * A grant as the API key that asked for it sees it. Read before it is
+   * spent, so a key never spends another's; a record never changes hands, so
+   * GETDEL then finds the same record, or nothing when a concurrent consumer won.
+   */
+  private async ownGrant(apiKeyName: string, token: string, consume: boolean): Promise<Introspection> {
+    const record = parseGrantRecord(await this.deps.store.get(storeKeys.grant(tokenDigest(token))));
+    if (record === undefined || record.apiKey !== apiKeyName) return INACTIVE;
+    return consume ? this.grant(token, true) : this.grantIntrospection(record);
+  }
+
+  private grantIntrospection(record: GrantRecord | undefined): Introspection {
     if (record === undefined || grantEndMs(record) <= this.deps.clock.now()) return INACTIVE;
     return {
       active: true,
@@ -103,4 +130,10 @@ export class Introspector {
       jti: record.jti,
     };
   }
+}
+
+/** Introspections are limited per caller: the client, the Bearer token's client, or the API key. */
+function limitKey(caller: Caller): string {
+  if (caller.kind === "client") return `client:${caller.client.id}`;
+  return caller.kind === "bearer" ? `bearer:${caller.claims.client_id}` : `api_key:${caller.apiKey.name}`;
 }

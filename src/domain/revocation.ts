@@ -1,8 +1,6 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
 import type { AccessTokenVerifier } from "./access-token.js";
-import { authenticateApiKey, presentedApiKey, type ApiKeyRegistry } from "./api-key.js";
-import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import type { Caller, CallerAuthenticator } from "./caller.js";
 import type { ClientCredentials } from "./client-authenticator.js";
 import { isGrantToken, parseGrantRecord } from "./grant.js";
@@ -12,9 +10,8 @@ import { tokenDigest } from "./secret-format.js";
 
 export const REVOKE_SCOPE = "token:delete";
 const SUPPORTED_HINTS = new Set(["", "access_token", "grant"]);
+const REVOKE_SCOPES = [REVOKE_SCOPE] as const;
 const MAX_TOKEN_LENGTH = 8192;
-
-type Revoker = Caller | { kind: "api_key"; name: string };
 
 /**
  * RFC 7009. The caller may revoke what was issued to it (a client its access
@@ -26,16 +23,15 @@ export class TokenRevoker {
   constructor(
     private readonly deps: {
       callers: CallerAuthenticator;
-      apiKeys: ApiKeyRegistry;
       accessTokens: AccessTokenVerifier;
       revocations: RevocationList;
       store: Store;
-      limiter?: AuthRateLimiter;
     },
   ) {}
 
   async revoke(credentials: ClientCredentials, request: { token: string; tokenTypeHint?: string }): Promise<void> {
-    const revoker = await this.authenticate(credentials);
+    // Revoking changes state: a Bearer caller is checked against the store (see CallerOptions).
+    const revoker = await this.deps.callers.authenticate(credentials, REVOKE_SCOPES, { changesState: true, acceptApiKeys: true });
     const hint = request.tokenTypeHint ?? "";
     if (!SUPPORTED_HINTS.has(hint)) throw unsupportedTokenType(`cannot revoke tokens of type "${hint.slice(0, 64)}"`);
     if (request.token.length === 0) throw invalidRequest("token is required");
@@ -44,16 +40,7 @@ export class TokenRevoker {
     else await this.revokeAccessToken(revoker, request.token);
   }
 
-  private async authenticate(credentials: ClientCredentials): Promise<Revoker> {
-    if (presentedApiKey(credentials.authorization) !== undefined && !credentials.clientSecret && !credentials.clientAssertion) {
-      const limits = this.deps.limiter && { limiter: this.deps.limiter, peer: credentials.peer };
-      const key = await authenticateApiKey(this.deps.apiKeys, credentials.authorization, limits);
-      return { kind: "api_key", name: key.name };
-    }
-    return this.deps.callers.authenticate(credentials, REVOKE_SCOPE, { changesState: true });
-  }
-
-  private async revokeAccessToken(revoker: Revoker, token: string): Promise<void> {
+  private async revokeAccessToken(revoker: Caller, token: string): Promise<void> {
     const verified = this.deps.accessTokens.verify(token);
     if (!verified.ok) return;
     const { claims } = verified;
@@ -62,7 +49,7 @@ export class TokenRevoker {
     await this.deps.revocations.revoke(claims.jti, claims.exp);
   }
 
-  private async revokeGrant(revoker: Revoker, token: string): Promise<void> {
+  private async revokeGrant(revoker: Caller, token: string): Promise<void> {
     const key = storeKeys.grant(tokenDigest(token));
     if (revoker.kind === "bearer") {
       await this.deps.store.del(key);
@@ -70,6 +57,6 @@ export class TokenRevoker {
     }
     if (revoker.kind !== "api_key") return;
     const record = parseGrantRecord(await this.deps.store.get(key));
-    if (record?.apiKey === revoker.name) await this.deps.store.del(key);
+    if (record?.apiKey === revoker.apiKey.name) await this.deps.store.del(key);
   }
 }

@@ -24,7 +24,7 @@ import { basic, testClient } from "../support/tokensmith.js";
  */
 
 const admin = testClient("admin", [ADMIN_SCOPE]);
-const resourceServer = testClient("resource-server", ["token:introspect"]);
+const resourceServer = testClient("resource-server", ["token:introspect", "grant:consume"]);
 
 /** A pino destination that keeps every line in memory. */
 function memoryLog(): { stream: Writable; text(): string } {

@@ -14,7 +14,7 @@ import { switchableStore } from "./support/switchable-store.js";
  */
 
 const orders = testClient("orders-service", ["orders:read", "orders:write"]);
-const resourceServer = testClient("resource-server", ["token:introspect"]);
+const resourceServer = testClient("resource-server", ["token:introspect", "grant:consume"]);
 const apiKey = generateSecret("api_key");
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 const apiKeyAuthorization = basic(apiKey, "");

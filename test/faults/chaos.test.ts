@@ -8,7 +8,7 @@ import { basic, startTestServer, testClient, tokenClient, transports } from "../
 /** Seconds of load; CHAOS_SECONDS=300 for the several-minute run quoted in the notes. */
 const DURATION_MS = Number(process.env.CHAOS_SECONDS ?? 20) * 1000;
 const orders = testClient("orders", ["orders:read"]);
-const resourceServer = testClient("resource-server", ["token:introspect"]);
+const resourceServer = testClient("resource-server", ["token:introspect", "grant:consume"]);
 const apiKey = generateSecret("api_key");
 
 describe("load while Redis is killed -9 twice (AOF, appendfsync always)", () => {

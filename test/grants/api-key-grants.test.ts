@@ -12,7 +12,7 @@ import { apiKeyAuth, basic, startTestServer, testClient, tokenClient, transports
 const passkeyKey = generateSecret("api_key");
 const externalKey = generateSecret("api_key");
 const shortKey = generateSecret("api_key");
-const introspector = testClient("resource-server", ["token:introspect"]);
+const introspector = testClient("resource-server", ["token:introspect", "grant:consume"]);
 
 
 describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("API-key grants on %s", (makeBackend) => {

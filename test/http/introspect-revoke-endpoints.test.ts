@@ -3,19 +3,29 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/domain/clock.js";
 import type { RunningServer } from "../../src/server.js";
 import { oauthErrorOf, postForm, type FormInput, type HttpResult } from "../support/oauth.js";
-import { basic, startTestServer, testClient, tokenClient, transports, type TestClient } from "../support/tokensmith.js";
+import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
+import { apiKeyAuth, basic, startTestServer, testClient, tokenClient, transports, type TestClient } from "../support/tokensmith.js";
 
 /**
  * POST /oauth2/introspect (RFC 7662) and POST /oauth2/revoke (RFC 7009),
  * with the same rules as the Introspect and Revoke RPCs.
  */
 
-const orders = testClient("orders-service", ["orders:read", "orders:write"]);
-const billing = testClient("billing-service", ["billing:read"], { audiences: ["https://api.billing.test", "https://api.ledger.test"] });
+// token:introspect: they introspect tokens in the tests of the endpoint's answers.
+const orders = testClient("orders-service", ["orders:read", "orders:write", "token:introspect"]);
+const billing = testClient("billing-service", ["billing:read", "token:introspect"], { audiences: ["https://api.billing.test", "https://api.ledger.test"] });
 const shortLived = testClient("short-lived", ["orders:read"], { tokenLifetimeSeconds: 60 });
 /** May hold a Bearer token for introspection, and (separately) one for revocation. */
 const operator = testClient("operator", ["token:introspect", "token:delete", "ops:read"]);
-const clients: TestClient[] = [orders, billing, shortLived, operator];
+/** A valid client that may not introspect. */
+const reader = testClient("reader", ["b:read"]);
+const clients: TestClient[] = [orders, billing, shortLived, operator, reader];
+const apiKey = generateSecret("api_key");
+const otherApiKey = generateSecret("api_key");
+const apiKeys = [
+  { name: "backend", keyHash: hashSecret(apiKey), scopes: ["passkey:read"] },
+  { name: "other-backend", keyHash: hashSecret(otherApiKey), scopes: ["passkey:read"] },
+];
 
 const INACTIVE = '{"active":false}';
 
@@ -27,7 +37,7 @@ let revokeUrl: string;
 
 beforeAll(async () => {
   clock = new ManualClock(Date.now());
-  [server, other] = await Promise.all([startTestServer({ clients, clock }), startTestServer({ clients })]);
+  [server, other] = await Promise.all([startTestServer({ clients, clock, config: { apiKeys } }), startTestServer({ clients })]);
   introspectUrl = `${server.url}/oauth2/introspect`;
   revokeUrl = `${server.url}/oauth2/revoke`;
 });
@@ -230,6 +240,46 @@ describe("POST /oauth2/introspect: active tokens", () => {
   it("ignores a token_type_hint that does not fit (RFC 7662 §2.1: the search extends to every type)", async () => {
     const result = await introspect({ token: await issue(orders), token_type_hint: "refresh_token" }, as(operator));
     expect(result.json).toMatchObject({ active: true });
+  });
+});
+
+/** Issue 16, item 4: any client introspected every token, grants and their usernames included. */
+describe("POST /oauth2/introspect: who may introspect what", () => {
+  const grantOf = async (key: string) =>
+    (await tokenClient(transports["connect JSON (HTTP/1.1)"](server.url)).issueGrant({ username: "alice", grants: ["passkey:read"] }, { headers: apiKeyAuth(key) })).token;
+
+  it.each([
+    ["by Basic", () => ({ headers: as(reader), form: {} })],
+    ["by client_secret_post", () => ({ headers: {}, form: { client_id: reader.id, client_secret: reader.secret } })],
+  ])("a client without token:introspect (%s): 403 insufficient_scope, for an access token and for a grant, and no claim leaks", async (_case, build) => {
+    const { headers, form } = build();
+    for (const token of [await issue(orders), await grantOf(apiKey)]) {
+      const result = await introspect({ token, ...form }, headers);
+      expectOAuthError(result, 403, "insufficient_scope");
+      expect(result.headers.get("www-authenticate")).toBeNull();
+      expect(result.text).not.toMatch(/alice|orders-service|"active"/);
+    }
+  });
+
+  it("an API key introspects the grant it asked for: active, with its username", async () => {
+    const result = await introspect({ token: await grantOf(apiKey) }, apiKeyAuth(apiKey));
+    expect(result.status, result.text).toBe(200);
+    expect(result.json).toMatchObject({ active: true, username: "alice", client_id: "backend", token_use: "grant" });
+  });
+
+  it.each([
+    ["another API key's grant", () => grantOf(otherApiKey)],
+    ["an access token", () => issue(orders)],
+  ])("an API key introspecting %s: exactly {\"active\":false}", async (_case, make) => {
+    const token = await make();
+    expectInactive(await introspect({ token }, apiKeyAuth(apiKey)));
+    expect(await isActive(token)).toBe(true);
+  });
+
+  it("an unknown API key: 401 invalid_client with WWW-Authenticate: Basic", async () => {
+    const result = await introspect({ token: await grantOf(apiKey) }, apiKeyAuth(generateSecret("api_key")));
+    expectOAuthError(result, 401, "invalid_client");
+    expect(result.headers.get("www-authenticate")).toMatch(/^Basic realm="[^"]+"/);
   });
 });
 

@@ -14,7 +14,7 @@ import { basic, startTestServer, testClient } from "../support/tokensmith.js";
  * signing key is no longer published.
  */
 
-const orders = testClient("orders-service", ["orders:read", "orders:write"]);
+const orders = testClient("orders-service", ["orders:read", "orders:write", "token:introspect"]);
 const billing = testClient("billing-service", ["billing:read"], { audiences: ["https://api.billing.test", "https://api.ledger.test"] });
 const PKJWT_ES256 = "pkjwt-es256";
 const PKJWT_ED25519 = "pkjwt-ed25519";
@@ -29,8 +29,8 @@ beforeAll(async () => {
     clients: [orders, billing],
     config: {
       clients: [
-        { id: PKJWT_ES256, jwks: { keys: [es256.publicJwk] }, scopes: ["reports:read"] },
-        { id: PKJWT_ED25519, jwks: { keys: [ed25519.publicJwk] }, scopes: ["reports:read"] },
+        { id: PKJWT_ES256, jwks: { keys: [es256.publicJwk] }, scopes: ["reports:read", "token:introspect"] },
+        { id: PKJWT_ED25519, jwks: { keys: [ed25519.publicJwk] }, scopes: ["reports:read", "token:introspect"] },
       ],
     },
   });

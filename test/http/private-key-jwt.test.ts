@@ -79,7 +79,7 @@ beforeAll(async () => {
     clients: [secretOnly],
     config: {
       clients: [
-        { id: INLINE, jwks: { keys: [es256.publicJwk, eddsa.publicJwk, rs256.publicJwk, ps256.publicJwk] }, scopes: ["orders:read", "orders:write"] },
+        { id: INLINE, jwks: { keys: [es256.publicJwk, eddsa.publicJwk, rs256.publicJwk, ps256.publicJwk] }, scopes: ["orders:read", "orders:write", "token:introspect"] },
         { id: REMOTE, jwksUri: jwksHost.url, scopes: ["reports:read"] },
         { id: HYBRID, secretHashes: [hashSecret(hybridSecret)], jwks: { keys: [hybridKey.publicJwk] }, scopes: ["orders:read"] },
         { id: UNREACHABLE, jwksUri: unreachableUrl, scopes: ["orders:read"] },
@@ -198,7 +198,7 @@ describe("private_key_jwt over POST /oauth2/token: accepted assertions", () => {
   ])("signed with %s by a key registered inline", async (_alg, key) => {
     const result = await requestToken(await inlineAssertion({}, key()));
     const token = expectIssuedTo(result, INLINE);
-    expect(decodeJwt(token).scope).toBe("orders:read orders:write");
+    expect(decodeJwt(token).scope).toBe("orders:read orders:write token:introspect");
   });
 
   it.each([

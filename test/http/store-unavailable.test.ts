@@ -28,7 +28,7 @@ function switchableStore(inner = new MemoryStore()): { store: Store; setDown(dow
   return { store, setDown: (next) => (down = next) };
 }
 
-const orders = testClient("orders-service", ["orders:read"]);
+const orders = testClient("orders-service", ["orders:read", "token:introspect"]);
 const PKJWT = "pkjwt-client";
 
 let key: ClientKey;

@@ -14,6 +14,7 @@ const orders = testClient("orders", ["orders:read", "orders:write"], { tokenLife
 const billing = testClient("billing", ["billing:read"]);
 const resourceServer = testClient("resource-server", ["token:introspect"]);
 const admin = testClient("token-admin", ["token:introspect", "token:delete"]);
+const consumer = testClient("grant-consumer", ["token:introspect", "grant:consume"]);
 const apiKey = generateSecret("api_key");
 const otherApiKey = generateSecret("api_key");
 
@@ -27,7 +28,7 @@ describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("Int
     const options = backend.serverOptions();
     server = await startTestServer({
       ...options,
-      clients: [orders, billing, resourceServer, admin],
+      clients: [orders, billing, resourceServer, admin, consumer],
       config: {
         ...options.config,
         apiKeys: [
@@ -70,6 +71,81 @@ describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("Int
     });
     it("an empty token: InvalidArgument", async () => {
       await expectRpcError(introspect(""), Code.InvalidArgument, "invalid_request");
+    });
+  });
+
+  /**
+   * Issue 16, item 4: a client with only b:read introspected other clients'
+   * tokens and grants, and spent another API key's grant with consume.
+   */
+  describe("Introspect authorizes its caller", () => {
+    const grantOf = async (key = apiKey) =>
+      (await rpc.issueGrant({ username: "alice", grants: ["passkey:read"] }, { headers: apiKeyAuth(key) })).token;
+    const bearerOf = async (client: typeof orders, scopes: string[] = []) => ({ authorization: `Bearer ${await tokenFor(client, scopes)}` });
+    const asClient = (client: typeof orders) => basic(client.id, client.secret);
+
+    it.each(["grpc (HTTP/2)", "connect JSON (HTTP/1.1)", "grpc-web (HTTP/1.1)"] as const)(
+      "a client without token:introspect (%s): PermissionDenied, insufficient_scope, for another client's token",
+      async (transport) => {
+        const over = tokenClient(transports[transport](server.url));
+        const call = over.introspect({ token: await tokenFor(orders) }, { headers: asClient(billing) });
+        await expectRpcError(call, Code.PermissionDenied, "insufficient_scope", "the client lacks the scope token:introspect");
+      },
+    );
+
+    it("a client without token:introspect: PermissionDenied for a grant, with consume too, and the grant is not spent", async () => {
+      const grant = await grantOf();
+      await expectRpcError(introspectAs(asClient(billing), grant), Code.PermissionDenied, "insufficient_scope");
+      await expectRpcError(rpc.introspect({ token: grant, consume: true }, { headers: asClient(billing) }), Code.PermissionDenied, "insufficient_scope");
+      expect((await introspect(grant)).active).toBe(true);
+    });
+
+    it.each([
+      ["a client with token:introspect only", () => Promise.resolve(asClient(resourceServer))],
+      ["a Bearer token with token:introspect only", () => bearerOf(resourceServer)],
+      ["a Bearer token with token:introspect of a client that may hold grant:consume", () => bearerOf(consumer, ["token:introspect"])],
+    ])("consume by %s: PermissionDenied, insufficient_scope grant:consume, and the grant is not spent", async (_case, headers) => {
+      const grant = await grantOf();
+      const call = rpc.introspect({ token: grant, consume: true }, { headers: await headers() });
+      await expectRpcError(call, Code.PermissionDenied, "insufficient_scope", "grant:consume");
+      expect((await introspect(grant)).active).toBe(true);
+    });
+
+    it.each([
+      ["a client with grant:consume", () => Promise.resolve(asClient(consumer))],
+      ["a Bearer token with token:introspect and grant:consume", () => bearerOf(consumer)],
+    ])("consume by %s spends another API key's grant once", async (_case, headers) => {
+      const grant = await grantOf();
+      const first = await rpc.introspect({ token: grant, consume: true }, { headers: await headers() });
+      expect(first).toMatchObject({ active: true, username: "alice", clientId: "backend" });
+      await isInactive(grant);
+    });
+
+    it("an API key introspects its own grant (no scope needed) and consumes it once", async () => {
+      const grant = await grantOf();
+      const own = { headers: apiKeyAuth(apiKey) };
+      expect(await rpc.introspect({ token: grant }, own)).toMatchObject({ active: true, username: "alice", clientId: "backend", scopes: ["passkey:read"] });
+      expect((await rpc.introspect({ token: grant, consume: true }, own)).active).toBe(true);
+      expect(toJson(IntrospectResponseSchema, await rpc.introspect({ token: grant, consume: true }, own))).toEqual({});
+      await isInactive(grant);
+    });
+
+    it.each([
+      ["another API key's grant", () => grantOf(otherApiKey)],
+      ["an access token", () => tokenFor(orders)],
+      ["an unknown grant", () => Promise.resolve(generateSecret("grant"))],
+    ])("an API key introspecting %s: exactly {active: false}, with consume too, and nothing is spent", async (_case, make) => {
+      const token = await make();
+      for (const consume of [false, true]) {
+        const result = await rpc.introspect({ token, consume }, { headers: apiKeyAuth(apiKey) });
+        expect(toJson(IntrospectResponseSchema, result)).toEqual({});
+      }
+      if (_case !== "an unknown grant") expect((await introspect(token)).active).toBe(true);
+    });
+
+    it("an unknown API key: Unauthenticated, invalid_client", async () => {
+      const call = rpc.introspect({ token: await grantOf() }, { headers: apiKeyAuth(generateSecret("api_key")) });
+      await expectRpcError(call, Code.Unauthenticated, "invalid_client");
     });
   });
 

@@ -5,7 +5,7 @@ import { clusterBackend, redisBackend, type Backend } from "../support/backends.
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
 const orders = testClient("orders", ["orders:read"]);
-const resourceServer = testClient("resource-server", ["token:introspect"]);
+const resourceServer = testClient("resource-server", ["token:introspect", "grant:consume"]);
 const apiKey = generateSecret("api_key");
 
 describe.each<() => Backend>([redisBackend, clusterBackend])("two Tokensmith instances sharing %s", (makeBackend) => {

@@ -13,7 +13,7 @@ import type { RunningServer } from "../../src/server.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
-const orders = testClient("orders", ["orders:read"]);
+const orders = testClient("orders", ["orders:read", "token:introspect"]);
 
 describe("liveness, readiness and metrics", () => {
   let redis: RedisServer;

@@ -105,7 +105,12 @@ export async function createDomain(options: {
     ed25519,
   });
   const cacheMs = config.clientCacheSeconds * 1000;
-  const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], { store, clock, cacheMs });
+  const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], {
+    store,
+    clock,
+    cacheMs,
+    maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+  });
   const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });
   const metrics = new Metrics({
     signingKeyAges: () => keyRing.describe().filter((key) => key.published).map((key) => ({ kid: key.kid, ageSeconds: (clock.now() - key.createdAt) / 1000 })),

@@ -7,6 +7,8 @@ import { isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
 import { GRANT_LIFETIME } from "./domain/api-key.js";
 
+const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
+
 const scope = z.string().refine(isScopeToken, { message: "not a valid scope token (RFC 6749 §3.3)" });
 const secretHash = z.string().refine(isSecretHash, {
   message: "must be a hash printed by `tokensmith secret new` (sha256$...), never the secret itself",
@@ -78,7 +80,8 @@ export const configSchema = z
     signingThreads: z.number().int().min(0).max(16).default(1),
     /** Who computes Ed25519: libsodium (sodium-native; node:crypto where its addon does not load) or node:crypto. */
     ed25519: z.enum(["libsodium", "node"]).default("libsodium"),
-    defaultTokenLifetimeSeconds: z.number().int().min(1).max(86_400).default(3600),
+    /** Default: an hour, or maxTokenLifetimeSeconds when that is lower. */
+    defaultTokenLifetimeSeconds: z.number().int().min(1).max(86_400).optional(),
     /** The longest lifetime any client may have; a rotated-out signing key stays published this long. */
     maxTokenLifetimeSeconds: z.number().int().min(60).max(86_400).default(86_400),
     /** How long a rotated-out client secret keeps working, unless the rotation says otherwise. */
@@ -173,7 +176,21 @@ export const configSchema = z
       if (names.has(key.name)) ctx.addIssue({ code: "custom", message: `duplicate API key name "${key.name}"`, path: ["apiKeys", index, "name"] });
       names.add(key.name);
     });
-  });
+    // A rotated-out signing key stays published only maxTokenLifetimeSeconds: a token living longer would stop verifying early.
+    // Grant lifetimes are not checked here: grants are opaque store records, never signed, capped by GRANT_LIFETIME.
+    const max = value.maxTokenLifetimeSeconds;
+    const tooLong = (seconds: number | undefined, path: Array<string | number>) => {
+      if (seconds !== undefined && seconds > max) {
+        ctx.addIssue({ code: "custom", message: `${seconds} exceeds maxTokenLifetimeSeconds (${max}): lower it or raise the maximum`, path });
+      }
+    };
+    tooLong(value.defaultTokenLifetimeSeconds, ["defaultTokenLifetimeSeconds"]);
+    value.clients.forEach((client, index) => tooLong(client.tokenLifetimeSeconds, ["clients", index, "tokenLifetimeSeconds"]));
+  })
+  .transform((value) => ({
+    ...value,
+    defaultTokenLifetimeSeconds: value.defaultTokenLifetimeSeconds ?? Math.min(DEFAULT_TOKEN_LIFETIME_SECONDS, value.maxTokenLifetimeSeconds),
+  }));
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

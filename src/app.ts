@@ -43,8 +43,6 @@ export interface Domain {
   revoker: TokenRevoker;
   logger: Logger;
   metrics: Metrics;
-  /** Every scope some client or API key may hold, for discovery documents and the console. */
-  knownScopes(): string[];
 }
 
 export function apiKeysFromConfig(config: Config): ApiKey[] {
@@ -146,8 +144,6 @@ export async function createDomain(options: {
       signingKeyPublishDelaySeconds: config.signingKeys.publishDelaySeconds,
     },
   });
-  const knownScopes = () =>
-    [...new Set([...clients.fixedClients().flatMap((client) => client.scopes), ...staticApiKeys.flatMap((key) => key.scopes)])].sort();
   return {
     config,
     issuer,
@@ -164,6 +160,5 @@ export async function createDomain(options: {
     revoker,
     logger,
     metrics,
-    knownScopes,
   };
 }

@@ -6,10 +6,18 @@ import { z } from "zod";
 import { isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
 import { GRANT_LIFETIME } from "./domain/api-key.js";
+import { ADMIN_SCOPE } from "./domain/administration.js";
+import { INTROSPECT_SCOPE } from "./domain/introspection.js";
+import { REVOKE_SCOPE } from "./domain/revocation.js";
 
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 
 const scope = z.string().refine(isScopeToken, { message: "not a valid scope token (RFC 6749 §3.3)" });
+/** Scopes that give power over Tokensmith itself: never advertised to anonymous callers. */
+const isPrivilegedScope = (value: string) => value.startsWith("tokensmith:") || value === INTROSPECT_SCOPE || value === REVOKE_SCOPE || value === ADMIN_SCOPE;
+const publicScope = scope.refine((value) => !isPrivilegedScope(value), {
+  error: (issue) => `${String(issue.input)} is one of Tokensmith's own privileged scopes (tokensmith:*, token:introspect, token:delete): it cannot be public`,
+});
 const secretHash = z.string().refine(isSecretHash, {
   message: "must be a hash printed by `tokensmith secret new` (sha256$...), never the secret itself",
 });
@@ -110,6 +118,8 @@ export const configSchema = z
     shutdownGraceSeconds: z.number().min(0).max(300).default(10),
     store: storeSchema.default({ type: "memory" }),
     clients: z.array(clientSchema).default([]),
+    /** Scopes listed in the RFC 8414 metadata (scopes_supported), which anyone may read; none by default. */
+    publicScopes: z.array(publicScope).default([]),
     apiKeys: z.array(apiKeySchema).default([]),
     /** Production mode refuses to keep private signing keys in a shared store unencrypted. */
     production: z.boolean().default(false),

@@ -148,6 +148,18 @@ describe("every token lifetime stays within maxTokenLifetimeSeconds (issue 16, i
   });
 });
 
+describe("publicScopes: the scopes the RFC 8414 metadata shows anyone (issue 16, item 10b)", () => {
+  it("default to none", () => {
+    expect(parseConfig({}).publicScopes).toEqual([]);
+  });
+
+  it.each(["tokensmith:admin", "token:delete", "token:introspect", "tokensmith:anything"])("refuse Tokensmith's own privileged scope %s, naming the field", (scope) => {
+    const error = configError(() => parseConfig({ publicScopes: ["orders:read", scope] }));
+    expect(error.message).toContain("publicScopes.1");
+    expect(error.message).toContain(scope);
+  });
+});
+
 describe("defaults", () => {
   it("listens on 127.0.0.1:8080 with the memory store, EdDSA and one-hour tokens", () => {
     expect(parseConfig({})).toMatchObject({

@@ -163,7 +163,8 @@ export function authorizationServerMetadata(domain: Domain): Record<string, unkn
     revocation_endpoint_auth_methods_supported: authMethods,
     revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
     introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
-    scopes_supported: domain.knownScopes(),
+    // Anyone may read this document: only scopes the operator made public, never the privileged or internal ones.
+    ...(domain.config.publicScopes.length > 0 ? { scopes_supported: [...domain.config.publicScopes].sort() } : {}),
     access_token_signing_alg_values_supported: [domain.keyRing.active().alg],
   };
 }

@@ -21,6 +21,7 @@ import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
 import { AuthRateLimiter } from "./domain/auth-rate-limiter.js";
 import { CallerRateLimiter } from "./domain/caller-rate-limiter.js";
 import { Metrics } from "./observability/metrics.js";
+import { StoreOutageLog } from "./observability/store-outage-log.js";
 import { GrantIssuer } from "./domain/grant.js";
 import { Introspector } from "./domain/introspection.js";
 import { RevocationList } from "./domain/revocation-list.js";
@@ -43,7 +44,12 @@ export interface Domain {
   revoker: TokenRevoker;
   logger: Logger;
   metrics: Metrics;
+  /** Where requests that failed for want of the store are logged (see StoreOutageLog). */
+  storeOutages: StoreOutageLog;
 }
+
+/** What the error mappings of both transports log to. */
+export type FailureLog = Pick<Domain, "logger" | "storeOutages">;
 
 export function apiKeysFromConfig(config: Config): ApiKey[] {
   return config.apiKeys.map((key) => ({ ...key, source: "config" as const }));
@@ -160,5 +166,6 @@ export async function createDomain(options: {
     revoker,
     logger,
     metrics,
+    storeOutages: new StoreOutageLog({ logger, probe: () => store.ping(), intervalMs: config.storeOutageLogSeconds * 1000 }),
   };
 }

@@ -136,6 +136,8 @@ export const configSchema = z
       })
       .strict()
       .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60, introspectionsPerSecond: 50_000 }),
+    /** While the store is unreachable: one warning, then one line per this many seconds with the count of failed requests. */
+    storeOutageLogSeconds: z.number().min(0.1).max(3600).default(10),
     /** Worker processes (node:cluster) serving the port; 1 = this process only. Needs the Redis store to share state. */
     workers: z.number().int().min(1).max(64).default(1),
     /** Create a demo client at start when no client is configured. */

@@ -90,7 +90,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
   const rpc = connectNodeAdapter({
     routes: routes(domain, lifecycle, services),
     // Outermost first: metrics see the final, mapped code.
-    interceptors: [metricsInterceptor(domain.metrics), errorMappingInterceptor(domain.logger)],
+    interceptors: [metricsInterceptor(domain.metrics), errorMappingInterceptor(domain)],
     contextValues: contextValuesOf,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
   });
@@ -98,7 +98,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
     services,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
     contextValues: contextValuesOf,
-    around: observedCall(domain.metrics, domain.logger),
+    around: observedCall(domain.metrics, domain),
   });
   const http = httpRoutes(domain);
   const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });
@@ -201,6 +201,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       accepting = false;
       if (config.shutdownDelaySeconds > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
       maintenance.stop();
+      domain.storeOutages.close();
       await server.close(config.shutdownGraceSeconds * 1000);
       await domain.keyRing.close();
       if (!options.store) await store.close();

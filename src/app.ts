@@ -74,12 +74,18 @@ export function clientsFromConfig(config: Config): Client[] {
  * Shared Redis: the ring lives in the store (encrypted with the KEK) so all
  * instances agree. Embedded: a file in the data directory, or nothing.
  */
-function keyPersistence(config: Config, store: Store): KeyRingPersistence {
+function keyPersistence(config: Config, store: Store, logger: Logger): KeyRingPersistence {
   const encryption = config.keyEncryptionKey ? KeyEncryption.fromEnvironmentValue(config.keyEncryptionKey) : undefined;
   if (config.store.type === "redis") {
     if (encryption === undefined && config.production) {
       throw new ConfigError(
         "production mode keeps signing keys in Redis encrypted: set TOKENSMITH_KEY_ENCRYPTION_KEY to 32 random bytes (e.g. `openssl rand -hex 32`)",
+      );
+    }
+    if (encryption === undefined) {
+      // Anyone who can read Redis (a backup, a replica, MONITOR) could then sign tokens.
+      logger.warn(
+        "private signing keys are stored in Redis unencrypted: set TOKENSMITH_KEY_ENCRYPTION_KEY to 32 random bytes (e.g. `openssl rand -hex 32`) on every instance",
       );
     }
     return new StoreKeyPersistence(store, encryption);
@@ -102,7 +108,7 @@ export async function createDomain(options: {
     logger.warn("libsodium (sodium-native) does not load on this platform: node:crypto computes Ed25519 signatures");
   }
   const keyRing = await KeyRing.open({
-    persistence: keyPersistence(config, store),
+    persistence: keyPersistence(config, store, logger),
     algorithm: config.signingAlgorithm,
     clock,
     signatures: config.signingThreads > 0 ? new SigningThreads(config.signingThreads, logger) : inlineSignatures,

@@ -166,6 +166,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     await waitForStore(store, config.store.type === "redis" ? 15_000 : 0);
     const issuer = issuerOf(config, server.port);
+    if (config.store.type === "redis" && config.issuer === undefined) {
+      // Tokens carry iss and every instance checks it: on a shared store each instance would refuse the others' tokens.
+      logger.warn(
+        { issuer },
+        `issuer is not set, so it is this instance's own address ${issuer}: instances sharing this Redis refuse each other's tokens unless they share one issuer; set TOKENSMITH_ISSUER (issuer) to the public URL`,
+      );
+    }
     domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients });
   } catch (error) {
     await server.close(0);

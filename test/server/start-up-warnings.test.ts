@@ -54,3 +54,24 @@ describe("signing keys in Redis without TOKENSMITH_KEY_ENCRYPTION_KEY (issue 16,
     expect(log.matching(plaintextWarning)).toEqual([]);
   });
 });
+
+describe("a shared store with the default issuer (issue 16, item 10f)", () => {
+  const issuerWarning = /issuer/;
+
+  it("warns at start with Redis and no issuer set: the default one differs per instance, so instances refuse each other's tokens", async () => {
+    const { server, log } = await startLogged(onRedis());
+    const [warning, ...more] = log.matching(issuerWarning).filter((line) => line.level === 40);
+    expect(warning!.msg).toContain(server.domain.issuer);
+    expect(warning!.msg).toMatch(/TOKENSMITH_ISSUER/);
+    expect(more).toEqual([]);
+  });
+
+  it.each<[string, () => Partial<ConfigInput>]>([
+    ["Redis with an explicit issuer", () => ({ ...onRedis(), issuer: "https://tokens.example.test" })],
+    ["the memory store and the default issuer", () => ({})],
+  ])("is silent with %s", async (_case, config) => {
+    const { log } = await startLogged(config());
+    expect(log.matching(/tokensmith listening/)).toHaveLength(1);
+    expect(log.matching(issuerWarning).filter((line) => line.level === 40)).toEqual([]);
+  });
+});

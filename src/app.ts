@@ -21,6 +21,7 @@ import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
 import { AuthRateLimiter } from "./domain/auth-rate-limiter.js";
 import { CallerRateLimiter } from "./domain/caller-rate-limiter.js";
 import { Metrics } from "./observability/metrics.js";
+import { StoreOutageLog } from "./observability/store-outage-log.js";
 import { GrantIssuer } from "./domain/grant.js";
 import { Introspector } from "./domain/introspection.js";
 import { RevocationList } from "./domain/revocation-list.js";
@@ -43,9 +44,12 @@ export interface Domain {
   revoker: TokenRevoker;
   logger: Logger;
   metrics: Metrics;
-  /** Every scope some client or API key may hold, for discovery documents and the console. */
-  knownScopes(): string[];
+  /** Where requests that failed for want of the store are logged (see StoreOutageLog). */
+  storeOutages: StoreOutageLog;
 }
+
+/** What the error mappings of both transports log to. */
+export type FailureLog = Pick<Domain, "logger" | "storeOutages">;
 
 export function apiKeysFromConfig(config: Config): ApiKey[] {
   return config.apiKeys.map((key) => ({ ...key, source: "config" as const }));
@@ -70,12 +74,18 @@ export function clientsFromConfig(config: Config): Client[] {
  * Shared Redis: the ring lives in the store (encrypted with the KEK) so all
  * instances agree. Embedded: a file in the data directory, or nothing.
  */
-function keyPersistence(config: Config, store: Store): KeyRingPersistence {
+function keyPersistence(config: Config, store: Store, logger: Logger): KeyRingPersistence {
   const encryption = config.keyEncryptionKey ? KeyEncryption.fromEnvironmentValue(config.keyEncryptionKey) : undefined;
   if (config.store.type === "redis") {
     if (encryption === undefined && config.production) {
       throw new ConfigError(
         "production mode keeps signing keys in Redis encrypted: set TOKENSMITH_KEY_ENCRYPTION_KEY to 32 random bytes (e.g. `openssl rand -hex 32`)",
+      );
+    }
+    if (encryption === undefined) {
+      // Anyone who can read Redis (a backup, a replica, MONITOR) could then sign tokens.
+      logger.warn(
+        "private signing keys are stored in Redis unencrypted: set TOKENSMITH_KEY_ENCRYPTION_KEY to 32 random bytes (e.g. `openssl rand -hex 32`) on every instance",
       );
     }
     return new StoreKeyPersistence(store, encryption);
@@ -98,14 +108,19 @@ export async function createDomain(options: {
     logger.warn("libsodium (sodium-native) does not load on this platform: node:crypto computes Ed25519 signatures");
   }
   const keyRing = await KeyRing.open({
-    persistence: keyPersistence(config, store),
+    persistence: keyPersistence(config, store, logger),
     algorithm: config.signingAlgorithm,
     clock,
     signatures: config.signingThreads > 0 ? new SigningThreads(config.signingThreads, logger) : inlineSignatures,
     ed25519,
   });
   const cacheMs = config.clientCacheSeconds * 1000;
-  const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], { store, clock, cacheMs });
+  const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], {
+    store,
+    clock,
+    cacheMs,
+    maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+  });
   const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });
   const metrics = new Metrics({
     signingKeyAges: () => keyRing.describe().filter((key) => key.published).map((key) => ({ kid: key.kid, ageSeconds: (clock.now() - key.createdAt) / 1000 })),
@@ -141,8 +156,6 @@ export async function createDomain(options: {
       signingKeyPublishDelaySeconds: config.signingKeys.publishDelaySeconds,
     },
   });
-  const knownScopes = () =>
-    [...new Set([...clients.fixedClients().flatMap((client) => client.scopes), ...staticApiKeys.flatMap((key) => key.scopes)])].sort();
   return {
     config,
     issuer,
@@ -159,6 +172,6 @@ export async function createDomain(options: {
     revoker,
     logger,
     metrics,
-    knownScopes,
+    storeOutages: new StoreOutageLog({ logger, probe: () => store.ping(), intervalMs: config.storeOutageLogSeconds * 1000 }),
   };
 }

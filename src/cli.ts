@@ -110,7 +110,14 @@ async function serve(args: string[]): Promise<void> {
   }
   const extraClients: Client[] = [];
   let demoSecret: string | undefined;
-  if (config.clients.length === 0 && config.demoClient) {
+  // A demo client is a fixed-scope credential printed to stdout: fine for a first try on a laptop,
+  // not in production or on a shared Redis, where every instance would take one.
+  const noDemoBecause = config.production ? "production mode" : config.store.type === "redis" ? "the Redis store" : undefined;
+  const noDemoNotice =
+    config.clients.length === 0 && config.demoClient && noDemoBecause !== undefined
+      ? `no demo client with ${noDemoBecause}: declare a client in the config file (\`tokensmith secret new\` prints a secret, its hash and a config snippet), give one tokensmith:admin to create more with \`tokensmith client create\``
+      : undefined;
+  if (config.clients.length === 0 && config.demoClient && noDemoBecause === undefined) {
     // With workers, the primary makes the demo secret once and hands it to every worker.
     demoSecret = process.env.TOKENSMITH_DEMO_SECRET ?? generateSecret("client_secret");
     extraClients.push({
@@ -128,6 +135,7 @@ async function serve(args: string[]): Promise<void> {
       env: { ...env, ...(demoSecret ? { TOKENSMITH_DEMO_SECRET: demoSecret } : {}) } as Record<string, string>,
       log: (message) => process.stderr.write(`tokensmith: ${message}\n`),
     });
+    if (noDemoNotice !== undefined) process.stderr.write(`tokensmith: ${noDemoNotice}\n`);
     if (demoSecret !== undefined) {
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
       process.stdout.write(`${demoBanner(`${config.tls ? "https" : "http"}://${host}:${config.port}`, "demo", demoSecret)}\n`);
@@ -162,6 +170,7 @@ async function serve(args: string[]): Promise<void> {
     process.exit(0);
   }
   if (demoSecret !== undefined && !isWorkerProcess()) process.stdout.write(`${demoBanner(server.url, "demo", demoSecret)}\n`);
+  if (noDemoNotice !== undefined && !isWorkerProcess()) server.domain.logger.warn(noDemoNotice);
 }
 
 /** The admin and token commands: each module runs a command and returns what to print. */

@@ -6,8 +6,18 @@ import { z } from "zod";
 import { isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
 import { GRANT_LIFETIME } from "./domain/api-key.js";
+import { ADMIN_SCOPE } from "./domain/administration.js";
+import { INTROSPECT_SCOPE } from "./domain/introspection.js";
+import { REVOKE_SCOPE } from "./domain/revocation.js";
+
+const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 
 const scope = z.string().refine(isScopeToken, { message: "not a valid scope token (RFC 6749 §3.3)" });
+/** Scopes that give power over Tokensmith itself: never advertised to anonymous callers. */
+const isPrivilegedScope = (value: string) => value.startsWith("tokensmith:") || value === INTROSPECT_SCOPE || value === REVOKE_SCOPE || value === ADMIN_SCOPE;
+const publicScope = scope.refine((value) => !isPrivilegedScope(value), {
+  error: (issue) => `${String(issue.input)} is one of Tokensmith's own privileged scopes (tokensmith:*, token:introspect, token:delete): it cannot be public`,
+});
 const secretHash = z.string().refine(isSecretHash, {
   message: "must be a hash printed by `tokensmith secret new` (sha256$...), never the secret itself",
 });
@@ -78,7 +88,8 @@ export const configSchema = z
     signingThreads: z.number().int().min(0).max(16).default(1),
     /** Who computes Ed25519: libsodium (sodium-native; node:crypto where its addon does not load) or node:crypto. */
     ed25519: z.enum(["libsodium", "node"]).default("libsodium"),
-    defaultTokenLifetimeSeconds: z.number().int().min(1).max(86_400).default(3600),
+    /** Default: an hour, or maxTokenLifetimeSeconds when that is lower. */
+    defaultTokenLifetimeSeconds: z.number().int().min(1).max(86_400).optional(),
     /** The longest lifetime any client may have; a rotated-out signing key stays published this long. */
     maxTokenLifetimeSeconds: z.number().int().min(60).max(86_400).default(86_400),
     /** How long a rotated-out client secret keeps working, unless the rotation says otherwise. */
@@ -107,6 +118,8 @@ export const configSchema = z
     shutdownGraceSeconds: z.number().min(0).max(300).default(10),
     store: storeSchema.default({ type: "memory" }),
     clients: z.array(clientSchema).default([]),
+    /** Scopes listed in the RFC 8414 metadata (scopes_supported), which anyone may read; none by default. */
+    publicScopes: z.array(publicScope).default([]),
     apiKeys: z.array(apiKeySchema).default([]),
     /** Production mode refuses to keep private signing keys in a shared store unencrypted. */
     production: z.boolean().default(false),
@@ -123,6 +136,8 @@ export const configSchema = z
       })
       .strict()
       .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60, introspectionsPerSecond: 50_000 }),
+    /** While the store is unreachable: one warning, then one line per this many seconds with the count of failed requests. */
+    storeOutageLogSeconds: z.number().min(0.1).max(3600).default(10),
     /** Worker processes (node:cluster) serving the port; 1 = this process only. Needs the Redis store to share state. */
     workers: z.number().int().min(1).max(64).default(1),
     /** Create a demo client at start when no client is configured. */
@@ -173,7 +188,21 @@ export const configSchema = z
       if (names.has(key.name)) ctx.addIssue({ code: "custom", message: `duplicate API key name "${key.name}"`, path: ["apiKeys", index, "name"] });
       names.add(key.name);
     });
-  });
+    // A rotated-out signing key stays published only maxTokenLifetimeSeconds: a token living longer would stop verifying early.
+    // Grant lifetimes are not checked here: grants are opaque store records, never signed, capped by GRANT_LIFETIME.
+    const max = value.maxTokenLifetimeSeconds;
+    const tooLong = (seconds: number | undefined, path: Array<string | number>) => {
+      if (seconds !== undefined && seconds > max) {
+        ctx.addIssue({ code: "custom", message: `${seconds} exceeds maxTokenLifetimeSeconds (${max}): lower it or raise the maximum`, path });
+      }
+    };
+    tooLong(value.defaultTokenLifetimeSeconds, ["defaultTokenLifetimeSeconds"]);
+    value.clients.forEach((client, index) => tooLong(client.tokenLifetimeSeconds, ["clients", index, "tokenLifetimeSeconds"]));
+  })
+  .transform((value) => ({
+    ...value,
+    defaultTokenLifetimeSeconds: value.defaultTokenLifetimeSeconds ?? Math.min(DEFAULT_TOKEN_LIFETIME_SECONDS, value.maxTokenLifetimeSeconds),
+  }));
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

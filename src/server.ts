@@ -90,7 +90,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
   const rpc = connectNodeAdapter({
     routes: routes(domain, lifecycle, services),
     // Outermost first: metrics see the final, mapped code.
-    interceptors: [metricsInterceptor(domain.metrics), errorMappingInterceptor(domain.logger)],
+    interceptors: [metricsInterceptor(domain.metrics), errorMappingInterceptor(domain)],
     contextValues: contextValuesOf,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
   });
@@ -98,7 +98,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
     services,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
     contextValues: contextValuesOf,
-    around: observedCall(domain.metrics, domain.logger),
+    around: observedCall(domain.metrics, domain),
   });
   const http = httpRoutes(domain);
   const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });
@@ -166,6 +166,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     await waitForStore(store, config.store.type === "redis" ? 15_000 : 0);
     const issuer = issuerOf(config, server.port);
+    if (config.store.type === "redis" && config.issuer === undefined) {
+      // Tokens carry iss and every instance checks it: on a shared store each instance would refuse the others' tokens.
+      logger.warn(
+        { issuer },
+        `issuer is not set, so it is this instance's own address ${issuer}: instances sharing this Redis refuse each other's tokens unless they share one issuer; set TOKENSMITH_ISSUER (issuer) to the public URL`,
+      );
+    }
     domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients });
   } catch (error) {
     await server.close(0);
@@ -201,6 +208,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       accepting = false;
       if (config.shutdownDelaySeconds > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
       maintenance.stop();
+      domain.storeOutages.close();
       await server.close(config.shutdownGraceSeconds * 1000);
       await domain.keyRing.close();
       if (!options.store) await store.close();

@@ -114,6 +114,52 @@ describe("a bad configuration is refused, naming every bad field", () => {
   });
 });
 
+describe("every token lifetime stays within maxTokenLifetimeSeconds (issue 16, item 9)", () => {
+  // A rotated-out signing key stays published maxTokenLifetimeSeconds: a longer-lived token would stop verifying early.
+  it.each([
+    [
+      "a client's tokenLifetimeSeconds",
+      { maxTokenLifetimeSeconds: 600, clients: [client({ id: "a" }), client({ id: "b" }), client({ id: "c", tokenLifetimeSeconds: 86_400 })] },
+      "clients.2.tokenLifetimeSeconds: 86400 exceeds maxTokenLifetimeSeconds (600)",
+    ],
+    [
+      "defaultTokenLifetimeSeconds",
+      { maxTokenLifetimeSeconds: 600, defaultTokenLifetimeSeconds: 3600 },
+      "defaultTokenLifetimeSeconds: 3600 exceeds maxTokenLifetimeSeconds (600)",
+    ],
+  ])("%s above the maximum is refused at start-up, naming the field", (_case, input, line) => {
+    expect(configError(() => parseConfig(input)).message).toContain(line);
+  });
+
+  it("a lifetime equal to the maximum is accepted", () => {
+    const config = parseConfig({ maxTokenLifetimeSeconds: 600, defaultTokenLifetimeSeconds: 600, clients: [client({ tokenLifetimeSeconds: 600 })] });
+    expect(config.clients[0]!.tokenLifetimeSeconds).toBe(600);
+  });
+
+  it("an unset default follows a lower maximum instead of refusing the config", () => {
+    expect(parseConfig({ maxTokenLifetimeSeconds: 600 }).defaultTokenLifetimeSeconds).toBe(600);
+    expect(parseConfig({ maxTokenLifetimeSeconds: 7200 }).defaultTokenLifetimeSeconds).toBe(3600);
+  });
+
+  it("API key grant lifetimes are held to the grants' own cap (300 s), not to maxTokenLifetimeSeconds: grants are opaque, no signing key is involved", () => {
+    const key = { name: "k", keyHash: hash, scopes: ["a:b"] };
+    expect(parseConfig({ maxTokenLifetimeSeconds: 60, apiKeys: [{ ...key, grantLifetimeSeconds: 300 }] }).apiKeys[0]!.grantLifetimeSeconds).toBe(300);
+    expect(configError(() => parseConfig({ apiKeys: [{ ...key, grantLifetimeSeconds: 301 }] })).message).toContain("apiKeys.0.grantLifetimeSeconds");
+  });
+});
+
+describe("publicScopes: the scopes the RFC 8414 metadata shows anyone (issue 16, item 10b)", () => {
+  it("default to none", () => {
+    expect(parseConfig({}).publicScopes).toEqual([]);
+  });
+
+  it.each(["tokensmith:admin", "token:delete", "token:introspect", "tokensmith:anything"])("refuse Tokensmith's own privileged scope %s, naming the field", (scope) => {
+    const error = configError(() => parseConfig({ publicScopes: ["orders:read", scope] }));
+    expect(error.message).toContain("publicScopes.1");
+    expect(error.message).toContain(scope);
+  });
+});
+
 describe("defaults", () => {
   it("listens on 127.0.0.1:8080 with the memory store, EdDSA and one-hour tokens", () => {
     expect(parseConfig({})).toMatchObject({

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
+import { isCanonicalCompactJws } from "../keys/canonical-base64url.js";
 import type { Store } from "../store/store.js";
 import { storeKeys, StoreUnavailableError } from "../store/store.js";
 import type { ClientAssertionVerifier } from "./client-authenticator.js";
@@ -27,6 +28,8 @@ export class JwtClientAssertionVerifier implements ClientAssertionVerifier {
 
   async verify(assertion: string, claimedClientId: string | undefined): Promise<Client> {
     if (assertion.length > MAX_ASSERTION_LENGTH) throw invalidClient("client assertion is too large");
+    // jose decodes leniently: other spellings of one signed assertion would pass.
+    if (!isCanonicalCompactJws(assertion)) throw invalidClient("client assertion is not a well-formed JWT (three canonical base64url segments)");
     let unverifiedIssuer: unknown;
     try {
       unverifiedIssuer = decodeJwt(assertion).iss;

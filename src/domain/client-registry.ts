@@ -38,7 +38,7 @@ export class LayeredClientRegistry implements ClientRegistry {
 
   constructor(
     fixedClients: readonly Client[],
-    private readonly deps: { store: Store; clock: Clock; cacheMs: number },
+    private readonly deps: { store: Store; clock: Clock; cacheMs: number; maxTokenLifetimeSeconds: number },
   ) {
     this.fixed = new Map(fixedClients.map((client) => [client.id, client]));
   }
@@ -151,7 +151,8 @@ export class LayeredClientRegistry implements ClientRegistry {
       secretHashes: live.map((secret) => secret.hash),
       scopes: record.scopes,
       audiences: record.audiences,
-      tokenLifetimeSeconds: record.tokenLifetimeSeconds,
+      // A record saved while the maximum was higher: a longer token would outlive its signing key's publication.
+      tokenLifetimeSeconds: Math.min(record.tokenLifetimeSeconds, this.deps.maxTokenLifetimeSeconds),
       ...(record.jwks ? { jwks: record.jwks } : {}),
       ...(record.jwksUri ? { jwksUri: record.jwksUri } : {}),
       createdAt: record.createdAt,

@@ -1,5 +1,4 @@
-import type { Logger } from "pino";
-import type { Domain } from "../app.js";
+import type { Domain, FailureLog } from "../app.js";
 import { tokenEndpointOf } from "../app.js";
 import { parseBearerAuthorization } from "../domain/basic-credentials.js";
 import type { ClientCredentials } from "../domain/client-authenticator.js";
@@ -46,7 +45,8 @@ function credentialsOf(req: NodeRequest, form: FormParameters): ClientCredential
 }
 
 /** RFC 6749 §5.2 error body and status; 401 + WWW-Authenticate for a failed Authorization header. */
-export function sendOAuthError(req: NodeRequest, res: NodeResponse, error: unknown, logger: Logger): void {
+export function sendOAuthError(req: NodeRequest, res: NodeResponse, error: unknown, log: FailureLog): void {
+  const { logger } = log;
   if (req.destroyed && !req.complete) {
     // The client hung up before its request was complete (reading the body
     // failed with "aborted"): nobody to answer, and nothing went wrong here.
@@ -56,7 +56,7 @@ export function sendOAuthError(req: NodeRequest, res: NodeResponse, error: unkno
   let failure: OAuthError;
   if (error instanceof OAuthError) failure = error;
   else if (error instanceof StoreUnavailableError) {
-    logger.warn({ reqId: req.headers["x-request-id"], err: { message: error.message } }, "store unavailable");
+    log.storeOutages.failed(req.headers["x-request-id"], error);
     failure = new OAuthError("temporarily_unavailable", "unavailable", "the token store is unavailable, try again shortly", {
       retryAfterSeconds: 1,
     });
@@ -163,7 +163,8 @@ export function authorizationServerMetadata(domain: Domain): Record<string, unkn
     revocation_endpoint_auth_methods_supported: authMethods,
     revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
     introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
-    scopes_supported: domain.knownScopes(),
+    // Anyone may read this document: only scopes the operator made public, never the privileged or internal ones.
+    ...(domain.config.publicScopes.length > 0 ? { scopes_supported: [...domain.config.publicScopes].sort() } : {}),
     access_token_signing_alg_values_supported: [domain.keyRing.active().alg],
   };
 }
@@ -185,5 +186,5 @@ export function handleOAuthEndpoint(domain: Domain, path: string, endpoint: Endp
   }
   readForm(req)
     .then((form) => endpoint(req, res, form))
-    .catch((error: unknown) => sendOAuthError(req, res, error, domain.logger));
+    .catch((error: unknown) => sendOAuthError(req, res, error, domain));
 }

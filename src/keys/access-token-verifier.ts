@@ -1,11 +1,11 @@
 import type { AccessTokenClaims, AccessTokenVerifier, VerifyResult } from "../domain/access-token.js";
 import type { Clock } from "../domain/clock.js";
+import { isCanonicalBase64url } from "./canonical-base64url.js";
 import { verifySignature } from "./jws.js";
 import type { SigningKey } from "./signing-key.js";
 
 const MAX_TOKEN_LENGTH = 8192;
 const VERIFIED_CACHE_SIZE = 50_000;
-const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const ACCEPTED_TYP = new Set(["at+jwt", "application/at+jwt"]);
 
 export interface KeyLookup {
@@ -61,7 +61,7 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     const parts = token.split(".");
     if (parts.length !== 3) return { ok: false, reason: "malformed" };
     const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
-    if (!SEGMENT.test(encodedHeader) || !SEGMENT.test(encodedPayload) || !SEGMENT.test(encodedSignature)) {
+    if (!isCanonicalBase64url(encodedHeader) || !isCanonicalBase64url(encodedPayload) || !isCanonicalBase64url(encodedSignature)) {
       return { ok: false, reason: "malformed" };
     }
     const header = decodeJsonObject(encodedHeader);

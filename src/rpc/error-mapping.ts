@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { Logger } from "pino";
+import type { FailureLog } from "../app.js";
 import { OAuthErrorDetailSchema } from "../../gen/tokensmith/v1/token_service_pb.js";
 import { OAuthError, type FailureKind, type OAuthErrorCode } from "../domain/oauth-error.js";
 import { StoreUnavailableError } from "../store/store.js";
@@ -33,12 +33,12 @@ function connectError(message: string, code: Code, error: OAuthErrorCode, cause:
 }
 
 /** Maps any failure to a ConnectError with the right code and an OAuthErrorDetail; never leaks internals. */
-export function toConnectError(error: unknown, logger: Logger, requestId?: string | null): ConnectError {
+export function toConnectError(error: unknown, log: FailureLog, requestId?: string | null): ConnectError {
   if (error instanceof OAuthError) {
     return connectError(error.description, CODE_OF[error.kind], error.error, error, error.retryAfterSeconds);
   }
   if (error instanceof StoreUnavailableError) {
-    logger.warn({ reqId: requestId, err: { message: error.message } }, "store unavailable");
+    log.storeOutages.failed(requestId, error);
     return connectError("the token store is unavailable, try again shortly", Code.Unavailable, "temporarily_unavailable", error, 1);
   }
   if (error instanceof ConnectError) {
@@ -46,17 +46,17 @@ export function toConnectError(error: unknown, logger: Logger, requestId?: strin
     const oauthCode = OAUTH_CODE_OF[error.code];
     return oauthCode === undefined ? error : connectError(error.rawMessage, error.code, oauthCode, error);
   }
-  logger.error({ reqId: requestId, err: error }, "unexpected error");
+  log.logger.error({ reqId: requestId, err: error }, "unexpected error");
   return connectError("internal error", Code.Internal, "server_error", error);
 }
 
 /** The single place where domain failures become RPC errors. */
-export function errorMappingInterceptor(logger: Logger): Interceptor {
+export function errorMappingInterceptor(log: FailureLog): Interceptor {
   return (next) => async (request) => {
     try {
       return await next(request);
     } catch (error) {
-      throw toConnectError(error, logger, request.header.get("x-request-id"));
+      throw toConnectError(error, log, request.header.get("x-request-id"));
     }
   };
 }

@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { DescMethod } from "@bufbuild/protobuf";
-import type { Logger } from "pino";
+import type { FailureLog } from "../app.js";
 import type { Metrics } from "../observability/metrics.js";
 import { toConnectError } from "./error-mapping.js";
 
@@ -44,7 +44,7 @@ export function metricsInterceptor(metrics: Metrics): Interceptor {
  * What the two interceptors above do together (error mapping inside, metrics
  * outside), for the unary fast path, which runs handlers without connect-node.
  */
-export function observedCall(metrics: Metrics, logger: Logger) {
+export function observedCall(metrics: Metrics, log: FailureLog) {
   return async (method: DescMethod, call: () => Promise<unknown>): Promise<unknown> => {
     const started = process.hrtime.bigint();
     try {
@@ -52,7 +52,7 @@ export function observedCall(metrics: Metrics, logger: Logger) {
       recordRpc(metrics, method.name, undefined, started);
       return response;
     } catch (error) {
-      const mapped = toConnectError(error, logger);
+      const mapped = toConnectError(error, log);
       recordRpc(metrics, method.name, mapped, started);
       throw mapped;
     }

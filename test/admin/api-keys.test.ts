@@ -115,14 +115,16 @@ describe.each(BACKENDS)("AdminService API keys on %s", (_name, makeBackend) => {
       expect(await issueGrant(key, ["passkey:read"])).toMatchObject({ expiresIn: 120n });
     });
 
-    it.each<[string, { name: string; scopes?: string[]; paths: string[] }, Code, RegExp]>([
+    it.each<[string, { name: string; scopes?: string[]; lifetime?: bigint; paths: string[] }, Code, RegExp]>([
+      ["a grant lifetime above the grants' cap", { name: "update-me", lifetime: 301n, paths: ["grant_lifetime_seconds"] }, Code.InvalidArgument, /grant_lifetime_seconds must be between 1 and 300/],
       ["an empty update_mask", { name: "update-me", paths: [] }, Code.InvalidArgument, /at least one field/],
       ["a path that cannot be updated", { name: "update-me", paths: ["name"] }, Code.InvalidArgument, /cannot be updated: name/],
       ["no scopes left", { name: "update-me", scopes: [], paths: ["scopes"] }, Code.InvalidArgument, /at least one scope/],
       ["an unknown key", { name: "nobody", scopes: ["a:b"], paths: ["scopes"] }, Code.NotFound, /not found/],
       ["a config-declared key", { name: "config-backend", scopes: ["a:b"], paths: ["scopes"] }, Code.FailedPrecondition, /read-only/],
-    ])("%s: refused", async (_case, { name, scopes, paths }, code, message) => {
-      await expectRpcError(t.admin.updateApiKey({ apiKey: { name, scopes: scopes ?? [] }, updateMask: { paths } }), code, "invalid_request", message);
+    ])("%s: refused", async (_case, { name, scopes, lifetime, paths }, code, message) => {
+      const apiKey = { name, scopes: scopes ?? [], grantLifetimeSeconds: lifetime ?? 0n };
+      await expectRpcError(t.admin.updateApiKey({ apiKey, updateMask: { paths } }), code, "invalid_request", message);
     });
   });
 

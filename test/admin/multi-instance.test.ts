@@ -184,3 +184,29 @@ describe("two instances on one Redis with clientCacheSeconds 5", () => {
     });
   });
 });
+
+describe("a client stored while maxTokenLifetimeSeconds was higher (issue 16, item 9)", () => {
+  const backend = redisBackend();
+  let a: AdminTestServer;
+  let b: AdminTestServer;
+
+  beforeAll(async () => {
+    await backend.start();
+    const shared = backend.serverOptions().config;
+    a = await startAdminServer(backend, { admin, sharedConfig: shared, config: { maxTokenLifetimeSeconds: 86_400 } });
+    b = await startAdminServer(backend, { admin, sharedConfig: shared, config: { maxTokenLifetimeSeconds: 600 } });
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await backend.stop();
+  });
+
+  it("gets tokens no longer than the maximum of the instance that signs them", async () => {
+    const { clientSecret } = await a.admin.createClient({ id: "day-long", tokenLifetimeSeconds: 86_400n });
+    const issued = await b.tokens.issueClientToken({}, { headers: basic("day-long", clientSecret) });
+    expect(issued.expiresIn).toBe(600n);
+    const { payload } = decodeJwt(issued.accessToken);
+    expect(Number(payload.exp) - Number(payload.iat)).toBe(600);
+    expect((await a.tokens.issueClientToken({}, { headers: basic("day-long", clientSecret) })).expiresIn).toBe(86_400n);
+  });
+});

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
 import { generateSecret, hashSecret, hasValidChecksum, isSecretHash } from "../../src/domain/secret-format.js";
+import { startRedis, type RedisServer } from "../support/redis-server.js";
 
 /**
  * The `tokensmith` command as an operator runs it: `node bin/tokensmith.js`
@@ -277,6 +278,39 @@ describe("serve", () => {
       expect(((await response.json()) as { code: string }).code).toBe("unauthenticated");
       run.child.kill("SIGTERM");
       expect((await run.exited).code).toBe(0);
+    });
+  });
+
+  describe("creates no demo client outside a development setup (issue 16, item 10d)", () => {
+    let redis: RedisServer;
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+
+    it.each<[string, () => Record<string, string>]>([
+      ["NODE_ENV=production", () => ({ NODE_ENV: "production" })],
+      ["the Redis store", () => ({ REDIS_URL: redis.url })],
+    ])("with %s: no demo client, and the log says how to get a client", async (_case, env) => {
+      const port = await freePort();
+      await withCli(["serve"], { TOKENSMITH_PORT: String(port), ...env() }, async (run) => {
+        await run.waitForStdout(/"msg":"tokensmith listening"/);
+        // Whichever comes first: the notice, or a demo client's banner.
+        const [shown = "", notice = ""] = await run.waitForStdout(/"msg":"(no demo client[^"]*)"|client_secret:\s+\S+/);
+        expect(shown).not.toContain("client_secret:");
+        expect(notice).toContain("tokensmith secret new");
+        const response = await fetch(`http://127.0.0.1:${port}/oauth2/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", authorization: encodeBasicAuthorization("demo", generateSecret("client_secret")), connection: "close" },
+          body: "grant_type=client_credentials",
+        });
+        expect(response.status).toBe(401);
+        run.child.kill("SIGTERM");
+        expect((await run.exited).code).toBe(0);
+        expect(run.stdout()).not.toContain("client_secret:");
+      });
     });
   });
 

@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import { freePort, startRedis, type RedisServer } from "../support/redis-server.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -29,11 +33,14 @@ function post(url: string, body: string, authorization: string): Promise<{ statu
 
 describe("serve --workers (node:cluster)", () => {
   let redis: RedisServer;
+  let dir: string;
   beforeAll(async () => {
     redis = await startRedis();
+    dir = await mkdtemp(join(tmpdir(), "tokensmith-workers-"));
   });
   afterAll(async () => {
     await redis?.stop();
+    await rm(dir, { recursive: true, force: true });
   });
 
   it("refuses several workers without Redis, naming the field", async () => {
@@ -43,17 +50,20 @@ describe("serve --workers (node:cluster)", () => {
     expect(run.output()).toMatch(/workers: several workers share .* only through Redis/);
   });
 
-  it("two workers share the demo client, the key ring and the store; SIGTERM stops them all", async () => {
+  it("two workers share a config client, the key ring and the store; SIGTERM stops them all", async () => {
     const port = await freePort();
-    const run = serve({ TOKENSMITH_PORT: String(port), REDIS_URL: redis.url, TOKENSMITH_LOG_LEVEL: "info" }, ["--workers", "2"]);
+    // With Redis there is no demo client (issue 16, item 10d): a client from the config file.
+    const secret = generateSecret("client_secret");
+    const config = join(dir, "workers.yaml");
+    await writeFile(config, `clients:\n  - id: shared\n    secretHashes: ["${hashSecret(secret)}"]\n    scopes: [token:introspect]\n`);
+    const run = serve({ TOKENSMITH_PORT: String(port), REDIS_URL: redis.url, TOKENSMITH_LOG_LEVEL: "info" }, ["--workers", "2", "--config", config]);
     try {
       const deadline = Date.now() + 60_000;
-      while ((run.output().match(/tokensmith listening/g) ?? []).length < 2 || !/client_secret: (tks_cs_\S+)/.test(run.output())) {
+      while ((run.output().match(/tokensmith listening/g) ?? []).length < 2) {
         if (Date.now() > deadline) throw new Error(`workers did not start:\n${run.output()}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      const secret = /client_secret: (tks_cs_\S+)/.exec(run.output())![1]!;
-      const auth = `Basic ${Buffer.from(`demo:${secret}`).toString("base64")}`;
+      const auth = `Basic ${Buffer.from(`shared:${secret}`).toString("base64")}`;
       const url = `http://127.0.0.1:${port}`;
       const tokens: string[] = [];
       for (let i = 0; i < 8; i += 1) {

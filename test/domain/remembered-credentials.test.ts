@@ -48,7 +48,7 @@ describe("remembered Basic credentials", () => {
 
   beforeEach(() => {
     ({ clock, store, limiter } = freshWorld({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 3 }));
-    registry = new LayeredClientRegistry([], { store, clock, cacheMs: CACHE_MS });
+    registry = new LayeredClientRegistry([], { store, clock, cacheMs: CACHE_MS, maxTokenLifetimeSeconds: 86_400 });
     authenticator = new ClientAuthenticator(registry, undefined, limiter);
     return () => store.close();
   });
@@ -132,7 +132,7 @@ describe("remembered Basic credentials", () => {
     const { record, header } = await createClient("elsewhere");
     await authenticate(header);
     // Another instance rotates the secret with no overlap: only the store changes.
-    const other = new LayeredClientRegistry([], { store, clock, cacheMs: CACHE_MS });
+    const other = new LayeredClientRegistry([], { store, clock, cacheMs: CACHE_MS, maxTokenLifetimeSeconds: 86_400 });
     await other.save({ ...record, secrets: [{ hash: hashSecret(generateSecret("client_secret")) }] });
     expect((await authenticate(header)).client.id).toBe("elsewhere"); // within clientCacheSeconds
     clock.advance(CACHE_MS);

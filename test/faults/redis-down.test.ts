@@ -3,12 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import type { RunningServer } from "../../src/server.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { capturedLog } from "../support/captured-log.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
 const orders = testClient("orders", ["orders:read"]);
 const resourceServer = testClient("resource-server", ["token:introspect"]);
 const apiKey = generateSecret("api_key");
+const introspector = { headers: basic(resourceServer.id, resourceServer.secret) };
 const apiKeyAuth = { authorization: `Basic ${Buffer.from(`${apiKey}:`).toString("base64")}` };
 
 async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -23,7 +25,6 @@ describe("Redis goes away and comes back", () => {
   let redis: RedisServer;
   let server: RunningServer;
   let rpc: ReturnType<typeof tokenClient>;
-  const introspector = { headers: basic(resourceServer.id, resourceServer.secret) };
 
   beforeAll(async () => {
     redis = await startRedis({ appendonly: true });
@@ -94,5 +95,53 @@ describe("Redis goes away and comes back", () => {
       return true;
     });
     expect((await rpc.introspect({ token: accessToken }, introspector)).active).toBe(false);
+  });
+});
+
+describe("Redis down while requests keep failing: the log says so once, then a count per interval, then that it is back (issue 16, item 10c)", () => {
+  let redis: RedisServer;
+  let server: RunningServer;
+  const log = capturedLog("info");
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    server = await startTestServer({
+      clients: [orders, resourceServer],
+      logger: log.logger,
+      config: { store: { type: "redis", url: redis.url }, storeOutageLogSeconds: 0.5 },
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await redis?.stop();
+  });
+
+  it("200 failed requests over RPC and HTTP give one warning and summary lines with their count, not 200 lines", async () => {
+    const rpc = tokenClient(transports["grpc (HTTP/2)"](server.url));
+    const { accessToken } = await rpc.issueClientToken({}, { headers: basic(orders.id, orders.secret) });
+    await redis.kill();
+    const introspectOverHttp = () =>
+      fetch(`${server.url}/oauth2/introspect`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", ...basic(resourceServer.id, resourceServer.secret) },
+        body: new URLSearchParams({ token: accessToken }).toString(),
+      });
+    for (let round = 0; round < 100; round++) {
+      await expectRpcError(rpc.introspect({ token: accessToken }, introspector), Code.Unavailable, "temporarily_unavailable");
+      expect((await introspectOverHttp()).status).toBe(503);
+    }
+    expect(log.matching(/^store unavailable$/)).toHaveLength(1);
+    const summary = await log.next(/^store unavailable: \d+ requests failed in the last 0\.5 s$/);
+    const summaries = log.matching(/^store unavailable: \d+ requests failed/);
+    // Every failure is counted once: the first in the warning, the rest in summaries (those logged so far, and the ones still to come).
+    expect(summaries.reduce((sum, line) => sum + Number(line.failed), 0)).toBeLessThanOrEqual(199);
+    expect(summary.level).toBe(40);
+
+    const before = log.lines.length;
+    await redis.restart();
+    const recovered = await log.next(/^store available again/, { after: before });
+    expect(recovered).toMatchObject({ level: 30, failedInOutage: 200 });
+    expect(log.matching(/^store unavailable$/)).toHaveLength(1);
+    expect(log.lines.filter((line) => /^store unavailable/.test(line.msg)).length).toBeLessThan(20);
   });
 });

@@ -11,14 +11,18 @@ import { basic, startTestServer, testClient } from "../support/tokensmith.js";
 
 const orders = testClient("orders-service", ["orders:read", "token:introspect"]);
 const billing = testClient("billing-service", ["billing:read"]);
+const operator = testClient("operator", ["tokensmith:admin", "token:delete", "internal:audit"]);
 
 let server: RunningServer;
 let configured: RunningServer;
 
 beforeAll(async () => {
   [server, configured] = await Promise.all([
-    startTestServer({ clients: [orders, billing] }),
-    startTestServer({ clients: [orders], config: { issuer: "https://tokens.example.test/", signingAlgorithm: "ES256" } }),
+    startTestServer({ clients: [orders, billing, operator] }),
+    startTestServer({
+      clients: [orders, operator],
+      config: { issuer: "https://tokens.example.test/", signingAlgorithm: "ES256", publicScopes: ["orders:read", "billing:read"] },
+    }),
   ]);
 });
 
@@ -119,12 +123,21 @@ describe("GET /.well-known/oauth-authorization-server (RFC 8414)", () => {
     }
   });
 
-  it("lists every scope a client may hold, and the access token signing algorithm", async () => {
-    expect(asObject(await metadataOf(server))).toMatchObject({
-      scopes_supported: ["billing:read", "orders:read", "token:introspect"],
-      access_token_signing_alg_values_supported: ["EdDSA"],
-    });
+  it("names the access token signing algorithm", async () => {
+    expect(asObject(await metadataOf(server)).access_token_signing_alg_values_supported).toEqual(["EdDSA"]);
     expect(asObject(await metadataOf(configured)).access_token_signing_alg_values_supported).toEqual(["ES256"]);
+  });
+
+  it("tells anonymous callers no scope by default: no scopes_supported, and no privileged or internal scope anywhere", async () => {
+    const metadata = await metadataOf(server);
+    expect(asObject(metadata)).not.toHaveProperty("scopes_supported");
+    for (const scope of ["tokensmith:admin", "token:delete", "token:introspect", "internal:audit", "orders:read"]) expect(metadata.text).not.toContain(scope);
+  });
+
+  it("lists exactly the configured publicScopes, sorted", async () => {
+    const metadata = await metadataOf(configured);
+    expect(asObject(metadata).scopes_supported).toEqual(["billing:read", "orders:read"]);
+    expect(metadata.text).not.toContain("tokensmith:admin");
   });
 
   it("serves every endpoint it advertises", async () => {

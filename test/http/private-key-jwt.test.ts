@@ -22,6 +22,7 @@ import {
   type HttpResult,
   type JsonHost,
 } from "../support/oauth.js";
+import { nonCanonicalSpellings, withSegment } from "../support/base64url-spellings.js";
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
 /**
@@ -168,6 +169,28 @@ describe("private_key_jwt over POST /oauth2/token: refused assertions are 401 in
 
   it("control: the base assertion of this table, unaltered, is accepted", async () => {
     expectIssuedTo(await requestToken(await inlineAssertion()), INLINE);
+  });
+});
+
+describe("private_key_jwt: an assertion in non-canonical base64url (RFC 7515 §2, RFC 4648 §3.5) is 401 invalid_client", () => {
+  /** An assertion whose chosen segment is 2 mod 4 long, so its last character has 4 unused bits. */
+  async function assertionWithUnusedBits(index: 0 | 1 | 2): Promise<string> {
+    for (let pad = ""; ; pad += "x") {
+      const assertion = await signAssertion(eddsa, claims(INLINE, { pad }), { pad });
+      if (assertion.split(".")[index]!.length % 4 === 2) return assertion;
+    }
+  }
+
+  it.each([
+    ["header", 0],
+    ["payload", 1],
+    ["signature", 2],
+  ] as const)("in the %s: all 15 other spellings are refused, then the canonical one (its jti unspent) is accepted", async (_segment, index) => {
+    const canonical = await assertionWithUnusedBits(index);
+    const spellings = nonCanonicalSpellings(canonical.split(".")[index]!);
+    expect(spellings).toHaveLength(15);
+    for (const spelling of spellings) expectOAuthError(await requestToken(withSegment(canonical, index, spelling)), 401, "invalid_client");
+    expectIssuedTo(await requestToken(canonical), INLINE);
   });
 });
 

@@ -6,6 +6,7 @@ import { GetJwksResponseSchema } from "../../gen/tokensmith/v1/token_service_pb.
 import type { VerifyFailure } from "../../src/domain/access-token.js";
 import { ManualClock } from "../../src/domain/clock.js";
 import type { RunningServer } from "../../src/server.js";
+import { nonCanonicalSpellings, paddedToUnusedBits, withSegment } from "../support/base64url-spellings.js";
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
 /**
@@ -141,7 +142,8 @@ describe("EdDSA access tokens (the default)", () => {
         "a truncated signature on an issued token",
         async () => {
           const token = (await issue()).token;
-          return token.slice(0, -4);
+          // 84 characters, 63 whole bytes: canonical, so it is the signature check that refuses it.
+          return token.slice(0, -2);
         },
         "bad_signature",
       ],
@@ -158,6 +160,41 @@ describe("EdDSA access tokens (the default)", () => {
     it.each(forgeries)("%s", async (_case, make, reason) => {
       const token = await make();
       expect(server.domain.accessTokens.verify(token)).toEqual({ ok: false, reason });
+    });
+
+    describe("non-canonical base64url (RFC 7515 §2, RFC 4648 §3.5: unused bits of the last character must be zero)", () => {
+      const token = () =>
+        signedByUs(
+          paddedToUnusedBits((pad) => header({ pad })),
+          paddedToUnusedBits((pad) => claims({ pad })),
+        );
+
+      it.each([
+        ["header", 0],
+        ["payload", 1],
+        ["signature", 2],
+      ] as const)("in the %s: all 15 other spellings of the token are malformed, the canonical one verifies", (_segment, index) => {
+        const canonical = token();
+        const spellings = nonCanonicalSpellings(canonical.split(".")[index]!);
+        expect(spellings).toHaveLength(15);
+        for (const spelling of spellings) {
+          expect(server.domain.accessTokens.verify(withSegment(canonical, index, spelling))).toEqual({ ok: false, reason: "malformed" });
+        }
+        expect(server.domain.accessTokens.verify(canonical).ok).toBe(true);
+      });
+
+      it("on an issued token, also after its canonical spelling was verified (and cached)", async () => {
+        const { token: issued } = await issue();
+        expect(server.domain.accessTokens.verify(issued).ok).toBe(true);
+        for (const spelling of nonCanonicalSpellings(issued.split(".")[2]!)) {
+          expect(server.domain.accessTokens.verify(withSegment(issued, 2, spelling))).toEqual({ ok: false, reason: "malformed" });
+        }
+      });
+
+      it("a segment of 1 mod 4 characters (no whole byte in its last character)", () => {
+        const canonical = token();
+        expect(server.domain.accessTokens.verify(withSegment(canonical, 2, `${canonical.split(".")[2]}AAA`))).toEqual({ ok: false, reason: "malformed" });
+      });
     });
 
     it("an expired token: valid until one second before exp, refused from exp on", async () => {

@@ -15,6 +15,7 @@ import { ed25519Engine } from "./keys/ed25519.js";
 import { StoreKeyPersistence } from "./keys/store-key-persistence.js";
 import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
+import { createJwksUriFetch } from "./keys/jwks-uri-fetch.js";
 import type { ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
@@ -106,7 +107,13 @@ export async function createDomain(options: {
   });
   const cacheMs = config.clientCacheSeconds * 1000;
   const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], { store, clock, cacheMs });
-  const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });
+  const assertions = new JwtClientAssertionVerifier({
+    clients,
+    store,
+    clock,
+    audiences: [issuer, tokenEndpointOf(issuer)],
+    fetchJwks: createJwksUriFetch(config.clientJwksUris),
+  });
   const metrics = new Metrics({
     signingKeyAges: () => keyRing.describe().filter((key) => key.published).map((key) => ({ kid: key.kid, ageSeconds: (clock.now() - key.createdAt) / 1000 })),
   });
@@ -139,6 +146,7 @@ export async function createDomain(options: {
       maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
       secretOverlapSeconds: config.secretOverlapSeconds,
       signingKeyPublishDelaySeconds: config.signingKeys.publishDelaySeconds,
+      jwksUriPolicy: config.clientJwksUris,
     },
   });
   const knownScopes = () =>

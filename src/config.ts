@@ -6,6 +6,7 @@ import { z } from "zod";
 import { isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
 import { GRANT_LIFETIME } from "./domain/api-key.js";
+import { checkJwksUri, JwksUriError } from "./domain/jwks-uri-policy.js";
 
 const scope = z.string().refine(isScopeToken, { message: "not a valid scope token (RFC 6749 §3.3)" });
 const secretHash = z.string().refine(isSecretHash, {
@@ -125,6 +126,16 @@ export const configSchema = z
       .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60, introspectionsPerSecond: 50_000 }),
     /** Worker processes (node:cluster) serving the port; 1 = this process only. Needs the Redis store to share state. */
     workers: z.number().int().min(1).max(64).default(1),
+    /** Which client jwks_uris the server fetches: https to public addresses only, unless opened here. */
+    clientJwksUris: z
+      .object({
+        /** Allow http: jwks_uris (local development and tests). */
+        allowHttp: z.boolean().default(false),
+        /** Allow jwks_uris on loopback, private, link-local and other internal addresses (key servers inside your network). */
+        allowPrivateNetworks: z.boolean().default(false),
+      })
+      .strict()
+      .default({ allowHttp: false, allowPrivateNetworks: false }),
     /** Create a demo client at start when no client is configured. */
     demoClient: z.boolean().default(true),
     /** Browser origins allowed to call the RPCs and the OAuth endpoints (CORS); none by default. */
@@ -160,6 +171,13 @@ export const configSchema = z
     value.clients.forEach((client, index) => {
       if (seen.has(client.id)) ctx.addIssue({ code: "custom", message: `duplicate client id "${client.id}"`, path: ["clients", index, "id"] });
       seen.add(client.id);
+      if (client.jwksUri === undefined) return;
+      try {
+        checkJwksUri(client.jwksUri, value.clientJwksUris);
+      } catch (error) {
+        if (!(error instanceof JwksUriError)) throw error;
+        ctx.addIssue({ code: "custom", message: error.message, path: ["clients", index, "jwksUri"] });
+      }
     });
     if (value.workers > 1 && value.store.type !== "redis") {
       ctx.addIssue({

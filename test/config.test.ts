@@ -69,6 +69,32 @@ describe("a bad configuration is refused, naming every bad field", () => {
     for (const field of named) expect(error.message).toContain(field);
   });
 
+  // Issue 16: a client's jwks_uri is fetched by the server, so by default only https to public addresses.
+  const keyClient = (jwksUri: string) => ({ clients: [{ id: "key-client", jwksUri, scopes: [] }] });
+  it.each([
+    ["an http jwks_uri", "http://keys.example/jwks.json", /clients\.0\.jwksUri: jwks_uri must be an https URL \(clientJwksUris\.allowHttp is off\)/],
+    ["a jwks_uri on 127.0.0.1", "https://127.0.0.1/jwks.json", /clients\.0\.jwksUri: .*internal address \(clientJwksUris\.allowPrivateNetworks is off\)/],
+    ["a jwks_uri on 0.0.0.0", "https://0.0.0.0/jwks.json", /clients\.0\.jwksUri: .*internal address/],
+    ["a jwks_uri on a CGNAT address", "https://100.64.1.1/jwks.json", /clients\.0\.jwksUri: .*internal address/],
+    ["a jwks_uri on ::1", "https://[::1]:8443/jwks.json", /clients\.0\.jwksUri: .*internal address/],
+    ["a jwks_uri on an IPv4-mapped loopback", "https://[::ffff:127.0.0.1]/jwks.json", /clients\.0\.jwksUri: .*internal address/],
+    ["a jwks_uri on a link-local IPv6 address", "https://[fe80::1]/jwks.json", /clients\.0\.jwksUri: .*internal address/],
+  ])("%s", (_case, jwksUri, message) => {
+    expect(configError(() => parseConfig(keyClient(jwksUri))).message).toMatch(message);
+  });
+
+  it("clientJwksUris opens http and internal addresses, each on its own", () => {
+    expect(parseConfig({ ...keyClient("http://keys.example/jwks.json"), clientJwksUris: { allowHttp: true } }).clients[0]!.jwksUri).toBe(
+      "http://keys.example/jwks.json",
+    );
+    expect(configError(() => parseConfig({ ...keyClient("http://127.0.0.1/jwks.json"), clientJwksUris: { allowHttp: true } })).message).toMatch(
+      /internal address/,
+    );
+    const internal = parseConfig({ ...keyClient("https://10.0.0.7/jwks.json"), clientJwksUris: { allowPrivateNetworks: true } });
+    expect(internal.clients[0]!.jwksUri).toBe("https://10.0.0.7/jwks.json");
+    expect(parseConfig(keyClient("https://keys.example/jwks.json")).clientJwksUris).toEqual({ allowHttp: false, allowPrivateNetworks: false });
+  });
+
   it("does not echo a plain secret put where its hash belongs", () => {
     const error = configError(() => parseConfig({ clients: [client({ secretHashes: [plainSecret] })] }));
     expect(error.message).toMatch(/hash/i);

@@ -7,6 +7,7 @@ import { parseBearerAuthorization } from "./basic-credentials.js";
 import type { Client } from "./client.js";
 import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
 import type { Clock } from "./clock.js";
+import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-policy.js";
 import { insufficientScope, invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { normalizeScopes } from "./scopes.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
@@ -22,6 +23,7 @@ export interface AdministrationSettings {
   maxTokenLifetimeSeconds: number;
   secretOverlapSeconds: number;
   signingKeyPublishDelaySeconds: number;
+  jwksUriPolicy: JwksUriPolicy;
 }
 
 export interface ClientView {
@@ -126,7 +128,8 @@ export class Administration {
     const unknown = paths.filter((path) => !allowed.has(path));
     if (paths.length === 0) throw invalidRequest("update_mask must name at least one field");
     if (unknown.length > 0) throw invalidRequest(`update_mask names fields that cannot be updated: ${unknown.join(", ")}`);
-    const record = await this.storedClient(id, { fresh: true });
+    // A copy: the cached record must stay as stored when a field below is refused.
+    const record = structuredClone(await this.storedClient(id, { fresh: true }));
     const selected: ClientFields = {};
     if (paths.includes("scopes")) selected.scopes = fields.scopes ?? [];
     if (paths.includes("audiences")) selected.audiences = fields.audiences ?? [];
@@ -260,14 +263,12 @@ export class Administration {
     }
     if (fields.jwksJson) record.jwks = parsePublicJwks(fields.jwksJson);
     if (fields.jwksUri) {
-      let url: URL;
       try {
-        url = new URL(fields.jwksUri);
-      } catch {
-        throw invalidRequest("jwks_uri must be an absolute http(s) URL");
+        record.jwksUri = checkJwksUri(fields.jwksUri, this.deps.settings.jwksUriPolicy).toString();
+      } catch (error) {
+        if (error instanceof JwksUriError) throw invalidRequest(error.message);
+        throw error;
       }
-      if (url.protocol !== "https:" && url.protocol !== "http:") throw invalidRequest("jwks_uri must be an absolute http(s) URL");
-      record.jwksUri = url.toString();
     }
     if (record.jwks && record.jwksUri) throw invalidRequest("set jwks_json or jwks_uri, not both");
   }

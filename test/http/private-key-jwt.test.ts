@@ -78,6 +78,8 @@ beforeAll(async () => {
     clock,
     clients: [secretOnly],
     config: {
+      // The key hosts of these tests are local http servers.
+      clientJwksUris: { allowHttp: true, allowPrivateNetworks: true },
       clients: [
         { id: INLINE, jwks: { keys: [es256.publicJwk, eddsa.publicJwk, rs256.publicJwk, ps256.publicJwk] }, scopes: ["orders:read", "orders:write"] },
         { id: REMOTE, jwksUri: jwksHost.url, scopes: ["reports:read"] },

@@ -6,7 +6,7 @@ import { Administration } from "./domain/administration.js";
 import { ClientAuthenticator } from "./domain/client-authenticator.js";
 import { ClientTokenIssuer } from "./domain/client-token-issuer.js";
 import type { Clock } from "./domain/clock.js";
-import { ConfigError, type Config } from "./config.js";
+import { configuredAuthMethods, ConfigError, type Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
 import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing, type KeyRingPersistence } from "./keys/key-ring.js";
 import { KeyEncryption } from "./keys/key-encryption.js";
@@ -61,6 +61,7 @@ export function clientsFromConfig(config: Config): Client[] {
     scopes: client.scopes,
     audiences: client.audiences,
     tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
+    tokenEndpointAuthMethods: configuredAuthMethods(client),
     ...(client.jwks ? { jwks: client.jwks } : {}),
     ...(client.jwksUri ? { jwksUri: client.jwksUri } : {}),
     source: "config" as const,

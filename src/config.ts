@@ -7,6 +7,7 @@ import { isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
 import { GRANT_LIFETIME } from "./domain/api-key.js";
 import { checkJwksUri, JwksUriError } from "./domain/jwks-uri-policy.js";
+import { CLIENT_AUTH_METHODS, defaultAuthMethods, usesSecret, type ClientAuthMethod } from "./domain/client.js";
 
 const scope = z.string().refine(isScopeToken, { message: "not a valid scope token (RFC 6749 §3.3)" });
 const secretHash = z.string().refine(isSecretHash, {
@@ -22,6 +23,12 @@ const clientSchema = z
     jwks: z.object({ keys: z.array(z.object({ kty: z.string() }).passthrough()).min(1) }).strict().optional(),
     /** ...or by URL. */
     jwksUri: z.string().url().optional(),
+    /** RFC 7591 names; default: [private_key_jwt] with jwks or jwksUri, else both client_secret_* methods. */
+    tokenEndpointAuthMethods: z
+      .array(z.enum(CLIENT_AUTH_METHODS))
+      .min(1)
+      .refine((methods) => new Set(methods).size === methods.length, { message: "names a method more than once" })
+      .optional(),
     scopes: z.array(scope).default([]),
     audiences: z.array(z.string().min(1).max(512)).default([]),
     tokenLifetimeSeconds: z.number().int().min(1).max(86_400).optional(),
@@ -34,7 +41,26 @@ const clientSchema = z
   .refine((client) => !client.jwks?.keys.some((key) => "d" in key || "k" in key), {
     message: "jwks must hold public asymmetric keys only (found a private or symmetric key member \"d\" or \"k\")",
     path: ["jwks"],
+  })
+  .superRefine((client, ctx) => {
+    const methods = configuredAuthMethods(client);
+    const issue = (message: string) => ctx.addIssue({ code: "custom", message, path: ["tokenEndpointAuthMethods"] });
+    if (methods.includes("private_key_jwt") && !client.jwks && !client.jwksUri) issue("private_key_jwt needs jwks or jwksUri");
+    if (usesSecret(methods) && client.secretHashes.length === 0 && (client.jwks || client.jwksUri)) {
+      issue(`${methods.filter((method) => method !== "private_key_jwt").join(", ")} needs secretHashes`);
+    }
+    if (!usesSecret(methods) && client.secretHashes.length > 0) {
+      issue(
+        "secretHashes are set but no client_secret_* method is registered (with jwks or jwksUri the default is private_key_jwt only): " +
+          "add client_secret_basic and/or client_secret_post, or remove secretHashes",
+      );
+    }
   });
+
+/** A config client's methods: as declared, or the default for its keys. */
+export function configuredAuthMethods(client: { jwks?: unknown; jwksUri?: string; tokenEndpointAuthMethods?: ClientAuthMethod[] }): ClientAuthMethod[] {
+  return client.tokenEndpointAuthMethods ?? defaultAuthMethods(Boolean(client.jwks || client.jwksUri));
+}
 
 const apiKeySchema = z
   .object({

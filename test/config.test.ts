@@ -95,6 +95,19 @@ describe("a bad configuration is refused, naming every bad field", () => {
     expect(parseConfig(keyClient("https://keys.example/jwks.json")).clientJwksUris).toEqual({ allowHttp: false, allowPrivateNetworks: false });
   });
 
+  // Issue 16, item 8: a client authenticates only by its registered methods.
+  const jwks = { keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] };
+  it.each([
+    ["secretHashes with keys and the default methods (private_key_jwt only)", client({ jwks }), /clients\.0\.tokenEndpointAuthMethods: secretHashes are set but no client_secret_\* method/],
+    ["private_key_jwt without keys", client({ tokenEndpointAuthMethods: ["private_key_jwt", "client_secret_basic"] }), /clients\.0\.tokenEndpointAuthMethods: private_key_jwt needs jwks or jwksUri/],
+    ["a secret method without secretHashes", { id: "k", jwks, tokenEndpointAuthMethods: ["private_key_jwt", "client_secret_post"] }, /clients\.0\.tokenEndpointAuthMethods: client_secret_post needs secretHashes/],
+    ["an unknown method", client({ tokenEndpointAuthMethods: ["client_secret_jwt"] }), /clients\.0\.tokenEndpointAuthMethods\.0/],
+    ["a method twice", client({ tokenEndpointAuthMethods: ["client_secret_basic", "client_secret_basic"] }), /more than once/],
+    ["no method", client({ tokenEndpointAuthMethods: [] }), /clients\.0\.tokenEndpointAuthMethods/],
+  ])("tokenEndpointAuthMethods: %s", (_case, entry, message) => {
+    expect(configError(() => parseConfig({ clients: [entry] })).message).toMatch(message);
+  });
+
   it("does not echo a plain secret put where its hash belongs", () => {
     const error = configError(() => parseConfig({ clients: [client({ secretHashes: [plainSecret] })] }));
     expect(error.message).toMatch(/hash/i);

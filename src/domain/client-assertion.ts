@@ -89,6 +89,8 @@ export class JwtClientAssertionVerifier implements ClientAssertionVerifier {
   }
 
   private keySetOf(client: Client): JWTVerifyGetKey | undefined {
+    // Keys of a client not registered for private_key_jwt are not used, nor is its jwks_uri fetched.
+    if (!client.tokenEndpointAuthMethods.includes("private_key_jwt")) return undefined;
     if (client.jwks !== undefined) return createLocalJWKSet(client.jwks as JSONWebKeySet);
     if (client.jwksUri === undefined || this.deps.fetchJwks === undefined) return undefined;
     let keySet = this.remoteKeySets.get(client.jwksUri);

@@ -6,7 +6,7 @@ import { Administration } from "./domain/administration.js";
 import { ClientAuthenticator } from "./domain/client-authenticator.js";
 import { ClientTokenIssuer } from "./domain/client-token-issuer.js";
 import type { Clock } from "./domain/clock.js";
-import { ConfigError, type Config } from "./config.js";
+import { configuredAuthMethods, ConfigError, type Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
 import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing, type KeyRingPersistence } from "./keys/key-ring.js";
 import { KeyEncryption } from "./keys/key-encryption.js";
@@ -15,6 +15,7 @@ import { ed25519Engine } from "./keys/ed25519.js";
 import { StoreKeyPersistence } from "./keys/store-key-persistence.js";
 import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
+import { createJwksUriFetch } from "./keys/jwks-uri-fetch.js";
 import type { ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
@@ -64,6 +65,7 @@ export function clientsFromConfig(config: Config): Client[] {
     scopes: client.scopes,
     audiences: client.audiences,
     tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
+    tokenEndpointAuthMethods: configuredAuthMethods(client),
     ...(client.jwks ? { jwks: client.jwks } : {}),
     ...(client.jwksUri ? { jwksUri: client.jwksUri } : {}),
     source: "config" as const,
@@ -121,7 +123,13 @@ export async function createDomain(options: {
     cacheMs,
     maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
   });
-  const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });
+  const assertions = new JwtClientAssertionVerifier({
+    clients,
+    store,
+    clock,
+    audiences: [issuer, tokenEndpointOf(issuer)],
+    fetchJwks: createJwksUriFetch(config.clientJwksUris),
+  });
   const metrics = new Metrics({
     signingKeyAges: () => keyRing.describe().filter((key) => key.published).map((key) => ({ kid: key.kid, ageSeconds: (clock.now() - key.createdAt) / 1000 })),
   });
@@ -154,6 +162,7 @@ export async function createDomain(options: {
       maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
       secretOverlapSeconds: config.secretOverlapSeconds,
       signingKeyPublishDelaySeconds: config.signingKeys.publishDelaySeconds,
+      jwksUriPolicy: config.clientJwksUris,
     },
   });
   return {

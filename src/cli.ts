@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { CliFailure, ExitCode } from "./cli/cli-failure.js";
-import type { Client } from "./domain/client.js";
+import { defaultAuthMethods, type Client } from "./domain/client.js";
 import { generateSecret, hashSecret } from "./domain/secret-format.js";
 
 const USAGE = `usage: tokensmith <command> [options]
@@ -126,6 +126,7 @@ async function serve(args: string[]): Promise<void> {
       scopes: DEMO_SCOPES,
       audiences: [],
       tokenLifetimeSeconds: config.defaultTokenLifetimeSeconds,
+      tokenEndpointAuthMethods: defaultAuthMethods(false),
       source: "demo",
     });
   }

@@ -9,6 +9,8 @@ import { GRANT_LIFETIME } from "./domain/api-key.js";
 import { ADMIN_SCOPE } from "./domain/administration.js";
 import { INTROSPECT_SCOPE } from "./domain/introspection.js";
 import { REVOKE_SCOPE } from "./domain/revocation.js";
+import { checkJwksUri, JwksUriError } from "./domain/jwks-uri-policy.js";
+import { CLIENT_AUTH_METHODS, defaultAuthMethods, usesSecret, type ClientAuthMethod } from "./domain/client.js";
 
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 
@@ -31,6 +33,12 @@ const clientSchema = z
     jwks: z.object({ keys: z.array(z.object({ kty: z.string() }).passthrough()).min(1) }).strict().optional(),
     /** ...or by URL. */
     jwksUri: z.string().url().optional(),
+    /** RFC 7591 names; default: [private_key_jwt] with jwks or jwksUri, else both client_secret_* methods. */
+    tokenEndpointAuthMethods: z
+      .array(z.enum(CLIENT_AUTH_METHODS))
+      .min(1)
+      .refine((methods) => new Set(methods).size === methods.length, { message: "names a method more than once" })
+      .optional(),
     scopes: z.array(scope).default([]),
     audiences: z.array(z.string().min(1).max(512)).default([]),
     tokenLifetimeSeconds: z.number().int().min(1).max(86_400).optional(),
@@ -43,7 +51,26 @@ const clientSchema = z
   .refine((client) => !client.jwks?.keys.some((key) => "d" in key || "k" in key), {
     message: "jwks must hold public asymmetric keys only (found a private or symmetric key member \"d\" or \"k\")",
     path: ["jwks"],
+  })
+  .superRefine((client, ctx) => {
+    const methods = configuredAuthMethods(client);
+    const issue = (message: string) => ctx.addIssue({ code: "custom", message, path: ["tokenEndpointAuthMethods"] });
+    if (methods.includes("private_key_jwt") && !client.jwks && !client.jwksUri) issue("private_key_jwt needs jwks or jwksUri");
+    if (usesSecret(methods) && client.secretHashes.length === 0 && (client.jwks || client.jwksUri)) {
+      issue(`${methods.filter((method) => method !== "private_key_jwt").join(", ")} needs secretHashes`);
+    }
+    if (!usesSecret(methods) && client.secretHashes.length > 0) {
+      issue(
+        "secretHashes are set but no client_secret_* method is registered (with jwks or jwksUri the default is private_key_jwt only): " +
+          "add client_secret_basic and/or client_secret_post, or remove secretHashes",
+      );
+    }
   });
+
+/** A config client's methods: as declared, or the default for its keys. */
+export function configuredAuthMethods(client: { jwks?: unknown; jwksUri?: string; tokenEndpointAuthMethods?: ClientAuthMethod[] }): ClientAuthMethod[] {
+  return client.tokenEndpointAuthMethods ?? defaultAuthMethods(Boolean(client.jwks || client.jwksUri));
+}
 
 const apiKeySchema = z
   .object({
@@ -140,6 +167,16 @@ export const configSchema = z
     storeOutageLogSeconds: z.number().min(0.1).max(3600).default(10),
     /** Worker processes (node:cluster) serving the port; 1 = this process only. Needs the Redis store to share state. */
     workers: z.number().int().min(1).max(64).default(1),
+    /** Which client jwks_uris the server fetches: https to public addresses only, unless opened here. */
+    clientJwksUris: z
+      .object({
+        /** Allow http: jwks_uris (local development and tests). */
+        allowHttp: z.boolean().default(false),
+        /** Allow jwks_uris on loopback, private, link-local and other internal addresses (key servers inside your network). */
+        allowPrivateNetworks: z.boolean().default(false),
+      })
+      .strict()
+      .default({ allowHttp: false, allowPrivateNetworks: false }),
     /** Create a demo client at start when no client is configured. */
     demoClient: z.boolean().default(true),
     /** Browser origins allowed to call the RPCs and the OAuth endpoints (CORS); none by default. */
@@ -175,6 +212,13 @@ export const configSchema = z
     value.clients.forEach((client, index) => {
       if (seen.has(client.id)) ctx.addIssue({ code: "custom", message: `duplicate client id "${client.id}"`, path: ["clients", index, "id"] });
       seen.add(client.id);
+      if (client.jwksUri === undefined) return;
+      try {
+        checkJwksUri(client.jwksUri, value.clientJwksUris);
+      } catch (error) {
+        if (!(error instanceof JwksUriError)) throw error;
+        ctx.addIssue({ code: "custom", message: error.message, path: ["clients", index, "jwksUri"] });
+      }
     });
     if (value.workers > 1 && value.store.type !== "redis") {
       ctx.addIssue({

@@ -69,6 +69,45 @@ describe("a bad configuration is refused, naming every bad field", () => {
     for (const field of named) expect(error.message).toContain(field);
   });
 
+  // Issue 16: a client's jwks_uri is fetched by the server, so by default only https to public addresses.
+  const keyClient = (jwksUri: string) => ({ clients: [{ id: "key-client", jwksUri, scopes: [] }] });
+  it.each([
+    ["an http jwks_uri", "http://keys.example/jwks.json", /clients\.0\.jwksUri: jwks_uri must be an https URL \(clientJwksUris\.allowHttp is off\)/],
+    ["a jwks_uri on 127.0.0.1", "https://127.0.0.1/jwks.json", /clients\.0\.jwksUri: .*internal address \(clientJwksUris\.allowPrivateNetworks is off\)/],
+    ["a jwks_uri on 0.0.0.0", "https://0.0.0.0/jwks.json", /clients\.0\.jwksUri: .*internal address/],
+    ["a jwks_uri on a CGNAT address", "https://100.64.1.1/jwks.json", /clients\.0\.jwksUri: .*internal address/],
+    ["a jwks_uri on ::1", "https://[::1]:8443/jwks.json", /clients\.0\.jwksUri: .*internal address/],
+    ["a jwks_uri on an IPv4-mapped loopback", "https://[::ffff:127.0.0.1]/jwks.json", /clients\.0\.jwksUri: .*internal address/],
+    ["a jwks_uri on a link-local IPv6 address", "https://[fe80::1]/jwks.json", /clients\.0\.jwksUri: .*internal address/],
+  ])("%s", (_case, jwksUri, message) => {
+    expect(configError(() => parseConfig(keyClient(jwksUri))).message).toMatch(message);
+  });
+
+  it("clientJwksUris opens http and internal addresses, each on its own", () => {
+    expect(parseConfig({ ...keyClient("http://keys.example/jwks.json"), clientJwksUris: { allowHttp: true } }).clients[0]!.jwksUri).toBe(
+      "http://keys.example/jwks.json",
+    );
+    expect(configError(() => parseConfig({ ...keyClient("http://127.0.0.1/jwks.json"), clientJwksUris: { allowHttp: true } })).message).toMatch(
+      /internal address/,
+    );
+    const internal = parseConfig({ ...keyClient("https://10.0.0.7/jwks.json"), clientJwksUris: { allowPrivateNetworks: true } });
+    expect(internal.clients[0]!.jwksUri).toBe("https://10.0.0.7/jwks.json");
+    expect(parseConfig(keyClient("https://keys.example/jwks.json")).clientJwksUris).toEqual({ allowHttp: false, allowPrivateNetworks: false });
+  });
+
+  // Issue 16, item 8: a client authenticates only by its registered methods.
+  const jwks = { keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] };
+  it.each([
+    ["secretHashes with keys and the default methods (private_key_jwt only)", client({ jwks }), /clients\.0\.tokenEndpointAuthMethods: secretHashes are set but no client_secret_\* method/],
+    ["private_key_jwt without keys", client({ tokenEndpointAuthMethods: ["private_key_jwt", "client_secret_basic"] }), /clients\.0\.tokenEndpointAuthMethods: private_key_jwt needs jwks or jwksUri/],
+    ["a secret method without secretHashes", { id: "k", jwks, tokenEndpointAuthMethods: ["private_key_jwt", "client_secret_post"] }, /clients\.0\.tokenEndpointAuthMethods: client_secret_post needs secretHashes/],
+    ["an unknown method", client({ tokenEndpointAuthMethods: ["client_secret_jwt"] }), /clients\.0\.tokenEndpointAuthMethods\.0/],
+    ["a method twice", client({ tokenEndpointAuthMethods: ["client_secret_basic", "client_secret_basic"] }), /more than once/],
+    ["no method", client({ tokenEndpointAuthMethods: [] }), /clients\.0\.tokenEndpointAuthMethods/],
+  ])("tokenEndpointAuthMethods: %s", (_case, entry, message) => {
+    expect(configError(() => parseConfig({ clients: [entry] })).message).toMatch(message);
+  });
+
   it("does not echo a plain secret put where its hash belongs", () => {
     const error = configError(() => parseConfig({ clients: [client({ secretHashes: [plainSecret] })] }));
     expect(error.message).toMatch(/hash/i);

@@ -19,16 +19,22 @@ export const CLIENT_USAGE = `usage: tokensmith client <command> [options]
 
 commands:
   create [--id ID] [--scopes a,b] [--audiences x,y] [--lifetime SECONDS]
-         [--jwks-file FILE | --jwks-uri URL]
+         [--jwks-file FILE | --jwks-uri URL] [--auth-method m1,m2]
                             create a client; prints its secret, the only time it is shown
+                            (none when it authenticates with private_key_jwt only)
   list                      every client, config-declared ones included
   get ID                    one client (or --id ID)
   update ID [--scopes a,b] [--audiences x,y] [--lifetime SECONDS] [--jwks-file FILE | --jwks-uri URL]
+         [--auth-method m1,m2]
                             replace the fields given (--scopes "" clears the scopes)
   rotate-secret ID [--overlap DURATION]
                             issue a new secret; the old one keeps working for the overlap
                             (default: the server's secretOverlapSeconds), then stops
   delete ID                 delete a client; its tokens stop introspecting active
+
+Auth methods (how the client may authenticate; any other is refused): client_secret_basic,
+client_secret_post, private_key_jwt. Default: private_key_jwt with --jwks-file or --jwks-uri,
+else client_secret_basic,client_secret_post.
 
 Durations: 3600, 90s, 15m, 1h, 30d.
 
@@ -42,15 +48,15 @@ const FIELD_OPTIONS = {
   lifetime: { type: "string" },
   "jwks-file": { type: "string" },
   "jwks-uri": { type: "string" },
+  "auth-method": { type: "string", multiple: true },
 } as const;
 
 const json = (value: JsonValue) => `${JSON.stringify(value, null, 2)}\n`;
 const sourceText = (source: Source) => (source === Source.CONFIG ? "config" : source === Source.STORE ? "store" : "-");
 
 function authenticationText(client: ClientInfo): string {
-  if (client.jwksUri !== "") return `private_key_jwt (${client.jwksUri})`;
-  if (client.jwksJson !== "") return "private_key_jwt (inline JWKS)";
-  return "client secret";
+  const keys = client.jwksUri !== "" ? client.jwksUri : client.jwksJson !== "" ? "inline JWKS" : "no keys";
+  return client.tokenEndpointAuthMethods.map((method) => (method === "private_key_jwt" ? `${method} (${keys})` : method)).join(", ");
 }
 
 function clientFields(client: ClientInfo): string {
@@ -76,6 +82,7 @@ function readJwksFile(path: string | undefined): string | undefined {
   }
 }
 
+const NO_SECRET_NOTE = "No secret: this client authenticates with private_key_jwt only.\n";
 const SECRET_NOTE = "This is the only time the secret is shown: store it now (e.g. in your secret manager).\n";
 
 export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -92,12 +99,14 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
         tokenLifetimeSeconds: BigInt(durationFlag(values.lifetime, "--lifetime", CLIENT_USAGE) ?? 0),
         jwksJson: readJwksFile(values["jwks-file"]) ?? "",
         jwksUri: values["jwks-uri"] ?? "",
+        tokenEndpointAuthMethods: listFlag(values["auth-method"]) ?? [],
       };
       const admin = await connectAdmin(connection);
       const what = request.id === "" ? "create a client" : `create client "${request.id}"`;
       const created = await adminCall(connection, what, () => admin.createClient(request));
       if (asJson) return json(toJson(CreateClientResponseSchema, created, { alwaysEmitImplicit: true }));
       const client = created.client!;
+      if (created.clientSecret === "") return `created client "${client.id}"\n\n${clientFields(client)}\n${NO_SECRET_NOTE}`;
       return `created client "${client.id}"\n\n${clientFields(client)}\nclient_secret: ${created.clientSecret}\n${SECRET_NOTE}`;
     }
     case "list": {
@@ -142,12 +151,16 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
       const lifetime = durationFlag(values.lifetime, "--lifetime", CLIENT_USAGE);
       const jwksJson = readJwksFile(values["jwks-file"]);
       const jwksUri = values["jwks-uri"];
+      const authMethods = listFlag(values["auth-method"]);
       if (scopes !== undefined) paths.push("scopes");
       if (audiences !== undefined) paths.push("audiences");
       if (lifetime !== undefined) paths.push("token_lifetime_seconds");
       // A client authenticates with one kind of key: setting one clears the other.
       if (jwksJson !== undefined || jwksUri !== undefined) paths.push("jwks_json", "jwks_uri");
-      if (paths.length === 0) throw usageError("nothing to update: give --scopes, --audiences, --lifetime, --jwks-file or --jwks-uri", CLIENT_USAGE);
+      if (authMethods !== undefined) paths.push("token_endpoint_auth_methods");
+      if (paths.length === 0) {
+        throw usageError("nothing to update: give --scopes, --audiences, --lifetime, --jwks-file, --jwks-uri or --auth-method", CLIENT_USAGE);
+      }
       const admin = await connectAdmin(connection);
       const updated = await adminCall(connection, `update client "${id}"`, () =>
         admin.updateClient({
@@ -158,6 +171,7 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
             tokenLifetimeSeconds: BigInt(lifetime ?? 0),
             jwksJson: jwksJson ?? "",
             jwksUri: jwksUri ?? "",
+            tokenEndpointAuthMethods: authMethods ?? [],
           },
           updateMask: create(FieldMaskSchema, { paths }),
         }),

@@ -6,6 +6,16 @@ import { describeError, errorText } from "./session.js";
 import { busy, LIST_PAGE_SIZE, PagedTable, parseSeconds, type View, type ViewContext } from "./view.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 
+/** What the create form offers, as RFC 7591 method lists; private_key_jwt asks for keys. */
+const AUTH_CHOICES: Array<[value: string, label: string, methods: string[]]> = [
+  ["secret", "client secret (Basic header or POST body)", ["client_secret_basic", "client_secret_post"]],
+  ["client_secret_basic", "client secret, Basic header only", ["client_secret_basic"]],
+  ["client_secret_post", "client secret, POST body only", ["client_secret_post"]],
+  ["private_key_jwt", "private_key_jwt (signed assertion; no secret)", ["private_key_jwt"]],
+];
+
+const usesSecret = (client: ClientInfo) => client.tokenEndpointAuthMethods.some((method) => method !== "private_key_jwt");
+
 /** Clients: list (paged), create, rotate secret, delete. Config-declared clients are read-only. */
 export function clientsView(context: ViewContext): View {
   const { admin } = context;
@@ -27,11 +37,15 @@ export function clientsView(context: ViewContext): View {
     if (fromConfig) {
       actions.append(h("span", { class: "muted", testid: "read-only", title: "Declared in the config file: change it there." }, "read-only"));
     } else {
-      const rotate = h("button", { type: "button", testid: "client-rotate" }, "Rotate secret");
+      // A key-only client has no secret to rotate.
+      if (usesSecret(client)) {
+        const rotate = h("button", { type: "button", testid: "client-rotate" }, "Rotate secret");
+        rotate.onclick = () => void rotateSecret(client.id, rotate);
+        actions.append(rotate);
+      }
       const remove = h("button", { type: "button", class: "danger", testid: "client-delete" }, "Delete");
-      rotate.onclick = () => void rotateSecret(client.id, rotate);
       remove.onclick = () => void deleteClient(client.id, remove);
-      actions.append(rotate, remove);
+      actions.append(remove);
     }
     const previous = client.previousSecretExpireTime;
     return h(
@@ -42,7 +56,7 @@ export function clientsView(context: ViewContext): View {
         {},
         h("code", {}, client.id),
         previous ? h("div", { class: "hint", testid: "previous-secret" }, `previous secret works until ${formatDate(timestampDate(previous))}`) : null,
-        client.jwksJson || client.jwksUri ? h("div", { class: "hint" }, "private_key_jwt") : null,
+        h("div", { class: "hint", testid: "client-auth-methods", title: "token_endpoint_auth_methods" }, client.tokenEndpointAuthMethods.join(", ")),
       ),
       h("td", {}, chips(client.scopes, "none")),
       h("td", {}, chips(client.audiences)),
@@ -112,6 +126,13 @@ export function clientsView(context: ViewContext): View {
     const audiences = h("input", { type: "text", testid: "client-audiences", placeholder: "https://api.example.com", autocomplete: "off", spellcheck: false });
     const lifetime = h("input", { type: "number", testid: "client-lifetime", min: "1", max: "86400", placeholder: "server default" });
     const scopes = new ScopePicker("client-scopes", "Scopes the client may request");
+    const authMethod = h("select", { testid: "client-auth-method" }, ...AUTH_CHOICES.map(([value, label]) => h("option", { value }, label)));
+    const keys = h("input", { type: "text", testid: "client-jwks", placeholder: "https://keys.example.com/jwks.json or {\"keys\": […]}", autocomplete: "off", spellcheck: false });
+    const keysField = field("Public keys", keys, "a jwks_uri (https) or a JWK Set as JSON");
+    keysField.hidden = true;
+    authMethod.onchange = () => {
+      keysField.hidden = authMethod.value !== "private_key_jwt";
+    };
     const error = h("p", { class: "form-error", testid: "form-error", role: "alert", hidden: true });
     const create = h("button", { type: "submit", class: "primary", testid: "client-create" }, "Create client");
     const cancel = h("button", { type: "button", testid: "client-cancel" }, "Cancel");
@@ -119,13 +140,15 @@ export function clientsView(context: ViewContext): View {
       "form",
       { class: "card", testid: "client-form" },
       h("h3", {}, "New client"),
-      h("p", { class: "hint" }, "Its secret is shown once, right after creation."),
+      h("p", { class: "hint" }, "A client secret is shown once, right after creation."),
       h(
         "div",
         { class: "form-grid" },
         field("Client ID", id, "letters, digits, . _ - :"),
         field("Audiences", audiences, "space-separated; the tokens' aud"),
         field("Token lifetime (seconds)", lifetime),
+        field("Authentication", authMethod, "token_endpoint_auth_methods; any other method is refused"),
+        keysField,
       ),
       scopes.element,
       error,
@@ -142,13 +165,16 @@ export function clientsView(context: ViewContext): View {
             scopes: scopes.selected(),
             audiences: words(audiences.value),
             tokenLifetimeSeconds: parseSeconds(lifetime.value, "The token lifetime", 86_400),
+            tokenEndpointAuthMethods: AUTH_CHOICES.find(([value]) => value === authMethod.value)?.[2] ?? [],
+            ...keyFields(authMethod.value === "private_key_jwt" ? keys.value.trim() : ""),
           };
           const created = await busy(create, () => admin.createClient(request));
           const clientId = created.client?.id ?? request.id;
           form.remove();
           context.notice(`Client "${clientId}" was created.`);
           void table.reload();
-          await showSecretOnce({ title: "Client created", what: "secret", facts: [["Client ID", clientId]] }, created.clientSecret);
+          if (created.clientSecret === "") context.notice(`Client "${clientId}" was created; it authenticates with private_key_jwt and has no secret.`);
+          else await showSecretOnce({ title: "Client created", what: "secret", facts: [["Client ID", clientId]] }, created.clientSecret);
         } catch (failure) {
           error.textContent = errorText(failure);
           error.hidden = false;
@@ -167,6 +193,12 @@ export function clientsView(context: ViewContext): View {
   return {
     element: h("section", { testid: "clients-view" }, h("div", { class: "toolbar" }, h("h2", {}, "Clients"), refresh, newButton), formSlot, table.element),
   };
+}
+
+/** A JWK Set pasted as JSON, or a jwks_uri. */
+function keyFields(text: string): { jwksJson?: string; jwksUri?: string } {
+  if (text === "") return {};
+  return text.startsWith("{") ? { jwksJson: text } : { jwksUri: text };
 }
 
 export function sourceBadge(source: Source): HTMLElement {

@@ -38,6 +38,7 @@ input[type=text], input[type=password], input[type=number], input:not([type]) {
 }
 input:focus-visible, button:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 label { display: block; font-weight: 600; margin: 10px 0 4px; }
+[hidden] { display: none !important; }
 label .hint, .hint { font-weight: 400; color: var(--muted); }
 .topbar {
   display: flex; align-items: center; gap: 16px; padding: 10px 20px; background: #16213a; color: #fff;

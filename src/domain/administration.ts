@@ -4,10 +4,11 @@ import { GRANT_LIFETIME } from "./api-key.js";
 import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js";
 import { parseBearerAuthorization } from "./basic-credentials.js";
 import type { CallerAuthenticator } from "./caller.js";
-import type { Client } from "./client.js";
-import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
+import { CLIENT_AUTH_METHODS, defaultAuthMethods, usesSecret, type Client, type ClientAuthMethod } from "./client.js";
+import { methodsOf, type LayeredClientRegistry, type StoredClient } from "./client-registry.js";
 import type { Clock } from "./clock.js";
-import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
+import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-policy.js";
+import { insufficientScope, invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { normalizeScopes } from "./scopes.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
 
@@ -22,6 +23,7 @@ export interface AdministrationSettings {
   maxTokenLifetimeSeconds: number;
   secretOverlapSeconds: number;
   signingKeyPublishDelaySeconds: number;
+  jwksUriPolicy: JwksUriPolicy;
 }
 
 export interface ClientView {
@@ -31,6 +33,7 @@ export interface ClientView {
   tokenLifetimeSeconds: number;
   jwks?: { keys: readonly object[] };
   jwksUri?: string;
+  tokenEndpointAuthMethods: ClientAuthMethod[];
   source: "config" | "store";
   createdAt?: number;
   previousSecretExpiresAt?: number;
@@ -51,6 +54,8 @@ export interface ClientFields {
   tokenLifetimeSeconds?: number;
   jwksJson?: string;
   jwksUri?: string;
+  /** RFC 7591 names, checked here; empty means the default for the client's keys. */
+  tokenEndpointAuthMethods?: readonly string[];
 }
 
 export interface Page<T> {
@@ -60,6 +65,12 @@ export interface Page<T> {
 
 const notFound = (what: string) => new OAuthError("invalid_request", "not_found", `${what} not found`);
 const alreadyExists = (what: string) => new OAuthError("invalid_request", "already_exists", `${what} already exists`);
+const keysOnly = (id: string) =>
+  new OAuthError(
+    "invalid_request",
+    "failed_precondition",
+    `client "${id}" authenticates with private_key_jwt only and has no secret; add client_secret_basic or client_secret_post to its token_endpoint_auth_methods first`,
+  );
 const readOnly = (what: string) =>
   new OAuthError("invalid_request", "failed_precondition", `${what} is declared in the config file and is read-only here`);
 
@@ -94,21 +105,24 @@ export class Administration {
 
   // --- clients -------------------------------------------------------------
 
-  async createClient(request: { id?: string } & ClientFields): Promise<{ client: ClientView; secret: string }> {
+  /** The secret is returned once, and only to a client whose methods use one. */
+  async createClient(request: { id?: string } & ClientFields): Promise<{ client: ClientView; secret?: string }> {
     const id = request.id && request.id.length > 0 ? request.id : `client-${generateSecret("client_secret").slice(7, 19).toLowerCase()}`;
     if (!CLIENT_ID.test(id)) throw invalidRequest("client id must be 1-128 letters, digits, '.', '_', '-' or ':'");
-    const secret = generateSecret("client_secret");
     const record: StoredClient = {
       id,
-      secrets: [{ hash: hashSecret(secret) }],
+      secrets: [],
       scopes: [],
       audiences: [],
       tokenLifetimeSeconds: this.deps.settings.defaultTokenLifetimeSeconds,
       createdAt: this.deps.clock.now(),
     };
     this.applyClientFields(record, request);
+    record.tokenEndpointAuthMethods = methodsOf(record);
+    const secret = usesSecret(record.tokenEndpointAuthMethods) ? generateSecret("client_secret") : undefined;
+    if (secret !== undefined) record.secrets = [{ hash: hashSecret(secret) }];
     if (!(await this.deps.clients.create(record))) throw alreadyExists(`client "${id}"`);
-    return { client: this.viewStored(record), secret };
+    return { client: this.viewStored(record), ...(secret !== undefined ? { secret } : {}) };
   }
 
   async getClient(id: string): Promise<ClientView> {
@@ -124,11 +138,14 @@ export class Administration {
 
   async updateClient(id: string, fields: ClientFields, paths: readonly string[]): Promise<ClientView> {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
-    const allowed = new Set(["scopes", "audiences", "token_lifetime_seconds", "jwks_json", "jwks_uri"]);
+    const allowed = new Set(["scopes", "audiences", "token_lifetime_seconds", "jwks_json", "jwks_uri", "token_endpoint_auth_methods"]);
     const unknown = paths.filter((path) => !allowed.has(path));
     if (paths.length === 0) throw invalidRequest("update_mask must name at least one field");
     if (unknown.length > 0) throw invalidRequest(`update_mask names fields that cannot be updated: ${unknown.join(", ")}`);
-    const record = await this.storedClient(id, { fresh: true });
+    // A copy: the cached record must stay as stored when a field below is refused.
+    const record = structuredClone(await this.storedClient(id, { fresh: true }));
+    // Written out, so that changing the keys never silently changes a defaulted method.
+    record.tokenEndpointAuthMethods = methodsOf(record);
     const selected: ClientFields = {};
     if (paths.includes("scopes")) selected.scopes = fields.scopes ?? [];
     if (paths.includes("audiences")) selected.audiences = fields.audiences ?? [];
@@ -141,6 +158,7 @@ export class Administration {
       delete record.jwksUri;
       selected.jwksUri = fields.jwksUri ?? "";
     }
+    if (paths.includes("token_endpoint_auth_methods")) selected.tokenEndpointAuthMethods = fields.tokenEndpointAuthMethods ?? [];
     this.applyClientFields(record, selected);
     await this.deps.clients.save(record);
     return this.viewStored(record);
@@ -150,6 +168,7 @@ export class Administration {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
     if (overlapSeconds < 0 || overlapSeconds > 30 * 86_400) throw invalidRequest("overlap_seconds must be between 0 and 30 days");
     const record = await this.storedClient(id, { fresh: true });
+    if (!usesSecret(methodsOf(record))) throw keysOnly(id);
     const now = this.deps.clock.now();
     const overlapMs = (overlapSeconds > 0 ? overlapSeconds : this.deps.settings.secretOverlapSeconds) * 1000;
     const secret = generateSecret("client_secret");
@@ -262,16 +281,19 @@ export class Administration {
     }
     if (fields.jwksJson) record.jwks = parsePublicJwks(fields.jwksJson);
     if (fields.jwksUri) {
-      let url: URL;
       try {
-        url = new URL(fields.jwksUri);
-      } catch {
-        throw invalidRequest("jwks_uri must be an absolute http(s) URL");
+        record.jwksUri = checkJwksUri(fields.jwksUri, this.deps.settings.jwksUriPolicy).toString();
+      } catch (error) {
+        if (error instanceof JwksUriError) throw invalidRequest(error.message);
+        throw error;
       }
-      if (url.protocol !== "https:" && url.protocol !== "http:") throw invalidRequest("jwks_uri must be an absolute http(s) URL");
-      record.jwksUri = url.toString();
     }
     if (record.jwks && record.jwksUri) throw invalidRequest("set jwks_json or jwks_uri, not both");
+    if (fields.tokenEndpointAuthMethods !== undefined) record.tokenEndpointAuthMethods = parseAuthMethods(fields.tokenEndpointAuthMethods, record);
+    const methods = methodsOf(record);
+    if (methods.includes("private_key_jwt") && !record.jwks && !record.jwksUri) throw invalidRequest("private_key_jwt needs jwks_json or jwks_uri");
+    // A client that no longer authenticates by secret keeps none.
+    if (!usesSecret(methods)) record.secrets = [];
   }
 
   private viewStored(record: StoredClient): ClientView {
@@ -295,6 +317,7 @@ function viewFixed(client: Client): ClientView {
     tokenLifetimeSeconds: client.tokenLifetimeSeconds,
     ...(client.jwks ? { jwks: client.jwks } : {}),
     ...(client.jwksUri ? { jwksUri: client.jwksUri } : {}),
+    tokenEndpointAuthMethods: [...client.tokenEndpointAuthMethods],
     source: "config",
   };
 }
@@ -316,6 +339,17 @@ function checkGrantLifetime(seconds: number): number {
     throw invalidRequest(`grant_lifetime_seconds must be between 1 and ${GRANT_LIFETIME.maxSeconds}`);
   }
   return seconds;
+}
+
+function parseAuthMethods(values: readonly string[], record: StoredClient): ClientAuthMethod[] {
+  if (values.length === 0) return defaultAuthMethods(Boolean(record.jwks || record.jwksUri));
+  const known: readonly string[] = CLIENT_AUTH_METHODS;
+  const unknown = values.find((value) => !known.includes(value));
+  if (unknown !== undefined) {
+    throw invalidRequest(`token_endpoint_auth_methods: "${unknown.slice(0, 64)}" is not one of ${CLIENT_AUTH_METHODS.join(", ")}`);
+  }
+  if (new Set(values).size !== values.length) throw invalidRequest("token_endpoint_auth_methods names a method more than once");
+  return values as ClientAuthMethod[];
 }
 
 function parsePublicJwks(json: string): { keys: object[] } {

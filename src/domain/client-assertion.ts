@@ -1,17 +1,30 @@
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  decodeJwt,
+  errors,
+  jwtVerify,
+  type FetchImplementation,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+} from "jose";
 import { isCanonicalCompactJws } from "../keys/canonical-base64url.js";
 import type { Store } from "../store/store.js";
 import { storeKeys, StoreUnavailableError } from "../store/store.js";
 import type { ClientAssertionVerifier } from "./client-authenticator.js";
 import type { Client, ClientRegistry } from "./client.js";
 import type { Clock } from "./clock.js";
-import { invalidClient } from "./oauth-error.js";
+import { JwksUriError } from "./jwks-uri-policy.js";
+import { invalidClient, OAuthError } from "./oauth-error.js";
 
 /** Asymmetric algorithms only: never `none`, never HS* (a shared secret is not a private key). */
 export const ASSERTION_ALGORITHMS = ["EdDSA", "Ed25519", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
 const CLOCK_SKEW_SECONDS = 30;
 const MAX_ASSERTION_LIFETIME_SECONDS = 3600;
 const MAX_ASSERTION_LENGTH = 8192;
+/** An assertion naming an unknown kid refetches the client's jwks_uri at most this often. */
+const JWKS_REFETCH_COOLDOWN_MS = 30_000;
 
 /**
  * private_key_jwt (RFC 7523 §3, OIDC Core §9): the client signs a JWT with
@@ -23,7 +36,14 @@ export class JwtClientAssertionVerifier implements ClientAssertionVerifier {
   private readonly remoteKeySets = new Map<string, JWTVerifyGetKey>();
 
   constructor(
-    private readonly deps: { clients: ClientRegistry; store: Store; clock: Clock; audiences: readonly string[] },
+    private readonly deps: {
+      clients: ClientRegistry;
+      store: Store;
+      clock: Clock;
+      audiences: readonly string[];
+      /** How a jwks_uri is fetched: bounded, policy-checked (see keys/jwks-uri-fetch.ts). Without it, jwks_uri clients cannot authenticate. */
+      fetchJwks?: FetchImplementation;
+    },
   ) {}
 
   async verify(assertion: string, claimedClientId: string | undefined): Promise<Client> {
@@ -72,11 +92,18 @@ export class JwtClientAssertionVerifier implements ClientAssertionVerifier {
   }
 
   private keySetOf(client: Client): JWTVerifyGetKey | undefined {
+    // Keys of a client not registered for private_key_jwt are not used, nor is its jwks_uri fetched.
+    if (!client.tokenEndpointAuthMethods.includes("private_key_jwt")) return undefined;
     if (client.jwks !== undefined) return createLocalJWKSet(client.jwks as JSONWebKeySet);
-    if (client.jwksUri === undefined) return undefined;
+    if (client.jwksUri === undefined || this.deps.fetchJwks === undefined) return undefined;
     let keySet = this.remoteKeySets.get(client.jwksUri);
     if (keySet === undefined) {
-      keySet = createRemoteJWKSet(new URL(client.jwksUri), { timeoutDuration: 2000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+      keySet = createRemoteJWKSet(new URL(client.jwksUri), {
+        timeoutDuration: 2000,
+        cooldownDuration: JWKS_REFETCH_COOLDOWN_MS,
+        cacheMaxAge: 600_000,
+        [customFetch]: this.deps.fetchJwks,
+      });
       this.remoteKeySets.set(client.jwksUri, keySet);
     }
     return keySet;
@@ -90,6 +117,9 @@ function describeJoseFailure(error: unknown): string {
   if (error instanceof errors.JOSEAlgNotAllowed) return "client assertion algorithm is not allowed";
   if (error instanceof errors.JWSSignatureVerificationFailed) return "client assertion signature is invalid";
   if (error instanceof errors.JWKSNoMatchingKey) return "no registered key matches the client assertion";
+  if (error instanceof JwksUriError) {
+    throw new OAuthError("invalid_client", "unauthenticated", "the client's jwks_uri could not be read", { cause: error });
+  }
   if (error instanceof errors.JWKSTimeout || error instanceof errors.JOSEError && error.code === "ERR_JWKS_INVALID") {
     return "the client's jwks_uri could not be read";
   }

@@ -1,5 +1,5 @@
 import { parseBasicAuthorization } from "./basic-credentials.js";
-import type { Client, ClientRegistry } from "./client.js";
+import type { Client, ClientAuthMethod, ClientRegistry } from "./client.js";
 import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { RememberedHeaders } from "./remembered-headers.js";
@@ -7,7 +7,6 @@ import { secretMatches } from "./secret-format.js";
 
 export const JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
 
 /** How a caller presented itself: the raw authorization header and/or request fields. */
 export interface ClientCredentials {
@@ -31,11 +30,13 @@ export interface ClientAssertionVerifier {
 }
 
 const MAX_CLIENT_ID_LENGTH = 256;
+const notRegistered = (method: ClientAuthMethod) => invalidClient(`${method} is not registered for this client (token_endpoint_auth_methods)`);
 const MAX_SECRET_LENGTH = 512;
 
 /**
- * RFC 6749 §2.3: exactly one authentication method per request. A wrong id
- * and a wrong secret give the same answer after the same work.
+ * RFC 6749 §2.3: exactly one authentication method per request, and only one
+ * the client registered (its tokenEndpointAuthMethods). A wrong id and a
+ * wrong secret give the same answer after the same work.
  */
 export class ClientAuthenticator {
   /** Basic headers that authenticated a client (see RememberedHeaders). */
@@ -70,7 +71,7 @@ export class ClientAuthenticator {
       this.limiter?.checkNotBlocked(credentials.clientId || undefined, credentials.peer);
       try {
         const client = await this.assertions.verify(credentials.clientAssertion, credentials.clientId || undefined);
-        return { client, method: "private_key_jwt" };
+        return this.registered(client, "private_key_jwt");
       } catch (error) {
         if (error instanceof OAuthError && error.error === "invalid_client") {
           await this.limiter?.recordFailure(credentials.clientId || undefined, credentials.peer);
@@ -79,16 +80,14 @@ export class ClientAuthenticator {
       }
     }
     if (basic !== undefined) {
-      const client = await this.checkSecret(basic.username, basic.password, credentials.peer);
+      const client = await this.checkSecret(basic.username, basic.password, credentials.peer, "client_secret_basic");
       this.verifiedBasic.remember(credentials.authorization as string, client);
       return { client, method: "client_secret_basic" };
     }
     if (hasPostSecret) {
       if (!credentials.clientId) throw invalidRequest("client_id is required with client_secret");
-      return {
-        client: await this.checkSecret(credentials.clientId, credentials.clientSecret ?? "", credentials.peer),
-        method: "client_secret_post",
-      };
+      const client = await this.checkSecret(credentials.clientId, credentials.clientSecret ?? "", credentials.peer, "client_secret_post");
+      return { client, method: "client_secret_post" };
     }
     throw invalidClient("client authentication is required");
   }
@@ -104,7 +103,13 @@ export class ClientAuthenticator {
     return client;
   }
 
-  private async checkSecret(clientId: string, secret: string, peer: string | undefined): Promise<Client> {
+  /** The client, if it registered the method it just proved itself by; invalid_client otherwise. */
+  private registered(client: Client, method: ClientAuthMethod): AuthenticatedClient {
+    if (!client.tokenEndpointAuthMethods.includes(method)) throw notRegistered(method);
+    return { client, method };
+  }
+
+  private async checkSecret(clientId: string, secret: string, peer: string | undefined, method: ClientAuthMethod): Promise<Client> {
     const subject = clientId.slice(0, MAX_CLIENT_ID_LENGTH);
     this.limiter?.checkNotBlocked(subject, peer);
     let client: Client | undefined;
@@ -117,6 +122,10 @@ export class ClientAuthenticator {
     if (client === undefined || !matched) {
       await this.limiter?.recordFailure(subject, peer);
       throw invalidClient();
+    }
+    if (!client.tokenEndpointAuthMethods.includes(method)) {
+      await this.limiter?.recordFailure(subject, peer);
+      throw notRegistered(method);
     }
     return client;
   }

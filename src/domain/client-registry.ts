@@ -1,6 +1,6 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import type { Client, ClientRegistry } from "./client.js";
+import { defaultAuthMethods, type Client, type ClientAuthMethod, type ClientRegistry } from "./client.js";
 import type { Clock } from "./clock.js";
 import { ExpiringCache } from "./expiring-cache.js";
 
@@ -19,7 +19,14 @@ export interface StoredClient {
   tokenLifetimeSeconds: number;
   jwks?: { keys: object[] };
   jwksUri?: string;
+  /** Absent on records written before it existed: then the default for the record's keys (see methodsOf). */
+  tokenEndpointAuthMethods?: ClientAuthMethod[];
   createdAt: number;
+}
+
+/** The methods a stored client authenticates with. */
+export function methodsOf(record: StoredClient): ClientAuthMethod[] {
+  return record.tokenEndpointAuthMethods ?? defaultAuthMethods(Boolean(record.jwks || record.jwksUri));
 }
 
 /**
@@ -153,6 +160,7 @@ export class LayeredClientRegistry implements ClientRegistry {
       audiences: record.audiences,
       // A record saved while the maximum was higher: a longer token would outlive its signing key's publication.
       tokenLifetimeSeconds: Math.min(record.tokenLifetimeSeconds, this.deps.maxTokenLifetimeSeconds),
+      tokenEndpointAuthMethods: methodsOf(record),
       ...(record.jwks ? { jwks: record.jwks } : {}),
       ...(record.jwksUri ? { jwksUri: record.jwksUri } : {}),
       createdAt: record.createdAt,

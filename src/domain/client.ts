@@ -1,3 +1,20 @@
+/** Client authentication methods, by their RFC 7591 §2 names; what RFC 8414 metadata advertises. */
+export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/**
+ * RFC 7591 has one `token_endpoint_auth_method` defaulting to
+ * client_secret_basic; Tokensmith keeps a list so that a client without keys
+ * keeps both secret methods it always had. Keys given: private_key_jwt only,
+ * so a key-only client has no secret.
+ */
+export function defaultAuthMethods(hasKeys: boolean): ClientAuthMethod[] {
+  return hasKeys ? ["private_key_jwt"] : ["client_secret_basic", "client_secret_post"];
+}
+
+/** Whether the methods authenticate by a client secret (so the client has one). */
+export const usesSecret = (methods: readonly ClientAuthMethod[]) => methods.some((method) => method !== "private_key_jwt");
+
 /** A registered OAuth client, as the domain sees it. */
 export interface Client {
   id: string;
@@ -8,6 +25,8 @@ export interface Client {
   /** Audiences (RFC 8707 resource indicators) the client may request; the default `aud` when none is requested. */
   audiences: readonly string[];
   tokenLifetimeSeconds: number;
+  /** The only methods it may authenticate with; any other is invalid_client. */
+  tokenEndpointAuthMethods: readonly ClientAuthMethod[];
   /** Public keys for private_key_jwt (RFC 7523), inline... */
   jwks?: { keys: readonly object[] };
   /** ...or fetched (and cached) from a URL. */

@@ -3,6 +3,7 @@ import { tokenEndpointOf } from "../app.js";
 import { parseBearerAuthorization } from "../domain/basic-credentials.js";
 import type { ClientCredentials } from "../domain/client-authenticator.js";
 import { ASSERTION_ALGORITHMS } from "../domain/client-assertion.js";
+import { CLIENT_AUTH_METHODS } from "../domain/client.js";
 import type { Introspection } from "../domain/introspection.js";
 import { invalidRequest, OAuthError, type FailureKind } from "../domain/oauth-error.js";
 import { parseScopeParameter } from "../domain/scopes.js";
@@ -148,7 +149,8 @@ export function oauthEndpoints(domain: Domain): Record<string, Endpoint> {
 /** RFC 8414 authorization server metadata. */
 export function authorizationServerMetadata(domain: Domain): Record<string, unknown> {
   const { issuer } = domain;
-  const authMethods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+  // Every method some client may register; each client is bound to its own (AdminService, config).
+  const authMethods = [...CLIENT_AUTH_METHODS];
   return {
     issuer,
     token_endpoint: tokenEndpointOf(issuer),

@@ -16,6 +16,7 @@ function clientInfo(view: ClientView): MessageInit<ClientInfo> {
     tokenLifetimeSeconds: BigInt(view.tokenLifetimeSeconds),
     jwksJson: view.jwks ? JSON.stringify(view.jwks) : "",
     jwksUri: view.jwksUri ?? "",
+    tokenEndpointAuthMethods: view.tokenEndpointAuthMethods,
     source: view.source === "config" ? Source.CONFIG : Source.STORE,
     createTime: view.createdAt === undefined ? undefined : timestampFromMs(view.createdAt),
     previousSecretExpireTime: view.previousSecretExpiresAt === undefined ? undefined : timestampFromMs(view.previousSecretExpiresAt),
@@ -63,8 +64,9 @@ export function adminService(admin: Administration): ServiceImpl<typeof AdminSer
         tokenLifetimeSeconds: Number(request.tokenLifetimeSeconds),
         jwksJson: request.jwksJson,
         jwksUri: request.jwksUri,
+        tokenEndpointAuthMethods: request.tokenEndpointAuthMethods,
       });
-      return { client: clientInfo(created.client), clientSecret: created.secret };
+      return { client: clientInfo(created.client), clientSecret: created.secret ?? "" };
     }),
     getClient: guarded(admin, async (request) => ({ client: clientInfo(await admin.getClient(request.id)) })),
     listClients: guarded(admin, async (request) => {
@@ -81,6 +83,7 @@ export function adminService(admin: Administration): ServiceImpl<typeof AdminSer
           tokenLifetimeSeconds: Number(fields?.tokenLifetimeSeconds ?? 0n),
           jwksJson: fields?.jwksJson,
           jwksUri: fields?.jwksUri,
+          tokenEndpointAuthMethods: fields?.tokenEndpointAuthMethods,
         },
         request.updateMask?.paths ?? [],
       );

@@ -101,6 +101,13 @@ describe.each(BACKENDS)("AdminService clients on %s", (_name, makeBackend) => {
         /public keys only/,
       ],
       ["a jwks_uri that is not http(s)", { id: "bad-jwks-5", jwksUri: "ftp://keys.example/jwks.json" }, "invalid_request", /jwks_uri/],
+      // Issue 16: the server fetches a jwks_uri on unauthenticated requests, so only https to public addresses by default.
+      ["a jwks_uri over http", { id: "bad-jwks-7", jwksUri: "http://keys.example/jwks.json" }, "invalid_request", /jwks_uri must be an https URL/],
+      ["a jwks_uri on a loopback address", { id: "bad-jwks-8", jwksUri: "https://127.0.0.1:8443/jwks.json" }, "invalid_request", /internal address/],
+      ["a jwks_uri on a cloud metadata address", { id: "bad-jwks-9", jwksUri: "https://169.254.169.254/jwks.json" }, "invalid_request", /internal address/],
+      ["a jwks_uri on an IPv4-mapped private address", { id: "bad-jwks-10", jwksUri: "https://[::ffff:10.0.0.1]/jwks.json" }, "invalid_request", /internal address/],
+      ["a jwks_uri on a unique-local IPv6 address", { id: "bad-jwks-11", jwksUri: "https://[fd12::1]/jwks.json" }, "invalid_request", /internal address/],
+      ["a jwks_uri with credentials", { id: "bad-jwks-12", jwksUri: "https://user:pw@keys.example/jwks.json" }, "invalid_request", /credentials/],
       ["both jwks_json and jwks_uri", { id: "bad-jwks-6", jwksJson: publicJwks, jwksUri: "https://keys.example/jwks.json" }, "invalid_request", /not both/],
     ])("%s: InvalidArgument, and nothing is stored", async (_case, request, oauthError, message) => {
       await expectRpcError(t.admin.createClient(request), Code.InvalidArgument, oauthError, message);
@@ -163,6 +170,15 @@ describe.each(BACKENDS)("AdminService clients on %s", (_name, makeBackend) => {
       expect(JSON.parse(withKeys.client!.jwksJson)).toEqual(JSON.parse(publicJwks));
       const cleared = await t.admin.updateClient({ client: { id: "update-jwks", jwksJson: "" }, updateMask: { paths: ["jwks_json"] } });
       expect(cleared.client!.jwksJson).toBe("");
+    });
+
+    it("a jwks_uri over http or on an internal address is refused on update too, and the stored one is kept", async () => {
+      await t.admin.createClient({ id: "update-jwks-uri", jwksUri: "https://keys.example/jwks.json" });
+      for (const jwksUri of ["http://keys.example/jwks.json", "https://10.1.2.3/jwks.json"]) {
+        const update = t.admin.updateClient({ client: { id: "update-jwks-uri", jwksUri }, updateMask: { paths: ["jwks_uri"] } });
+        await expectRpcError(update, Code.InvalidArgument, "invalid_request", /jwks_uri/);
+      }
+      expect((await t.admin.getClient({ id: "update-jwks-uri" })).client!.jwksUri).toBe("https://keys.example/jwks.json");
     });
 
     it.each<[string, { id: string; paths: string[]; lifetime?: bigint }, Code, RegExp]>([

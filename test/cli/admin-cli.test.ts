@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Code, createClient, type Client as RpcClient } from "@connectrpc/connect";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -161,6 +164,28 @@ describe("tokensmith client", SPAWNING, () => {
     await rpc.issueClientToken({}, { headers: basic("cli-table", secret) });
   });
 
+  // Issue 16, item 8: a key-only client gets no secret; --auth-method registers the methods.
+  it("create --jwks-file: private_key_jwt only, no secret printed", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tokensmith-cli-jwks-"));
+    const jwksFile = join(dir, "jwks.json");
+    await writeFile(jwksFile, JSON.stringify({ keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] }));
+    const output = await ok(["client", "create", "--id", "cli-keys", "--jwks-file", jwksFile]);
+    await rm(dir, { recursive: true, force: true });
+    expect(output).toMatch(/^authentication: +private_key_jwt \(inline JWKS\)$/m);
+    expect(output).toContain("No secret: this client authenticates with private_key_jwt only.");
+    expect(output).not.toMatch(/client_secret:|tks_cs_/);
+    await expectRpcError(adminRpc.rotateClientSecret({ id: "cli-keys" }, asAdmin()), Code.FailedPrecondition, "invalid_request");
+  });
+
+  it("create --auth-method client_secret_post --json: that method only", async () => {
+    const created = await json<{ client: { tokenEndpointAuthMethods: string[] }; clientSecret: string }>([
+      "client", "create", "--id", "cli-post-only", "--auth-method", "client_secret_post",
+    ]);
+    expect(created.client.tokenEndpointAuthMethods).toEqual(["client_secret_post"]);
+    await rpc.issueClientToken({ clientId: "cli-post-only", clientSecret: created.clientSecret });
+    await expectRpcError(rpc.issueClientToken({}, { headers: basic("cli-post-only", created.clientSecret) }), Code.Unauthenticated, "invalid_client");
+  });
+
   it("list: an aligned table of every client, and --json in order by id", async () => {
     await adminRpc.createClient({ id: "cli-list", scopes: ["l:one", "l:two"] }, asAdmin());
     const rows = tableRows(await ok(["client", "list"]));
@@ -185,7 +210,7 @@ describe("tokensmith client", SPAWNING, () => {
     expect(output).toMatch(/^source: +store$/m);
     const got = await json<{ client: { id: string; scopes: string[] } }>(["client", "get", "--id", "cli-get"]);
     expect(got.client).toMatchObject({ id: "cli-get", scopes: ["g:read"] });
-    expect(output).toMatch(/^authentication: +client secret$/m);
+    expect(output).toMatch(/^authentication: +client_secret_basic, client_secret_post$/m);
     expect(output + JSON.stringify(got)).not.toMatch(/tks_cs_|client_?secret"?:|sha256\$/i);
   });
 

@@ -247,6 +247,28 @@ describe.skipIf(!hasChromium)(
       expect((await tokens().issueClientToken({}, { headers: basic("reporting-service", rotated) })).scopes).toEqual(["orders:read"]);
     });
 
+    // Issue 16, item 8: the form picks the authentication method; a key-only client gets no secret.
+    it("creates a private_key_jwt client: no secret shown, its method listed, nothing to rotate", async () => {
+      await byTestId("client-new").click();
+      await byTestId("client-id").fill("keys-only-service");
+      expect(await byTestId("client-jwks").isVisible()).toBe(false);
+      await byTestId("client-auth-method").selectOption("private_key_jwt");
+      const jwks = JSON.stringify({ keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] });
+      await byTestId("client-jwks").fill(jwks);
+      await byTestId("client-create").click();
+      await byTestId("notice").filter({ hasText: "keys-only-service" }).waitFor({ timeout: WAIT_MS });
+      expect(await text(byTestId("notice"))).toBe('Client "keys-only-service" was created; it authenticates with private_key_jwt and has no secret.');
+      expect(await byTestId("secret-dialog").count()).toBe(0);
+
+      await byTestId("clients-refresh").click();
+      const row = page.locator('[data-testid=client-row][data-id="keys-only-service"]');
+      await row.waitFor({ timeout: WAIT_MS });
+      expect(await text(row.getByTestId("client-auth-methods"))).toBe("private_key_jwt");
+      expect(await row.getByTestId("client-rotate").count()).toBe(0);
+      const secretRow = page.locator('[data-testid=client-row][data-id="reporting-service"]');
+      expect(await text(secretRow.getByTestId("client-auth-methods"))).toBe("client_secret_basic, client_secret_post");
+    });
+
     it("pages the client list with next_page_token", async () => {
       const { accessToken } = await tokens().issueClientToken({ scopes: ["tokensmith:admin"] }, { headers: basic(admin.id, admin.secret) });
       const adminRpc = createClient(AdminService, createConnectTransport({ baseUrl: tokensmith.url, httpVersion: "1.1" }));
@@ -259,12 +281,12 @@ describe.skipIf(!hasChromium)(
       await more.waitFor({ timeout: WAIT_MS });
       expect(await rows.count()).toBe(50);
       await more.click();
-      // 60 created here, plus console-admin, orders-service and reporting-service.
-      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(63);
+      // 60 created here, plus console-admin, orders-service, reporting-service and keys-only-service.
+      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(64);
       expect(await more.isHidden()).toBe(true);
       const ids = await rows.evaluateAll((elements) => elements.map((element) => (element as HTMLElement).dataset.id));
       expect(ids).toEqual([...ids].sort());
-      expect(new Set(ids).size).toBe(63);
+      expect(new Set(ids).size).toBe(64);
     });
 
     it("rotates the signing key and lists the new one next to the current one", async () => {

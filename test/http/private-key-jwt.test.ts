@@ -37,6 +37,7 @@ const REMOTE = "pkjwt-remote";
 const HYBRID = "pkjwt-hybrid";
 const UNREACHABLE = "pkjwt-unreachable";
 const BAD_JWKS = "pkjwt-bad-jwks";
+const SECRET_METHOD_ONLY = "pkjwt-secret-method-only";
 /** A client that (mis)registered a symmetric key in its key set: HS256 must still be refused. */
 const SYMMETRIC = "pkjwt-symmetric";
 const symmetricKey = { kty: "oct", kid: "shared", k: Buffer.from(generateSecret("client_secret")).toString("base64url") };
@@ -54,6 +55,7 @@ let stranger: ClientKey;
 let clock: ManualClock;
 let jwksHost: JsonHost;
 let badJwksHost: JsonHost;
+let unusedJwksHost: JsonHost;
 let server: RunningServer;
 let issuer: string;
 let tokenUrl: string;
@@ -70,6 +72,7 @@ beforeAll(async () => {
   ]);
   jwksHost = await startJsonHost(() => ({ keys: [remoteKey.publicJwk] }));
   badJwksHost = await startJsonHost(() => ({ not: "a key set" }));
+  unusedJwksHost = await startJsonHost(() => ({ keys: [remoteKey.publicJwk] }));
   // A port that was just listening and is now closed: connections to it are refused.
   const closedHost = await startJsonHost(() => ({ keys: [] }));
   await closedHost.close();
@@ -79,10 +82,26 @@ beforeAll(async () => {
     clock,
     clients: [secretOnly],
     config: {
+      // The key hosts of these tests are local http servers.
+      clientJwksUris: { allowHttp: true, allowPrivateNetworks: true },
       clients: [
         { id: INLINE, jwks: { keys: [es256.publicJwk, eddsa.publicJwk, rs256.publicJwk, ps256.publicJwk] }, scopes: ["orders:read", "orders:write", "token:introspect"] },
         { id: REMOTE, jwksUri: jwksHost.url, scopes: ["reports:read"] },
-        { id: HYBRID, secretHashes: [hashSecret(hybridSecret)], jwks: { keys: [hybridKey.publicJwk] }, scopes: ["orders:read"] },
+        {
+          id: HYBRID,
+          secretHashes: [hashSecret(hybridSecret)],
+          jwks: { keys: [hybridKey.publicJwk] },
+          tokenEndpointAuthMethods: ["private_key_jwt", "client_secret_basic", "client_secret_post"],
+          scopes: ["orders:read"],
+        },
+        // Keys at a jwks_uri, but registered for client_secret_basic only: its keys are never used nor fetched.
+        {
+          id: SECRET_METHOD_ONLY,
+          secretHashes: [hashSecret(hybridSecret)],
+          jwksUri: unusedJwksHost.url,
+          tokenEndpointAuthMethods: ["client_secret_basic"],
+          scopes: ["orders:read"],
+        },
         { id: UNREACHABLE, jwksUri: unreachableUrl, scopes: ["orders:read"] },
         { id: BAD_JWKS, jwksUri: badJwksHost.url, scopes: ["orders:read"] },
         { id: SYMMETRIC, jwks: { keys: [es256.publicJwk] }, scopes: ["orders:read"] },
@@ -94,7 +113,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([server?.close(), jwksHost?.close(), badJwksHost?.close()]);
+  await Promise.all([server?.close(), jwksHost?.close(), badJwksHost?.close(), unusedJwksHost?.close()]);
 });
 
 const claims = (clientId: string, overrides: Record<string, unknown> = {}): JWTPayload =>
@@ -265,7 +284,7 @@ describe("private_key_jwt over POST /oauth2/token: accepted assertions", () => {
     expect(jwksHost.hits()).toBeGreaterThanOrEqual(1);
   });
 
-  it("for a client that has a secret too (it may use either method)", async () => {
+  it("for a client registered for private_key_jwt and a secret method (it may use either)", async () => {
     expectIssuedTo(await requestToken(await signAssertion(hybridKey, claims(HYBRID))), HYBRID);
     const bySecret = await postForm(tokenUrl, { grant_type: "client_credentials" }, basic(HYBRID, hybridSecret));
     expect(bySecret.status, bySecret.text).toBe(200);
@@ -428,6 +447,24 @@ describe("private_key_jwt replay across two Tokensmith instances sharing one Sto
     const raced = await assertion();
     const results = await Promise.all([first, second, first, second].map((target) => tokenAt(target, raced)));
     expect(results.map((result) => result.status).sort()).toEqual([200, 401, 401, 401]);
+  });
+});
+
+describe("private_key_jwt is bound to the client's registered methods (issue 16)", () => {
+  it("a client registered for client_secret_basic only: its assertion is 401 invalid_client, its jwks_uri never fetched", async () => {
+    expectOAuthError(await requestToken(await signAssertion(remoteKey, claims(SECRET_METHOD_ONLY))), 401, "invalid_client");
+    expect(unusedJwksHost.hits()).toBe(0);
+    const bySecret = await postForm(tokenUrl, { grant_type: "client_credentials" }, basic(SECRET_METHOD_ONLY, hybridSecret));
+    expect(bySecret.status, bySecret.text).toBe(200);
+  });
+
+  it("a client registered for private_key_jwt only has no secret: Basic and client_secret_post are 401 invalid_client", async () => {
+    const viaBasic = await postForm(tokenUrl, { grant_type: "client_credentials" }, basic(INLINE, hybridSecret));
+    const viaPost = await postForm(tokenUrl, { grant_type: "client_credentials", client_id: INLINE, client_secret: hybridSecret });
+    expect([viaBasic, viaPost].map((result) => ({ status: result.status, error: oauthErrorOf(result) }))).toEqual([
+      { status: 401, error: "invalid_client" },
+      { status: 401, error: "invalid_client" },
+    ]);
   });
 });
 

@@ -24,6 +24,7 @@ const known: Client = {
   scopes: ["orders:read"],
   audiences: [],
   tokenLifetimeSeconds: 3600,
+  tokenEndpointAuthMethods: ["client_secret_basic", "client_secret_post"],
   source: "config",
 };
 const registry = new StaticClientRegistry([known]);

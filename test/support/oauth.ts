@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 
@@ -144,9 +144,7 @@ export interface JsonHost {
  */
 export async function startJsonHost(source: () => unknown | Promise<unknown>, path = "/jwks.json"): Promise<JsonHost> {
   let current = source;
-  let count = 0;
-  const server = createServer((req, res) => {
-    count += 1;
+  const host = await startHttpHost((_req, res) => {
     Promise.resolve()
       .then(() => current())
       .then(
@@ -160,15 +158,41 @@ export async function startJsonHost(source: () => unknown | Promise<unknown>, pa
           res.end();
         },
       );
+  }, path);
+  return {
+    ...host,
+    serve(next) {
+      current = next;
+    },
+  };
+}
+
+export interface HttpHost {
+  url: string;
+  /** Requests received. */
+  hits(): number;
+  /** TCP connections accepted (a client that connects and then gives up, e.g. in TLS, counts here only). */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/** A node:http server on 127.0.0.1 answering with `handler`, counting what reaches it. */
+export async function startHttpHost(handler: (req: IncomingMessage, res: ServerResponse) => void, path = "/jwks.json"): Promise<HttpHost> {
+  let requests = 0;
+  let connections = 0;
+  const server = createServer((req, res) => {
+    requests += 1;
+    handler(req, res);
+  });
+  server.on("connection", () => {
+    connections += 1;
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}${path}`,
-    hits: () => count,
-    serve(next) {
-      current = next;
-    },
+    hits: () => requests,
+    connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

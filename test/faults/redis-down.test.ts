@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import type { RunningServer } from "../../src/server.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { eventually } from "../support/eventually.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
@@ -10,14 +11,6 @@ const orders = testClient("orders", ["orders:read"]);
 const resourceServer = testClient("resource-server", ["token:introspect"]);
 const apiKey = generateSecret("api_key");
 const apiKeyAuth = { authorization: `Basic ${Buffer.from(`${apiKey}:`).toString("base64")}` };
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe("Redis goes away and comes back", () => {
   let redis: RedisServer;

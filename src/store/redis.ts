@@ -20,9 +20,10 @@
  *
  * Eviction: every master's maxmemory-policy is read on each (re)connection,
  * on every `ping()` (readiness probes) and every `evictionPolicyRecheckMs`
- * (an operator's CONFIG SET needs no reconnect). From a (re)connection until
- * its check passes, and while any master may evict, every call rejects:
- * EvictionPolicyError names the master and what to set (see eviction-policy.ts).
+ * (an operator's CONFIG SET needs no reconnect). From a lost connection
+ * until the new one's check passes, and while any master may evict, every
+ * call rejects: EvictionPolicyError names the master and what to set (see
+ * eviction-policy.ts).
  */
 import type { Writable } from "node:stream";
 import type { Socket } from "node:net";
@@ -185,9 +186,9 @@ export class RedisStore implements Store {
   private readonly deadlined: boolean;
   /** Why calls are refused although connected: the eviction policy is unchecked or unsafe. */
   private refusal: StoreUnavailableError | undefined = unchecked();
-  /** Bumped on each (re)connection, so a check begun before it cannot vouch for the new connection. */
-  private connection = 0;
-  private policyCheck: { connection: number; result: Promise<void> } | undefined;
+  /** Connection losses so far: a check's verdict counts only if none happened while it ran. */
+  private losses = 0;
+  private policyCheck: Promise<void> | undefined;
   private readonly policyTimer: NodeJS.Timeout;
   private retryTimer: NodeJS.Timeout | undefined;
 
@@ -204,39 +205,45 @@ export class RedisStore implements Store {
       client instanceof Cluster ? () => client.nodes("master").map((node) => node.stream) : () => [client.stream],
     );
     // A reconnection may reach another server (a restart, a failover, a
-    // new Cluster master) with another policy.
-    client.on("ready", this.reconnected);
+    // new Cluster master) with another policy: calls are refused from the
+    // moment the connection is lost until the new one is checked. (Refusing
+    // at "close" rather than at "ready" leaves no gap: ioredis reports
+    // "ready" a tick after commands are already accepted.)
+    client.on("close", this.disconnected);
+    client.on("ready", () => this.recheckFresh());
     if (client instanceof Cluster) client.on("+node", (node: Redis) => this.watchClusterNode(node));
     this.policyTimer = setInterval(() => this.recheckInBackground(), evictionPolicyRecheckMs).unref();
   }
 
-  private readonly reconnected = (): void => {
-    this.connection += 1;
+  private readonly disconnected = (): void => {
     this.refusal = unchecked();
-    this.recheckInBackground();
+    this.policyCheck = undefined;
+    this.losses += 1;
   };
 
   /**
-   * Cluster node connections open lazily, often for the policy check itself:
-   * a node's first connection only asks for a check (a new master is
-   * checked without refusing calls meanwhile); its reconnections refuse
-   * calls until checked, like the Cluster's own.
+   * A Cluster node's (re)connection asks for a check without refusing calls
+   * meanwhile: node connections open lazily (often for the check itself)
+   * and one node's reconnect must not fail the other masters' slots. The
+   * Cluster's own loss of connection (every node) refuses until checked.
    */
   private watchClusterNode(node: Redis): void {
-    let connectedBefore = false;
-    node.on("ready", () => {
-      if (connectedBefore) this.reconnected();
-      else this.recheckInBackground();
-      connectedBefore = true;
-    });
+    node.on("ready", () => this.recheckFresh());
+  }
+
+  /** A check that starts now, so a server that connected after the one in flight began is the one read. */
+  private recheckFresh(): void {
+    this.policyCheck = undefined;
+    this.recheckInBackground();
   }
 
   private recheckInBackground(): void {
     if (this.closed) return;
     this.checkEvictionPolicy().catch(() => {
-      // Not answered: an unknown policy stays refused, and is asked again soon.
+      // Not answered while connected: an unknown policy stays refused, and is
+      // asked again soon. (While disconnected, the next "ready" asks.)
       if (this.refusal instanceof EvictionPolicyError || this.refusal === undefined) return;
-      if (this.retryTimer !== undefined || this.closed) return;
+      if (this.retryTimer !== undefined || this.closed || this.client.status !== "ready") return;
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.recheckInBackground();
@@ -252,17 +259,16 @@ export class RedisStore implements Store {
    * out of service nor vouches for an unsafe one).
    */
   checkEvictionPolicy(): Promise<void> {
-    if (this.policyCheck?.connection !== this.connection) {
-      const connection = this.connection;
-      const result = this.readPolicies(connection).finally(() => {
-        if (this.policyCheck?.result === result) this.policyCheck = undefined;
+    if (this.policyCheck === undefined) {
+      const result = this.readPolicies(this.losses).finally(() => {
+        if (this.policyCheck === result) this.policyCheck = undefined;
       });
-      this.policyCheck = { connection, result };
+      this.policyCheck = result;
     }
-    return this.policyCheck.result;
+    return this.policyCheck;
   }
 
-  private async readPolicies(connection: number): Promise<void> {
+  private async readPolicies(lossesBefore: number): Promise<void> {
     if (this.closed || this.client.status !== "ready") {
       throw unavailable("maxmemory-policy check", new Error(`connection is ${this.closed ? "closed" : this.client.status}`));
     }
@@ -272,8 +278,8 @@ export class RedisStore implements Store {
     );
     const unsafe = policies.find(({ policy }) => policy !== SAFE_EVICTION_POLICY);
     const verdict = unsafe === undefined ? undefined : new EvictionPolicyError(addressOf(unsafe.node), unsafe.policy);
-    // A reconnection while this check ran: its own check decides.
-    if (connection === this.connection) this.refusal = verdict;
+    // Read before a loss of connection: the next connection's check decides.
+    if (lossesBefore === this.losses) this.refusal = verdict;
     if (verdict !== undefined) throw verdict;
   }
 

@@ -28,6 +28,7 @@ import { HealthMonitor, healthService } from "./rpc/health.js";
 import { registerReflection, registeredServices } from "./rpc/reflection.js";
 import { tokenService } from "./rpc/token-service.js";
 import { createStore } from "./store/create-store.js";
+import { EvictionPolicyError } from "./store/eviction-policy.js";
 import type { Store } from "./store/store.js";
 
 export interface RunningServer {
@@ -135,7 +136,10 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
   };
 }
 
-/** At start-up the store may still be connecting: wait a bounded time, then fail with a clear message. */
+/**
+ * At start-up the store may still be connecting: wait a bounded time, then
+ * fail with a clear message. A Redis that may evict fails the start at once.
+ */
 async function waitForStore(store: Store, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
@@ -143,6 +147,8 @@ async function waitForStore(store: Store, timeoutMs: number): Promise<void> {
       await store.ping();
       return;
     } catch (error) {
+      // Waiting will not change a policy: say at once what to set.
+      if (error instanceof EvictionPolicyError) throw new Error(`refusing to start: ${error.message}`, { cause: error });
       if (Date.now() + delay > deadline) {
         throw new Error(`cannot reach the store after ${timeoutMs} ms: ${(error as Error).message}`, { cause: error });
       }

@@ -1,17 +1,18 @@
 import type { Metrics } from "../observability/metrics.js";
+import { EvictionPolicyError } from "../store/eviction-policy.js";
 import { sendJson, type HttpRoute } from "./http-routes.js";
 
 /** What operations endpoints need to know about the instance. */
 export interface Lifecycle {
   /** False once shutdown has begun. */
   accepting(): boolean;
-  /** Resolves when the store answers; rejects otherwise. */
+  /** Resolves when the store answers and keeps what it is given; rejects otherwise. */
   storeReachable(): Promise<void>;
 }
 
 /**
  * `/healthz` (liveness: the process answers), `/readyz` (readiness: not
- * shutting down and the store answers) and `/metrics` (Prometheus).
+ * shutting down, the store answers and does not evict) and `/metrics` (Prometheus).
  */
 export function operationsRoutes(deps: { lifecycle: Lifecycle; metrics: Metrics }): HttpRoute {
   return (req, res) => {
@@ -28,7 +29,8 @@ export function operationsRoutes(deps: { lifecycle: Lifecycle; metrics: Metrics 
       }
       deps.lifecycle.storeReachable().then(
         () => sendJson(res, 200, { status: "ready" }, { "cache-control": "no-store" }),
-        () => sendJson(res, 503, { status: "store_unavailable" }, { "cache-control": "no-store", "retry-after": "1" }),
+        (error: unknown) =>
+          sendJson(res, 503, { status: error instanceof EvictionPolicyError ? "store_evicts" : "store_unavailable" }, { "cache-control": "no-store", "retry-after": "1" }),
       );
       return true;
     }

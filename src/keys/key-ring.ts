@@ -126,10 +126,33 @@ export class KeyRing implements AccessTokenSigner {
     return ring;
   }
 
-  /** Re-reads the ring from its persistence (to see another instance's rotation). */
+  /**
+   * Re-reads the ring from its persistence (to see another instance's
+   * rotation). Keys this instance holds that the persistence lost are put
+   * back, never given up: the ring gone entirely (Redis flushed, or failed
+   * over without persistence) is written back only if still absent, and a
+   * ring that lacks held keys still in service (another instance created a
+   * fresh one after the loss) gets them merged in. Otherwise every token
+   * they signed would stop verifying fleet-wide.
+   */
   async reload(): Promise<void> {
-    const state = await this.persistence.load();
-    if (state !== undefined && state.keys.length > 0) await this.apply(state);
+    const now = this.clock.now();
+    const held = this.entries.filter((entry) => entry.retireAfter === undefined || entry.retireAfter > now);
+    let state = await this.persistence.load();
+    if (state === undefined || state.keys.length === 0) {
+      if (held.length === 0 || (await this.persistence.save({ keys: this.entries }, { create: true }))) return;
+      // Another holder, or a starting instance, wrote first: merge with theirs.
+      state = await this.persistence.load();
+      if (state === undefined || state.keys.length === 0) return;
+    }
+    const stored = new Set(state.keys.map((entry) => entry.kid));
+    const lost = held.filter((entry) => !stored.has(entry.kid));
+    if (lost.length > 0) {
+      // Rotation never drops a key before it retires, so a held key missing here was lost, not removed.
+      state = { keys: [...state.keys, ...lost] };
+      await this.persistence.save(state);
+    }
+    await this.apply(state);
   }
 
   /**

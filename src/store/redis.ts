@@ -17,9 +17,18 @@
  *   Redis comes back, without a restart.
  * Every failure surfaces as StoreUnavailableError with the ioredis error as
  * `cause`.
+ *
+ * Eviction: every master's maxmemory-policy is read on each (re)connection,
+ * on every `ping()` (readiness probes) and every `evictionPolicyRecheckMs`
+ * (an operator's CONFIG SET needs no reconnect). From a lost connection
+ * until the new one's check passes, and while any master may evict, every
+ * call rejects: EvictionPolicyError names the master and what to set (see
+ * eviction-policy.ts).
  */
 import type { Writable } from "node:stream";
+import type { Socket } from "node:net";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { EvictionPolicyError, readEvictionPolicy, SAFE_EVICTION_POLICY } from "./eviction-policy.js";
 import { StoreUnavailableError, type SetOptions, type Store } from "./store.js";
 
 export interface RedisEndpoint {
@@ -37,6 +46,8 @@ interface CommonRedisStoreOptions {
    * report their own failures; this is for logging. Default: ignored.
    */
   onConnectionError?: (error: Error) => void;
+  /** How often every master's maxmemory-policy is read again without a reconnect. Default 10 s. */
+  evictionPolicyRecheckMs?: number;
 }
 
 export type RedisStoreOptions = CommonRedisStoreOptions &
@@ -63,6 +74,9 @@ const RECONNECT_BASE_MS = 50;
 const RECONNECT_MAX_MS = 2_000;
 /** A connect attempt to a black-holed host is abandoned after this, then retried. */
 const CONNECT_TIMEOUT_MS = 2_000;
+const DEFAULT_EVICTION_POLICY_RECHECK_MS = 10_000;
+/** After a reconnect whose policy check was not answered, ask again this soon rather than at the next period. */
+const EVICTION_POLICY_RETRY_MS = 250;
 
 /**
  * Reconnect forever: exponential backoff capped at RECONNECT_MAX_MS, with
@@ -147,6 +161,17 @@ class TurnWriteBatcher {
   }
 }
 
+function unchecked(): StoreUnavailableError {
+  return new StoreUnavailableError("redis maxmemory-policy not checked yet on this connection");
+}
+
+/** host:port of the server a connection reached (a Sentinel-found master's too). */
+function addressOf(node: Redis): string {
+  const socket = node.stream as Socket | undefined;
+  if (socket?.remoteAddress !== undefined) return `${socket.remoteAddress}:${socket.remotePort}`;
+  return `${node.options.host}:${node.options.port}`;
+}
+
 function unavailable(operation: string, error: unknown): StoreUnavailableError {
   const reason = error instanceof Error ? error.message : String(error);
   return new StoreUnavailableError(`redis ${operation} failed: ${reason}`, { cause: error });
@@ -159,18 +184,103 @@ export class RedisStore implements Store {
   private readonly batcher: TurnWriteBatcher;
   /** Cluster calls run under the per-call deadline; a single connection needs none (see run()). */
   private readonly deadlined: boolean;
+  /** Why calls are refused although connected: the eviction policy is unchecked or unsafe. */
+  private refusal: StoreUnavailableError | undefined = unchecked();
+  /** Connection losses so far: a check's verdict counts only if none happened while it ran. */
+  private losses = 0;
+  private policyCheck: Promise<void> | undefined;
+  private readonly policyTimer: NodeJS.Timeout;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   /** Use `createRedisStore`. */
   constructor(
     private readonly client: Client,
     private readonly keyPrefix: string,
     commandTimeoutMs: number,
+    evictionPolicyRecheckMs = DEFAULT_EVICTION_POLICY_RECHECK_MS,
   ) {
     this.deadlineMs = commandTimeoutMs + DEADLINE_SLACK_MS;
     this.deadlined = client instanceof Cluster;
     this.batcher = new TurnWriteBatcher(
       client instanceof Cluster ? () => client.nodes("master").map((node) => node.stream) : () => [client.stream],
     );
+    // A reconnection may reach another server (a restart, a failover, a
+    // new Cluster master) with another policy: calls are refused from the
+    // moment the connection is lost until the new one is checked. (Refusing
+    // at "close" rather than at "ready" leaves no gap: ioredis reports
+    // "ready" a tick after commands are already accepted.)
+    client.on("close", this.disconnected);
+    client.on("ready", () => this.recheckFresh());
+    if (client instanceof Cluster) client.on("+node", (node: Redis) => this.watchClusterNode(node));
+    this.policyTimer = setInterval(() => this.recheckInBackground(), evictionPolicyRecheckMs).unref();
+  }
+
+  private readonly disconnected = (): void => {
+    this.refusal = unchecked();
+    this.policyCheck = undefined;
+    this.losses += 1;
+  };
+
+  /**
+   * A Cluster node's (re)connection asks for a check without refusing calls
+   * meanwhile: node connections open lazily (often for the check itself)
+   * and one node's reconnect must not fail the other masters' slots. The
+   * Cluster's own loss of connection (every node) refuses until checked.
+   */
+  private watchClusterNode(node: Redis): void {
+    node.on("ready", () => this.recheckFresh());
+  }
+
+  /** A check that starts now, so a server that connected after the one in flight began is the one read. */
+  private recheckFresh(): void {
+    this.policyCheck = undefined;
+    this.recheckInBackground();
+  }
+
+  private recheckInBackground(): void {
+    if (this.closed) return;
+    this.checkEvictionPolicy().catch(() => {
+      // Not answered while connected: an unknown policy stays refused, and is
+      // asked again soon. (While disconnected, the next "ready" asks.)
+      if (this.refusal instanceof EvictionPolicyError || this.refusal === undefined) return;
+      if (this.retryTimer !== undefined || this.closed || this.client.status !== "ready") return;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.recheckInBackground();
+      }, EVICTION_POLICY_RETRY_MS).unref();
+    });
+  }
+
+  /**
+   * Reads every master's maxmemory-policy; resolves when all are
+   * `noeviction`, rejects with EvictionPolicyError otherwise (and calls are
+   * refused from then on), or with StoreUnavailableError when not answered
+   * (then the previous verdict stands: a glitch neither takes a safe store
+   * out of service nor vouches for an unsafe one).
+   */
+  checkEvictionPolicy(): Promise<void> {
+    if (this.policyCheck === undefined) {
+      const result = this.readPolicies(this.losses).finally(() => {
+        if (this.policyCheck === result) this.policyCheck = undefined;
+      });
+      this.policyCheck = result;
+    }
+    return this.policyCheck;
+  }
+
+  private async readPolicies(lossesBefore: number): Promise<void> {
+    if (this.closed || this.client.status !== "ready") {
+      throw unavailable("maxmemory-policy check", new Error(`connection is ${this.closed ? "closed" : this.client.status}`));
+    }
+    const masters: Redis[] = this.client instanceof Cluster ? this.client.nodes("master") : [this.client];
+    const policies = await Promise.all(
+      masters.map(async (node) => ({ node, policy: await this.withDeadline("maxmemory-policy check", () => readEvictionPolicy(node)) })),
+    );
+    const unsafe = policies.find(({ policy }) => policy !== SAFE_EVICTION_POLICY);
+    const verdict = unsafe === undefined ? undefined : new EvictionPolicyError(addressOf(unsafe.node), unsafe.policy);
+    // Read before a loss of connection: the next connection's check decides.
+    if (lossesBefore === this.losses) this.refusal = verdict;
+    if (verdict !== undefined) throw verdict;
   }
 
   /** True while connected and ready for commands; for health checks. */
@@ -184,11 +294,17 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Resolves once the connection is ready; rejects with StoreUnavailableError
-   * after `timeoutMs`. Commands issued before that reject (there is no
-   * offline queue), so start-up code and tests wait here first.
+   * Resolves once the connection is ready and no master may evict; rejects
+   * with StoreUnavailableError after `timeoutMs`, or EvictionPolicyError.
+   * Commands issued before that reject (there is no offline queue), so
+   * start-up code and tests wait here first.
    */
-  waitUntilReady(timeoutMs = 5_000): Promise<void> {
+  async waitUntilReady(timeoutMs = 5_000): Promise<void> {
+    await this.connected(timeoutMs);
+    await this.checkEvictionPolicy();
+  }
+
+  private connected(timeoutMs: number): Promise<void> {
     if (this.isReady()) return Promise.resolve();
     if (this.closed) return Promise.reject(new StoreUnavailableError("redis store is closed"));
     return new Promise((resolve, reject) => {
@@ -261,7 +377,9 @@ export class RedisStore implements Store {
     return ms < 0 ? null : ms;
   }
 
+  /** Also reads the eviction policy again, so a readiness probe sees an operator's CONFIG SET at once. */
   async ping(): Promise<void> {
+    await this.checkEvictionPolicy();
     await this.run("PING", () => this.client.ping());
   }
 
@@ -279,6 +397,8 @@ export class RedisStore implements Store {
   private async shutdown(): Promise<void> {
     const connected = this.client.status === "ready";
     this.closed = true; // calls made from now on fail
+    clearInterval(this.policyTimer);
+    clearTimeout(this.retryTimer);
     if (connected) {
       try {
         await this.withDeadline("QUIT", () => this.client.quit());
@@ -305,6 +425,7 @@ export class RedisStore implements Store {
       const state = this.closed ? "closed" : this.client.status;
       return Promise.reject(unavailable(operation, new Error(`connection is ${state}`)));
     }
+    if (this.refusal !== undefined) return Promise.reject(this.refusal);
     this.batcher.hold();
     if (this.deadlined) return this.withDeadline(operation, command);
     // One connection, no offline queue: ioredis writes the command at once
@@ -423,5 +544,5 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   client.on("error", report);
   if (client instanceof Cluster) client.on("node error", report);
 
-  return new RedisStore(client, keyPrefix, commandTimeoutMs);
+  return new RedisStore(client, keyPrefix, commandTimeoutMs, options.evictionPolicyRecheckMs);
 }

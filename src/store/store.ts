@@ -33,7 +33,11 @@ export interface Store {
   hashDelete(key: string, field: string): Promise<boolean>;
   /** Every field of a hash. */
   hashEntries(key: string): Promise<Map<string, string>>;
-  /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
+  /**
+   * Resolves when the store answers and keeps what it is given until it
+   * expires; rejects with StoreUnavailableError otherwise (EvictionPolicyError
+   * for a Redis that may evict).
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import type { RunningServer } from "../../src/server.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { capturedLog } from "../support/captured-log.js";
+import { eventually } from "../support/eventually.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
@@ -12,14 +13,6 @@ const resourceServer = testClient("resource-server", ["token:introspect"]);
 const apiKey = generateSecret("api_key");
 const introspector = { headers: basic(resourceServer.id, resourceServer.secret) };
 const apiKeyAuth = { authorization: `Basic ${Buffer.from(`${apiKey}:`).toString("base64")}` };
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe("Redis goes away and comes back", () => {
   let redis: RedisServer;

@@ -5,9 +5,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { GetJwksResponseSchema } from "../../gen/tokensmith/v1/token_service_pb.js";
+import { systemClock } from "../../src/domain/clock.js";
+import { KeyRing, type KeyRingState } from "../../src/keys/key-ring.js";
+import { StoreKeyPersistence } from "../../src/keys/store-key-persistence.js";
 import type { RunningServer } from "../../src/server.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { storeKeys, type Store } from "../../src/store/store.js";
+import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
 /**
@@ -22,7 +28,7 @@ const issuer = "https://tokensmith.test";
 let dataDir: string;
 const running: RunningServer[] = [];
 
-async function start(config: { dataDir?: string; signingAlgorithm?: "EdDSA" | "ES256" } = {}): Promise<RunningServer> {
+async function start(config: { dataDir?: string; signingAlgorithm?: "EdDSA" | "ES256"; store?: { type: "redis"; url: string } } = {}): Promise<RunningServer> {
   const server = await startTestServer({ clients: [orders], config: { issuer, ...config } });
   running.push(server);
   return server;
@@ -132,6 +138,111 @@ describe("signing keys in the data directory with a key-encryption key", () => {
       await expect(startTestServer({ config: { dataDir: dir } })).rejects.toThrow(/encrypted: set TOKENSMITH_KEY_ENCRYPTION_KEY/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Issue 16: after Redis lost the ring, a new instance created a fresh one,
+ * the running instances adopted it, and every token issued before stopped
+ * verifying fleet-wide. An instance that holds keys puts them back.
+ */
+describe("a key ring that Redis loses (FLUSHALL)", () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  beforeEach(async () => {
+    await redis.command(["FLUSHALL"]);
+  });
+
+  const inRedis = () => start({ store: { type: "redis", url: redis.url } });
+  /** The step of key maintenance that re-reads the shared ring, run now rather than on its timer. */
+  const maintain = (...servers: RunningServer[]) => Promise.all(servers.map((server) => server.domain.keyRing.reload()));
+  const kidsIn = (server: RunningServer) => server.domain.keyRing.describe().map((key) => key.kid);
+
+  it("is written back by the instances that hold it: a token issued before verifies on them and on an instance started after", async () => {
+    const a = await inRedis();
+    const b = await inRedis();
+    const token = await issueToken(a);
+    const fleetKids = kidsIn(a);
+    expect(kidsIn(b)).toEqual(fleetKids);
+
+    await redis.command(["FLUSHALL"]);
+    await maintain(b);
+    await maintain(a);
+    expect(await redis.command(["EXISTS", `tokensmith:${storeKeys.signingKeys()}`])).toBe(1);
+
+    const c = await inRedis();
+    expect(kidsIn(c)).toEqual(fleetKids);
+    await maintain(a, b);
+    for (const server of [a, b, c]) {
+      expect(kidsIn(server)).toEqual(fleetKids);
+      expect(server.domain.accessTokens.verify(token)).toMatchObject({ ok: true, claims: { client_id: orders.id } });
+    }
+  });
+
+  it("a fresh ring that an instance started after the loss created does not replace the held keys: they are merged back", async () => {
+    const a = await inRedis();
+    const b = await inRedis();
+    const before = await issueToken(a);
+    const fleetKids = kidsIn(a);
+
+    await redis.command(["FLUSHALL"]);
+    const c = await inRedis();
+    const freshKid = c.domain.keyRing.active().kid;
+    expect(fleetKids).not.toContain(freshKid);
+    const byC = await issueToken(c);
+
+    await maintain(a, b);
+    await maintain(c);
+    for (const server of [a, b, c]) {
+      expect(new Set(kidsIn(server))).toEqual(new Set([...fleetKids, freshKid]));
+      expect(server.domain.accessTokens.verify(before).ok).toBe(true);
+      expect(server.domain.accessTokens.verify(byC).ok).toBe(true);
+    }
+  });
+});
+
+describe("writing a lost ring back", () => {
+  /** Another writer puts `theirs` in the store between this instance's read (which found nothing) and its write. */
+  class RacedPersistence extends StoreKeyPersistence {
+    racing = false;
+    constructor(
+      private readonly raceStore: Store,
+      private readonly theirs: KeyRingState,
+    ) {
+      super(raceStore, undefined);
+    }
+    override async load(): Promise<KeyRingState | undefined> {
+      if (!this.racing) return super.load();
+      this.racing = false;
+      await new StoreKeyPersistence(this.raceStore, undefined).save(this.theirs);
+      return undefined;
+    }
+  }
+
+  it("writes only if still absent: a ring written meanwhile is kept, and the held keys are merged into it", async () => {
+    const elsewhere = new MemoryStore();
+    const other = await KeyRing.open({ persistence: new StoreKeyPersistence(elsewhere, undefined), algorithm: "EdDSA", clock: systemClock });
+    const theirs = (await new StoreKeyPersistence(elsewhere, undefined).load())!;
+    const store = new MemoryStore();
+    const persistence = new RacedPersistence(store, theirs);
+    const ring = await KeyRing.open({ persistence, algorithm: "EdDSA", clock: systemClock });
+    const ours = ring.active().kid;
+    try {
+      await store.del(storeKeys.signingKeys());
+      persistence.racing = true;
+      await ring.reload();
+      const stored = await new StoreKeyPersistence(store, undefined).load();
+      expect(new Set(stored?.keys.map((key) => key.kid))).toEqual(new Set([ours, other.active().kid]));
+      expect(ring.find(ours)).toBeDefined();
+      expect(ring.find(other.active().kid)).toBeDefined();
+    } finally {
+      await Promise.all([store.close(), elsewhere.close()]);
     }
   });
 });

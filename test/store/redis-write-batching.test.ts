@@ -91,6 +91,8 @@ interface Deployment {
 }
 
 const prefix = (): string => `test-${randomUUID()}:`;
+/** These tests count the writes on each socket: no periodic maxmemory-policy check may land among them. */
+const evictionPolicyRecheckMs = 3_600_000;
 
 const deployments: Array<[string, () => Promise<Deployment>]> = [
   [
@@ -99,7 +101,7 @@ const deployments: Array<[string, () => Promise<Deployment>]> = [
       const server = await startRedis();
       return {
         servers: [server],
-        newStore: (commandTimeoutMs) => createRedisStore({ mode: "standalone", url: server.url, keyPrefix: prefix(), commandTimeoutMs }),
+        newStore: (commandTimeoutMs) => createRedisStore({ mode: "standalone", url: server.url, keyPrefix: prefix(), commandTimeoutMs, evictionPolicyRecheckMs }),
         stop: () => server.stop(),
       };
     },
@@ -118,6 +120,7 @@ const deployments: Array<[string, () => Promise<Deployment>]> = [
             name: "batching",
             keyPrefix: prefix(),
             commandTimeoutMs,
+            evictionPolicyRecheckMs,
           }),
         stop: async () => {
           await sentinel.stop();
@@ -132,7 +135,7 @@ const deployments: Array<[string, () => Promise<Deployment>]> = [
       const cluster = await startRedisCluster();
       return {
         servers: cluster.servers,
-        newStore: (commandTimeoutMs) => createRedisStore({ mode: "cluster", nodes: cluster.nodes, keyPrefix: prefix(), commandTimeoutMs }),
+        newStore: (commandTimeoutMs) => createRedisStore({ mode: "cluster", nodes: cluster.nodes, keyPrefix: prefix(), commandTimeoutMs, evictionPolicyRecheckMs }),
         stop: () => cluster.stop(),
       };
     },

@@ -24,6 +24,8 @@ export interface RedisServerOptions {
   port?: number;
   /** Starts as a replica of the server on 127.0.0.1 at this port. */
   replicaOf?: number;
+  /** More redis-server arguments, e.g. `["--maxmemory-policy", "allkeys-lru"]`; kept across `restart()`. */
+  args?: string[];
 }
 
 export interface RedisServer {
@@ -321,6 +323,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   liveDirs.add(dir);
   const extraArgs = ["--appendonly", options.appendonly ? "yes" : "no", "--appendfsync", "always"];
   if (options.replicaOf !== undefined) extraArgs.push("--replicaof", "127.0.0.1", String(options.replicaOf));
+  extraArgs.push(...(options.args ?? []));
   try {
     const { port, child } = await startOnPort(options.port, dir, extraArgs);
     return createHandle(port, dir, extraArgs, child);

@@ -1,7 +1,7 @@
 import { randomId } from "./random-id.js";
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import { authenticateApiKey, type ApiKeyRegistry } from "./api-key.js";
+import { authenticateApiKey, type ApiKey, type ApiKeyRegistry } from "./api-key.js";
 import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import type { Clock } from "./clock.js";
 import { invalidRequest, invalidScope } from "./oauth-error.js";
@@ -18,6 +18,12 @@ export interface GrantRecord {
   scopes: string[];
   /** Name of the API key that asked for it. */
   apiKey: string;
+  /**
+   * Hash of that key: who owns the grant. A name can be reused by a new key
+   * after a deletion; the hash cannot. Records written before it was added
+   * are owned by name.
+   */
+  apiKeyHash?: string;
   iat: number;
   /** Seconds, rounded up: the grant is never active at or after exp. */
   exp: number;
@@ -44,6 +50,11 @@ export interface GrantCaller {
 
 export function isGrantToken(token: string): boolean {
   return token.startsWith(GRANT_PREFIX);
+}
+
+/** Whether `key` asked for the grant of `record` (and so may read, spend or revoke it). */
+export function isGrantOf(record: GrantRecord, key: Pick<ApiKey, "name" | "keyHash">): boolean {
+  return record.apiKeyHash === undefined ? record.apiKey === key.name : record.apiKeyHash === key.keyHash;
 }
 
 /** The instant (ms) a grant stops being active. */
@@ -83,7 +94,7 @@ export class GrantIssuer {
     checkUsername(request.username);
     if (request.grants.length === 0) throw invalidRequest("grants must name at least one scope");
     const scopes = grantScopes(request.grants, key.scopes, "grant");
-    return this.store(key.name, key.grantLifetimeSeconds, request.username, scopes);
+    return this.store(key, request.username, scopes);
   }
 
   async issueExternalAuthGrant(caller: GrantCaller, request: { username: string }): Promise<IssuedGrant> {
@@ -92,14 +103,15 @@ export class GrantIssuer {
     if (!key.scopes.includes(EXTERNAL_VERIFY_SCOPE)) {
       throw invalidScope(`grant not allowed: ${EXTERNAL_VERIFY_SCOPE} is not on this API key`);
     }
-    return this.store(key.name, key.grantLifetimeSeconds, request.username, [EXTERNAL_VERIFY_SCOPE]);
+    return this.store(key, request.username, [EXTERNAL_VERIFY_SCOPE]);
   }
 
-  private async store(apiKey: string, lifetimeSeconds: number, username: string, scopes: string[]): Promise<IssuedGrant> {
+  private async store(key: ApiKey, username: string, scopes: string[]): Promise<IssuedGrant> {
+    const lifetimeSeconds = key.grantLifetimeSeconds;
     const token = generateSecret("grant");
     const nowMs = this.deps.clock.now();
     const expMs = nowMs + lifetimeSeconds * 1000;
-    const record: GrantRecord = { username, scopes, apiKey, iat: Math.floor(nowMs / 1000), exp: Math.ceil(expMs / 1000), expMs, jti: randomId() };
+    const record: GrantRecord = { username, scopes, apiKey: key.name, apiKeyHash: key.keyHash, iat: Math.floor(nowMs / 1000), exp: Math.ceil(expMs / 1000), expMs, jti: randomId() };
     await this.deps.store.set(storeKeys.grant(tokenDigest(token)), JSON.stringify(record), { ttlMs: lifetimeSeconds * 1000 });
     return { token, expiresIn: lifetimeSeconds, grants: scopes };
   }

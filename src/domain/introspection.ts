@@ -6,7 +6,8 @@ import type { CallerRateLimiter } from "./caller-rate-limiter.js";
 import { requireClientScopes, type Caller, type CallerAuthenticator } from "./caller.js";
 import type { ClientCredentials } from "./client-authenticator.js";
 import type { Clock } from "./clock.js";
-import { grantEndMs, isGrantToken, parseGrantRecord, type GrantRecord } from "./grant.js";
+import type { ApiKey } from "./api-key.js";
+import { grantEndMs, isGrantOf, isGrantToken, parseGrantRecord, type GrantRecord } from "./grant.js";
 import { invalidRequest } from "./oauth-error.js";
 import { tokenDigest } from "./secret-format.js";
 
@@ -78,7 +79,7 @@ export class Introspector {
     if (request.token.length === 0) throw invalidRequest("token is required");
     if (request.token.length > MAX_TOKEN_LENGTH) return INACTIVE;
     if (!isGrantToken(request.token)) return caller.kind === "api_key" ? INACTIVE : this.accessToken(request.token);
-    return caller.kind === "api_key" ? this.ownGrant(caller.apiKey.name, request.token, consume) : this.grant(request.token, consume);
+    return caller.kind === "api_key" ? this.ownGrant(caller.apiKey, request.token, consume) : this.grant(request.token, consume);
   }
 
   private async accessToken(token: string): Promise<Introspection> {
@@ -108,9 +109,9 @@ export class Introspector {
    * spent, so a key never spends another's; a record never changes hands, so
    * GETDEL then finds the same record, or nothing when a concurrent consumer won.
    */
-  private async ownGrant(apiKeyName: string, token: string, consume: boolean): Promise<Introspection> {
+  private async ownGrant(apiKey: ApiKey, token: string, consume: boolean): Promise<Introspection> {
     const record = parseGrantRecord(await this.deps.store.get(storeKeys.grant(tokenDigest(token))));
-    if (record === undefined || record.apiKey !== apiKeyName) return INACTIVE;
+    if (record === undefined || !isGrantOf(record, apiKey)) return INACTIVE;
     return consume ? this.grant(token, true) : this.grantIntrospection(record);
   }
 

@@ -3,7 +3,7 @@ import { storeKeys } from "../store/store.js";
 import type { AccessTokenVerifier } from "./access-token.js";
 import type { Caller, CallerAuthenticator } from "./caller.js";
 import type { ClientCredentials } from "./client-authenticator.js";
-import { isGrantToken, parseGrantRecord } from "./grant.js";
+import { isGrantOf, isGrantToken, parseGrantRecord } from "./grant.js";
 import { invalidRequest, unsupportedTokenType } from "./oauth-error.js";
 import type { RevocationList } from "./revocation-list.js";
 import { tokenDigest } from "./secret-format.js";
@@ -57,6 +57,6 @@ export class TokenRevoker {
     }
     if (revoker.kind !== "api_key") return;
     const record = parseGrantRecord(await this.deps.store.get(key));
-    if (record?.apiKey === revoker.apiKey.name) await this.deps.store.del(key);
+    if (record !== undefined && isGrantOf(record, revoker.apiKey)) await this.deps.store.del(key);
   }
 }

@@ -138,6 +138,22 @@ describe.each(BACKENDS)("AdminService API keys on %s", (_name, makeBackend) => {
       await expectRpcError(t.admin.deleteApiKey({ name: "delete-me" }), Code.NotFound, "invalid_request");
     });
 
+    it("a new key under a deleted key's name gets none of its grants: it can neither read, consume nor revoke them", async () => {
+      const old = await t.admin.createApiKey({ name: "reused-name", scopes: ["passkey:read"] });
+      const grant = (await issueGrant(old.key, ["passkey:read"])).token;
+      await t.admin.deleteApiKey({ name: "reused-name" });
+      const successor = await t.admin.createApiKey({ name: "reused-name", scopes: ["passkey:read"] });
+      const asSuccessor = { headers: apiKeyAuthorization(successor.key) };
+
+      expect((await t.tokens.introspect({ token: grant }, asSuccessor)).active).toBe(false);
+      expect((await t.tokens.introspect({ token: grant, consume: true }, asSuccessor)).active).toBe(false);
+      await t.tokens.revoke({ token: grant }, asSuccessor);
+      expect(await introspect(grant)).toMatchObject({ active: true, clientId: "reused-name", username: "alice" });
+
+      const own = (await issueGrant(successor.key, ["passkey:read"])).token;
+      expect((await t.tokens.introspect({ token: own, consume: true }, asSuccessor)).active).toBe(true);
+    });
+
     it("a config-declared key: FailedPrecondition, and the key keeps working", async () => {
       await expectRpcError(t.admin.deleteApiKey({ name: "config-backend" }), Code.FailedPrecondition, "invalid_request", /read-only/);
       await issueGrant(configKey, ["passkey:read"]);

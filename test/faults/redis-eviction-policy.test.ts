@@ -106,7 +106,7 @@ describe("an eviction policy found while running", () => {
       () => rpc.introspect({ token: accessToken }, introspector),
       () => rpc.revoke({ token: accessToken }, owner),
       () => rpc.issueGrant({ username: "bob", grants: ["passkey:read"] }, { headers: apiKeyAuth(apiKey) }),
-      () => rpc.introspect({ token: grant, consume: true }, introspector),
+      () => rpc.introspect({ token: grant, consume: true }, { headers: apiKeyAuth(apiKey) }),
     ]) {
       await expectRpcError(call(), Code.Unavailable, "temporarily_unavailable");
     }
@@ -128,7 +128,7 @@ describe("an eviction policy found while running", () => {
     await eventually(async () => (await readyz()).status === 200);
     expect((await health()).status).toBe(ServingStatus.SERVING);
     expect((await rpc.introspect({ token: accessToken }, introspector)).active).toBe(true);
-    expect((await rpc.introspect({ token: grant, consume: true }, introspector)).active).toBe(true);
+    expect((await rpc.introspect({ token: grant, consume: true }, { headers: apiKeyAuth(apiKey) })).active).toBe(true);
     await rpc.revoke({ token: accessToken }, owner);
     expect((await rpc.introspect({ token: accessToken }, introspector)).active).toBe(false);
   });

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
 import { GRANT_LIFETIME } from "./domain/api-key.js";
+import { parseAddressRange } from "./http/client-address.js";
 
 const scope = z.string().refine(isScopeToken, { message: "not a valid scope token (RFC 6749 §3.3)" });
 const secretHash = z.string().refine(isSecretHash, {
@@ -99,8 +100,20 @@ export const configSchema = z
     tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
     /** Refuse cleartext requests with a clear message. Default: on when TLS is configured. */
     requireTls: z.boolean().optional(),
-    /** Trust X-Forwarded-Proto from a TLS-terminating proxy in front (for requireTls). */
-    trustProxy: z.boolean().default(false),
+    /**
+     * The proxies in front whose forwarding headers count: addresses or CIDRs;
+     * true = loopback only (127.0.0.0/8, ::1). From a trusted proxy, the caller
+     * (for rate limits and logs) is the rightmost untrusted address of
+     * forwardedHeader, and X-Forwarded-Proto counts for requireTls.
+     */
+    trustProxy: z
+      .union([
+        z.boolean(),
+        z.array(z.string().refine((range) => parseAddressRange(range) !== undefined, { message: "must be an IP address or a CIDR (10.0.0.0/8, fd00::/8)" })),
+      ])
+      .default(false),
+    /** The header the trusted proxies append the caller's address to. */
+    forwardedHeader: z.enum(["x-forwarded-for", "forwarded"]).default("x-forwarded-for"),
     /** On SIGTERM: readiness goes false, then after this delay the port closes... */
     shutdownDelaySeconds: z.number().min(0).max(60).default(0),
     /** ...and requests in flight get this long to finish. */
@@ -242,6 +255,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = en
   if (env.TOKENSMITH_WORKERS === "auto") merged.workers = availableParallelism();
   else set("workers", envInteger(env, "TOKENSMITH_WORKERS"));
   if (env.NODE_ENV === "production" || env.TOKENSMITH_ENV === "production") merged.production = true;
+  if (env.TOKENSMITH_TRUST_PROXY) {
+    const value = env.TOKENSMITH_TRUST_PROXY.trim();
+    merged.trustProxy = value === "true" || value === "false" ? value === "true" : value.split(",").map((range) => range.trim());
+  }
   if (env.TOKENSMITH_REQUIRE_TLS) merged.requireTls = env.TOKENSMITH_REQUIRE_TLS === "true" || env.TOKENSMITH_REQUIRE_TLS === "1";
   if (env.TOKENSMITH_TLS_CERT || env.TOKENSMITH_TLS_KEY) {
     merged.tls = { certFile: env.TOKENSMITH_TLS_CERT, keyFile: env.TOKENSMITH_TLS_KEY };

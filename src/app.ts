@@ -91,6 +91,8 @@ export async function createDomain(options: {
   logger: Logger;
   extraClients?: Client[];
   extraApiKeys?: ApiKey[];
+  /** HTTP/2 sessions open now, for the metrics. */
+  http2Sessions?: () => number;
 }): Promise<Domain> {
   const { config, issuer, clock, store, logger } = options;
   const ed25519 = ed25519Engine(config.ed25519);
@@ -108,6 +110,7 @@ export async function createDomain(options: {
   const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], { store, clock, cacheMs });
   const assertions = new JwtClientAssertionVerifier({ clients, store, clock, audiences: [issuer, tokenEndpointOf(issuer)] });
   const metrics = new Metrics({
+    http2Sessions: options.http2Sessions,
     signingKeyAges: () => keyRing.describe().filter((key) => key.published).map((key) => ({ kid: key.kid, ageSeconds: (clock.now() - key.createdAt) / 1000 })),
   });
   const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits, events: metrics });

@@ -136,6 +136,22 @@ export const configSchema = z
       })
       .strict()
       .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60, introspectionsPerSecond: 50_000 }),
+    /**
+     * HTTP/2 sessions (h2c and h2), per process. An idle session (no open
+     * stream) gets GOAWAY and is closed; sessions past a cap are refused with
+     * GOAWAY ENHANCE_YOUR_CALM (trusted proxies are capped in total only); a
+     * session that resets more streams than it completes, by more than the
+     * allowance, gets GOAWAY ENHANCE_YOUR_CALM (HTTP/2 rapid reset).
+     */
+    http2: z
+      .object({
+        idleTimeoutSeconds: z.number().positive().max(3600).default(10),
+        maxSessions: z.number().int().min(1).default(10_000),
+        maxSessionsPerPeer: z.number().int().min(1).default(100),
+        rapidResetAllowance: z.number().int().min(1).default(100),
+      })
+      .strict()
+      .default({ idleTimeoutSeconds: 10, maxSessions: 10_000, maxSessionsPerPeer: 100, rapidResetAllowance: 100 }),
     /** Worker processes (node:cluster) serving the port; 1 = this process only. Needs the Redis store to share state. */
     workers: z.number().int().min(1).max(64).default(1),
     /** Create a demo client at start when no client is configured. */

@@ -14,6 +14,7 @@ import type { Client } from "./domain/client.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import { issuerOf, type Config } from "./config.js";
 import { corsHandler } from "./http/cors.js";
+import type { Metrics } from "./observability/metrics.js";
 import { clientAddressResolver, type ClientAddressResolver } from "./http/client-address.js";
 import { httpRoutes, sendJson } from "./http/http-routes.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
@@ -164,12 +165,25 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let handler: NodeRequestListener = (_req, res) =>
     sendJson(res, 503, { error: "temporarily_unavailable", error_description: "starting" }, { "retry-after": "1" });
   const tls = config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined;
-  const server = await listenOnePort({ host: config.host, port: config.port, tls, handler: (req, res) => handler(req, res) });
+  // Refusals while the domain (and its metrics) is still being built go uncounted.
+  let metrics: Metrics | undefined;
+  const server = await listenOnePort({
+    host: config.host,
+    port: config.port,
+    tls,
+    handler: (req, res) => handler(req, res),
+    http2Sessions: {
+      limits: config.http2,
+      exemptFromPeerLimit: clientAddressResolver(config).trusts,
+      onRefused: (reason) => metrics?.http2SessionRefused(reason),
+    },
+  });
   let domain: Domain;
   try {
     await waitForStore(store, config.store.type === "redis" ? 15_000 : 0);
     const issuer = issuerOf(config, server.port);
-    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients });
+    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients, http2Sessions: () => server.http2Sessions });
+    metrics = domain.metrics;
   } catch (error) {
     await server.close(0);
     if (!options.store) await store.close();

@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
-import type { RunningServer } from "../../src/server.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { serversOnRedis } from "../support/backends.js";
 import { postFormFrom as post, postFrom } from "../support/oauth.js";
 import { startTestServer, testClient } from "../support/tokensmith.js";
 
@@ -13,32 +12,19 @@ const tokenRequest = (secret: string) => ({ grant_type: "client_credentials", cl
 const grantAuth = (key: string) => `Basic ${Buffer.from(`${key}:`).toString("base64")}`;
 
 describe("failed authentication limits", () => {
-  let redis: RedisServer;
-  const servers: RunningServer[] = [];
-  const start = async () => {
-    const server = await startTestServer({
-      clients: [orders],
-      config: {
-        store: { type: "redis", url: redis.url },
-        issuer: "http://tokensmith.test",
-        rateLimits: limits,
-        apiKeys: [{ name: "backend", keyHash: hashSecret(apiKey), scopes: ["passkey:read"] }],
-      },
-    });
-    servers.push(server);
-    return server;
-  };
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-    await redis.command(["FLUSHALL"]);
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const { redis, track } = serversOnRedis();
+  const start = async () =>
+    track(
+      await startTestServer({
+        clients: [orders],
+        config: {
+          store: { type: "redis", url: redis().url },
+          issuer: "http://tokensmith.test",
+          rateLimits: limits,
+          apiKeys: [{ name: "backend", keyHash: hashSecret(apiKey), scopes: ["passkey:read"] }],
+        },
+      }),
+    );
 
   it("past the limit a client id from one peer gets 429 + Retry-After, while the real client on another peer is unaffected", async () => {
     const server = await start();
@@ -92,7 +78,7 @@ describe("failed authentication limits", () => {
     const server = await start();
     // Warm the in-process view of the client while the store is up.
     expect((await post(server.url, "/oauth2/token", tokenRequest(orders.secret), { from: "127.0.0.8" })).status).toBe(200);
-    await redis.kill();
+    await redis().kill();
     try {
       const statuses: number[] = [];
       for (let i = 0; i <= limits.failuresPerSubjectAndPeer; i += 1) {
@@ -101,7 +87,7 @@ describe("failed authentication limits", () => {
       expect(statuses.at(-1)).toBe(429);
       expect((await post(server.url, "/oauth2/token", tokenRequest(orders.secret), { from: "127.0.0.8" })).status).toBe(200);
     } finally {
-      await redis.restart();
+      await redis().restart();
     }
   });
 });

@@ -1,11 +1,11 @@
 import type { ClientSessionOptions } from "node:http2";
 import { Code } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ConfigInput } from "../../src/config.js";
 import type { RunningServer } from "../../src/server.js";
 import { postFormFrom, postFrom } from "../support/oauth.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { serversOnRedis } from "../support/backends.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient } from "../support/tokensmith.js";
 
@@ -28,13 +28,9 @@ const CALLER = "198.51.100.9";
 const tokenForm = (secret: string) => ({ grant_type: "client_credentials", client_id: orders.id, client_secret: secret });
 
 describe("failed-authentication limits behind trusted proxies", () => {
-  let redis: RedisServer;
-  const servers: RunningServer[] = [];
-  const start = async (config: Partial<ConfigInput>) => {
-    const server = await startTestServer({ clients: [orders], config: { store: { type: "redis", url: redis.url }, rateLimits: limits, ...config } });
-    servers.push(server);
-    return server;
-  };
+  const { redis, track } = serversOnRedis();
+  const start = async (config: Partial<ConfigInput>) =>
+    track(await startTestServer({ clients: [orders], config: { store: { type: "redis", url: redis().url }, rateLimits: limits, ...config } }));
   /** POST /oauth2/token from a source address, with extra headers (X-Forwarded-For, Forwarded). */
   const token = (server: RunningServer, secret: string, from: string, headers: Record<string, string> = {}) =>
     postFormFrom(server.url, "/oauth2/token", tokenForm(secret), { from, headers });
@@ -44,17 +40,6 @@ describe("failed-authentication limits behind trusted proxies", () => {
     for (let i = 0; i <= limits.failuresPerSubjectAndPeer; i += 1) statuses.push((await attempt(i)).status);
     expect(statuses).toEqual([...Array<number>(limits.failuresPerSubjectAndPeer).fill(401), 429]);
   };
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-    await redis.command(["FLUSHALL"]);
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
 
   it("trustProxy: true (loopback proxies): one attacker's failures lock out that attacker's forwarded address only", async () => {
     const server = await start({ trustProxy: true });

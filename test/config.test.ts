@@ -133,6 +133,14 @@ describe("defaults", () => {
     });
   });
 
+  it("trusts no proxy, and bounds HTTP/2 sessions: 10 s idle, 10,000 in all, 100 per peer, 100 resets ahead", () => {
+    expect(parseConfig({})).toMatchObject({
+      trustProxy: false,
+      forwardedHeader: "x-forwarded-for",
+      http2: { idleTimeoutSeconds: 10, maxSessions: 10_000, maxSessionsPerPeer: 100, rapidResetAllowance: 100 },
+    });
+  });
+
   it("are what loadConfig gives without a file or environment", () => {
     expect(loadConfig({})).toEqual(parseConfig({}));
   });

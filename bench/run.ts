@@ -32,7 +32,8 @@ import {
 import { FAMILY_LABEL, FLOOR_OF, SCENARIOS, createContext, scenarioNamed, type BenchContext, type Scenario } from "./lib/scenarios.js";
 import { footprint, seed, type RedisFootprint } from "./lib/seed.js";
 import { killLiveServersNow, startSystem, type BenchRedisMode, type SystemUnderTest } from "./lib/server.js";
-import { requireTools, runScenarioLoad, runWrk, runningTools, type LoadOptions, type LoadResult } from "./lib/tools.js";
+import { startRapidReset, type RapidResetStats } from "./lib/rapid-reset.js";
+import { requireTools, runScenarioLoad, runWrk, runningTools, type LoadOptions, type LoadResult, type RequestSpec } from "./lib/tools.js";
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -56,6 +57,9 @@ const USAGE = `usage: npm run bench -- [options]
   --data-clients <n>    clients to seed for --data (default 100000)
   --data-revoked <n>    revoked jtis to seed for --data (default 1000000)
   --soak <s>            soak: mixed load for <s> seconds, server RSS sampled every 10 s
+  --rapid-reset <s>     HTTP/2 rapid reset: a client's gRPC Ping latency (open loop, --rate or 2000 req/s) for
+                        <s> seconds alone, then <s> seconds while 120 sessions open and reset 10 streams
+                        each every 50 ms (24,000 resets/s offered)
   --workers <n|auto>    passed to the server as TOKENSMITH_WORKERS (CPU and RSS are summed over its workers)
   --redis <mode>        standalone (default): one redis-server; cluster: a 3-master Redis Cluster
                         (REDIS_CLUSTER_NODES), its CPU summed over the nodes (not with --data)
@@ -81,6 +85,7 @@ interface Options {
   dataClients: number;
   dataRevoked: number;
   soakSeconds?: number;
+  rapidResetSeconds?: number;
   /** A whole number or "auto", passed through as TOKENSMITH_WORKERS. */
   workers?: string;
   redis: BenchRedisMode;
@@ -124,6 +129,7 @@ function parseOptions(argv: string[]): Options | undefined {
       "data-clients": { type: "string" },
       "data-revoked": { type: "string" },
       soak: { type: "string" },
+      "rapid-reset": { type: "string" },
       workers: { type: "string" },
       redis: { type: "string" },
       "server-cmd": { type: "string" },
@@ -131,7 +137,8 @@ function parseOptions(argv: string[]): Options | undefined {
     },
   });
   if (values.help) return undefined;
-  if (values.data && values.soak !== undefined) throw new UsageError("--data and --soak are separate runs: pick one");
+  const modes = [values.data, values.soak !== undefined, values["rapid-reset"] !== undefined].filter(Boolean).length;
+  if (modes > 1) throw new UsageError("--data, --soak and --rapid-reset are separate runs: pick one");
   if (values.paired && (values.rate !== undefined || values.data || values.soak !== undefined)) {
     throw new UsageError("--paired pairs scenarios with their floors: not with --rate, --data or --soak, which compare no floors");
   }
@@ -153,6 +160,7 @@ function parseOptions(argv: string[]): Options | undefined {
     dataClients: positiveNumber("data-clients", values["data-clients"], 100_000, { allowZero: true }),
     dataRevoked: positiveNumber("data-revoked", values["data-revoked"], 1_000_000, { allowZero: true }),
     soakSeconds: values.soak === undefined ? undefined : positiveNumber("soak", values.soak, 0),
+    rapidResetSeconds: values["rapid-reset"] === undefined ? undefined : positiveNumber("rapid-reset", values["rapid-reset"], 0),
     workers: values.workers === undefined || values.workers === "auto" ? values.workers : String(positiveNumber("workers", values.workers, 1)),
     redis,
     serverCommand: values["server-cmd"],
@@ -207,6 +215,12 @@ interface Run {
   log: (message: string) => void;
 }
 
+/** How every load of a set of requests runs: the run's connections, threads and work directory. */
+function loadOptionsOf(run: Run, requests: RequestSpec[], durationSeconds: number, tag: string, rate = run.options.rate): Omit<LoadOptions, "h1"> {
+  const { options } = run;
+  return { rate, baseUrl: run.system.baseUrl, requests, connections: options.connections, durationSeconds, threads: options.clientThreads, workDir: run.workDir, tag };
+}
+
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Verifies, warms up, measures, verifies again. Never throws for a scenario failure: it is in the result. */
@@ -228,16 +242,8 @@ async function runScenario(run: Run, scenario: Scenario, label = scenario.name):
     fail(`verification before the load failed, scenario skipped: ${errorText(error)}`);
     return result;
   }
-  const loadOptions = (durationSeconds: number, tag: string): Omit<LoadOptions, "h1"> => ({
-    rate: options.rate,
-    baseUrl: system.baseUrl,
-    requests: prepared.requests,
-    connections: options.connections,
-    durationSeconds,
-    threads: options.clientThreads,
-    workDir: run.workDir,
-    tag,
-  });
+  const requests = prepared.requests;
+  const loadOptions = (durationSeconds: number, tag: string) => loadOptionsOf(run, requests, durationSeconds, tag);
   try {
     if (options.warmupSeconds > 0) await runScenarioLoad(scenario.tool, loadOptions(options.warmupSeconds, `${label}-warmup`));
     const serverCpu = new CpuMeter(system.pid);
@@ -565,6 +571,85 @@ async function soakMode(run: Run, soakSeconds: number): Promise<{ json: unknown;
   return { json: { mix: SOAK_MIX, samples, growth }, human, problems };
 }
 
+const RAPID_RESET_SESSIONS = 120;
+/** Not 127.0.0.1, the measured client's address: 40 sessions each, under the default per-peer cap of 100. */
+const RAPID_RESET_SOURCES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
+const RAPID_RESET_DEFAULT_RATE = 2_000;
+
+/**
+ * A normal client's gRPC Ping latency at a fixed offered rate (h2load, open
+ * loop), alone and then while 120 sessions do HTTP/2 rapid reset. The
+ * attackers run in this process; the client is h2load, a process of its own.
+ */
+async function rapidResetMode(run: Run, seconds: number): Promise<{ json: unknown; human: string; problems: string[] }> {
+  const { options, system } = run;
+  const rate = options.rate ?? RAPID_RESET_DEFAULT_RATE;
+  const prepared = await scenarioNamed("ping-grpc-h2").prepare(run.ctx);
+  await prepared.verify();
+  const [spec] = prepared.requests as [RequestSpec];
+  const problems: string[] = [];
+  const load = async (tag: string, durationSeconds: number) => {
+    const cpu = new CpuMeter(system.pid);
+    cpu.start();
+    const result = await runScenarioLoad("h2load", loadOptionsOf(run, prepared.requests, durationSeconds, tag, rate));
+    const cpuPercent = cpu.stop();
+    for (const problem of loadProblems(result)) problems.push(`${tag}: ${problem}`);
+    run.log(`   ${tag}: ${formatNumber(result.requestsPerSecond)} req/s, p50 ${formatMs(result.latencyMs.p50)} ms, p99 ${formatMs(result.latencyMs.p99)} ms`);
+    return { result, cpuPercent };
+  };
+  run.log(`rapid reset: gRPC Ping at ${formatNumber(rate)} req/s for ${seconds} s alone, then with ${RAPID_RESET_SESSIONS} rapid-reset sessions`);
+  if (options.warmupSeconds > 0) await load("rapid-reset-warmup", options.warmupSeconds);
+  const alone = await load("alone", seconds);
+  stopIfInterrupted();
+  const attack = startRapidReset({
+    baseUrl: system.baseUrl,
+    sessions: RAPID_RESET_SESSIONS,
+    sources: RAPID_RESET_SOURCES,
+    headers: { ":method": spec.method, ":path": spec.path, ...spec.headers },
+  });
+  let attacked: Awaited<ReturnType<typeof load>>;
+  let attackStats: RapidResetStats;
+  try {
+    attacked = await load("under-attack", seconds);
+  } finally {
+    attackStats = await attack.stop();
+  }
+  if (!system.alive()) problems.push(`the server is gone:\n${system.recentOutput()}`);
+  else {
+    try {
+      await prepared.verify();
+    } catch (error) {
+      problems.push(`verification after the attack failed: ${errorText(error)}`);
+    }
+  }
+  const metrics = await fetch(`${system.baseUrl}/metrics`).then((response) => response.text()).catch(() => "");
+  const refusedForRapidReset = Number(/^tokensmith_http2_sessions_refused_total\{reason="rapid_reset"\} (\d+)/m.exec(metrics)?.[1] ?? Number.NaN);
+  const row = (phase: string, measured: { result: LoadResult; cpuPercent: number | undefined }) => [
+    phase,
+    formatNumber(measured.result.requestsPerSecond),
+    formatMs(measured.result.latencyMs.p50),
+    formatMs(measured.result.latencyMs.p99),
+    formatMs(measured.result.latencyMs.p999),
+    formatNumber(measured.result.non2xx + measured.result.errorCount),
+    formatNumber(measured.cpuPercent),
+  ];
+  const p99Ratio = attacked.result.latencyMs.p99 / alone.result.latencyMs.p99;
+  const human = [
+    table(["normal client (gRPC Ping, h2load)", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "failed", "srv CPU%"], [row("alone", alone), row(`with ${RAPID_RESET_SESSIONS} rapid-reset sessions`, attacked)]),
+    "",
+    `p99 under attack / alone: ${formatRatio(p99Ratio)}`,
+    `attackers: ${formatNumber(attackStats.streamsReset)} streams opened and reset over ${formatNumber(attackStats.sessionsOpened)} sessions; ` +
+      `GOAWAY ENHANCE_YOUR_CALM ${formatNumber(attackStats.goawaysEnhanceYourCalm)}, other GOAWAY ${formatNumber(attackStats.goawaysOther)}; ` +
+      `server's tokensmith_http2_sessions_refused_total{reason="rapid_reset"} ${formatNumber(refusedForRapidReset)}`,
+    dim(`open loop at ${formatNumber(rate)} req/s over ${options.connections} connections; attackers from ${RAPID_RESET_SOURCES.join(", ")} (the client is 127.0.0.1).`),
+  ].join("\n");
+  return {
+    json: { rate, sessions: RAPID_RESET_SESSIONS, alone, underAttack: attacked, p99Ratio, attackers: attackStats, refusedForRapidReset },
+    human,
+    problems,
+  };
+}
+
 // --- main -----------------------------------------------------------------------------
 
 async function main(): Promise<number> {
@@ -582,13 +667,20 @@ async function main(): Promise<number> {
   const opts = options;
   // Progress always goes to stderr, so stdout is only the table (or only the JSON).
   const log = (message: string) => process.stderr.write(`${message}\n`);
-  const mode = opts.data ? "data" : opts.soakSeconds !== undefined ? "soak" : "scenarios";
+  const mode = opts.data ? "data" : opts.soakSeconds !== undefined ? "soak" : opts.rapidResetSeconds !== undefined ? "rapid-reset" : "scenarios";
 
   let scenarios: Scenario[] = [];
   try {
     if (mode === "scenarios") scenarios = selectScenarios(opts.scenarios, log, opts.rate !== undefined);
     else if (opts.scenarios !== undefined) log(`--scenarios is ignored with --${mode}`);
-    const tools = mode === "scenarios" ? (opts.rate !== undefined ? (["h2load"] as const) : scenarios.map((scenario) => scenario.tool)) : (["wrk"] as const);
+    const tools =
+      mode === "scenarios"
+        ? opts.rate !== undefined
+          ? (["h2load"] as const)
+          : scenarios.map((scenario) => scenario.tool)
+        : mode === "rapid-reset"
+          ? (["h2load"] as const)
+          : (["wrk"] as const);
     requireTools(tools);
   } catch (error) {
     process.stderr.write(`bench: ${errorText(error)}\n`);
@@ -647,6 +739,7 @@ async function main(): Promise<number> {
         connections: opts.connections,
         clientThreads: opts.clientThreads,
         ...(mode === "soak" ? { soakSeconds: opts.soakSeconds } : {}),
+        ...(mode === "rapid-reset" ? { rapidResetSeconds: opts.rapidResetSeconds } : {}),
         ...(mode === "data" ? { dataClients: opts.dataClients, dataRevoked: opts.dataRevoked } : {}),
       },
     };
@@ -660,6 +753,10 @@ async function main(): Promise<number> {
       const { json, human, results } = await dataMode(run);
       ok = results.every((result) => result.status === "ok");
       output = { json: { mode, ...(json as object), scenarios: results }, human: [human, ...problemLines(results).map((line) => red(bold(line)))].join("\n") };
+    } else if (mode === "rapid-reset") {
+      const attack = await rapidResetMode(run, opts.rapidResetSeconds as number);
+      ok = attack.problems.length === 0;
+      output = { json: { mode, ...(attack.json as object), problems: attack.problems }, human: [attack.human, ...attack.problems.map((p) => red(bold(`!!! ${p}`)))].join("\n") };
     } else {
       const soak = await soakMode(run, opts.soakSeconds as number);
       ok = soak.problems.length === 0;
@@ -681,7 +778,9 @@ async function main(): Promise<number> {
         `server: ${system.command} [${system.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${header.server.processesAtStart} process(es), Redis ${system.redis.mode === "cluster" ? "Cluster (3 masters)" : "standalone"}\n` +
         (mode === "soak"
           ? `soak: ${opts.soakSeconds} s, ${opts.connections} connections, after ${opts.warmupSeconds} s warm-up, ${opts.clientThreads} load generator thread(s)\n`
-          : `${opts.rate !== undefined ? `open loop at ${formatNumber(opts.rate)} req/s, ` : ""}${opts.connections} connections, ${opts.durationSeconds} s per scenario after ${opts.warmupSeconds} s warm-up ` +
+          : mode === "rapid-reset"
+            ? `rapid reset: ${opts.rapidResetSeconds} s alone + ${opts.rapidResetSeconds} s under attack, after ${opts.warmupSeconds} s warm-up\n`
+            : `${opts.rate !== undefined ? `open loop at ${formatNumber(opts.rate)} req/s, ` : ""}${opts.connections} connections, ${opts.durationSeconds} s per scenario after ${opts.warmupSeconds} s warm-up ` +
             `(and a ${opts.warmupLapSeconds} s warm-up lap), ${opts.clientThreads} load generator thread(s)\n`);
       process.stdout.write(`\n${context}\n${output.human}\n`);
       if (!ok) process.stdout.write(`${red(bold("\nSOME SCENARIOS FAILED: the numbers above include failed requests or skipped scenarios."))}\n`);

@@ -103,6 +103,8 @@ export async function createDomain(options: {
   logger: Logger;
   extraClients?: Client[];
   extraApiKeys?: ApiKey[];
+  /** HTTP/2 sessions open now, for the metrics. */
+  http2Sessions?: () => number;
 }): Promise<Domain> {
   const { config, issuer, clock, store, logger } = options;
   const ed25519 = ed25519Engine(config.ed25519);
@@ -131,6 +133,7 @@ export async function createDomain(options: {
     fetchJwks: createJwksUriFetch(config.clientJwksUris),
   });
   const metrics = new Metrics({
+    http2Sessions: options.http2Sessions,
     signingKeyAges: () => keyRing.describe().filter((key) => key.published).map((key) => ({ kid: key.kid, ageSeconds: (clock.now() - key.createdAt) / 1000 })),
   });
   const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits, events: metrics });

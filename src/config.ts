@@ -13,6 +13,7 @@ import { checkJwksUri, JwksUriError } from "./domain/jwks-uri-policy.js";
 import { CLIENT_AUTH_METHODS, defaultAuthMethods, usesSecret, type ClientAuthMethod } from "./domain/client.js";
 
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
+import { parseAddressRange } from "./http/client-address.js";
 
 const scope = z.string().refine(isScopeToken, { message: "not a valid scope token (RFC 6749 §3.3)" });
 /** Scopes that give power over Tokensmith itself: never advertised to anonymous callers. */
@@ -137,8 +138,20 @@ export const configSchema = z
     tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
     /** Refuse cleartext requests with a clear message. Default: on when TLS is configured. */
     requireTls: z.boolean().optional(),
-    /** Trust X-Forwarded-Proto from a TLS-terminating proxy in front (for requireTls). */
-    trustProxy: z.boolean().default(false),
+    /**
+     * The proxies in front whose forwarding headers count: addresses or CIDRs;
+     * true = loopback only (127.0.0.0/8, ::1). From a trusted proxy, the caller
+     * (for rate limits and logs) is the rightmost untrusted address of
+     * forwardedHeader, and X-Forwarded-Proto counts for requireTls.
+     */
+    trustProxy: z
+      .union([
+        z.boolean(),
+        z.array(z.string().refine((range) => parseAddressRange(range) !== undefined, { message: "must be an IP address or a CIDR (10.0.0.0/8, fd00::/8)" })),
+      ])
+      .default(false),
+    /** The header the trusted proxies append the caller's address to. */
+    forwardedHeader: z.enum(["x-forwarded-for", "forwarded"]).default("x-forwarded-for"),
     /** On SIGTERM: readiness goes false, then after this delay the port closes... */
     shutdownDelaySeconds: z.number().min(0).max(60).default(0),
     /** ...and requests in flight get this long to finish. */
@@ -165,6 +178,22 @@ export const configSchema = z
       .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60, introspectionsPerSecond: 50_000 }),
     /** While the store is unreachable: one warning, then one line per this many seconds with the count of failed requests. */
     storeOutageLogSeconds: z.number().min(0.1).max(3600).default(10),
+    /**
+     * HTTP/2 sessions (h2c and h2), per process. An idle session (no open
+     * stream) gets GOAWAY and is closed; sessions past a cap are refused with
+     * GOAWAY ENHANCE_YOUR_CALM (trusted proxies are capped in total only); a
+     * session that resets more streams than it completes, by more than the
+     * allowance, gets GOAWAY ENHANCE_YOUR_CALM (HTTP/2 rapid reset).
+     */
+    http2: z
+      .object({
+        idleTimeoutSeconds: z.number().positive().max(3600).default(10),
+        maxSessions: z.number().int().min(1).default(10_000),
+        maxSessionsPerPeer: z.number().int().min(1).default(100),
+        rapidResetAllowance: z.number().int().min(1).default(100),
+      })
+      .strict()
+      .default({ idleTimeoutSeconds: 10, maxSessions: 10_000, maxSessionsPerPeer: 100, rapidResetAllowance: 100 }),
     /** Worker processes (node:cluster) serving the port; 1 = this process only. Needs the Redis store to share state. */
     workers: z.number().int().min(1).max(64).default(1),
     /** Which client jwks_uris the server fetches: https to public addresses only, unless opened here. */
@@ -315,6 +344,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = en
   if (env.TOKENSMITH_WORKERS === "auto") merged.workers = availableParallelism();
   else set("workers", envInteger(env, "TOKENSMITH_WORKERS"));
   if (env.NODE_ENV === "production" || env.TOKENSMITH_ENV === "production") merged.production = true;
+  if (env.TOKENSMITH_TRUST_PROXY) {
+    const value = env.TOKENSMITH_TRUST_PROXY.trim();
+    merged.trustProxy = value === "true" || value === "false" ? value === "true" : value.split(",").map((range) => range.trim());
+  }
   if (env.TOKENSMITH_REQUIRE_TLS) merged.requireTls = env.TOKENSMITH_REQUIRE_TLS === "true" || env.TOKENSMITH_REQUIRE_TLS === "1";
   if (env.TOKENSMITH_TLS_CERT || env.TOKENSMITH_TLS_KEY) {
     merged.tls = { certFile: env.TOKENSMITH_TLS_CERT, keyFile: env.TOKENSMITH_TLS_KEY };

@@ -9,6 +9,7 @@ import {
   type Http2Session,
 } from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
+import { Http2SessionGuard, type Http2SessionGuardOptions } from "./http2-session-guard.js";
 import { handleAtTurnEnd } from "./http/turn-dispatch.js";
 
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
@@ -22,6 +23,8 @@ export type NodeRequestListener = (
 
 export interface OnePortServer {
   readonly port: number;
+  /** HTTP/2 sessions open now (h2c and h2). */
+  readonly http2Sessions: number;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -30,6 +33,8 @@ export interface OnePortOptions {
   port: number;
   tls?: { cert: Buffer; key: Buffer };
   handler: NodeRequestListener;
+  /** Idle timeout, caps and rapid-reset defence of HTTP/2 sessions. */
+  http2Sessions: Http2SessionGuardOptions;
 }
 
 /**
@@ -70,8 +75,10 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   secure?.emit("listening");
 
   const sessions = new Set<Http2Session>();
+  const guard = new Http2SessionGuard(options.http2Sessions);
   for (const server of [h2c, secure]) {
     server?.on("session", (session: Http2Session) => {
+      if (!guard.admit(session)) return;
       sessions.add(session);
       session.once("close", () => sessions.delete(session));
     });
@@ -79,6 +86,9 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
 
   return {
     port,
+    get http2Sessions() {
+      return guard.open;
+    },
     /** Stops accepting, lets in-flight requests finish within `graceMs`, then cuts what is left. */
     async close(graceMs = 5_000) {
       const closed = new Promise<void>((resolve) => outer.close(() => resolve()));

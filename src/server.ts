@@ -14,6 +14,8 @@ import type { Client } from "./domain/client.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import { issuerOf, type Config } from "./config.js";
 import { corsHandler } from "./http/cors.js";
+import type { Metrics } from "./observability/metrics.js";
+import { clientAddressResolver, type ClientAddressResolver } from "./http/client-address.js";
 import { httpRoutes, sendJson } from "./http/http-routes.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
@@ -81,32 +83,34 @@ export function routes(domain: Domain, lifecycle: Lifecycle, services = apiServi
 const MAX_RPC_MESSAGE_BYTES = 64 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-function isTls(req: NodeRequest, trustProxy: boolean): boolean {
+function isTls(req: NodeRequest, proxies: ClientAddressResolver): boolean {
   if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted) return true;
-  return trustProxy && String(req.headers["x-forwarded-proto"] ?? "").split(",")[0]?.trim() === "https";
+  return proxies.trusts(req.socket?.remoteAddress) && String(req.headers["x-forwarded-proto"] ?? "").split(",")[0]?.trim() === "https";
 }
 
 export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeRequestListener {
   const services = apiServices(domain);
+  const proxies = clientAddressResolver(domain.config);
+  const peerOf = proxies.of;
+  const contextValues = contextValuesOf(peerOf);
   const rpc = connectNodeAdapter({
     routes: routes(domain, lifecycle, services),
     // Outermost first: metrics see the final, mapped code.
     interceptors: [metricsInterceptor(domain.metrics), errorMappingInterceptor(domain)],
-    contextValues: contextValuesOf,
+    contextValues,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
   });
   const connectUnary = connectUnaryFastPath({
     services,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
-    contextValues: contextValuesOf,
+    contextValues,
     around: observedCall(domain.metrics, domain),
   });
-  const http = httpRoutes(domain);
+  const http = httpRoutes(domain, peerOf);
   const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });
   const webConsole = consoleRoute({ logger: domain.logger });
   const cors = corsHandler(domain.config.cors);
   const requireTls = domain.config.requireTls ?? domain.config.tls !== undefined;
-  const { trustProxy } = domain.config;
   const debug = domain.logger.isLevelEnabled("debug");
   return (req, res) => {
     const presented = req.headers["x-request-id"];
@@ -117,14 +121,14 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
       const started = process.hrtime.bigint();
       res.once("finish", () =>
         domain.logger.debug(
-          { reqId: requestId, method: req.method, path: (req.url ?? "").split("?")[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+          { reqId: requestId, peer: peerOf(req), method: req.method, path: (req.url ?? "").split("?")[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
           "request",
         ),
       );
     }
     if (operations(req, res)) return;
     if (cors(req, res)) return;
-    if (requireTls && !isTls(req, trustProxy)) {
+    if (requireTls && !isTls(req, proxies)) {
       req.resume();
       sendJson(res, 403, { error: "invalid_request", error_description: "TLS is required: calls made over plain HTTP are refused; use https://" });
       return;
@@ -167,7 +171,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let handler: NodeRequestListener = (_req, res) =>
     sendJson(res, 503, { error: "temporarily_unavailable", error_description: "starting" }, { "retry-after": "1" });
   const tls = config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined;
-  const server = await listenOnePort({ host: config.host, port: config.port, tls, handler: (req, res) => handler(req, res) });
+  // Refusals while the domain (and its metrics) is still being built go uncounted.
+  let metrics: Metrics | undefined;
+  const server = await listenOnePort({
+    host: config.host,
+    port: config.port,
+    tls,
+    handler: (req, res) => handler(req, res),
+    http2Sessions: {
+      limits: config.http2,
+      exemptFromPeerLimit: clientAddressResolver(config).trusts,
+      onRefused: (reason) => metrics?.http2SessionRefused(reason),
+    },
+  });
   let domain: Domain;
   try {
     await waitForStore(store, config.store.type === "redis" ? 15_000 : 0);
@@ -179,7 +195,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         `issuer is not set, so it is this instance's own address ${issuer}: instances sharing this Redis refuse each other's tokens unless they share one issuer; set TOKENSMITH_ISSUER (issuer) to the public URL`,
       );
     }
-    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients });
+    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients, http2Sessions: () => server.http2Sessions });
+    metrics = domain.metrics;
   } catch (error) {
     await server.close(0);
     if (!options.store) await store.close();

@@ -64,6 +64,10 @@ describe("a bad configuration is refused, naming every bad field", () => {
     ["an issuer that is not a URL", { issuer: "tokensmith" }, ["issuer"]],
     ["tls without keyFile", { tls: { certFile: "c.pem" } }, ["tls.keyFile"]],
     ["two bad fields at once", { port: -1, logLevel: "loud" }, ["port", "logLevel"]],
+    ["a trusted proxy that is not an address", { trustProxy: ["10.0.0.1", "proxy.internal"] }, ["trustProxy.1"]],
+    ["an IPv4 CIDR prefix over 32", { trustProxy: ["10.0.0.0/33"] }, ["trustProxy.0"]],
+    ["an IPv6 CIDR prefix over 128", { trustProxy: ["2001:db8::/129"] }, ["trustProxy.0"]],
+    ["an unknown forwarding header", { forwardedHeader: "x-real-ip" }, ["forwardedHeader"]],
   ])("%s", (_case, input, named) => {
     const error = configError(() => parseConfig(input));
     for (const field of named) expect(error.message).toContain(field);
@@ -214,6 +218,14 @@ describe("defaults", () => {
     });
   });
 
+  it("trusts no proxy, and bounds HTTP/2 sessions: 10 s idle, 10,000 in all, 100 per peer, 100 resets ahead", () => {
+    expect(parseConfig({})).toMatchObject({
+      trustProxy: false,
+      forwardedHeader: "x-forwarded-for",
+      http2: { idleTimeoutSeconds: 10, maxSessions: 10_000, maxSessionsPerPeer: 100, rapidResetAllowance: 100 },
+    });
+  });
+
   it("are what loadConfig gives without a file or environment", () => {
     expect(loadConfig({})).toEqual(parseConfig({}));
   });
@@ -289,6 +301,8 @@ describe("environment variables override the file", () => {
     ["TOKENSMITH_SIGNING_THREADS", "0", { signingThreads: 0 }],
     ["TOKENSMITH_SIGNING_THREADS", "4", { signingThreads: 4 }],
     ["REDIS_URL", "redis://redis.test:6379", { store: { type: "redis", url: "redis://redis.test:6379" } }],
+    ["TOKENSMITH_TRUST_PROXY", "true", { trustProxy: true }],
+    ["TOKENSMITH_TRUST_PROXY", "10.0.0.0/8, 192.0.2.1", { trustProxy: ["10.0.0.0/8", "192.0.2.1"] }],
   ])("%s=%s", (name, value, override) => {
     const fromFile = loadConfig({}, path);
     const config = loadConfig({ [name]: value }, path);

@@ -5,6 +5,8 @@ import { authorizationServerMetadata, handleOAuthEndpoint, oauthEndpoints } from
 
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
 export type NodeResponse = ServerResponse | Http2ServerResponse;
+/** The address a request counts against (http/client-address.ts). */
+export type PeerOf = (req: NodeRequest) => string | undefined;
 /** Resolves true when the request was answered here; false hands it on. */
 export type HttpRoute = (req: NodeRequest, res: NodeResponse) => boolean;
 
@@ -25,8 +27,8 @@ function pathOf(req: NodeRequest): string {
 }
 
 /** The plain-HTTP endpoints served next to the RPCs on the same port. */
-export function httpRoutes(domain: Domain): HttpRoute {
-  const endpoints = oauthEndpoints(domain);
+export function httpRoutes(domain: Domain, peerOf: PeerOf): HttpRoute {
+  const endpoints = oauthEndpoints(domain, peerOf);
   const documents: Record<string, { body: () => unknown; maxAge: number }> = {
     // Short max-age: a rotated key is published before it signs, so caches catch up in time.
     "/.well-known/jwks.json": { body: () => ({ keys: domain.keyRing.publicJwks() }), maxAge: 60 },

@@ -9,7 +9,7 @@ import { invalidRequest, OAuthError, type FailureKind } from "../domain/oauth-er
 import { parseScopeParameter } from "../domain/scopes.js";
 import { StoreUnavailableError } from "../store/store.js";
 import { readForm, type FormParameters } from "./form-body.js";
-import { sendJson, type NodeRequest, type NodeResponse } from "./http-routes.js";
+import { sendJson, type NodeRequest, type NodeResponse, type PeerOf } from "./http-routes.js";
 
 /**
  * Fresh no-store headers (RFC 6749 §5.1) to add to. A function, not a shared
@@ -33,7 +33,7 @@ const STATUS_OF: Record<FailureKind, number> = {
 /** Requests whose client authenticated in the body (client_secret_post, private_key_jwt). */
 const bodyAuthenticated = new WeakSet<NodeRequest>();
 
-function credentialsOf(req: NodeRequest, form: FormParameters): ClientCredentials {
+function credentialsOf(req: NodeRequest, form: FormParameters, peer: string | undefined): ClientCredentials {
   if (form.get("client_secret") !== undefined || form.get("client_assertion") !== undefined) bodyAuthenticated.add(req);
   return {
     authorization: req.headers.authorization,
@@ -41,7 +41,7 @@ function credentialsOf(req: NodeRequest, form: FormParameters): ClientCredential
     clientSecret: form.get("client_secret"),
     clientAssertionType: form.get("client_assertion_type"),
     clientAssertion: form.get("client_assertion"),
-    peer: req.socket?.remoteAddress,
+    peer,
   };
 }
 
@@ -106,7 +106,7 @@ function introspectionBody(result: Introspection): Record<string, unknown> {
 type Endpoint = (req: NodeRequest, res: NodeResponse, form: FormParameters) => Promise<void>;
 
 /** The OAuth 2.0 endpoints: the same domain as the RPCs, translated to forms and JSON. */
-export function oauthEndpoints(domain: Domain): Record<string, Endpoint> {
+export function oauthEndpoints(domain: Domain, peerOf: PeerOf): Record<string, Endpoint> {
   return {
     "/oauth2/token": async (req, res, form) => {
       const grantType = form.get("grant_type");
@@ -114,7 +114,7 @@ export function oauthEndpoints(domain: Domain): Record<string, Endpoint> {
       if (grantType !== "client_credentials") {
         throw new OAuthError("unsupported_grant_type", "invalid_argument", `grant_type "${grantType.slice(0, 64)}" is not supported; use client_credentials`);
       }
-      const issued = await domain.clientTokens.issue(credentialsOf(req, form), {
+      const issued = await domain.clientTokens.issue(credentialsOf(req, form, peerOf(req)), {
         scopes: parseScopeParameter(form.get("scope")),
         audience: [...form.getAll("resource"), ...form.getAll("audience")],
       });
@@ -128,7 +128,7 @@ export function oauthEndpoints(domain: Domain): Record<string, Endpoint> {
     "/oauth2/introspect": async (req, res, form) => {
       const token = form.get("token");
       if (token === undefined) throw invalidRequest("token is required");
-      const result = await domain.introspector.introspect(credentialsOf(req, form), {
+      const result = await domain.introspector.introspect(credentialsOf(req, form, peerOf(req)), {
         token,
         tokenTypeHint: form.get("token_type_hint"),
       });
@@ -137,7 +137,7 @@ export function oauthEndpoints(domain: Domain): Record<string, Endpoint> {
     "/oauth2/revoke": async (req, res, form) => {
       const token = form.get("token");
       if (token === undefined) throw invalidRequest("token is required");
-      await domain.revoker.revoke(credentialsOf(req, form), { token, tokenTypeHint: form.get("token_type_hint") });
+      await domain.revoker.revoke(credentialsOf(req, form, peerOf(req)), { token, tokenTypeHint: form.get("token_type_hint") });
       const headers = noStoreHeaders();
       headers["content-length"] = "0";
       res.writeHead(200, headers);

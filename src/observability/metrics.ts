@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { SESSION_REFUSALS, type SessionRefusal } from "../http2-session-guard.js";
 import { LabelledCounter, LabelledHistogram, type CounterSeries, type HistogramSeries } from "./labelled-series.js";
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -20,11 +21,14 @@ export class Metrics {
   private readonly storeErrors: Counter;
   private readonly rateLimited: Counter<"kind">;
   private readonly rateLimitFallbacks: Counter;
+  private readonly sessionsRefused: Counter<"reason">;
   private readonly requestChildren: Labelled<CounterSeries<"protocol" | "method" | "code">> = new Map();
   private readonly latencyChildren: Labelled<HistogramSeries<"protocol" | "method">> = new Map();
   private readonly issuedChildren: Labelled<CounterSeries<"kind">> = new Map();
 
-  constructor(options: { signingKeyAges?: () => Array<{ kid: string; ageSeconds: number }>; defaultMetrics?: boolean } = {}) {
+  constructor(
+    options: { signingKeyAges?: () => Array<{ kid: string; ageSeconds: number }>; http2Sessions?: () => number; defaultMetrics?: boolean } = {},
+  ) {
     const registers = [this.registry];
     this.requests = new LabelledCounter(
       "tokensmith_requests_total",
@@ -53,6 +57,24 @@ export class Metrics {
       help: "Failed-authentication counts kept in process because the store was unavailable",
       registers,
     });
+    this.sessionsRefused = new Counter({
+      name: "tokensmith_http2_sessions_refused_total",
+      help: "HTTP/2 sessions refused or ended with GOAWAY ENHANCE_YOUR_CALM: over the total or per-peer cap, or rapid reset",
+      labelNames: ["reason"],
+      registers,
+    });
+    for (const reason of SESSION_REFUSALS) this.sessionsRefused.labels(reason).inc(0);
+    const openSessions = options.http2Sessions;
+    if (openSessions !== undefined) {
+      new Gauge({
+        name: "tokensmith_http2_sessions",
+        help: "HTTP/2 sessions open now (h2c and h2)",
+        registers,
+        collect() {
+          this.set(openSessions());
+        },
+      });
+    }
     const ages = options.signingKeyAges;
     if (ages !== undefined) {
       new Gauge({
@@ -106,6 +128,10 @@ export class Metrics {
 
   limited(kind: "peer" | "subject" | "caller"): void {
     this.rateLimited.labels(kind).inc();
+  }
+
+  http2SessionRefused(reason: SessionRefusal): void {
+    this.sessionsRefused.labels(reason).inc();
   }
 
   fellBackToLocal(): void {

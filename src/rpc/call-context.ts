@@ -1,11 +1,12 @@
 import { createContextKey, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { NodeRequest } from "../http/http-routes.js";
 
-/** The caller's network address, taken from the socket. */
+/** The caller's network address: the socket's, or the one a trusted proxy forwarded (http/client-address.ts). */
 export const peerKey = createContextKey<string | undefined>(undefined, { description: "peer address" });
 
-export function contextValuesOf(req: NodeRequest): ContextValues {
-  return createContextValues().set(peerKey, req.socket?.remoteAddress);
+/** The context values of each call, with the peer as `peerOf` tells it. */
+export function contextValuesOf(peerOf: (req: NodeRequest) => string | undefined): (req: NodeRequest) => ContextValues {
+  return (req) => createContextValues().set(peerKey, peerOf(req));
 }
 
 /** What the domain needs to know about who is calling: the authorization header and the peer. */

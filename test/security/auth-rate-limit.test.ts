@@ -1,79 +1,30 @@
-import { request } from "node:http";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
-import type { RunningServer } from "../../src/server.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { serversOnRedis } from "../support/backends.js";
+import { postFormFrom as post, postFrom } from "../support/oauth.js";
 import { startTestServer, testClient } from "../support/tokensmith.js";
 
 const orders = testClient("orders", ["orders:read"]);
 const apiKey = generateSecret("api_key");
 const limits = { failuresPerPeer: 8, failuresPerSubjectAndPeer: 3, windowSeconds: 60 };
 
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-  retryAfter: string | undefined;
-}
-
-/** POSTs a form from a chosen loopback source address, so tests can play several peers. */
-function post(url: string, path: string, form: Record<string, string>, options: { from?: string; authorization?: string } = {}): Promise<Reply> {
-  const body = new URLSearchParams(form).toString();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      new URL(path, url),
-      {
-        method: "POST",
-        localAddress: options.from ?? "127.0.0.1",
-        headers: {
-          "content-type": "application/x-www-form-urlencoded",
-          "content-length": Buffer.byteLength(body),
-          ...(options.authorization ? { authorization: options.authorization } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString();
-          resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, retryAfter: res.headers["retry-after"] });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
 const tokenRequest = (secret: string) => ({ grant_type: "client_credentials", client_id: orders.id, client_secret: secret });
 const grantAuth = (key: string) => `Basic ${Buffer.from(`${key}:`).toString("base64")}`;
 
 describe("failed authentication limits", () => {
-  let redis: RedisServer;
-  const servers: RunningServer[] = [];
-  const start = async () => {
-    const server = await startTestServer({
-      clients: [orders],
-      config: {
-        store: { type: "redis", url: redis.url },
-        issuer: "http://tokensmith.test",
-        rateLimits: limits,
-        apiKeys: [{ name: "backend", keyHash: hashSecret(apiKey), scopes: ["passkey:read"] }],
-      },
-    });
-    servers.push(server);
-    return server;
-  };
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-    await redis.command(["FLUSHALL"]);
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const { redis, track } = serversOnRedis();
+  const start = async () =>
+    track(
+      await startTestServer({
+        clients: [orders],
+        config: {
+          store: { type: "redis", url: redis().url },
+          issuer: "http://tokensmith.test",
+          rateLimits: limits,
+          apiKeys: [{ name: "backend", keyHash: hashSecret(apiKey), scopes: ["passkey:read"] }],
+        },
+      }),
+    );
 
   it("past the limit a client id from one peer gets 429 + Retry-After, while the real client on another peer is unaffected", async () => {
     const server = await start();
@@ -112,19 +63,12 @@ describe("failed authentication limits", () => {
   it("limits failed API-key authentications per peer (IssueGrant over Connect JSON)", async () => {
     const server = await start();
     const issueGrant = async (key: string, from: string) =>
-      new Promise<number>((resolve, reject) => {
-        const body = JSON.stringify({ username: "alice", grants: ["passkey:read"] });
-        const req = request(
-          new URL("/tokensmith.v1.TokenService/IssueGrant", server.url),
-          { method: "POST", localAddress: from, headers: { "content-type": "application/json", authorization: grantAuth(key) } },
-          (res) => {
-            res.resume();
-            res.on("end", () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.on("error", reject);
-        req.end(body);
-      });
+      (
+        await postFrom(new URL("/tokensmith.v1.TokenService/IssueGrant", server.url).toString(), JSON.stringify({ username: "alice", grants: ["passkey:read"] }), {
+          from,
+          headers: { "content-type": "application/json", authorization: grantAuth(key) },
+        })
+      ).status;
     for (let i = 0; i < limits.failuresPerPeer; i += 1) expect(await issueGrant(generateSecret("api_key"), "127.0.0.6")).toBe(401);
     expect(await issueGrant(generateSecret("api_key"), "127.0.0.6")).toBe(429);
     expect(await issueGrant(apiKey, "127.0.0.7")).toBe(200);
@@ -134,7 +78,7 @@ describe("failed authentication limits", () => {
     const server = await start();
     // Warm the in-process view of the client while the store is up.
     expect((await post(server.url, "/oauth2/token", tokenRequest(orders.secret), { from: "127.0.0.8" })).status).toBe(200);
-    await redis.kill();
+    await redis().kill();
     try {
       const statuses: number[] = [];
       for (let i = 0; i <= limits.failuresPerSubjectAndPeer; i += 1) {
@@ -143,7 +87,7 @@ describe("failed authentication limits", () => {
       expect(statuses.at(-1)).toBe(429);
       expect((await post(server.url, "/oauth2/token", tokenRequest(orders.secret), { from: "127.0.0.8" })).status).toBe(200);
     } finally {
-      await redis.restart();
+      await redis().restart();
     }
   });
 });

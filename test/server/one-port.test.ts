@@ -1,15 +1,12 @@
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
 import http, { type IncomingMessage } from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
 import { connect as netConnect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/server.js";
+import { createTestCertificate, type TestCertificate } from "../support/tls-certificate.js";
 import { basic, startTestServer, testClient, tokenClient } from "../support/tokensmith.js";
 
 /**
@@ -184,33 +181,21 @@ describe("cleartext: HTTP/1.1, h2c and gRPC on one port", () => {
 });
 
 describe("TLS: ALPN chooses HTTP/2 or HTTP/1.1 on one port", () => {
-  let dir: string;
+  let certificate: TestCertificate;
   let ca: Buffer;
   let server: RunningServer;
   let jwksUrl: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "tokensmith-tls-"));
-    const certFile = join(dir, "c.pem");
-    const keyFile = join(dir, "k.pem");
-    // The server's URL is https://127.0.0.1:<port>, so the certificate names that address too.
-    execFileSync(
-      "openssl",
-      [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout", keyFile, "-out", certFile,
-      ],
-      { stdio: "ignore" },
-    );
-    ca = await readFile(certFile);
-    server = await startTestServer({ clients: [orders], config: { tls: { certFile, keyFile } } });
+    certificate = await createTestCertificate();
+    ca = certificate.ca;
+    server = await startTestServer({ clients: [orders], config: { tls: { certFile: certificate.certFile, keyFile: certificate.keyFile } } });
     jwksUrl = `${server.url}/.well-known/jwks.json`;
   });
 
   afterAll(async () => {
     await server?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await certificate?.remove();
   });
 
   it("announces an https URL and issuer", () => {
@@ -305,26 +290,14 @@ describe("shutdown", () => {
     return { closed, release: () => session.destroy() };
   };
 
-  let dir: string;
-  let tls: { certFile: string; keyFile: string; ca: Buffer };
+  let tls: TestCertificate;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "tokensmith-tls-"));
-    tls = { certFile: join(dir, "c.pem"), keyFile: join(dir, "k.pem"), ca: Buffer.alloc(0) };
-    execFileSync(
-      "openssl",
-      [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-        "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-        "-keyout", tls.keyFile, "-out", tls.certFile,
-      ],
-      { stdio: "ignore" },
-    );
-    tls.ca = await readFile(tls.certFile);
+    tls = await createTestCertificate();
   });
 
   afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await tls?.remove();
   });
 
   it.each([

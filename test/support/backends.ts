@@ -1,7 +1,8 @@
 import type { ConfigInput } from "../../src/config.js";
 import { ManualClock } from "../../src/domain/clock.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { StartOptions } from "../../src/server.js";
+import type { RunningServer, StartOptions } from "../../src/server.js";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from "./redis-server.js";
 
 /** A store deployment that RPC tests run against: embedded memory, standalone Redis, or a 3-master Cluster. */
@@ -71,5 +72,32 @@ export function clusterBackend(): Backend {
       return { config: { store: { type: "redis", clusterNodes: cluster!.nodes } } };
     },
     advance: realWait,
+  };
+}
+
+/**
+ * For a test file whose tests each start Tokensmith servers on one real
+ * redis-server (call it inside the describe): Redis starts once for the
+ * file; after each test its servers are closed and the data flushed.
+ */
+export function serversOnRedis(): { redis(): RedisServer; track(server: RunningServer): RunningServer } {
+  let redis: RedisServer | undefined;
+  const servers: RunningServer[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+    await redis?.command(["FLUSHALL"]);
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  return {
+    redis: () => redis!,
+    track(server) {
+      servers.push(server);
+      return server;
+    },
   };
 }

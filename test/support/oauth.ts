@@ -40,6 +40,48 @@ export async function postForm(url: string, form: FormInput, headers: Record<str
   return readResponse(response);
 }
 
+export interface SourcedReply {
+  status: number;
+  /** The parsed JSON body; {} when empty. */
+  body: Record<string, unknown>;
+  retryAfter: string | undefined;
+}
+
+/**
+ * POSTs with node:http from a chosen loopback source address (127.0.0.x via
+ * `localAddress`), so one test can play several peers, proxies and callers.
+ */
+export function postFrom(url: string, body: string, options: { from?: string; headers?: Record<string, string> } = {}): Promise<SourcedReply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: "POST", localAddress: options.from ?? "127.0.0.1", headers: { "content-length": String(Buffer.byteLength(body)), ...options.headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, retryAfter: res.headers["retry-after"] });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** POSTs a form to `path` from a chosen loopback source address (see postFrom). */
+export function postFormFrom(
+  url: string,
+  path: string,
+  form: FormInput,
+  options: { from?: string; authorization?: string; headers?: Record<string, string> } = {},
+): Promise<SourcedReply> {
+  const headers: Record<string, string> = { "content-type": FORM, ...options.headers };
+  if (options.authorization) headers.authorization = options.authorization;
+  return postFrom(new URL(path, url).toString(), encodeForm(form), { from: options.from, headers });
+}
+
 export async function httpGet(url: string, init: RequestInit = {}): Promise<HttpResult> {
   return readResponse(await fetch(url, init));
 }

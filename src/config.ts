@@ -191,9 +191,10 @@ export const configSchema = z
         maxSessions: z.number().int().min(1).default(10_000),
         maxSessionsPerPeer: z.number().int().min(1).default(100),
         rapidResetAllowance: z.number().int().min(1).default(100),
+        rapidResetBanSeconds: z.number().min(0).max(86_400).default(10),
       })
       .strict()
-      .default({ idleTimeoutSeconds: 10, maxSessions: 10_000, maxSessionsPerPeer: 100, rapidResetAllowance: 100 }),
+      .default({ idleTimeoutSeconds: 10, maxSessions: 10_000, maxSessionsPerPeer: 100, rapidResetAllowance: 100, rapidResetBanSeconds: 10 }),
     /** Worker processes (node:cluster) serving the port; 1 = this process only. Needs the Redis store to share state. */
     workers: z.number().int().min(1).max(64).default(1),
     /** Which client jwks_uris the server fetches: https to public addresses only, unless opened here. */

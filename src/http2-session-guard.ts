@@ -7,11 +7,17 @@ export interface Http2SessionLimits {
   maxSessionsPerPeer: number;
   /** Streams a session may reset beyond those it completed before it gets GOAWAY. */
   rapidResetAllowance: number;
+  /** A peer sent away for rapid reset has its new connections closed unread for this long (0: never). */
+  rapidResetBanSeconds: number;
 }
 
-export type SessionRefusal = "total_limit" | "peer_limit" | "rapid_reset";
+/** Why a session, or a connection before it became one (`banned`), was refused. */
+export type SessionRefusal = "total_limit" | "peer_limit" | "rapid_reset" | "banned";
 
-export const SESSION_REFUSALS: readonly SessionRefusal[] = ["total_limit", "peer_limit", "rapid_reset"];
+export const SESSION_REFUSALS: readonly SessionRefusal[] = ["total_limit", "peer_limit", "rapid_reset", "banned"];
+
+/** Peers banned at once, at most: past it the oldest ban ends early (the map must not be the next thing an attacker fills). */
+const MAX_BANNED_PEERS = 10_000;
 
 export interface Http2SessionGuardOptions {
   limits: Http2SessionLimits;
@@ -33,10 +39,41 @@ export interface Http2SessionGuardOptions {
 export class Http2SessionGuard {
   private total = 0;
   private readonly perPeer = new Map<string, number>();
+  /** Peer address → when its ban ends (performance.now()), in the order the bans began. */
+  private readonly banned = new Map<string, number>();
   private readonly idleMs: number;
 
   constructor(private readonly options: Http2SessionGuardOptions) {
     this.idleMs = options.limits.idleTimeoutSeconds * 1000;
+  }
+
+  /**
+   * Whether a new connection from `address` is to be closed before anything
+   * is read from it. A rapid-reset attacker sent away with GOAWAY reconnects
+   * at once, and each new session costs the server a handshake and another
+   * allowance of resets: measured with 120 such sessions (bench --rapid-reset),
+   * the GOAWAY alone left other clients' p99 worse than no defence at all.
+   * Call it for every accepted socket; counted as a `banned` refusal.
+   */
+  refusesConnection(address: string | undefined): boolean {
+    if (this.banned.size === 0 || address === undefined) return false;
+    const until = this.banned.get(address);
+    if (until === undefined) return false;
+    if (performance.now() >= until) {
+      this.banned.delete(address);
+      return false;
+    }
+    this.options.onRefused?.("banned");
+    return true;
+  }
+
+  private ban(peer: string): void {
+    const banMs = this.options.limits.rapidResetBanSeconds * 1000;
+    // A trusted proxy carries everyone's connections: its attacker's session is sent away, the proxy is not banned.
+    if (banMs <= 0 || this.options.exemptFromPeerLimit?.(peer)) return;
+    this.banned.delete(peer);
+    this.banned.set(peer, performance.now() + banMs);
+    if (this.banned.size > MAX_BANNED_PEERS) this.banned.delete(this.banned.keys().next().value as string);
   }
 
   /** Sessions open now. */
@@ -64,7 +101,7 @@ export class Http2SessionGuard {
     }
     this.total += 1;
     this.perPeer.set(peer, fromPeer + 1);
-    this.watch(session);
+    this.watch(session, peer);
     session.once("close", () => {
       this.total -= 1;
       const left = (this.perPeer.get(peer) ?? 1) - 1;
@@ -86,7 +123,7 @@ export class Http2SessionGuard {
   }
 
   /** Idle closing and the rapid-reset budget of one session. */
-  private watch(session: Http2Session): void {
+  private watch(session: Http2Session, peer: string): void {
     const idleMs = this.idleMs;
     const allowance = this.options.limits.rapidResetAllowance;
     let openStreams = 0;
@@ -118,6 +155,7 @@ export class Http2SessionGuard {
           // A stream the server reset itself (a handler that failed) counts too: rare, and bounded the same way.
           // Once: the GOAWAY is sent now, the destroy comes a turn later.
           this.refuse(session, "rapid_reset");
+          this.ban(peer);
         }
       });
     });

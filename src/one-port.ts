@@ -54,10 +54,15 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   const h2c = createHttp2Server({}, handler);
   const secure = options.tls ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, handler) : undefined;
   // noDelay: responses leave in several writes (headers, body, trailers); Nagle would hold them for the peer's delayed ACK.
-  const outer: NetServer = createNetServer({ noDelay: true }, (socket) => routeBySniffing(socket, { http1, h2c, secure }));
-  outer.on("connection", (socket: Socket) => {
+  const guard = new Http2SessionGuard(options.http2Sessions);
+  const outer: NetServer = createNetServer({ noDelay: true }, (socket) => {
+    if (guard.refusesConnection(socket.remoteAddress)) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
+    routeBySniffing(socket, { http1, h2c, secure });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -75,7 +80,6 @@ export async function listenOnePort(options: OnePortOptions): Promise<OnePortSer
   secure?.emit("listening");
 
   const sessions = new Set<Http2Session>();
-  const guard = new Http2SessionGuard(options.http2Sessions);
   for (const server of [h2c, secure]) {
     server?.on("session", (session: Http2Session) => {
       if (!guard.admit(session)) return;

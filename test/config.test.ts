@@ -222,7 +222,7 @@ describe("defaults", () => {
     expect(parseConfig({})).toMatchObject({
       trustProxy: false,
       forwardedHeader: "x-forwarded-for",
-      http2: { idleTimeoutSeconds: 10, maxSessions: 10_000, maxSessionsPerPeer: 100, rapidResetAllowance: 100 },
+      http2: { idleTimeoutSeconds: 10, maxSessions: 10_000, maxSessionsPerPeer: 100, rapidResetAllowance: 100, rapidResetBanSeconds: 10 },
     });
   });
 

@@ -2,7 +2,7 @@ import http2, { type ClientHttp2Session, type SecureClientSessionOptions } from 
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ConfigInput } from "../../src/config.js";
 import type { RunningServer } from "../../src/server.js";
-import { httpGet } from "../support/oauth.js";
+import { httpGet, postFrom } from "../support/oauth.js";
 import { createTestCertificate, type TestCertificate } from "../support/tls-certificate.js";
 import { startTestServer } from "../support/tokensmith.js";
 
@@ -165,7 +165,7 @@ describe("HTTP/2 sessions: idle timeout, caps per peer and in total, rapid reset
     const overTotal = open(server.url, { from: "127.0.0.4" });
     expect(await settle(overTotal)).toBe("refused");
     expect(overTotal.goawayCode).toBe(NGHTTP2_ENHANCE_YOUR_CALM);
-    expect(await refusals(server)).toEqual({ peer_limit: 1, total_limit: 1, rapid_reset: 0 });
+    expect(await refusals(server)).toEqual({ peer_limit: 1, total_limit: 1, rapid_reset: 0, banned: 0 });
 
     first.session.close();
     await first.closed;
@@ -240,5 +240,46 @@ describe("HTTP/2 sessions: idle timeout, caps per peer and in total, rapid reset
     expect(await settle(normal)).toBe("open");
     expect(normal.goawayCode).toBeUndefined();
     expect(await refusals(server)).toMatchObject({ rapid_reset: 1 });
+  });
+
+  /** Opens streams and resets each at once until the server sends GOAWAY. */
+  async function resetUntilGoaway(attacker: ClientSession): Promise<number> {
+    expect(await settle(attacker)).toBe("open");
+    for (let i = 0; i < 500 && attacker.goawayCode === undefined && !attacker.session.closed && !attacker.session.destroyed; i += 1) {
+      try {
+        const stream = attacker.session.request({ ":path": "/healthz" });
+        stream.on("error", () => undefined);
+        stream.close(NGHTTP2_CANCEL);
+      } catch {
+        break;
+      }
+      if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return within(attacker.goaway, 5_000, "GOAWAY");
+  }
+
+  it("refuses new connections from a peer sent away for rapid reset until its ban ends, and no one else's", async () => {
+    const server = await start({ rapidResetAllowance: 20, rapidResetBanSeconds: 1 });
+    expect(await resetUntilGoaway(open(server.url, { from: "127.0.0.2" }))).toBe(NGHTTP2_ENHANCE_YOUR_CALM);
+
+    // Its reconnection is cut before any HTTP/2 work: closed, never served (neither HTTP/2 nor HTTP/1.1).
+    const back = open(server.url, { from: "127.0.0.2" });
+    expect(await settle(back)).toBe("refused");
+    expect(back.goawayCode).toBeUndefined();
+    await expect(postFrom(`${server.url}/oauth2/token`, "", { from: "127.0.0.2" })).rejects.toThrow();
+    expect(await refusals(server)).toMatchObject({ rapid_reset: 1, banned: 2 });
+
+    const other = open(server.url, { from: "127.0.0.3" });
+    expect(await get(other.session, "/healthz")).toBe(200);
+
+    await vi.waitFor(async () => expect(await settle(open(server.url, { from: "127.0.0.2" }))).toBe("open"), { timeout: 5_000, interval: 200 });
+  });
+
+  it("never bans a trusted proxy (its callers would all be shut out): its session gets GOAWAY, its next one is served", async () => {
+    const server = await start({ rapidResetAllowance: 20, rapidResetBanSeconds: 60 }, { trustProxy: ["127.0.0.5"] });
+    expect(await resetUntilGoaway(open(server.url, { from: "127.0.0.5" }))).toBe(NGHTTP2_ENHANCE_YOUR_CALM);
+    const next = open(server.url, { from: "127.0.0.5" });
+    expect(await get(next.session, "/healthz")).toBe(200);
+    expect(await refusals(server)).toMatchObject({ rapid_reset: 1, banned: 0 });
   });
 });

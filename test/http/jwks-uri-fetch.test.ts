@@ -141,8 +141,11 @@ describe("jwks_uri responses (private networks allowed for these local hosts)", 
     expect(jwksHost.hits()).toBe(before);
   });
 
-  it("an endless body: the request ends with invalid_client, and the fetch stops reading soon after 64 KiB", async () => {
+  it("an endless body: the request ends with invalid_client, the fetch stops reading soon after 64 KiB, and RSS stays flat", async () => {
+    const rssBefore = process.memoryUsage().rss;
     await expectInvalidClient(open, "endless");
+    // Before the cap one such request took RSS from 114 to 623 MB (issue 16); the server runs in this process.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(48 * 1024 * 1024);
     // What the host managed to write is what Tokensmith read plus the loopback socket buffers, not hundreds of MB.
     expect(endless.bytesSent()).toBeGreaterThan(64 * 1024);
     expect(endless.bytesSent()).toBeLessThan(16 * 1024 * 1024);

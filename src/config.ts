@@ -114,6 +114,8 @@ export const configSchema = z
     signingAlgorithm: z.enum(["EdDSA", "ES256"]).default("EdDSA"),
     /** Threads that compute token signatures off the event loop (per process); 0 signs in the event loop. */
     signingThreads: z.number().int().min(0).max(16).default(1),
+    /** Unary Connect and gRPC calls answered by rpc/connect-unary-fast-path.ts instead of connect-node (see its header for why). */
+    rpcFastPath: z.boolean().default(true),
     /** Who computes Ed25519: libsodium (sodium-native; node:crypto where its addon does not load) or node:crypto. */
     ed25519: z.enum(["libsodium", "node"]).default("libsodium"),
     /** Default: an hour, or maxTokenLifetimeSeconds when that is lower. */
@@ -340,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = en
   set("logLevel", env.TOKENSMITH_LOG_LEVEL);
   set("signingAlgorithm", env.TOKENSMITH_SIGNING_ALG);
   set("signingThreads", envInteger(env, "TOKENSMITH_SIGNING_THREADS"));
+  if (env.TOKENSMITH_RPC_FAST_PATH) merged.rpcFastPath = !["false", "0", "off"].includes(env.TOKENSMITH_RPC_FAST_PATH.trim().toLowerCase());
   set("ed25519", env.TOKENSMITH_ED25519);
   set("keyEncryptionKey", env.TOKENSMITH_KEY_ENCRYPTION_KEY);
   if (env.TOKENSMITH_WORKERS === "auto") merged.workers = availableParallelism();

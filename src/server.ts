@@ -100,7 +100,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
     contextValues,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
   });
-  const connectUnary = connectUnaryFastPath({
+  const connectUnary = !domain.config.rpcFastPath ? () => false : connectUnaryFastPath({
     services,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
     contextValues,

@@ -226,6 +226,12 @@ describe("defaults", () => {
     });
   });
 
+  it("answer unary Connect and gRPC calls on the fast path; TOKENSMITH_RPC_FAST_PATH=false (or 0, off) sends them through connect-node", () => {
+    expect(parseConfig({}).rpcFastPath).toBe(true);
+    for (const off of ["false", "0", "off", " OFF "]) expect(loadConfig({ TOKENSMITH_RPC_FAST_PATH: off }).rpcFastPath, off).toBe(false);
+    expect(loadConfig({ TOKENSMITH_RPC_FAST_PATH: "true" }).rpcFastPath).toBe(true);
+  });
+
   it("are what loadConfig gives without a file or environment", () => {
     expect(loadConfig({})).toEqual(parseConfig({}));
   });

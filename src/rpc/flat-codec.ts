@@ -39,7 +39,12 @@ interface Field {
   jsonKey: string;
   /** Tag byte(s) for the binary encoding, in the field's wire type. */
   tag: Buffer;
+  /** This field's bit in a mask of the fields a JSON object named. */
+  bit: number;
 }
+
+/** Fields in a mask of one number (bitwise operators work on 32 bits). */
+const MAX_FLAT_FIELDS = 31;
 
 const SCALAR_KINDS = new Map<ScalarType, Kind>([
   [ScalarType.STRING, "string"],
@@ -77,11 +82,12 @@ export function flatCodec(schema: DescMessage): FlatCodec | undefined {
 function compile(schema: DescMessage): FlatCodec | null {
   if (schema.typeName.startsWith("google.protobuf.")) return null; // well-known types have their own JSON
   const fields: Field[] = [];
+  if (schema.fields.length > MAX_FLAT_FIELDS) return null;
   for (const field of [...schema.fields].sort((a, b) => a.number - b.number)) {
     const kind = kindOf(field);
     if (kind === undefined) return null;
     const wireType = kind === "string" || kind === "strings" ? 2 : 0;
-    fields.push({ kind, localName: field.localName, number: field.number, jsonKey: `${JSON.stringify(field.jsonName)}:`, tag: varintBytes((field.number << 3) | wireType) });
+    fields.push({ kind, localName: field.localName, number: field.number, jsonKey: `${JSON.stringify(field.jsonName)}:`, tag: varintBytes((field.number << 3) | wireType), bit: 1 << fields.length });
   }
   const byNumber = new Map(fields.map((field) => [field.number, field]));
   const byJsonName = new Map<string, Field>();
@@ -293,12 +299,16 @@ function writeVarint(out: Buffer, offset: number, value: number | bigint): numbe
 function decodeJson(byJsonName: ReadonlyMap<string, Field>, zero: () => Record<string, unknown>, parsed: unknown): Record<string, unknown> | undefined {
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return undefined;
   const message = zero();
+  let named = 0;
   for (const key of Object.keys(parsed)) {
     const field = byJsonName.get(key);
     if (field === undefined) continue; // ignoreUnknownFields
+    // A field named twice (by its JSON and its proto name): protobuf-es decides
+    // (2.17 refuses it, "set multiple times"; earlier versions merged).
+    if ((named & field.bit) !== 0) return undefined;
+    named |= field.bit;
     const value = (parsed as Record<string, unknown>)[key];
-    // As protobuf-es reads JSON: null clears a scalar and leaves a list alone; a list
-    // given twice (by its JSON and its proto name) gets both lists' items.
+    // As protobuf-es reads JSON: null clears a scalar and leaves a list alone.
     if (value === null) {
       if (field.kind !== "strings") message[field.localName] = zeroOf(field.kind);
       continue;

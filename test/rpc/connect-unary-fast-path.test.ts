@@ -39,6 +39,7 @@ describe("the Connect unary fast path answers exactly as connect-node does", () 
     ["a wrong secret", "TokenService/IssueClientToken", "{}", basic(orders.id, "wrong")],
     ["a disallowed scope", "TokenService/IssueClientToken", '{"scopes":["orders:write"]}', basic(orders.id, orders.secret)],
     ["introspecting garbage", "TokenService/Introspect", '{"token":"x"}', basic(orders.id, orders.secret)],
+    ["a field named by both its JSON and its proto name", "TokenService/IssueClientToken", '{"client_id":"orders","clientId":"orders"}', {}],
   ])("%s", async (_case, method, body, auth) => {
     const headers = { "content-type": "application/json", ...auth };
     const fast = await call(method, body, headers, false);

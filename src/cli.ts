@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { CliFailure, ExitCode } from "./cli/cli-failure.js";
 import { defaultAuthMethods, type Client } from "./domain/client.js";
 import { generateSecret, hashSecret } from "./domain/secret-format.js";
+import { runtimeWarning } from "./runtime-support.js";
 
 const USAGE = `usage: tokensmith <command> [options]
 
@@ -172,6 +173,8 @@ async function serve(args: string[]): Promise<void> {
   }
   if (demoSecret !== undefined && !isWorkerProcess()) process.stdout.write(`${demoBanner(server.url, "demo", demoSecret)}\n`);
   if (noDemoNotice !== undefined && !isWorkerProcess()) server.domain.logger.warn(noDemoNotice);
+  const outdated = runtimeWarning(process.versions.node);
+  if (outdated !== undefined && !isWorkerProcess()) server.domain.logger.warn({ node: process.versions.node }, outdated);
 }
 
 /** The admin and token commands: each module runs a command and returns what to print. */

@@ -314,6 +314,19 @@ describe("serve", () => {
     });
   });
 
+  it(`serve warns at start when this Node is past its end of life (Node ${process.versions.node}: ${Number.parseInt(process.versions.node, 10) < 22 ? "a warning" : "none"})`, async () => {
+    const port = await freePort();
+    await withCli(["serve"], { TOKENSMITH_PORT: String(port) }, async (run) => {
+      await run.waitForStdout(/client_secret:\s+\S+/);
+      run.child.kill("SIGTERM");
+      expect((await run.exited).code).toBe(0);
+      // The warning is logged right after the banner, before the shutdown line of the same stream.
+      expect(run.stdout()).toContain('"msg":"shutting down"');
+      const warned = run.stdout().includes(`Node ${process.versions.node} is past its end of life`);
+      expect(warned).toBe(Number.parseInt(process.versions.node, 10) < 22);
+    });
+  });
+
   it("with a configured client: creates no demo client, and stops cleanly on SIGTERM", async () => {
     const port = await freePort();
     const path = join(dir, "with-client.yaml");

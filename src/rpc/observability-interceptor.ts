@@ -45,14 +45,14 @@ export function metricsInterceptor(metrics: Metrics): Interceptor {
  * outside), for the unary fast path, which runs handlers without connect-node.
  */
 export function observedCall(metrics: Metrics, log: FailureLog) {
-  return async (method: DescMethod, call: () => Promise<unknown>): Promise<unknown> => {
+  return async (method: DescMethod, requestId: string | undefined, call: () => Promise<unknown>): Promise<unknown> => {
     const started = process.hrtime.bigint();
     try {
       const response = await call();
       recordRpc(metrics, method.name, undefined, started);
       return response;
     } catch (error) {
-      const mapped = toConnectError(error, log);
+      const mapped = toConnectError(error, log, requestId);
       recordRpc(metrics, method.name, mapped, started);
       throw mapped;
     }

@@ -16,7 +16,8 @@ import { issuerOf, type Config } from "./config.js";
 import { corsHandler } from "./http/cors.js";
 import type { Metrics } from "./observability/metrics.js";
 import { clientAddressResolver, type ClientAddressResolver } from "./http/client-address.js";
-import { httpRoutes, sendJson } from "./http/http-routes.js";
+import { httpRoutes } from "./http/http-routes.js";
+import { sendJson } from "./http/json-response.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
 import { contextValuesOf } from "./rpc/call-context.js";
@@ -24,7 +25,7 @@ import { metricsInterceptor, observedCall } from "./rpc/observability-intercepto
 import { connectUnaryFastPath } from "./rpc/connect-unary-fast-path.js";
 import { operationsRoutes, type Lifecycle } from "./http/operations-routes.js";
 import { consoleRoute } from "./http/console-route.js";
-import type { NodeRequest } from "./http/http-routes.js";
+import type { NodeRequest } from "./edge/node-http.js";
 import { randomUUID } from "node:crypto";
 import { HealthMonitor, healthService } from "./rpc/health.js";
 import { registerReflection, registeredServices } from "./rpc/reflection.js";

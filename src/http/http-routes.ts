@@ -1,24 +1,10 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Domain } from "../app.js";
+import type { NodeRequest, NodeResponse, PeerOf } from "../edge/node-http.js";
+import { sendJson } from "./json-response.js";
 import { authorizationServerMetadata, handleOAuthEndpoint, oauthEndpoints } from "./oauth-endpoints.js";
 
-export type NodeRequest = IncomingMessage | Http2ServerRequest;
-export type NodeResponse = ServerResponse | Http2ServerResponse;
-/** The address a request counts against (http/client-address.ts). */
-export type PeerOf = (req: NodeRequest) => string | undefined;
 /** Resolves true when the request was answered here; false hands it on. */
 export type HttpRoute = (req: NodeRequest, res: NodeResponse) => boolean;
-
-export function sendJson(res: NodeResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
-}
 
 function pathOf(req: NodeRequest): string {
   const url = req.url ?? "/";

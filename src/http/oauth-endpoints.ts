@@ -9,7 +9,8 @@ import { invalidRequest, OAuthError, type FailureKind } from "../domain/oauth-er
 import { parseScopeParameter } from "../domain/scopes.js";
 import { StoreUnavailableError } from "../store/store.js";
 import { readForm, type FormParameters } from "./form-body.js";
-import { sendJson, type NodeRequest, type NodeResponse, type PeerOf } from "./http-routes.js";
+import type { NodeRequest, NodeResponse, PeerOf } from "../edge/node-http.js";
+import { sendJson } from "./json-response.js";
 
 /**
  * Fresh no-store headers (RFC 6749 §5.1) to add to. A function, not a shared

@@ -1,5 +1,5 @@
 import { createContextKey, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
-import type { NodeRequest } from "../http/http-routes.js";
+import type { NodeRequest } from "../edge/node-http.js";
 
 /** The caller's network address: the socket's, or the one a trusted proxy forwarded (http/client-address.ts). */
 export const peerKey = createContextKey<string | undefined>(undefined, { description: "peer address" });

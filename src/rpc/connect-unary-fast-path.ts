@@ -2,7 +2,7 @@ import { create, fromBinary, fromJsonString, isMessage, toBinary, toJsonString, 
 import { Code, ConnectError, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import type { NodeRequest, NodeResponse } from "../http/http-routes.js";
+import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
 import { readRequestBody } from "../http/request-body.js";
 import { flatCodec } from "./flat-codec.js";
 

@@ -172,15 +172,11 @@ export function authorizationServerMetadata(domain: Domain): Record<string, unkn
   };
 }
 
-const ISSUED_AT = "/oauth2/token";
-
 export function handleOAuthEndpoint(domain: Domain, path: string, endpoint: Endpoint, req: NodeRequest, res: NodeResponse): void {
   const started = process.hrtime.bigint();
   res.once("finish", () => {
     domain.metrics.request("http", path, String(res.statusCode), Number(process.hrtime.bigint() - started) / 1e9);
     if (res.statusCode === 503) domain.metrics.storeError();
-    else if (res.statusCode === 200 && path === ISSUED_AT) domain.metrics.tokenIssued("access_token");
-    else if (res.statusCode === 200 && path === "/oauth2/revoke") domain.metrics.revoked();
   });
   if (req.method !== "POST") {
     req.resume();

@@ -4,20 +4,11 @@ import type { FailureLog } from "../app.js";
 import type { Metrics } from "../observability/metrics.js";
 import { toConnectError } from "./error-mapping.js";
 
-const ISSUING = new Map<string, "access_token" | "grant">([
-  ["IssueClientToken", "access_token"],
-  ["IssueGrant", "grant"],
-  ["IssueExternalAuthGrant", "grant"],
-]);
-
-/** Records one finished RPC: by method and final code, its latency, and what it issued or revoked. */
+/** Records one finished RPC: by method and final code, and its latency. */
 export function recordRpc(metrics: Metrics, method: string, error: unknown, started: bigint): void {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (error === undefined) {
     metrics.request("rpc", method, "ok", seconds);
-    const kind = ISSUING.get(method);
-    if (kind !== undefined) metrics.tokenIssued(kind);
-    else if (method === "Revoke") metrics.revoked();
     return;
   }
   const code = error instanceof ConnectError ? (Code[error.code] ?? "Unknown") : "Unknown";

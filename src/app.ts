@@ -49,9 +49,6 @@ export interface Domain {
   storeOutages: StoreOutageLog;
 }
 
-/** What the error mappings of both transports log to. */
-export type FailureLog = Pick<Domain, "logger" | "storeOutages">;
-
 export function apiKeysFromConfig(config: Config): ApiKey[] {
   return config.apiKeys.map((key) => ({ ...key, source: "config" as const }));
 }

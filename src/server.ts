@@ -10,6 +10,7 @@ import { DiagnosticsService } from "../gen/tokensmith/v1/diagnostics_service_pb.
 import { diagnosticsService } from "./rpc/diagnostics-service.js";
 import { startKeyMaintenance } from "./keys/key-maintenance.js";
 import { createDomain, type Domain } from "./app.js";
+import { CallEdge } from "./edge/call-edge.js";
 import type { Client } from "./domain/client.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import { issuerOf, type Config } from "./config.js";
@@ -26,7 +27,6 @@ import { connectUnaryFastPath } from "./rpc/connect-unary-fast-path.js";
 import { operationsRoutes, type Lifecycle } from "./http/operations-routes.js";
 import { consoleRoute } from "./http/console-route.js";
 import type { NodeRequest } from "./edge/node-http.js";
-import { randomUUID } from "node:crypto";
 import { HealthMonitor, healthService } from "./rpc/health.js";
 import { registerReflection, registeredServices } from "./rpc/reflection.js";
 import { tokenService } from "./rpc/token-service.js";
@@ -82,7 +82,6 @@ export function routes(domain: Domain, lifecycle: Lifecycle, services = apiServi
 }
 
 const MAX_RPC_MESSAGE_BYTES = 64 * 1024;
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function isTls(req: NodeRequest, proxies: ClientAddressResolver): boolean {
   if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted) return true;
@@ -92,12 +91,12 @@ function isTls(req: NodeRequest, proxies: ClientAddressResolver): boolean {
 export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeRequestListener {
   const services = apiServices(domain);
   const proxies = clientAddressResolver(domain.config);
-  const peerOf = proxies.of;
-  const contextValues = contextValuesOf(peerOf);
+  const edge = new CallEdge({ logger: domain.logger, storeOutages: domain.storeOutages, metrics: domain.metrics, peerOf: proxies.of });
+  const contextValues = contextValuesOf(edge.peerOf);
   const rpc = connectNodeAdapter({
     routes: routes(domain, lifecycle, services),
     // Outermost first: metrics see the final, mapped code.
-    interceptors: [metricsInterceptor(domain.metrics), errorMappingInterceptor(domain)],
+    interceptors: [metricsInterceptor(edge), errorMappingInterceptor(edge)],
     contextValues,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
   });
@@ -105,28 +104,15 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
     services,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
     contextValues,
-    around: observedCall(domain.metrics, domain),
+    around: observedCall(edge),
   });
-  const http = httpRoutes(domain, peerOf);
+  const http = httpRoutes(domain, edge);
   const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });
   const webConsole = consoleRoute({ logger: domain.logger });
   const cors = corsHandler(domain.config.cors);
   const requireTls = domain.config.requireTls ?? domain.config.tls !== undefined;
-  const debug = domain.logger.isLevelEnabled("debug");
   return (req, res) => {
-    const presented = req.headers["x-request-id"];
-    const requestId = typeof presented === "string" && REQUEST_ID.test(presented) ? presented : randomUUID();
-    if (presented !== requestId) req.headers["x-request-id"] = requestId;
-    res.setHeader("x-request-id", requestId);
-    if (debug) {
-      const started = process.hrtime.bigint();
-      res.once("finish", () =>
-        domain.logger.debug(
-          { reqId: requestId, peer: peerOf(req), method: req.method, path: (req.url ?? "").split("?")[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
-          "request",
-        ),
-      );
-    }
+    edge.admit(req, res);
     if (operations(req, res)) return;
     if (cors(req, res)) return;
     if (requireTls && !isTls(req, proxies)) {

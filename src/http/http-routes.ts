@@ -1,5 +1,6 @@
 import type { Domain } from "../app.js";
-import type { NodeRequest, NodeResponse, PeerOf } from "../edge/node-http.js";
+import type { CallEdge } from "../edge/call-edge.js";
+import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
 import { sendJson } from "./json-response.js";
 import { authorizationServerMetadata, handleOAuthEndpoint, oauthEndpoints } from "./oauth-endpoints.js";
 
@@ -13,8 +14,8 @@ function pathOf(req: NodeRequest): string {
 }
 
 /** The plain-HTTP endpoints served next to the RPCs on the same port. */
-export function httpRoutes(domain: Domain, peerOf: PeerOf): HttpRoute {
-  const endpoints = oauthEndpoints(domain, peerOf);
+export function httpRoutes(domain: Domain, edge: CallEdge): HttpRoute {
+  const endpoints = oauthEndpoints(domain, edge);
   const documents: Record<string, { body: () => unknown; maxAge: number }> = {
     // Short max-age: a rotated key is published before it signs, so caches catch up in time.
     "/.well-known/jwks.json": { body: () => ({ keys: domain.keyRing.publicJwks() }), maxAge: 60 },
@@ -24,7 +25,7 @@ export function httpRoutes(domain: Domain, peerOf: PeerOf): HttpRoute {
     const path = pathOf(req);
     const endpoint = endpoints[path];
     if (endpoint !== undefined) {
-      handleOAuthEndpoint(domain, path, endpoint, req, res);
+      handleOAuthEndpoint(edge, path, endpoint, req, res);
       return true;
     }
     const document = documents[path];

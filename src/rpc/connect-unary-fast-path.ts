@@ -19,7 +19,7 @@ export interface FastPathOptions {
   readMaxBytes: number;
   contextValues: (req: NodeRequest) => ContextValues;
   /** Runs the call: the same error mapping and metrics as the interceptors of the general path. */
-  around: (method: DescMethod, requestId: string | undefined, call: () => Promise<unknown>) => Promise<unknown>;
+  around: (method: DescMethod, req: NodeRequest, call: () => Promise<unknown>) => Promise<unknown>;
 }
 
 const JSON_TYPE = "application/json";
@@ -104,7 +104,7 @@ async function serveGrpc(route: Route, req: NodeRequest, res: NodeResponse, opti
   const context = new FastHandlerContext(req, method, options.contextValues(req), "grpc");
   let response: unknown;
   try {
-    response = await options.around(method, requestIdOf(req), async () => route.impl(input as never, context as unknown as HandlerContext));
+    response = await options.around(method, req, async () => route.impl(input as never, context as unknown as HandlerContext));
   } catch (error) {
     writeGrpcError(res, ConnectError.from(error));
     return;
@@ -120,9 +120,6 @@ async function serveGrpc(route: Route, req: NodeRequest, res: NodeResponse, opti
   (res as { addTrailers(headers: Record<string, string>): void }).addTrailers(trailers);
   res.end(frame);
 }
-
-/** The id server.ts gave the request (always one string by then). */
-const requestIdOf = (req: NodeRequest) => req.headers["x-request-id"] as string | undefined;
 
 function writeGrpcError(res: NodeResponse, error: ConnectError): void {
   const headers: Record<string, string> = { "content-type": GRPC_PROTO_TYPE };
@@ -152,7 +149,7 @@ async function serve(route: Route, json: boolean, req: NodeRequest, res: NodeRes
   const context = new FastHandlerContext(req, method, options.contextValues(req), "connect");
   let response: unknown;
   try {
-    response = await options.around(method, requestIdOf(req), async () => route.impl(input as never, context as unknown as HandlerContext));
+    response = await options.around(method, req, async () => route.impl(input as never, context as unknown as HandlerContext));
   } catch (error) {
     const touched = context.touchedHeaders();
     writeError(res, ConnectError.from(error), touched ? context.responseHeader : undefined);

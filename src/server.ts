@@ -30,6 +30,7 @@ import type { NodeRequest } from "./edge/node-http.js";
 import { HealthMonitor, healthService } from "./rpc/health.js";
 import { registerReflection, registeredServices } from "./rpc/reflection.js";
 import { tokenService } from "./rpc/token-service.js";
+import { servedService, type ServedService } from "./rpc/served-service.js";
 import { createStore } from "./store/create-store.js";
 import { EvictionPolicyError } from "./store/eviction-policy.js";
 import type { Store } from "./store/store.js";
@@ -60,18 +61,18 @@ export function createLogger(config: Config): Logger {
 }
 
 /** The API's services and their implementations, built once for both paths. */
-function apiServices(domain: Domain) {
+function apiServices(domain: Domain): ServedService[] {
   return [
-    { service: TokenService, impl: tokenService(domain) as Record<string, unknown> },
-    { service: AdminService, impl: adminService(domain.administration) as Record<string, unknown> },
-    { service: DiagnosticsService, impl: diagnosticsService() as Record<string, unknown> },
+    servedService(TokenService, tokenService(domain)),
+    servedService(AdminService, adminService(domain.administration)),
+    servedService(DiagnosticsService, diagnosticsService()),
   ];
 }
 
 /** The single place where services are wired to the router. */
 export function routes(domain: Domain, lifecycle: Lifecycle, services = apiServices(domain)) {
   return (router: ConnectRouter) => {
-    for (const { service, impl } of services) router.service(service, impl as never);
+    for (const served of services) served.register(router);
     // Health and reflection read the router on first use, so they cover every
     // service registered in this function, wherever it is registered.
     const health = new HealthMonitor({ probe: () => lifecycle.storeReachable() });
@@ -101,7 +102,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
   });
   const connectUnary = !domain.config.rpcFastPath ? () => false : connectUnaryFastPath({
-    services,
+    services: services.map((served) => served.spec),
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
     contextValues,
     around: observedCall(edge),

@@ -1,21 +1,17 @@
 import { create, fromBinary, fromJsonString, isMessage, toBinary, toJsonString, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, type HandlerContext, type MethodImplSpec, type ServiceImplSpec } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
 import { readRequestBody } from "../http/request-body.js";
 import { flatCodec } from "./flat-codec.js";
 
-/** A unary method implementation, as in a ServiceImpl. */
-type UnaryImpl = (request: never, context: HandlerContext) => unknown;
-
-interface Route {
-  method: DescMethod & { methodKind: "unary" };
-  impl: UnaryImpl;
-}
+/** A unary method and its implementation. */
+type Route = Extract<MethodImplSpec, { kind: "unary" }>;
 
 export interface FastPathOptions {
-  services: Array<{ service: DescService; impl: Record<string, unknown> }>;
+  /** The services as connect wraps them (served-service.ts): every unary method of each is served here. */
+  services: ServiceImplSpec[];
   readMaxBytes: number;
   contextValues: (req: NodeRequest) => ContextValues;
   /** Runs the call: the same error mapping and metrics as the interceptors of the general path. */
@@ -43,12 +39,9 @@ const PROTO_TYPE = "application/proto";
  */
 export function connectUnaryFastPath(options: FastPathOptions): (req: NodeRequest, res: NodeResponse) => boolean {
   const routes = new Map<string, Route>();
-  for (const { service, impl } of options.services) {
-    for (const method of service.methods) {
-      const fn = impl[method.localName];
-      if (method.methodKind === "unary" && typeof fn === "function") {
-        routes.set(`/${service.typeName}/${method.name}`, { method: method as Route["method"], impl: fn.bind(impl) as UnaryImpl });
-      }
+  for (const { methods } of options.services) {
+    for (const spec of Object.values(methods)) {
+      if (spec.kind === "unary") routes.set(`/${spec.method.parent.typeName}/${spec.method.name}`, spec);
     }
   }
 

@@ -3,7 +3,7 @@ import { Code, ConnectError, type ContextValues, type HandlerContext, type Metho
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
-import { readRequestBody } from "../http/request-body.js";
+import { readRequestBody } from "../edge/request-body.js";
 import { flatCodec } from "./flat-codec.js";
 
 /** A unary method and its implementation. */
@@ -14,7 +14,7 @@ export interface FastPathOptions {
   services: ServiceImplSpec[];
   readMaxBytes: number;
   contextValues: (req: NodeRequest) => ContextValues;
-  /** Runs the call: the same error mapping and metrics as the interceptors of the general path. */
+  /** Runs the call through the edge (observedCall): the same error mapping, logs and metrics as connect-node's interceptors. */
   around: (method: DescMethod, req: NodeRequest, call: () => Promise<unknown>) => Promise<unknown>;
 }
 

@@ -49,9 +49,6 @@ export interface Domain {
   storeOutages: StoreOutageLog;
 }
 
-/** What the error mappings of both transports log to. */
-export type FailureLog = Pick<Domain, "logger" | "storeOutages">;
-
 export function apiKeysFromConfig(config: Config): ApiKey[] {
   return config.apiKeys.map((key) => ({ ...key, source: "config" as const }));
 }
@@ -138,14 +135,14 @@ export async function createDomain(options: {
   });
   const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits, events: metrics });
   const authenticator = new ClientAuthenticator(clients, assertions, limiter);
-  const clientTokens = new ClientTokenIssuer({ authenticator, signer: keyRing, issuer, clock });
+  const clientTokens = new ClientTokenIssuer({ authenticator, signer: keyRing, issuer, clock, events: metrics });
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
   const staticApiKeys = [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])];
   const apiKeys = new LayeredApiKeyRegistry(staticApiKeys, { store, clock, cacheMs });
   const revocations = new RevocationList({ store, clock });
   const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, clients });
   const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter });
-  const grants = new GrantIssuer({ apiKeys, store, clock, limiter });
+  const grants = new GrantIssuer({ apiKeys, store, clock, events: metrics, limiter });
   const introspectionLimiter = new CallerRateLimiter({
     clock,
     perSecond: config.rateLimits.introspectionsPerSecond,
@@ -153,7 +150,7 @@ export async function createDomain(options: {
     onLimited: () => metrics.limited("caller"),
   });
   const introspector = new Introspector({ callers, activeTokens, store, issuer, clock, limiter: introspectionLimiter });
-  const revoker = new TokenRevoker({ callers, accessTokens, revocations, store });
+  const revoker = new TokenRevoker({ callers, accessTokens, revocations, store, events: metrics });
   const administration = new Administration({
     clients,
     apiKeys,

@@ -10,13 +10,15 @@ import { DiagnosticsService } from "../gen/tokensmith/v1/diagnostics_service_pb.
 import { diagnosticsService } from "./rpc/diagnostics-service.js";
 import { startKeyMaintenance } from "./keys/key-maintenance.js";
 import { createDomain, type Domain } from "./app.js";
+import { CallEdge } from "./edge/call-edge.js";
 import type { Client } from "./domain/client.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import { issuerOf, type Config } from "./config.js";
 import { corsHandler } from "./http/cors.js";
 import type { Metrics } from "./observability/metrics.js";
 import { clientAddressResolver, type ClientAddressResolver } from "./http/client-address.js";
-import { httpRoutes, sendJson } from "./http/http-routes.js";
+import { httpRoutes } from "./http/http-routes.js";
+import { sendJson } from "./http/json-response.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
 import { contextValuesOf } from "./rpc/call-context.js";
@@ -24,11 +26,11 @@ import { metricsInterceptor, observedCall } from "./rpc/observability-intercepto
 import { connectUnaryFastPath } from "./rpc/connect-unary-fast-path.js";
 import { operationsRoutes, type Lifecycle } from "./http/operations-routes.js";
 import { consoleRoute } from "./http/console-route.js";
-import type { NodeRequest } from "./http/http-routes.js";
-import { randomUUID } from "node:crypto";
+import type { NodeRequest } from "./edge/node-http.js";
 import { HealthMonitor, healthService } from "./rpc/health.js";
 import { registerReflection, registeredServices } from "./rpc/reflection.js";
 import { tokenService } from "./rpc/token-service.js";
+import { servedService, type ServedService } from "./rpc/served-service.js";
 import { createStore } from "./store/create-store.js";
 import { EvictionPolicyError } from "./store/eviction-policy.js";
 import type { Store } from "./store/store.js";
@@ -59,18 +61,18 @@ export function createLogger(config: Config): Logger {
 }
 
 /** The API's services and their implementations, built once for both paths. */
-function apiServices(domain: Domain) {
+function apiServices(domain: Domain): ServedService[] {
   return [
-    { service: TokenService, impl: tokenService(domain) as Record<string, unknown> },
-    { service: AdminService, impl: adminService(domain.administration) as Record<string, unknown> },
-    { service: DiagnosticsService, impl: diagnosticsService() as Record<string, unknown> },
+    servedService(TokenService, tokenService(domain)),
+    servedService(AdminService, adminService(domain.administration)),
+    servedService(DiagnosticsService, diagnosticsService()),
   ];
 }
 
 /** The single place where services are wired to the router. */
 export function routes(domain: Domain, lifecycle: Lifecycle, services = apiServices(domain)) {
   return (router: ConnectRouter) => {
-    for (const { service, impl } of services) router.service(service, impl as never);
+    for (const served of services) served.register(router);
     // Health and reflection read the router on first use, so they cover every
     // service registered in this function, wherever it is registered.
     const health = new HealthMonitor({ probe: () => lifecycle.storeReachable() });
@@ -81,7 +83,6 @@ export function routes(domain: Domain, lifecycle: Lifecycle, services = apiServi
 }
 
 const MAX_RPC_MESSAGE_BYTES = 64 * 1024;
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function isTls(req: NodeRequest, proxies: ClientAddressResolver): boolean {
   if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted) return true;
@@ -91,41 +92,28 @@ function isTls(req: NodeRequest, proxies: ClientAddressResolver): boolean {
 export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeRequestListener {
   const services = apiServices(domain);
   const proxies = clientAddressResolver(domain.config);
-  const peerOf = proxies.of;
-  const contextValues = contextValuesOf(peerOf);
+  const edge = new CallEdge({ logger: domain.logger, storeOutages: domain.storeOutages, metrics: domain.metrics, peerOf: proxies.of });
+  const contextValues = contextValuesOf(edge.peerOf);
   const rpc = connectNodeAdapter({
     routes: routes(domain, lifecycle, services),
     // Outermost first: metrics see the final, mapped code.
-    interceptors: [metricsInterceptor(domain.metrics), errorMappingInterceptor(domain)],
+    interceptors: [metricsInterceptor(edge), errorMappingInterceptor(edge)],
     contextValues,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
   });
   const connectUnary = !domain.config.rpcFastPath ? () => false : connectUnaryFastPath({
-    services,
+    services: services.map((served) => served.spec),
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
     contextValues,
-    around: observedCall(domain.metrics, domain),
+    around: observedCall(edge),
   });
-  const http = httpRoutes(domain, peerOf);
+  const http = httpRoutes(domain, edge);
   const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });
   const webConsole = consoleRoute({ logger: domain.logger });
   const cors = corsHandler(domain.config.cors);
   const requireTls = domain.config.requireTls ?? domain.config.tls !== undefined;
-  const debug = domain.logger.isLevelEnabled("debug");
   return (req, res) => {
-    const presented = req.headers["x-request-id"];
-    const requestId = typeof presented === "string" && REQUEST_ID.test(presented) ? presented : randomUUID();
-    if (presented !== requestId) req.headers["x-request-id"] = requestId;
-    res.setHeader("x-request-id", requestId);
-    if (debug) {
-      const started = process.hrtime.bigint();
-      res.once("finish", () =>
-        domain.logger.debug(
-          { reqId: requestId, peer: peerOf(req), method: req.method, path: (req.url ?? "").split("?")[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
-          "request",
-        ),
-      );
-    }
+    edge.admit(req, res);
     if (operations(req, res)) return;
     if (cors(req, res)) return;
     if (requireTls && !isTls(req, proxies)) {

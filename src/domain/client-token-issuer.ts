@@ -4,6 +4,7 @@ import type { ClientAuthenticator, ClientCredentials } from "./client-authentica
 import type { Clock } from "./clock.js";
 import { invalidRequest, invalidTarget } from "./oauth-error.js";
 import { grantScopes } from "./scopes.js";
+import type { TokenEvents } from "./token-events.js";
 
 export interface ClientTokenRequest {
   scopes: readonly string[];
@@ -30,6 +31,7 @@ export class ClientTokenIssuer {
       signer: AccessTokenSigner;
       issuer: string;
       clock: Clock;
+      events: TokenEvents;
     },
   ) {}
 
@@ -50,8 +52,10 @@ export class ClientTokenIssuer {
       exp: iat + client.tokenLifetimeSeconds,
       jti: randomId(),
     };
+    const accessToken = await this.deps.signer.sign(claims);
+    this.deps.events.tokenIssued("access_token");
     return {
-      accessToken: await this.deps.signer.sign(claims),
+      accessToken,
       tokenType: "Bearer",
       expiresIn: client.tokenLifetimeSeconds,
       scopes,

@@ -7,6 +7,7 @@ import type { Clock } from "./clock.js";
 import { invalidRequest, invalidScope } from "./oauth-error.js";
 import { grantScopes } from "./scopes.js";
 import { generateSecret, tokenDigest } from "./secret-format.js";
+import type { TokenEvents } from "./token-events.js";
 
 export const EXTERNAL_VERIFY_SCOPE = "external:verify";
 export const GRANT_PREFIX = "tks_gr_";
@@ -83,7 +84,7 @@ function checkUsername(username: string): void {
  * hash with a TTL equal to their lifetime.
  */
 export class GrantIssuer {
-  constructor(private readonly deps: { apiKeys: ApiKeyRegistry; store: Store; clock: Clock; limiter?: AuthRateLimiter }) {}
+  constructor(private readonly deps: { apiKeys: ApiKeyRegistry; store: Store; clock: Clock; events: TokenEvents; limiter?: AuthRateLimiter }) {}
 
   private authenticate(caller: GrantCaller) {
     return authenticateApiKey(this.deps.apiKeys, caller.authorization, this.deps.limiter && { limiter: this.deps.limiter, peer: caller.peer });
@@ -113,6 +114,7 @@ export class GrantIssuer {
     const expMs = nowMs + lifetimeSeconds * 1000;
     const record: GrantRecord = { username, scopes, apiKey: key.name, apiKeyHash: key.keyHash, iat: Math.floor(nowMs / 1000), exp: Math.ceil(expMs / 1000), expMs, jti: randomId() };
     await this.deps.store.set(storeKeys.grant(tokenDigest(token)), JSON.stringify(record), { ttlMs: lifetimeSeconds * 1000 });
+    this.deps.events.tokenIssued("grant");
     return { token, expiresIn: lifetimeSeconds, grants: scopes };
   }
 }

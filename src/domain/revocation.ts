@@ -7,6 +7,7 @@ import { isGrantOf, isGrantToken, parseGrantRecord } from "./grant.js";
 import { invalidRequest, unsupportedTokenType } from "./oauth-error.js";
 import type { RevocationList } from "./revocation-list.js";
 import { tokenDigest } from "./secret-format.js";
+import type { TokenEvents } from "./token-events.js";
 
 export const REVOKE_SCOPE = "token:delete";
 const SUPPORTED_HINTS = new Set(["", "access_token", "grant"]);
@@ -26,10 +27,16 @@ export class TokenRevoker {
       accessTokens: AccessTokenVerifier;
       revocations: RevocationList;
       store: Store;
+      events: TokenEvents;
     },
   ) {}
 
   async revoke(credentials: ClientCredentials, request: { token: string; tokenTypeHint?: string }): Promise<void> {
+    await this.revokeIfAllowed(credentials, request);
+    this.deps.events.revoked();
+  }
+
+  private async revokeIfAllowed(credentials: ClientCredentials, request: { token: string; tokenTypeHint?: string }): Promise<void> {
     // Revoking changes state: a Bearer caller is checked against the store (see CallerOptions).
     const revoker = await this.deps.callers.authenticate(credentials, REVOKE_SCOPES, { changesState: true, acceptApiKeys: true });
     const hint = request.tokenTypeHint ?? "";

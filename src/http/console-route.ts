@@ -3,7 +3,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { CONSOLE_HTML } from "../console/page.js";
-import type { HttpRoute, NodeRequest, NodeResponse } from "./http-routes.js";
+import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
+import type { HttpRoute } from "./http-routes.js";
 
 /**
  * The web console: `/console` (the HTML page) and `/console/app.js` (the

@@ -1,5 +1,5 @@
 import { cors as connectCors } from "@connectrpc/connect";
-import type { NodeRequest, NodeResponse } from "./http-routes.js";
+import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
 
 /** Which browser origins may call Tokensmith (the `cors` section of the configuration). */
 export interface CorsPolicy {

@@ -1,6 +1,6 @@
 import { invalidRequest } from "../domain/oauth-error.js";
-import type { NodeRequest } from "./http-routes.js";
-import { readRequestBody } from "./request-body.js";
+import type { NodeRequest } from "../edge/node-http.js";
+import { readRequestBody } from "../edge/request-body.js";
 
 export const MAX_FORM_BYTES = 64 * 1024;
 

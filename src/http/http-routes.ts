@@ -1,24 +1,11 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Domain } from "../app.js";
+import type { CallEdge } from "../edge/call-edge.js";
+import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
+import { sendJson } from "./json-response.js";
 import { authorizationServerMetadata, handleOAuthEndpoint, oauthEndpoints } from "./oauth-endpoints.js";
 
-export type NodeRequest = IncomingMessage | Http2ServerRequest;
-export type NodeResponse = ServerResponse | Http2ServerResponse;
-/** The address a request counts against (http/client-address.ts). */
-export type PeerOf = (req: NodeRequest) => string | undefined;
 /** Resolves true when the request was answered here; false hands it on. */
 export type HttpRoute = (req: NodeRequest, res: NodeResponse) => boolean;
-
-export function sendJson(res: NodeResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
-}
 
 function pathOf(req: NodeRequest): string {
   const url = req.url ?? "/";
@@ -27,8 +14,8 @@ function pathOf(req: NodeRequest): string {
 }
 
 /** The plain-HTTP endpoints served next to the RPCs on the same port. */
-export function httpRoutes(domain: Domain, peerOf: PeerOf): HttpRoute {
-  const endpoints = oauthEndpoints(domain, peerOf);
+export function httpRoutes(domain: Domain, edge: CallEdge): HttpRoute {
+  const endpoints = oauthEndpoints(domain, edge);
   const documents: Record<string, { body: () => unknown; maxAge: number }> = {
     // Short max-age: a rotated key is published before it signs, so caches catch up in time.
     "/.well-known/jwks.json": { body: () => ({ keys: domain.keyRing.publicJwks() }), maxAge: 60 },
@@ -38,7 +25,7 @@ export function httpRoutes(domain: Domain, peerOf: PeerOf): HttpRoute {
     const path = pathOf(req);
     const endpoint = endpoints[path];
     if (endpoint !== undefined) {
-      handleOAuthEndpoint(domain, path, endpoint, req, res);
+      handleOAuthEndpoint(edge, path, endpoint, req, res);
       return true;
     }
     const document = documents[path];

@@ -1,4 +1,4 @@
-import type { Domain, FailureLog } from "../app.js";
+import type { Domain } from "../app.js";
 import { tokenEndpointOf } from "../app.js";
 import { parseBearerAuthorization } from "../domain/basic-credentials.js";
 import type { ClientCredentials } from "../domain/client-authenticator.js";
@@ -6,10 +6,11 @@ import { ASSERTION_ALGORITHMS } from "../domain/client-assertion.js";
 import { CLIENT_AUTH_METHODS } from "../domain/client.js";
 import type { Introspection } from "../domain/introspection.js";
 import { invalidRequest, OAuthError, type FailureKind } from "../domain/oauth-error.js";
+import type { CallEdge } from "../edge/call-edge.js";
 import { parseScopeParameter } from "../domain/scopes.js";
-import { StoreUnavailableError } from "../store/store.js";
 import { readForm, type FormParameters } from "./form-body.js";
-import { sendJson, type NodeRequest, type NodeResponse, type PeerOf } from "./http-routes.js";
+import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
+import { sendJson } from "./json-response.js";
 
 /**
  * Fresh no-store headers (RFC 6749 §5.1) to add to. A function, not a shared
@@ -46,25 +47,15 @@ function credentialsOf(req: NodeRequest, form: FormParameters, peer: string | un
 }
 
 /** RFC 6749 §5.2 error body and status; 401 + WWW-Authenticate for a failed Authorization header. */
-export function sendOAuthError(req: NodeRequest, res: NodeResponse, error: unknown, log: FailureLog): void {
-  const { logger } = log;
+export function sendOAuthError(req: NodeRequest, res: NodeResponse, error: unknown, edge: CallEdge): void {
+  const requestId = edge.requestIdOf(req);
   if (req.destroyed && !req.complete) {
     // The client hung up before its request was complete (reading the body
     // failed with "aborted"): nobody to answer, and nothing went wrong here.
-    logger.debug({ reqId: req.headers["x-request-id"] }, "client closed the connection mid-request");
+    edge.logger.debug({ reqId: requestId }, "client closed the connection mid-request");
     return;
   }
-  let failure: OAuthError;
-  if (error instanceof OAuthError) failure = error;
-  else if (error instanceof StoreUnavailableError) {
-    log.storeOutages.failed(req.headers["x-request-id"], error);
-    failure = new OAuthError("temporarily_unavailable", "unavailable", "the token store is unavailable, try again shortly", {
-      retryAfterSeconds: 1,
-    });
-  } else {
-    logger.error({ reqId: req.headers["x-request-id"], err: error }, "unexpected error");
-    failure = new OAuthError("server_error", "internal", "internal error");
-  }
+  const failure = edge.failure(error, requestId);
   let status = STATUS_OF[failure.kind];
   if (failure.error === "insufficient_scope") status = 403;
   const headers = noStoreHeaders();
@@ -106,7 +97,7 @@ function introspectionBody(result: Introspection): Record<string, unknown> {
 type Endpoint = (req: NodeRequest, res: NodeResponse, form: FormParameters) => Promise<void>;
 
 /** The OAuth 2.0 endpoints: the same domain as the RPCs, translated to forms and JSON. */
-export function oauthEndpoints(domain: Domain, peerOf: PeerOf): Record<string, Endpoint> {
+export function oauthEndpoints(domain: Domain, { peerOf }: CallEdge): Record<string, Endpoint> {
   return {
     "/oauth2/token": async (req, res, form) => {
       const grantType = form.get("grant_type");
@@ -171,16 +162,10 @@ export function authorizationServerMetadata(domain: Domain): Record<string, unkn
   };
 }
 
-const ISSUED_AT = "/oauth2/token";
-
-export function handleOAuthEndpoint(domain: Domain, path: string, endpoint: Endpoint, req: NodeRequest, res: NodeResponse): void {
+/** The HTTP facade's adapter over the edge: metrics by path and status, failures as RFC 6749 §5.2 errors. */
+export function handleOAuthEndpoint(edge: CallEdge, path: string, endpoint: Endpoint, req: NodeRequest, res: NodeResponse): void {
   const started = process.hrtime.bigint();
-  res.once("finish", () => {
-    domain.metrics.request("http", path, String(res.statusCode), Number(process.hrtime.bigint() - started) / 1e9);
-    if (res.statusCode === 503) domain.metrics.storeError();
-    else if (res.statusCode === 200 && path === ISSUED_AT) domain.metrics.tokenIssued("access_token");
-    else if (res.statusCode === 200 && path === "/oauth2/revoke") domain.metrics.revoked();
-  });
+  res.once("finish", () => edge.finished("http", path, String(res.statusCode), res.statusCode === 503, started));
   if (req.method !== "POST") {
     req.resume();
     sendJson(res, 405, { error: "invalid_request", error_description: "use POST" }, { allow: "POST", ...noStoreHeaders() });
@@ -188,5 +173,5 @@ export function handleOAuthEndpoint(domain: Domain, path: string, endpoint: Endp
   }
   readForm(req)
     .then((form) => endpoint(req, res, form))
-    .catch((error: unknown) => sendOAuthError(req, res, error, domain));
+    .catch((error: unknown) => sendOAuthError(req, res, error, edge));
 }

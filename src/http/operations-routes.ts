@@ -1,6 +1,7 @@
 import type { Metrics } from "../observability/metrics.js";
 import { EvictionPolicyError } from "../store/eviction-policy.js";
-import { sendJson, type HttpRoute } from "./http-routes.js";
+import type { HttpRoute } from "./http-routes.js";
+import { sendJson } from "./json-response.js";
 
 /** What operations endpoints need to know about the instance. */
 export interface Lifecycle {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { IssuedKind, TokenEvents } from "../domain/token-events.js";
 import { SESSION_REFUSALS, type SessionRefusal } from "../http2-session-guard.js";
 import { LabelledCounter, LabelledHistogram, type CounterSeries, type HistogramSeries } from "./labelled-series.js";
 
@@ -12,7 +13,7 @@ type Labelled<T> = Map<string, T>;
  * reused: no per-request allocation on the hot path. No label ever carries a
  * secret, a token or a client id.
  */
-export class Metrics {
+export class Metrics implements TokenEvents {
   readonly registry = new Registry();
   private readonly requests: LabelledCounter<"protocol" | "method" | "code">;
   private readonly latency: LabelledHistogram<"protocol" | "method">;
@@ -109,7 +110,7 @@ export class Metrics {
     this.latency.observe(histogram, seconds);
   }
 
-  tokenIssued(kind: "access_token" | "grant"): void {
+  tokenIssued(kind: IssuedKind): void {
     let counter = this.issuedChildren.get(kind);
     if (counter === undefined) {
       counter = this.issued.child({ kind });

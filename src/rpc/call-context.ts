@@ -1,11 +1,11 @@
 import { createContextKey, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
-import type { NodeRequest } from "../http/http-routes.js";
+import type { NodeRequest, PeerOf } from "../edge/node-http.js";
 
 /** The caller's network address: the socket's, or the one a trusted proxy forwarded (http/client-address.ts). */
 export const peerKey = createContextKey<string | undefined>(undefined, { description: "peer address" });
 
-/** The context values of each call, with the peer as `peerOf` tells it. */
-export function contextValuesOf(peerOf: (req: NodeRequest) => string | undefined): (req: NodeRequest) => ContextValues {
+/** The context values of each call, with the peer as the edge tells it. */
+export function contextValuesOf(peerOf: PeerOf): (req: NodeRequest) => ContextValues {
   return (req) => createContextValues().set(peerKey, peerOf(req));
 }
 

@@ -1,25 +1,21 @@
 import { create, fromBinary, fromJsonString, isMessage, toBinary, toJsonString, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, type HandlerContext, type MethodImplSpec, type ServiceImplSpec } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import type { NodeRequest, NodeResponse } from "../http/http-routes.js";
-import { readRequestBody } from "../http/request-body.js";
+import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
+import { readRequestBody } from "../edge/request-body.js";
 import { flatCodec } from "./flat-codec.js";
 
-/** A unary method implementation, as in a ServiceImpl. */
-type UnaryImpl = (request: never, context: HandlerContext) => unknown;
-
-interface Route {
-  method: DescMethod & { methodKind: "unary" };
-  impl: UnaryImpl;
-}
+/** A unary method and its implementation. */
+type Route = Extract<MethodImplSpec, { kind: "unary" }>;
 
 export interface FastPathOptions {
-  services: Array<{ service: DescService; impl: Record<string, unknown> }>;
+  /** The services as connect wraps them (served-service.ts): every unary method of each is served here. */
+  services: ServiceImplSpec[];
   readMaxBytes: number;
   contextValues: (req: NodeRequest) => ContextValues;
-  /** Runs the call: the same error mapping and metrics as the interceptors of the general path. */
-  around: (method: DescMethod, call: () => Promise<unknown>) => Promise<unknown>;
+  /** Runs the call through the edge (observedCall): the same error mapping, logs and metrics as connect-node's interceptors. */
+  around: (method: DescMethod, req: NodeRequest, call: () => Promise<unknown>) => Promise<unknown>;
 }
 
 const JSON_TYPE = "application/json";
@@ -56,12 +52,9 @@ const PROTO_TYPE = "application/proto";
  */
 export function connectUnaryFastPath(options: FastPathOptions): (req: NodeRequest, res: NodeResponse) => boolean {
   const routes = new Map<string, Route>();
-  for (const { service, impl } of options.services) {
-    for (const method of service.methods) {
-      const fn = impl[method.localName];
-      if (method.methodKind === "unary" && typeof fn === "function") {
-        routes.set(`/${service.typeName}/${method.name}`, { method: method as Route["method"], impl: fn.bind(impl) as UnaryImpl });
-      }
+  for (const { methods } of options.services) {
+    for (const spec of Object.values(methods)) {
+      if (spec.kind === "unary") routes.set(`/${spec.method.parent.typeName}/${spec.method.name}`, spec);
     }
   }
 
@@ -117,7 +110,7 @@ async function serveGrpc(route: Route, req: NodeRequest, res: NodeResponse, opti
   const context = new FastHandlerContext(req, method, options.contextValues(req), "grpc");
   let response: unknown;
   try {
-    response = await options.around(method, async () => route.impl(input as never, context as unknown as HandlerContext));
+    response = await options.around(method, req, async () => route.impl(input as never, context as unknown as HandlerContext));
   } catch (error) {
     writeGrpcError(res, ConnectError.from(error));
     return;
@@ -162,7 +155,7 @@ async function serve(route: Route, json: boolean, req: NodeRequest, res: NodeRes
   const context = new FastHandlerContext(req, method, options.contextValues(req), "connect");
   let response: unknown;
   try {
-    response = await options.around(method, async () => route.impl(input as never, context as unknown as HandlerContext));
+    response = await options.around(method, req, async () => route.impl(input as never, context as unknown as HandlerContext));
   } catch (error) {
     const touched = context.touchedHeaders();
     writeError(res, ConnectError.from(error), touched ? context.responseHeader : undefined);

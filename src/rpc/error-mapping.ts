@@ -1,9 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { FailureLog } from "../app.js";
 import { OAuthErrorDetailSchema } from "../../gen/tokensmith/v1/token_service_pb.js";
-import { OAuthError, type FailureKind, type OAuthErrorCode } from "../domain/oauth-error.js";
-import { StoreUnavailableError } from "../store/store.js";
+import type { FailureKind, OAuthErrorCode } from "../domain/oauth-error.js";
+import type { CallEdge } from "../edge/call-edge.js";
 
 const CODE_OF: Record<FailureKind, Code> = {
   invalid_argument: Code.InvalidArgument,
@@ -32,31 +31,28 @@ function connectError(message: string, code: Code, error: OAuthErrorCode, cause:
   return new ConnectError(message, code, metadata, [detail], cause);
 }
 
-/** Maps any failure to a ConnectError with the right code and an OAuthErrorDetail; never leaks internals. */
-export function toConnectError(error: unknown, log: FailureLog, requestId?: string | null): ConnectError {
-  if (error instanceof OAuthError) {
-    return connectError(error.description, CODE_OF[error.kind], error.error, error, error.retryAfterSeconds);
-  }
-  if (error instanceof StoreUnavailableError) {
-    log.storeOutages.failed(requestId, error);
-    return connectError("the token store is unavailable, try again shortly", Code.Unavailable, "temporarily_unavailable", error, 1);
-  }
+/**
+ * Any failure as a ConnectError with the right code and an OAuthErrorDetail;
+ * never leaks internals. Errors raised by Connect itself (a malformed
+ * message, a deadline) keep their code; everything else is the edge's.
+ */
+export function toConnectError(error: unknown, edge: CallEdge, requestId: string | null | undefined): ConnectError {
   if (error instanceof ConnectError) {
     if (error.findDetails(OAuthErrorDetailSchema).length > 0) return error;
     const oauthCode = OAUTH_CODE_OF[error.code];
     return oauthCode === undefined ? error : connectError(error.rawMessage, error.code, oauthCode, error);
   }
-  log.logger.error({ reqId: requestId, err: error }, "unexpected error");
-  return connectError("internal error", Code.Internal, "server_error", error);
+  const failure = edge.failure(error, requestId);
+  return connectError(failure.description, CODE_OF[failure.kind], failure.error, error, failure.retryAfterSeconds);
 }
 
-/** The single place where domain failures become RPC errors. */
-export function errorMappingInterceptor(log: FailureLog): Interceptor {
+/** connect-node's adapter over the edge's error mapping. */
+export function errorMappingInterceptor(edge: CallEdge): Interceptor {
   return (next) => async (request) => {
     try {
       return await next(request);
     } catch (error) {
-      throw toConnectError(error, log, request.header.get("x-request-id"));
+      throw toConnectError(error, edge, request.header.get("x-request-id"));
     }
   };
 }

@@ -1,59 +1,48 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { DescMethod } from "@bufbuild/protobuf";
-import type { FailureLog } from "../app.js";
-import type { Metrics } from "../observability/metrics.js";
+import type { CallEdge } from "../edge/call-edge.js";
+import type { NodeRequest } from "../edge/node-http.js";
 import { toConnectError } from "./error-mapping.js";
 
-const ISSUING = new Map<string, "access_token" | "grant">([
-  ["IssueClientToken", "access_token"],
-  ["IssueGrant", "grant"],
-  ["IssueExternalAuthGrant", "grant"],
-]);
-
-/** Records one finished RPC: by method and final code, its latency, and what it issued or revoked. */
-export function recordRpc(metrics: Metrics, method: string, error: unknown, started: bigint): void {
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+/** Records one finished RPC at the edge, by its final Connect code. */
+function recordRpc(edge: CallEdge, method: string, error: unknown, started: bigint): void {
   if (error === undefined) {
-    metrics.request("rpc", method, "ok", seconds);
-    const kind = ISSUING.get(method);
-    if (kind !== undefined) metrics.tokenIssued(kind);
-    else if (method === "Revoke") metrics.revoked();
+    edge.finished("rpc", method, "ok", false, started);
     return;
   }
   const code = error instanceof ConnectError ? (Code[error.code] ?? "Unknown") : "Unknown";
-  metrics.request("rpc", method, code, seconds);
-  if (error instanceof ConnectError && error.code === Code.Unavailable) metrics.storeError();
+  edge.finished("rpc", method, code, error instanceof ConnectError && error.code === Code.Unavailable, started);
 }
 
-/** Counts every RPC by method and code and times it; runs outside the error mapping, so it sees final codes. */
-export function metricsInterceptor(metrics: Metrics): Interceptor {
+/** connect-node's adapter over the edge's metrics; runs outside the error mapping, so it sees final codes. */
+export function metricsInterceptor(edge: CallEdge): Interceptor {
   return (next) => async (request) => {
     const started = process.hrtime.bigint();
     try {
       const response = await next(request);
-      recordRpc(metrics, request.method.name, undefined, started);
+      recordRpc(edge, request.method.name, undefined, started);
       return response;
     } catch (error) {
-      recordRpc(metrics, request.method.name, error, started);
+      recordRpc(edge, request.method.name, error, started);
       throw error;
     }
   };
 }
 
 /**
- * What the two interceptors above do together (error mapping inside, metrics
+ * What the two interceptors do together (error mapping inside, metrics
  * outside), for the unary fast path, which runs handlers without connect-node.
  */
-export function observedCall(metrics: Metrics, log: FailureLog) {
-  return async (method: DescMethod, call: () => Promise<unknown>): Promise<unknown> => {
+export function observedCall(edge: CallEdge) {
+  return async (method: DescMethod, req: NodeRequest, call: () => Promise<unknown>): Promise<unknown> => {
     const started = process.hrtime.bigint();
     try {
       const response = await call();
-      recordRpc(metrics, method.name, undefined, started);
+      recordRpc(edge, method.name, undefined, started);
       return response;
     } catch (error) {
-      const mapped = toConnectError(error, log);
-      recordRpc(metrics, method.name, mapped, started);
+      const mapped = toConnectError(error, edge, edge.requestIdOf(req));
+      recordRpc(edge, method.name, mapped, started);
       throw mapped;
     }
   };

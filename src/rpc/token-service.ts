@@ -6,7 +6,7 @@ import { callerOf } from "./call-context.js";
 export type TokenServiceDeps = Pick<Domain, "clientTokens" | "keyRing" | "grants" | "introspector" | "revoker">;
 
 /** Thin handlers: read the request and the authorization header, call the domain, shape the response. */
-export function tokenService(deps: TokenServiceDeps): Partial<ServiceImpl<typeof TokenService>> {
+export function tokenService(deps: TokenServiceDeps): ServiceImpl<typeof TokenService> {
   return {
     async issueClientToken(request, context) {
       // Named fields, not `{ ...caller, clientId, … }`: on Node 20 (V8 11.3) each property added

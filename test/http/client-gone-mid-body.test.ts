@@ -10,7 +10,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readRequestBody } from "../../src/http/request-body.js";
+import { readRequestBody } from "../../src/edge/request-body.js";
 import type { RunningServer } from "../../src/server.js";
 import { basic, startTestServer, testClient } from "../support/tokensmith.js";
 

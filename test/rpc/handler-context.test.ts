@@ -4,7 +4,7 @@ import path from "node:path";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
-import type { NodeRequest } from "../../src/http/http-routes.js";
+import type { NodeRequest } from "../../src/edge/node-http.js";
 import { FastHandlerContext } from "../../src/rpc/connect-unary-fast-path.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");

@@ -1,4 +1,4 @@
-import type { NodeRequest } from "./http-routes.js";
+import type { NodeRequest } from "./node-http.js";
 
 /**
  * Collects a request body with plain events (cheaper than async iteration on

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
 import { GRANT_LIFETIME } from "./domain/api-key.js";
-import { ADMIN_SCOPE } from "./domain/administration.js";
+import { ADMIN_SCOPE } from "./domain/scopes.js";
 import { INTROSPECT_SCOPE } from "./domain/introspection.js";
 import { REVOKE_SCOPE } from "./domain/revocation.js";
 import { checkJwksUri, JwksUriError } from "./domain/jwks-uri-policy.js";

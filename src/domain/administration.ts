@@ -9,10 +9,9 @@ import { methodsOf, type LayeredClientRegistry, type StoredClient } from "./clie
 import type { Clock } from "./clock.js";
 import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-policy.js";
 import { insufficientScope, invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
-import { normalizeScopes } from "./scopes.js";
+import { ADMIN_SCOPE, normalizeScopes } from "./scopes.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
 
-export const ADMIN_SCOPE = "tokensmith:admin";
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const API_KEY_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PAGE_SIZE = 500;

@@ -1,12 +1,12 @@
 import type { Logger } from "pino";
-import type { Client } from "./domain/client.js";
+import { registeredAuthMethods, type Client } from "./domain/client.js";
 import { LayeredClientRegistry } from "./domain/client-registry.js";
 import { LayeredApiKeyRegistry } from "./domain/api-key-registry.js";
 import { Administration } from "./domain/administration.js";
 import { ClientAuthenticator } from "./domain/client-authenticator.js";
 import { ClientTokenIssuer } from "./domain/client-token-issuer.js";
 import type { Clock } from "./domain/clock.js";
-import { configuredAuthMethods, ConfigError, type Config } from "./config.js";
+import { ConfigError, type Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
 import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing, type KeyRingPersistence } from "./keys/key-ring.js";
 import { KeyEncryption } from "./keys/key-encryption.js";
@@ -60,14 +60,9 @@ export const tokenEndpointOf = (issuer: string) => `${issuer}/oauth2/token`;
 
 export function clientsFromConfig(config: Config): Client[] {
   return config.clients.map((client) => ({
-    id: client.id,
-    secretHashes: client.secretHashes,
-    scopes: client.scopes,
-    audiences: client.audiences,
+    ...client,
     tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
-    tokenEndpointAuthMethods: configuredAuthMethods(client),
-    ...(client.jwks ? { jwks: client.jwks } : {}),
-    ...(client.jwksUri ? { jwksUri: client.jwksUri } : {}),
+    tokenEndpointAuthMethods: registeredAuthMethods(client),
     source: "config" as const,
   }));
 }

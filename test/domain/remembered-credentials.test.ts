@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { authenticateApiKey } from "../../src/domain/api-key.js";
+import { authenticateApiKey } from "../../src/domain/api-key-authentication.js";
 import { LayeredApiKeyRegistry, type StoredApiKey } from "../../src/domain/api-key-registry.js";
 import { AuthRateLimiter } from "../../src/domain/auth-rate-limiter.js";
 import { basicAuthorization } from "../../src/client/basic-authorization.js";

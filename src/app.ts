@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { registeredAuthMethods, type Client } from "./domain/client.js";
+import { clientOf, registeredAuthMethods, type Client } from "./domain/client.js";
 import { LayeredClientRegistry } from "./domain/client-registry.js";
 import { LayeredApiKeyRegistry } from "./domain/api-key-registry.js";
 import { Administration } from "./domain/administration.js";
@@ -16,7 +16,7 @@ import { StoreKeyPersistence } from "./keys/store-key-persistence.js";
 import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
 import { createJwksUriFetch } from "./keys/jwks-uri-fetch.js";
-import type { ApiKey } from "./domain/api-key.js";
+import { apiKeyOf, type ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
 import { AuthRateLimiter } from "./domain/auth-rate-limiter.js";
@@ -53,18 +53,20 @@ export interface Domain {
 export type FailureLog = Pick<Domain, "logger" | "storeOutages">;
 
 export function apiKeysFromConfig(config: Config): ApiKey[] {
-  return config.apiKeys.map((key) => ({ ...key, source: "config" as const }));
+  return config.apiKeys.map((key) => apiKeyOf(key, "config"));
 }
 
 export const tokenEndpointOf = (issuer: string) => `${issuer}/oauth2/token`;
 
 export function clientsFromConfig(config: Config): Client[] {
-  return config.clients.map((client) => ({
-    ...client,
-    tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
-    tokenEndpointAuthMethods: registeredAuthMethods(client),
-    source: "config" as const,
-  }));
+  return config.clients.map((client) =>
+    clientOf(client, {
+      tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
+      tokenEndpointAuthMethods: registeredAuthMethods(client),
+      secretHashes: client.secretHashes,
+      source: "config",
+    }),
+  );
 }
 
 /**

@@ -1,9 +1,8 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import { API_KEY_SETTINGS, type ApiKey, type ApiKeyRegistry, type ApiKeySettings } from "./api-key.js";
+import { apiKeyOf, type ApiKey, type ApiKeyRegistry } from "./api-key.js";
 import type { Clock } from "./clock.js";
 import { ExpiringCache } from "./expiring-cache.js";
-import { pickFields } from "./field-list.js";
 import { RememberedHeaders } from "./remembered-headers.js";
 
 /** An API key as kept in the store by the AdminService, filed under its hash. */
@@ -88,5 +87,5 @@ export class LayeredApiKeyRegistry implements ApiKeyRegistry {
 }
 
 export function toApiKey(record: StoredApiKey): ApiKey {
-  return { ...pickFields<ApiKeySettings>(record, API_KEY_SETTINGS), keyHash: record.keyHash, source: "store" };
+  return apiKeyOf(record, "store");
 }

@@ -25,6 +25,11 @@ export interface ApiKey extends ApiKeySettings {
   source: "config" | "store";
 }
 
+/** The one way an ApiKey is made (config file or store), with one property order: see clientOf. */
+export function apiKeyOf(key: Omit<ApiKey, "source">, source: ApiKey["source"]): ApiKey {
+  return { name: key.name, keyHash: key.keyHash, scopes: key.scopes, grantLifetimeSeconds: key.grantLifetimeSeconds, source };
+}
+
 export interface ApiKeyRegistry {
   /** Looks a key up by the hash of the presented key (a 256-bit secret: the hash is an unforgeable index). */
   findByHash(keyHash: string): Promise<ApiKey | undefined>;

@@ -1,9 +1,8 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import { CLIENT_SETTINGS, registeredAuthMethods, type Client, type ClientAuthMethod, type ClientRegistry, type ClientSettings } from "./client.js";
+import { clientOf, registeredAuthMethods, type Client, type ClientAuthMethod, type ClientRegistry, type ClientSettings } from "./client.js";
 import type { Clock } from "./clock.js";
 import { ExpiringCache } from "./expiring-cache.js";
-import { pickFields } from "./field-list.js";
 
 /** A client secret hash, with the time it stops working once rotated out. */
 export interface StoredSecret {
@@ -143,15 +142,14 @@ export class LayeredClientRegistry implements ClientRegistry {
   }
 
   private buildClient(record: StoredClient, live: StoredSecret[]): Client {
-    const settings = pickFields<ClientSettings>({ ...record, tokenEndpointAuthMethods: registeredAuthMethods(record) }, CLIENT_SETTINGS);
-    return {
-      ...settings,
+    return clientOf(record, {
       // A record saved while the maximum was higher: a longer token would outlive its signing key's publication.
       tokenLifetimeSeconds: Math.min(record.tokenLifetimeSeconds, this.deps.maxTokenLifetimeSeconds),
+      tokenEndpointAuthMethods: registeredAuthMethods(record),
       secretHashes: live.map((secret) => secret.hash),
       createdAt: record.createdAt,
       source: "store",
-    };
+    });
   }
 
   private remember(clientId: string, record: StoredClient | null): void {

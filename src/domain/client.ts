@@ -73,6 +73,30 @@ export interface Client extends ClientSettings {
   source: "config" | "store" | "demo";
 }
 
+/**
+ * The one way a Client is made (config file, store, demo): the same
+ * properties in the same order, written out rather than spread, so that the
+ * request path, which reads a client on every call, sees one object shape
+ * (see test/rpc/hot-path-object-literals.test.ts).
+ */
+export function clientOf(
+  settings: Pick<ClientSettings, "id" | "scopes" | "audiences" | "jwks" | "jwksUri">,
+  rest: Pick<Client, "tokenLifetimeSeconds" | "tokenEndpointAuthMethods" | "secretHashes" | "createdAt" | "source">,
+): Client {
+  return {
+    id: settings.id,
+    secretHashes: rest.secretHashes,
+    scopes: settings.scopes,
+    audiences: settings.audiences,
+    tokenLifetimeSeconds: rest.tokenLifetimeSeconds,
+    tokenEndpointAuthMethods: rest.tokenEndpointAuthMethods,
+    ...(settings.jwks ? { jwks: settings.jwks } : {}),
+    ...(settings.jwksUri ? { jwksUri: settings.jwksUri } : {}),
+    ...(rest.createdAt !== undefined ? { createdAt: rest.createdAt } : {}),
+    source: rest.source,
+  };
+}
+
 export interface ClientRegistry {
   find(clientId: string): Promise<Client | undefined>;
   /**

@@ -1,12 +1,12 @@
 import type { Logger } from "pino";
-import type { Client } from "./domain/client.js";
+import { clientOf, registeredAuthMethods, type Client } from "./domain/client.js";
 import { LayeredClientRegistry } from "./domain/client-registry.js";
 import { LayeredApiKeyRegistry } from "./domain/api-key-registry.js";
 import { Administration } from "./domain/administration.js";
 import { ClientAuthenticator } from "./domain/client-authenticator.js";
 import { ClientTokenIssuer } from "./domain/client-token-issuer.js";
 import type { Clock } from "./domain/clock.js";
-import { configuredAuthMethods, ConfigError, type Config } from "./config.js";
+import { ConfigError, type Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
 import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing, type KeyRingPersistence } from "./keys/key-ring.js";
 import { KeyEncryption } from "./keys/key-encryption.js";
@@ -16,7 +16,7 @@ import { StoreKeyPersistence } from "./keys/store-key-persistence.js";
 import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
 import { createJwksUriFetch } from "./keys/jwks-uri-fetch.js";
-import type { ApiKey } from "./domain/api-key.js";
+import { apiKeyOf, type ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
 import { AuthRateLimiter } from "./domain/auth-rate-limiter.js";
@@ -50,23 +50,20 @@ export interface Domain {
 }
 
 export function apiKeysFromConfig(config: Config): ApiKey[] {
-  return config.apiKeys.map((key) => ({ ...key, source: "config" as const }));
+  return config.apiKeys.map((key) => apiKeyOf(key, "config"));
 }
 
 export const tokenEndpointOf = (issuer: string) => `${issuer}/oauth2/token`;
 
 export function clientsFromConfig(config: Config): Client[] {
-  return config.clients.map((client) => ({
-    id: client.id,
-    secretHashes: client.secretHashes,
-    scopes: client.scopes,
-    audiences: client.audiences,
-    tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
-    tokenEndpointAuthMethods: configuredAuthMethods(client),
-    ...(client.jwks ? { jwks: client.jwks } : {}),
-    ...(client.jwksUri ? { jwksUri: client.jwksUri } : {}),
-    source: "config" as const,
-  }));
+  return config.clients.map((client) =>
+    clientOf(client, {
+      tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
+      tokenEndpointAuthMethods: registeredAuthMethods(client),
+      secretHashes: client.secretHashes,
+      source: "config",
+    }),
+  );
 }
 
 /**

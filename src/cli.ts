@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { CliFailure, ExitCode } from "./cli/cli-failure.js";
-import { defaultAuthMethods, type Client } from "./domain/client.js";
+import { clientOf, defaultAuthMethods, type Client } from "./domain/client.js";
 import { generateSecret, hashSecret } from "./domain/secret-format.js";
 import { runtimeWarning } from "./runtime-support.js";
 
@@ -121,15 +121,12 @@ async function serve(args: string[]): Promise<void> {
   if (config.clients.length === 0 && config.demoClient && noDemoBecause === undefined) {
     // With workers, the primary makes the demo secret once and hands it to every worker.
     demoSecret = process.env.TOKENSMITH_DEMO_SECRET ?? generateSecret("client_secret");
-    extraClients.push({
-      id: "demo",
-      secretHashes: [hashSecret(demoSecret)],
-      scopes: DEMO_SCOPES,
-      audiences: [],
-      tokenLifetimeSeconds: config.defaultTokenLifetimeSeconds,
-      tokenEndpointAuthMethods: defaultAuthMethods(false),
-      source: "demo",
-    });
+    extraClients.push(
+      clientOf(
+        { id: "demo", scopes: DEMO_SCOPES, audiences: [] },
+        { tokenLifetimeSeconds: config.defaultTokenLifetimeSeconds, tokenEndpointAuthMethods: defaultAuthMethods(false), secretHashes: [hashSecret(demoSecret)], source: "demo" },
+      ),
+    );
   }
   if (config.workers > 1 && !isWorkerProcess()) {
     superviseWorkers({

@@ -5,12 +5,12 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
-import { GRANT_LIFETIME } from "./domain/api-key.js";
-import { ADMIN_SCOPE } from "./domain/administration.js";
+import { GRANT_LIFETIME, type ApiKey, type ApiKeySettings } from "./domain/api-key.js";
+import { ADMIN_SCOPE } from "./domain/scopes.js";
 import { INTROSPECT_SCOPE } from "./domain/introspection.js";
 import { REVOKE_SCOPE } from "./domain/revocation.js";
 import { checkJwksUri, JwksUriError } from "./domain/jwks-uri-policy.js";
-import { CLIENT_AUTH_METHODS, defaultAuthMethods, usesSecret, type ClientAuthMethod } from "./domain/client.js";
+import { CLIENT_AUTH_METHODS, registeredAuthMethods, TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientSettings } from "./domain/client.js";
 
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 import { parseAddressRange } from "./http/client-address.js";
@@ -26,24 +26,33 @@ const secretHash = z.string().refine(isSecretHash, {
 });
 const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict();
 
+/**
+ * One validator per field of an entity's shape: a field added to the domain's
+ * ClientSettings or ApiKeySettings fails to compile here until the config file
+ * can declare it. Optional where the config file may leave a field out.
+ */
+type ConfigFields<T> = { [K in keyof Required<T>]: z.ZodType<T[K] | undefined> };
+
+const clientSettings = {
+  id: z.string().min(1).max(256),
+  /** Public keys for private_key_jwt, inline (a JWK Set)... */
+  jwks: z.object({ keys: z.array(z.object({ kty: z.string() }).passthrough()).min(1) }).strict().optional(),
+  /** ...or by URL. */
+  jwksUri: z.string().url().optional(),
+  /** RFC 7591 names; default: [private_key_jwt] with jwks or jwksUri, else both client_secret_* methods. */
+  tokenEndpointAuthMethods: z
+    .array(z.enum(CLIENT_AUTH_METHODS))
+    .min(1)
+    .refine((methods) => new Set(methods).size === methods.length, { message: "names a method more than once" })
+    .optional(),
+  scopes: z.array(scope).default([]),
+  audiences: z.array(z.string().min(1).max(512)).default([]),
+  /** Default: defaultTokenLifetimeSeconds. */
+  tokenLifetimeSeconds: z.number().int().min(1).max(TOKEN_LIFETIME_LIMIT_SECONDS).optional(),
+} satisfies ConfigFields<ClientSettings>;
+
 const clientSchema = z
-  .object({
-    id: z.string().min(1).max(256),
-    secretHashes: z.array(secretHash).default([]),
-    /** Public keys for private_key_jwt, inline (a JWK Set)... */
-    jwks: z.object({ keys: z.array(z.object({ kty: z.string() }).passthrough()).min(1) }).strict().optional(),
-    /** ...or by URL. */
-    jwksUri: z.string().url().optional(),
-    /** RFC 7591 names; default: [private_key_jwt] with jwks or jwksUri, else both client_secret_* methods. */
-    tokenEndpointAuthMethods: z
-      .array(z.enum(CLIENT_AUTH_METHODS))
-      .min(1)
-      .refine((methods) => new Set(methods).size === methods.length, { message: "names a method more than once" })
-      .optional(),
-    scopes: z.array(scope).default([]),
-    audiences: z.array(z.string().min(1).max(512)).default([]),
-    tokenLifetimeSeconds: z.number().int().min(1).max(86_400).optional(),
-  })
+  .object({ ...clientSettings, secretHashes: z.array(secretHash).default([]) })
   .strict()
   .refine((client) => client.secretHashes.length > 0 || client.jwks || client.jwksUri, {
     message: "a client needs secretHashes, jwks or jwksUri to authenticate",
@@ -54,7 +63,7 @@ const clientSchema = z
     path: ["jwks"],
   })
   .superRefine((client, ctx) => {
-    const methods = configuredAuthMethods(client);
+    const methods = registeredAuthMethods(client);
     const issue = (message: string) => ctx.addIssue({ code: "custom", message, path: ["tokenEndpointAuthMethods"] });
     if (methods.includes("private_key_jwt") && !client.jwks && !client.jwksUri) issue("private_key_jwt needs jwks or jwksUri");
     if (usesSecret(methods) && client.secretHashes.length === 0 && (client.jwks || client.jwksUri)) {
@@ -68,19 +77,13 @@ const clientSchema = z
     }
   });
 
-/** A config client's methods: as declared, or the default for its keys. */
-export function configuredAuthMethods(client: { jwks?: unknown; jwksUri?: string; tokenEndpointAuthMethods?: ClientAuthMethod[] }): ClientAuthMethod[] {
-  return client.tokenEndpointAuthMethods ?? defaultAuthMethods(Boolean(client.jwks || client.jwksUri));
-}
+const apiKeySettings = {
+  name: z.string().min(1).max(128),
+  scopes: z.array(scope).min(1),
+  grantLifetimeSeconds: z.number().int().min(1).max(GRANT_LIFETIME.maxSeconds).default(GRANT_LIFETIME.defaultSeconds),
+} satisfies ConfigFields<ApiKeySettings>;
 
-const apiKeySchema = z
-  .object({
-    name: z.string().min(1).max(128),
-    keyHash: secretHash,
-    scopes: z.array(scope).min(1),
-    grantLifetimeSeconds: z.number().int().min(1).max(GRANT_LIFETIME.maxSeconds).default(GRANT_LIFETIME.defaultSeconds),
-  })
-  .strict();
+const apiKeySchema = z.object({ ...apiKeySettings, keyHash: secretHash } satisfies ConfigFields<Omit<ApiKey, "source">>).strict();
 
 const storeSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("memory") }).strict(),
@@ -119,9 +122,9 @@ export const configSchema = z
     /** Who computes Ed25519: libsodium (sodium-native; node:crypto where its addon does not load) or node:crypto. */
     ed25519: z.enum(["libsodium", "node"]).default("libsodium"),
     /** Default: an hour, or maxTokenLifetimeSeconds when that is lower. */
-    defaultTokenLifetimeSeconds: z.number().int().min(1).max(86_400).optional(),
+    defaultTokenLifetimeSeconds: z.number().int().min(1).max(TOKEN_LIFETIME_LIMIT_SECONDS).optional(),
     /** The longest lifetime any client may have; a rotated-out signing key stays published this long. */
-    maxTokenLifetimeSeconds: z.number().int().min(60).max(86_400).default(86_400),
+    maxTokenLifetimeSeconds: z.number().int().min(60).max(TOKEN_LIFETIME_LIMIT_SECONDS).default(TOKEN_LIFETIME_LIMIT_SECONDS),
     /** How long a rotated-out client secret keeps working, unless the rotation says otherwise. */
     secretOverlapSeconds: z.number().int().min(0).max(30 * 86_400).default(3600),
     /** How long clients and API keys from the store are cached in each instance (admin changes on another instance show within this). */

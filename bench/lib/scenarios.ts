@@ -15,7 +15,7 @@ import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { DiagnosticsService } from "../../gen/tokensmith/v1/diagnostics_service_pb.js";
 import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
-import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
+import { basicAuthorization } from "../../src/client/basic-authorization.js";
 import { BENCH_CLIENT_ID, GRANT_SCOPE, type BenchSecrets } from "./server.js";
 import type { RequestSpec } from "./tools.js";
 
@@ -265,7 +265,7 @@ function oauthScenario(options: {
  * an empty body file.)
  */
 const ISSUE_SCOPE = "bench:read";
-const clientAuthorization = (ctx: BenchContext) => encodeBasicAuthorization(BENCH_CLIENT_ID, ctx.secrets.clientSecret);
+const clientAuthorization = (ctx: BenchContext) => basicAuthorization(BENCH_CLIENT_ID, ctx.secrets.clientSecret);
 const apiKeyAuthorization = (key: string) => `Basic ${Buffer.from(`${key}:`).toString("base64")}`;
 
 const expectPing: Expect = (json) => (json.payload === "bench" ? undefined : "Ping did not echo the payload");
@@ -362,7 +362,7 @@ export function scenarioNamed(name: string): Scenario {
 export async function createContext(baseUrl: string, secrets: BenchSecrets): Promise<BenchContext> {
   const transport = createConnectTransport({ baseUrl, httpVersion: "1.1" });
   const client = createClient(TokenService, transport);
-  const clientAuth = { authorization: encodeBasicAuthorization(BENCH_CLIENT_ID, secrets.clientSecret) };
+  const clientAuth = { authorization: basicAuthorization(BENCH_CLIENT_ID, secrets.clientSecret) };
   // Issued on first use (and once), so a run of scenarios that need none of them (or a
   // reference server that only answers /oauth2/token) never asks for them.
   const once = (issue: () => Promise<string>) => {

@@ -1,23 +1,18 @@
-import { create, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
-import {
-  ApiKeyInfoSchema,
-  CreateApiKeyResponseSchema,
-  Source,
-  UpdateApiKeyResponseSchema,
-  type ApiKeyInfo,
-} from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { toJson } from "@bufbuild/protobuf";
+import { ApiKeyInfoSchema, CreateApiKeyResponseSchema, UpdateApiKeyResponseSchema, type ApiKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { GRANT_LIFETIME } from "../domain/api-key.js";
+import { updateMaskOf } from "../rpc/admin-messages.js";
 import { usageError } from "./cli-failure.js";
 import { CONNECTION_USAGE, durationFlag, listFlag, noPositionals, parseCommand, requireName } from "./command-line.js";
 import { adminCall, connectAdmin } from "./connection.js";
-import { formatFields, formatTable, listText, orDash, secondsText, timeText } from "./text-output.js";
+import { formatFields, formatTable, jsonText as json, listText, orDash, secondsText, sourceText, timeText } from "./text-output.js";
 
 export const API_KEY_USAGE = `usage: tokensmith apikey <command> [options]
 
 commands:
   create NAME --scopes a,b [--lifetime SECONDS]
                             create an API key (or --name NAME); prints the key, the only time it
-                            is shown. --lifetime: how long its grants live (default 30s, at most 300s)
+                            is shown. --lifetime: how long its grants live (default ${GRANT_LIFETIME.defaultSeconds}s, at most ${GRANT_LIFETIME.maxSeconds}s)
   list                      every API key, config-declared ones included (never the keys)
   update NAME [--scopes a,b] [--lifetime SECONDS]
                             replace the scopes and/or the grant lifetime
@@ -32,8 +27,6 @@ const FIELD_OPTIONS = {
   lifetime: { type: "string" },
 } as const;
 
-const json = (value: JsonValue) => `${JSON.stringify(value, null, 2)}\n`;
-const sourceText = (source: Source) => (source === Source.CONFIG ? "config" : source === Source.STORE ? "store" : "-");
 
 function apiKeyFields(key: ApiKeyInfo): string {
   return formatFields([
@@ -92,14 +85,11 @@ export async function runApiKeyCommand(args: string[], env: NodeJS.ProcessEnv): 
       const name = requireName(values.name, positionals, "API key name", "--name", API_KEY_USAGE);
       const scopes = listFlag(values.scopes);
       const lifetime = durationFlag(values.lifetime, "--lifetime", API_KEY_USAGE);
-      const paths = [...(scopes === undefined ? [] : ["scopes"]), ...(lifetime === undefined ? [] : ["grant_lifetime_seconds"])];
-      if (paths.length === 0) throw usageError("nothing to update: give --scopes and/or --lifetime", API_KEY_USAGE);
+      if (scopes === undefined && lifetime === undefined) throw usageError("nothing to update: give --scopes and/or --lifetime", API_KEY_USAGE);
+      const changes = { scopes, grantLifetimeSeconds: lifetime === undefined ? undefined : BigInt(lifetime) };
       const admin = await connectAdmin(connection);
       const updated = await adminCall(connection, `update API key "${name}"`, () =>
-        admin.updateApiKey({
-          apiKey: { name, scopes: scopes ?? [], grantLifetimeSeconds: BigInt(lifetime ?? 0) },
-          updateMask: create(FieldMaskSchema, { paths }),
-        }),
+        admin.updateApiKey({ apiKey: { name, ...changes }, updateMask: updateMaskOf(ApiKeyInfoSchema, changes) }),
       );
       if (asJson) return json(toJson(UpdateApiKeyResponseSchema, updated, { alwaysEmitImplicit: true }));
       return `updated API key "${name}"\n\n${apiKeyFields(updated.apiKey!)}`;

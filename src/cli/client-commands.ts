@@ -1,19 +1,18 @@
 import { readFileSync } from "node:fs";
-import { create, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import { toJson } from "@bufbuild/protobuf";
 import {
   ClientInfoSchema,
   CreateClientResponseSchema,
   GetClientResponseSchema,
   RotateClientSecretResponseSchema,
-  Source,
   UpdateClientResponseSchema,
   type ClientInfo,
 } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { updateMaskOf } from "../rpc/admin-messages.js";
 import { usageError } from "./cli-failure.js";
 import { CONNECTION_USAGE, durationFlag, listFlag, noPositionals, parseCommand, requireName } from "./command-line.js";
 import { adminCall, connectAdmin } from "./connection.js";
-import { formatFields, formatTable, listText, secondsText, timeText } from "./text-output.js";
+import { formatFields, formatTable, jsonText as json, listText, secondsText, sourceText, timeText } from "./text-output.js";
 
 export const CLIENT_USAGE = `usage: tokensmith client <command> [options]
 
@@ -51,8 +50,6 @@ const FIELD_OPTIONS = {
   "auth-method": { type: "string", multiple: true },
 } as const;
 
-const json = (value: JsonValue) => `${JSON.stringify(value, null, 2)}\n`;
-const sourceText = (source: Source) => (source === Source.CONFIG ? "config" : source === Source.STORE ? "store" : "-");
 
 function authenticationText(client: ClientInfo): string {
   const keys = client.jwksUri !== "" ? client.jwksUri : client.jwksJson !== "" ? "inline JWKS" : "no keys";
@@ -145,36 +142,23 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
       const { values, positionals, connection, json: asJson } = parseCommand(rest, FIELD_OPTIONS, CLIENT_USAGE, env);
       const id = requireName(values.id, positionals, "client id", "--id", CLIENT_USAGE);
       if (values["jwks-file"] !== undefined && values["jwks-uri"] !== undefined) throw usageError("give --jwks-file or --jwks-uri, not both", CLIENT_USAGE);
-      const paths: string[] = [];
-      const scopes = listFlag(values.scopes);
-      const audiences = listFlag(values.audiences);
       const lifetime = durationFlag(values.lifetime, "--lifetime", CLIENT_USAGE);
       const jwksJson = readJwksFile(values["jwks-file"]);
       const jwksUri = values["jwks-uri"];
-      const authMethods = listFlag(values["auth-method"]);
-      if (scopes !== undefined) paths.push("scopes");
-      if (audiences !== undefined) paths.push("audiences");
-      if (lifetime !== undefined) paths.push("token_lifetime_seconds");
-      // A client authenticates with one kind of key: setting one clears the other.
-      if (jwksJson !== undefined || jwksUri !== undefined) paths.push("jwks_json", "jwks_uri");
-      if (authMethods !== undefined) paths.push("token_endpoint_auth_methods");
-      if (paths.length === 0) {
+      const changes = {
+        scopes: listFlag(values.scopes),
+        audiences: listFlag(values.audiences),
+        tokenLifetimeSeconds: lifetime === undefined ? undefined : BigInt(lifetime),
+        // A client authenticates with one kind of key: setting one clears the other.
+        ...(jwksJson !== undefined || jwksUri !== undefined ? { jwksJson: jwksJson ?? "", jwksUri: jwksUri ?? "" } : {}),
+        tokenEndpointAuthMethods: listFlag(values["auth-method"]),
+      };
+      if (Object.values(changes).every((value) => value === undefined)) {
         throw usageError("nothing to update: give --scopes, --audiences, --lifetime, --jwks-file, --jwks-uri or --auth-method", CLIENT_USAGE);
       }
       const admin = await connectAdmin(connection);
       const updated = await adminCall(connection, `update client "${id}"`, () =>
-        admin.updateClient({
-          client: {
-            id,
-            scopes: scopes ?? [],
-            audiences: audiences ?? [],
-            tokenLifetimeSeconds: BigInt(lifetime ?? 0),
-            jwksJson: jwksJson ?? "",
-            jwksUri: jwksUri ?? "",
-            tokenEndpointAuthMethods: authMethods ?? [],
-          },
-          updateMask: create(FieldMaskSchema, { paths }),
-        }),
+        admin.updateClient({ client: { id, ...changes }, updateMask: updateMaskOf(ClientInfoSchema, changes) }),
       );
       if (asJson) return json(toJson(UpdateClientResponseSchema, updated, { alwaysEmitImplicit: true }));
       return `updated client "${id}"\n\n${clientFields(updated.client!)}`;

@@ -2,8 +2,8 @@ import { createClient, type Client, type Interceptor, type Transport } from "@co
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { TokenService, type IssueClientTokenResponse } from "../../gen/tokensmith/v1/token_service_pb.js";
-import { ADMIN_SCOPE } from "../domain/administration.js";
-import { encodeBasicAuthorization } from "../domain/basic-credentials.js";
+import { basicAuthorization } from "../client/basic-authorization.js";
+import { ADMIN_SCOPE } from "../domain/scopes.js";
 import { failureOfCall, usageError } from "./cli-failure.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:8080";
@@ -71,7 +71,7 @@ export async function issueClientToken(
   const { clientId, clientSecret } = requireCredentials(connection, purpose);
   const tokens = createClient(TokenService, transport(connection));
   try {
-    return await tokens.issueClientToken(request, { headers: { authorization: encodeBasicAuthorization(clientId, clientSecret) } });
+    return await tokens.issueClientToken(request, { headers: { authorization: basicAuthorization(clientId, clientSecret) } });
   } catch (error) {
     throw failureOfCall(error, {
       url: connection.url,

@@ -1,10 +1,10 @@
-import { toJson, type JsonValue } from "@bufbuild/protobuf";
+import { toJson } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { RotateSigningKeyResponseSchema, SigningKeyInfoSchema, type SigningKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { usageError } from "./cli-failure.js";
 import { CONNECTION_USAGE, noPositionals, parseCommand } from "./command-line.js";
 import { adminCall, connectAdmin } from "./connection.js";
-import { formatTable, timeText } from "./text-output.js";
+import { formatTable, jsonText as json, timeText } from "./text-output.js";
 
 export const SIGNING_KEY_USAGE = `usage: tokensmith keys <command> [options]
 
@@ -17,7 +17,6 @@ commands:
 ${CONNECTION_USAGE}
 `;
 
-const json = (value: JsonValue) => `${JSON.stringify(value, null, 2)}\n`;
 
 /** One word for where a key is in its life, as of `now`. */
 function stateOf(key: SigningKeyInfo, now: number): string {

@@ -1,4 +1,6 @@
+import type { JsonValue } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { Source } from "../../gen/tokensmith/v1/admin_service_pb.js";
 
 /** Columns padded to the widest cell, two spaces apart; the last column is not padded. */
 export function formatTable(headers: string[], rows: string[][]): string {
@@ -27,3 +29,8 @@ export function timeText(timestamp: Timestamp | undefined): string {
 }
 
 export const secondsText = (seconds: bigint) => `${seconds}s`;
+
+export const sourceText = (source: Source) => (source === Source.CONFIG ? "config" : source === Source.STORE ? "store" : "-");
+
+/** What --json prints. */
+export const jsonText = (value: JsonValue) => `${JSON.stringify(value, null, 2)}\n`;

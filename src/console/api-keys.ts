@@ -1,13 +1,11 @@
 /// <reference lib="dom" />
 import { Source, type ApiKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { GRANT_LIFETIME } from "../domain/api-key.js";
 import { sourceBadge } from "./clients.js";
 import { chips, confirmAction, field, h, showSecretOnce, time } from "./dom.js";
 import { knownScopes, ScopePicker } from "./scopes.js";
 import { describeError, errorText } from "./session.js";
 import { busy, LIST_PAGE_SIZE, PagedTable, parseSeconds, type View, type ViewContext } from "./view.js";
-
-/** The longest grant an API key may issue (the server's hard cap). */
-const MAX_GRANT_LIFETIME_SECONDS = 300;
 
 /** API keys: list (paged), create, delete. Config-declared keys are read-only. */
 export function apiKeysView(context: ViewContext): View {
@@ -74,7 +72,7 @@ export function apiKeysView(context: ViewContext): View {
   function openForm(): void {
     context.clearBanners();
     const name = h("input", { type: "text", testid: "api-key-name", required: true, autocomplete: "off", spellcheck: false, placeholder: "checkout-backend" });
-    const lifetime = h("input", { type: "number", testid: "api-key-lifetime", min: "1", max: String(MAX_GRANT_LIFETIME_SECONDS), placeholder: "30" });
+    const lifetime = h("input", { type: "number", testid: "api-key-lifetime", min: "1", max: String(GRANT_LIFETIME.maxSeconds), placeholder: String(GRANT_LIFETIME.defaultSeconds) });
     const scopes = new ScopePicker("api-key-scopes", "Scopes its grants may carry");
     const error = h("p", { class: "form-error", testid: "form-error", role: "alert", hidden: true });
     const create = h("button", { type: "submit", class: "primary", testid: "api-key-create" }, "Create API key");
@@ -88,7 +86,7 @@ export function apiKeysView(context: ViewContext): View {
         "div",
         { class: "form-grid" },
         field("Name", name, "shown as the grants' client_id"),
-        field("Grant lifetime (seconds)", lifetime, `default 30, at most ${MAX_GRANT_LIFETIME_SECONDS}`),
+        field("Grant lifetime (seconds)", lifetime, `default ${GRANT_LIFETIME.defaultSeconds}, at most ${GRANT_LIFETIME.maxSeconds}`),
       ),
       scopes.element,
       error,
@@ -103,7 +101,7 @@ export function apiKeysView(context: ViewContext): View {
           const request = {
             name: name.value.trim(),
             scopes: scopes.selected(),
-            grantLifetimeSeconds: parseSeconds(lifetime.value, "The grant lifetime", MAX_GRANT_LIFETIME_SECONDS),
+            grantLifetimeSeconds: parseSeconds(lifetime.value, "The grant lifetime", GRANT_LIFETIME.maxSeconds),
           };
           if (request.scopes.length === 0) throw new Error("Pick at least one scope: an API key needs one");
           const created = await busy(create, () => admin.createApiKey(request));

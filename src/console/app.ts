@@ -6,6 +6,7 @@
  * origin that served it. No framework, no storage: the session token is kept
  * in memory only.
  */
+import { ADMIN_SCOPE } from "../domain/scopes.js";
 import { apiKeysView } from "./api-keys.js";
 import { clientsView } from "./clients.js";
 import { formatDate, h } from "./dom.js";
@@ -35,7 +36,7 @@ function showSignIn(message?: string): void {
     "form",
     { class: "card", testid: "signin-form" },
     h("h1", {}, "Tokensmith console"),
-    h("p", { class: "hint" }, "Sign in with the id and secret of a client that holds the scope ", h("code", {}, "tokensmith:admin"), "."),
+    h("p", { class: "hint" }, "Sign in with the id and secret of a client that holds the scope ", h("code", {}, ADMIN_SCOPE), "."),
     message ? h("p", { class: "message", testid: "signin-message" }, message) : null,
     h("label", {}, "Client ID", clientId),
     h("label", {}, "Client secret", secret),

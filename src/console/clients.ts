@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import { Source, type ClientInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientAuthMethod } from "../domain/client.js";
 import { chips, confirmAction, field, formatDate, h, showSecretOnce, time, words } from "./dom.js";
 import { knownScopes, ScopePicker } from "./scopes.js";
 import { describeError, errorText } from "./session.js";
@@ -7,14 +8,12 @@ import { busy, LIST_PAGE_SIZE, PagedTable, parseSeconds, type View, type ViewCon
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 
 /** What the create form offers, as RFC 7591 method lists; private_key_jwt asks for keys. */
-const AUTH_CHOICES: Array<[value: string, label: string, methods: string[]]> = [
+const AUTH_CHOICES: Array<[value: string, label: string, methods: ClientAuthMethod[]]> = [
   ["secret", "client secret (Basic header or POST body)", ["client_secret_basic", "client_secret_post"]],
   ["client_secret_basic", "client secret, Basic header only", ["client_secret_basic"]],
   ["client_secret_post", "client secret, POST body only", ["client_secret_post"]],
   ["private_key_jwt", "private_key_jwt (signed assertion; no secret)", ["private_key_jwt"]],
 ];
-
-const usesSecret = (client: ClientInfo) => client.tokenEndpointAuthMethods.some((method) => method !== "private_key_jwt");
 
 /** Clients: list (paged), create, rotate secret, delete. Config-declared clients are read-only. */
 export function clientsView(context: ViewContext): View {
@@ -38,7 +37,7 @@ export function clientsView(context: ViewContext): View {
       actions.append(h("span", { class: "muted", testid: "read-only", title: "Declared in the config file: change it there." }, "read-only"));
     } else {
       // A key-only client has no secret to rotate.
-      if (usesSecret(client)) {
+      if (usesSecret(client.tokenEndpointAuthMethods)) {
         const rotate = h("button", { type: "button", testid: "client-rotate" }, "Rotate secret");
         rotate.onclick = () => void rotateSecret(client.id, rotate);
         actions.append(rotate);
@@ -124,7 +123,7 @@ export function clientsView(context: ViewContext): View {
     context.clearBanners();
     const id = h("input", { type: "text", testid: "client-id", placeholder: "generated when empty", autocomplete: "off", spellcheck: false });
     const audiences = h("input", { type: "text", testid: "client-audiences", placeholder: "https://api.example.com", autocomplete: "off", spellcheck: false });
-    const lifetime = h("input", { type: "number", testid: "client-lifetime", min: "1", max: "86400", placeholder: "server default" });
+    const lifetime = h("input", { type: "number", testid: "client-lifetime", min: "1", max: String(TOKEN_LIFETIME_LIMIT_SECONDS), placeholder: "server default" });
     const scopes = new ScopePicker("client-scopes", "Scopes the client may request");
     const authMethod = h("select", { testid: "client-auth-method" }, ...AUTH_CHOICES.map(([value, label]) => h("option", { value }, label)));
     const keys = h("input", { type: "text", testid: "client-jwks", placeholder: "https://keys.example.com/jwks.json or {\"keys\": […]}", autocomplete: "off", spellcheck: false });
@@ -164,7 +163,7 @@ export function clientsView(context: ViewContext): View {
             id: id.value.trim(),
             scopes: scopes.selected(),
             audiences: words(audiences.value),
-            tokenLifetimeSeconds: parseSeconds(lifetime.value, "The token lifetime", 86_400),
+            tokenLifetimeSeconds: parseSeconds(lifetime.value, "The token lifetime", TOKEN_LIFETIME_LIMIT_SECONDS),
             tokenEndpointAuthMethods: AUTH_CHOICES.find(([value]) => value === authMethod.value)?.[2] ?? [],
             ...keyFields(authMethod.value === "private_key_jwt" ? keys.value.trim() : ""),
           };

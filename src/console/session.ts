@@ -12,8 +12,8 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { OAuthErrorDetailSchema, TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
 import { basicAuthorization } from "../client/basic-authorization.js";
+import { ADMIN_SCOPE } from "../domain/scopes.js";
 
-export const ADMIN_SCOPE = "tokensmith:admin";
 /** Ask for a new sign-in this long before the token really expires, so no call races its expiry. */
 const EXPIRY_MARGIN_MS = 10_000;
 /** setTimeout's limit (about 24.8 days). */

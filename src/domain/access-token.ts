@@ -1,3 +1,6 @@
+/** No token Tokensmith issues is longer: a longer one is refused before any parsing, lookup or hashing. */
+export const MAX_TOKEN_LENGTH = 8192;
+
 /** The claims of an RFC 9068 access token. */
 export interface AccessTokenClaims {
   iss: string;

@@ -1,18 +1,18 @@
 import type { KeyRing } from "../keys/key-ring.js";
 import type { AccessTokenClaims } from "./access-token.js";
-import { GRANT_LIFETIME } from "./api-key.js";
+import { API_KEY_SETTINGS, GRANT_LIFETIME, type ApiKey, type ApiKeySettings } from "./api-key.js";
 import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js";
 import { parseBearerAuthorization } from "./basic-credentials.js";
 import type { CallerAuthenticator } from "./caller.js";
-import { CLIENT_AUTH_METHODS, defaultAuthMethods, usesSecret, type Client, type ClientAuthMethod } from "./client.js";
-import { methodsOf, type LayeredClientRegistry, type StoredClient } from "./client-registry.js";
+import { CLIENT_AUTH_METHODS, CLIENT_SETTINGS, registeredAuthMethods, usesSecret, type Client, type ClientAuthMethod, type ClientSettings } from "./client.js";
+import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
 import type { Clock } from "./clock.js";
+import { pickFields } from "./field-list.js";
 import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-policy.js";
 import { insufficientScope, invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
-import { normalizeScopes } from "./scopes.js";
+import { ADMIN_SCOPE, normalizeScopes } from "./scopes.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
 
-export const ADMIN_SCOPE = "tokensmith:admin";
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const API_KEY_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PAGE_SIZE = 500;
@@ -26,37 +26,33 @@ export interface AdministrationSettings {
   jwksUriPolicy: JwksUriPolicy;
 }
 
-export interface ClientView {
-  id: string;
-  scopes: string[];
-  audiences: string[];
-  tokenLifetimeSeconds: number;
-  jwks?: { keys: readonly object[] };
-  jwksUri?: string;
-  tokenEndpointAuthMethods: ClientAuthMethod[];
+/** A client as administrators see it: never a secret or a hash. */
+export type ClientView = ClientSettings & {
   source: "config" | "store";
   createdAt?: number;
   previousSecretExpiresAt?: number;
-}
+};
 
-export interface ApiKeyView {
-  name: string;
-  scopes: string[];
-  grantLifetimeSeconds: number;
+/** An API key as administrators see it: never the key or its hash. */
+export type ApiKeyView = ApiKeySettings & {
   source: "config" | "store";
   createdAt?: number;
   keyPrefix?: string;
-}
+};
 
-export interface ClientFields {
-  scopes?: readonly string[];
-  audiences?: readonly string[];
-  tokenLifetimeSeconds?: number;
+/**
+ * The client fields a create or an update sets, as an administrator gives
+ * them: keys as JWK Set JSON, methods by name (checked here). In an update,
+ * a field present changes, and "", [] or 0 puts it back to its default.
+ */
+export type ClientChanges = Partial<Omit<ClientSettings, "id" | "jwks" | "tokenEndpointAuthMethods">> & {
   jwksJson?: string;
-  jwksUri?: string;
-  /** RFC 7591 names, checked here; empty means the default for the client's keys. */
+  /** RFC 7591 names; empty means the default for the client's keys. */
   tokenEndpointAuthMethods?: readonly string[];
-}
+};
+
+/** The API key fields an update sets; a field present changes. */
+export type ApiKeyChanges = Partial<Omit<ApiKeySettings, "name">>;
 
 export interface Page<T> {
   items: T[];
@@ -106,7 +102,7 @@ export class Administration {
   // --- clients -------------------------------------------------------------
 
   /** The secret is returned once, and only to a client whose methods use one. */
-  async createClient(request: { id?: string } & ClientFields): Promise<{ client: ClientView; secret?: string }> {
+  async createClient(request: { id?: string } & ClientChanges): Promise<{ client: ClientView; secret?: string }> {
     const id = request.id && request.id.length > 0 ? request.id : `client-${generateSecret("client_secret").slice(7, 19).toLowerCase()}`;
     if (!CLIENT_ID.test(id)) throw invalidRequest("client id must be 1-128 letters, digits, '.', '_', '-' or ':'");
     const record: StoredClient = {
@@ -117,8 +113,8 @@ export class Administration {
       tokenLifetimeSeconds: this.deps.settings.defaultTokenLifetimeSeconds,
       createdAt: this.deps.clock.now(),
     };
-    this.applyClientFields(record, request);
-    record.tokenEndpointAuthMethods = methodsOf(record);
+    this.applyClientChanges(record, request);
+    record.tokenEndpointAuthMethods = registeredAuthMethods(record);
     const secret = usesSecret(record.tokenEndpointAuthMethods) ? generateSecret("client_secret") : undefined;
     if (secret !== undefined) record.secrets = [{ hash: hashSecret(secret) }];
     if (!(await this.deps.clients.create(record))) throw alreadyExists(`client "${id}"`);
@@ -136,30 +132,15 @@ export class Administration {
     return paginate(all, (client) => client.id, pageSize, pageToken);
   }
 
-  async updateClient(id: string, fields: ClientFields, paths: readonly string[]): Promise<ClientView> {
+  async updateClient(id: string, changes: ClientChanges): Promise<ClientView> {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
-    const allowed = new Set(["scopes", "audiences", "token_lifetime_seconds", "jwks_json", "jwks_uri", "token_endpoint_auth_methods"]);
-    const unknown = paths.filter((path) => !allowed.has(path));
-    if (paths.length === 0) throw invalidRequest("update_mask must name at least one field");
-    if (unknown.length > 0) throw invalidRequest(`update_mask names fields that cannot be updated: ${unknown.join(", ")}`);
     // A copy: the cached record must stay as stored when a field below is refused.
     const record = structuredClone(await this.storedClient(id, { fresh: true }));
     // Written out, so that changing the keys never silently changes a defaulted method.
-    record.tokenEndpointAuthMethods = methodsOf(record);
-    const selected: ClientFields = {};
-    if (paths.includes("scopes")) selected.scopes = fields.scopes ?? [];
-    if (paths.includes("audiences")) selected.audiences = fields.audiences ?? [];
-    if (paths.includes("token_lifetime_seconds")) selected.tokenLifetimeSeconds = fields.tokenLifetimeSeconds ?? 0;
-    if (paths.includes("jwks_json")) {
-      delete record.jwks;
-      selected.jwksJson = fields.jwksJson ?? "";
-    }
-    if (paths.includes("jwks_uri")) {
-      delete record.jwksUri;
-      selected.jwksUri = fields.jwksUri ?? "";
-    }
-    if (paths.includes("token_endpoint_auth_methods")) selected.tokenEndpointAuthMethods = fields.tokenEndpointAuthMethods ?? [];
-    this.applyClientFields(record, selected);
+    record.tokenEndpointAuthMethods = registeredAuthMethods(record);
+    if (changes.jwksJson !== undefined) delete record.jwks;
+    if (changes.jwksUri !== undefined) delete record.jwksUri;
+    this.applyClientChanges(record, changes);
     await this.deps.clients.save(record);
     return this.viewStored(record);
   }
@@ -168,7 +149,7 @@ export class Administration {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
     if (overlapSeconds < 0 || overlapSeconds > 30 * 86_400) throw invalidRequest("overlap_seconds must be between 0 and 30 days");
     const record = await this.storedClient(id, { fresh: true });
-    if (!usesSecret(methodsOf(record))) throw keysOnly(id);
+    if (!usesSecret(registeredAuthMethods(record))) throw keysOnly(id);
     const now = this.deps.clock.now();
     const overlapMs = (overlapSeconds > 0 ? overlapSeconds : this.deps.settings.secretOverlapSeconds) * 1000;
     const secret = generateSecret("client_secret");
@@ -187,7 +168,7 @@ export class Administration {
 
   // --- API keys ------------------------------------------------------------
 
-  async createApiKey(request: { name: string; scopes: readonly string[]; grantLifetimeSeconds: number }): Promise<{ apiKey: ApiKeyView; key: string }> {
+  async createApiKey(request: ApiKeySettings): Promise<{ apiKey: ApiKeyView; key: string }> {
     if (!API_KEY_NAME.test(request.name)) throw invalidRequest("API key name must be 1-128 letters, digits, '.', '_', '-' or ':'");
     const scopes = normalizeScopes(request.scopes);
     if (scopes.length === 0) throw invalidRequest("an API key needs at least one scope");
@@ -206,25 +187,22 @@ export class Administration {
 
   async listApiKeys(pageSize: number, pageToken: string): Promise<Page<ApiKeyView>> {
     const all: ApiKeyView[] = [
-      ...this.deps.apiKeys.fixedKeys().map((key) => ({ name: key.name, scopes: [...key.scopes], grantLifetimeSeconds: key.grantLifetimeSeconds, source: "config" as const })),
+      ...this.deps.apiKeys.fixedKeys().map(viewFixedKey),
       ...(await this.deps.apiKeys.allStored()).map(viewStoredKey),
     ];
     return paginate(all, (key) => key.name, pageSize, pageToken);
   }
 
-  async updateApiKey(name: string, fields: { scopes?: readonly string[]; grantLifetimeSeconds?: number }, paths: readonly string[]): Promise<ApiKeyView> {
+  async updateApiKey(name: string, changes: ApiKeyChanges): Promise<ApiKeyView> {
     if (this.deps.apiKeys.fixedKeys().some((key) => key.name === name)) throw readOnly(`API key "${name}"`);
-    const unknown = paths.filter((path) => path !== "scopes" && path !== "grant_lifetime_seconds");
-    if (paths.length === 0) throw invalidRequest("update_mask must name at least one field");
-    if (unknown.length > 0) throw invalidRequest(`update_mask names fields that cannot be updated: ${unknown.join(", ")}`);
     const record = await this.deps.apiKeys.findStoredByName(name);
     if (record === undefined) throw notFound(`API key "${name}"`);
-    if (paths.includes("scopes")) {
-      const scopes = normalizeScopes(fields.scopes ?? []);
+    if (changes.scopes !== undefined) {
+      const scopes = normalizeScopes(changes.scopes);
       if (scopes.length === 0) throw invalidRequest("an API key needs at least one scope");
       record.scopes = scopes;
     }
-    if (paths.includes("grant_lifetime_seconds")) record.grantLifetimeSeconds = checkGrantLifetime(fields.grantLifetimeSeconds ?? 0);
+    if (changes.grantLifetimeSeconds !== undefined) record.grantLifetimeSeconds = checkGrantLifetime(changes.grantLifetimeSeconds);
     await this.deps.apiKeys.save(record);
     return viewStoredKey(record);
   }
@@ -262,7 +240,7 @@ export class Administration {
     return record;
   }
 
-  private applyClientFields(record: StoredClient, fields: ClientFields): void {
+  private applyClientChanges(record: StoredClient, fields: ClientChanges): void {
     if (fields.scopes !== undefined) record.scopes = normalizeScopes(fields.scopes);
     if (fields.audiences !== undefined) {
       if (fields.audiences.length > 20 || fields.audiences.some((aud) => aud.length === 0 || aud.length > 512 || /\s/.test(aud))) {
@@ -290,7 +268,7 @@ export class Administration {
     }
     if (record.jwks && record.jwksUri) throw invalidRequest("set jwks_json or jwks_uri, not both");
     if (fields.tokenEndpointAuthMethods !== undefined) record.tokenEndpointAuthMethods = parseAuthMethods(fields.tokenEndpointAuthMethods, record);
-    const methods = methodsOf(record);
+    const methods = registeredAuthMethods(record);
     if (methods.includes("private_key_jwt") && !record.jwks && !record.jwksUri) throw invalidRequest("private_key_jwt needs jwks_json or jwks_uri");
     // A client that no longer authenticates by secret keeps none.
     if (!usesSecret(methods)) record.secrets = [];
@@ -310,27 +288,15 @@ export class Administration {
 
 /** The public view of a client (never a secret or hash); config clients are exactly this. */
 function viewFixed(client: Client): ClientView {
-  return {
-    id: client.id,
-    scopes: [...client.scopes],
-    audiences: [...client.audiences],
-    tokenLifetimeSeconds: client.tokenLifetimeSeconds,
-    ...(client.jwks ? { jwks: client.jwks } : {}),
-    ...(client.jwksUri ? { jwksUri: client.jwksUri } : {}),
-    tokenEndpointAuthMethods: [...client.tokenEndpointAuthMethods],
-    source: "config",
-  };
+  return { ...pickFields<ClientSettings>(client, CLIENT_SETTINGS), source: "config" };
+}
+
+function viewFixedKey(key: ApiKey): ApiKeyView {
+  return { ...pickFields<ApiKeySettings>(key, API_KEY_SETTINGS), source: "config" };
 }
 
 function viewStoredKey(record: StoredApiKey): ApiKeyView {
-  return {
-    name: record.name,
-    scopes: [...record.scopes],
-    grantLifetimeSeconds: record.grantLifetimeSeconds,
-    source: "store",
-    createdAt: record.createdAt,
-    keyPrefix: record.keyPrefix,
-  };
+  return { ...pickFields<ApiKeySettings>(record, API_KEY_SETTINGS), source: "store", createdAt: record.createdAt, keyPrefix: record.keyPrefix };
 }
 
 function checkGrantLifetime(seconds: number): number {
@@ -341,8 +307,8 @@ function checkGrantLifetime(seconds: number): number {
   return seconds;
 }
 
-function parseAuthMethods(values: readonly string[], record: StoredClient): ClientAuthMethod[] {
-  if (values.length === 0) return defaultAuthMethods(Boolean(record.jwks || record.jwksUri));
+function parseAuthMethods(values: readonly string[], record: StoredClient): readonly ClientAuthMethod[] {
+  if (values.length === 0) return registeredAuthMethods({ jwks: record.jwks, jwksUri: record.jwksUri });
   const known: readonly string[] = CLIENT_AUTH_METHODS;
   const unknown = values.find((value) => !known.includes(value));
   if (unknown !== undefined) {

@@ -1,20 +1,16 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import type { ApiKey, ApiKeyRegistry } from "./api-key.js";
+import { apiKeyOf, type ApiKey, type ApiKeyRegistry } from "./api-key.js";
 import type { Clock } from "./clock.js";
 import { ExpiringCache } from "./expiring-cache.js";
 import { RememberedHeaders } from "./remembered-headers.js";
 
 /** An API key as kept in the store by the AdminService, filed under its hash. */
-export interface StoredApiKey {
-  name: string;
-  keyHash: string;
+export type StoredApiKey = Omit<ApiKey, "source"> & {
   /** The first characters of the key, to recognise it in lists. */
   keyPrefix: string;
-  scopes: string[];
-  grantLifetimeSeconds: number;
   createdAt: number;
-}
+};
 
 /** API keys from the config file (read-only) and from the store, with a short in-process cache. */
 export class LayeredApiKeyRegistry implements ApiKeyRegistry {
@@ -91,11 +87,5 @@ export class LayeredApiKeyRegistry implements ApiKeyRegistry {
 }
 
 export function toApiKey(record: StoredApiKey): ApiKey {
-  return {
-    name: record.name,
-    keyHash: record.keyHash,
-    scopes: record.scopes,
-    grantLifetimeSeconds: record.grantLifetimeSeconds,
-    source: "store",
-  };
+  return apiKeyOf(record, "store");
 }

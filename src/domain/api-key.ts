@@ -1,19 +1,33 @@
-import type { AuthRateLimiter } from "./auth-rate-limiter.js";
-import { parseBasicAuthorization } from "./basic-credentials.js";
-import { invalidClient } from "./oauth-error.js";
+import type { FieldList } from "./field-list.js";
 import type { RememberedHeaders } from "./remembered-headers.js";
-import { hashSecret } from "./secret-format.js";
 
 export const GRANT_LIFETIME = { defaultSeconds: 30, maxSeconds: 300 } as const;
 
-/** An API key that lets a backend ask for user-bound grants. */
-export interface ApiKey {
+/**
+ * What is registered about an API key apart from the key itself: the one
+ * definition of its fields. ApiKey (below), the stored record
+ * (api-key-registry.ts), the config entry (config.ts), the admin view
+ * (administration.ts) and the wire message (rpc/admin-messages.ts) are this
+ * plus what each of them adds.
+ */
+export interface ApiKeySettings {
   /** Public name, shown in introspection as the grant's `client_id`. */
   name: string;
-  keyHash: string;
   scopes: readonly string[];
   grantLifetimeSeconds: number;
+}
+
+export const API_KEY_SETTINGS = { name: true, scopes: true, grantLifetimeSeconds: true } as const satisfies FieldList<ApiKeySettings>;
+
+/** An API key that lets a backend ask for user-bound grants. */
+export interface ApiKey extends ApiKeySettings {
+  keyHash: string;
   source: "config" | "store";
+}
+
+/** The one way an ApiKey is made (config file or store), with one property order: see clientOf. */
+export function apiKeyOf(key: Omit<ApiKey, "source">, source: ApiKey["source"]): ApiKey {
+  return { name: key.name, keyHash: key.keyHash, scopes: key.scopes, grantLifetimeSeconds: key.grantLifetimeSeconds, source };
 }
 
 export interface ApiKeyRegistry {
@@ -21,36 +35,4 @@ export interface ApiKeyRegistry {
   findByHash(keyHash: string): Promise<ApiKey | undefined>;
   /** Authorization headers that authenticated a key of this registry, if it keeps them (see RememberedHeaders). */
   readonly verifiedHeaders?: RememberedHeaders<ApiKey>;
-}
-
-const MAX_API_KEY_LENGTH = 512;
-
-/** The API key presented as `Authorization: Basic base64(api_key ":")`, if any. */
-export function presentedApiKey(authorization: string | null | undefined): string | undefined {
-  const basic = parseBasicAuthorization(authorization);
-  if (basic === undefined || basic.password !== "" || basic.username.length === 0) return undefined;
-  return basic.username;
-}
-
-export async function authenticateApiKey(
-  registry: ApiKeyRegistry,
-  authorization: string | null | undefined,
-  limits?: { limiter: AuthRateLimiter; peer: string | undefined },
-): Promise<ApiKey> {
-  const remembered = authorization ? registry.verifiedHeaders?.get(authorization) : undefined;
-  if (remembered !== undefined) {
-    limits?.limiter.checkNotBlocked(undefined, limits.peer);
-    return remembered;
-  }
-  const presented = presentedApiKey(authorization);
-  if (presented === undefined) throw invalidClient("an API key is required: Authorization: Basic base64(api_key \":\")");
-  // API keys have no public id: the subject of their limit is the peer alone.
-  limits?.limiter.checkNotBlocked(undefined, limits.peer);
-  const key = presented.length > MAX_API_KEY_LENGTH ? undefined : await registry.findByHash(hashSecret(presented));
-  if (key === undefined) {
-    await limits?.limiter.recordFailure(undefined, limits.peer);
-    throw invalidClient("invalid API key");
-  }
-  registry.verifiedHeaders?.remember(authorization as string, key);
-  return key;
 }

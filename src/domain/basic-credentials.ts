@@ -45,9 +45,3 @@ export function parseBearerAuthorization(header: string | null | undefined): str
   if (match === null) return undefined;
   return match[1];
 }
-
-/** Encodes client credentials the way RFC 6749 §2.3.1 asks clients to. */
-export function encodeBasicAuthorization(username: string, password: string): string {
-  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, "+");
-  return `Basic ${Buffer.from(`${encode(username)}:${encode(password)}`).toString("base64")}`;
-}

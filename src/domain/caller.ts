@@ -1,6 +1,7 @@
 import type { AccessTokenClaims } from "./access-token.js";
 import type { ActiveAccessTokens } from "./active-access-tokens.js";
-import { authenticateApiKey, presentedApiKey, type ApiKey, type ApiKeyRegistry } from "./api-key.js";
+import type { ApiKey, ApiKeyRegistry } from "./api-key.js";
+import { authenticateApiKey, presentedApiKey } from "./api-key-authentication.js";
 import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import { parseBearerAuthorization } from "./basic-credentials.js";
 import type { Client } from "./client.js";

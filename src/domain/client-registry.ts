@@ -1,6 +1,6 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import { defaultAuthMethods, type Client, type ClientAuthMethod, type ClientRegistry } from "./client.js";
+import { clientOf, registeredAuthMethods, type Client, type ClientAuthMethod, type ClientRegistry, type ClientSettings } from "./client.js";
 import type { Clock } from "./clock.js";
 import { ExpiringCache } from "./expiring-cache.js";
 
@@ -10,24 +10,13 @@ export interface StoredSecret {
   expiresAt?: number;
 }
 
-/** A client as kept in the store by the AdminService. */
-export interface StoredClient {
-  id: string;
+/** A client as kept in the store by the AdminService: its settings, its secrets, when it was created. */
+export type StoredClient = Omit<ClientSettings, "tokenEndpointAuthMethods"> & {
   secrets: StoredSecret[];
-  scopes: string[];
-  audiences: string[];
-  tokenLifetimeSeconds: number;
-  jwks?: { keys: object[] };
-  jwksUri?: string;
-  /** Absent on records written before it existed: then the default for the record's keys (see methodsOf). */
-  tokenEndpointAuthMethods?: ClientAuthMethod[];
+  /** Absent on records written before it existed: then the default for the record's keys (see registeredAuthMethods). */
+  tokenEndpointAuthMethods?: readonly ClientAuthMethod[];
   createdAt: number;
-}
-
-/** The methods a stored client authenticates with. */
-export function methodsOf(record: StoredClient): ClientAuthMethod[] {
-  return record.tokenEndpointAuthMethods ?? defaultAuthMethods(Boolean(record.jwks || record.jwksUri));
-}
+};
 
 /**
  * Clients from the config file (read-only, always in process) and from the
@@ -153,19 +142,14 @@ export class LayeredClientRegistry implements ClientRegistry {
   }
 
   private buildClient(record: StoredClient, live: StoredSecret[]): Client {
-    return {
-      id: record.id,
-      secretHashes: live.map((secret) => secret.hash),
-      scopes: record.scopes,
-      audiences: record.audiences,
+    return clientOf(record, {
       // A record saved while the maximum was higher: a longer token would outlive its signing key's publication.
       tokenLifetimeSeconds: Math.min(record.tokenLifetimeSeconds, this.deps.maxTokenLifetimeSeconds),
-      tokenEndpointAuthMethods: methodsOf(record),
-      ...(record.jwks ? { jwks: record.jwks } : {}),
-      ...(record.jwksUri ? { jwksUri: record.jwksUri } : {}),
+      tokenEndpointAuthMethods: registeredAuthMethods(record),
+      secretHashes: live.map((secret) => secret.hash),
       createdAt: record.createdAt,
       source: "store",
-    };
+    });
   }
 
   private remember(clientId: string, record: StoredClient | null): void {

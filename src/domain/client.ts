@@ -1,6 +1,11 @@
+import type { FieldList } from "./field-list.js";
+
 /** Client authentication methods, by their RFC 7591 §2 names; what RFC 8414 metadata advertises. */
 export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/** No access token lives longer than a day, whatever the configuration says. */
+export const TOKEN_LIFETIME_LIMIT_SECONDS = 86_400;
 
 /**
  * RFC 7591 has one `token_endpoint_auth_method` defaulting to
@@ -13,13 +18,17 @@ export function defaultAuthMethods(hasKeys: boolean): ClientAuthMethod[] {
 }
 
 /** Whether the methods authenticate by a client secret (so the client has one). */
-export const usesSecret = (methods: readonly ClientAuthMethod[]) => methods.some((method) => method !== "private_key_jwt");
+export const usesSecret = (methods: readonly string[]) => methods.some((method) => method !== "private_key_jwt");
 
-/** A registered OAuth client, as the domain sees it. */
-export interface Client {
+/**
+ * What is registered about a client apart from its credentials: the one
+ * definition of a client's fields. The domain's Client (below), the stored
+ * record (client-registry.ts), the config entry (config.ts), the admin view
+ * (administration.ts) and the wire message (rpc/admin-messages.ts) are this
+ * plus what each of them adds.
+ */
+export interface ClientSettings {
   id: string;
-  /** Hashes of the secrets that currently authenticate this client (more than one during rotation). */
-  secretHashes: readonly string[];
   /** Scopes the client may be granted. */
   scopes: readonly string[];
   /** Audiences (RFC 8707 resource indicators) the client may request; the default `aud` when none is requested. */
@@ -31,10 +40,61 @@ export interface Client {
   jwks?: { keys: readonly object[] };
   /** ...or fetched (and cached) from a URL. */
   jwksUri?: string;
+}
+
+export const CLIENT_SETTINGS = {
+  id: true,
+  scopes: true,
+  audiences: true,
+  tokenLifetimeSeconds: true,
+  tokenEndpointAuthMethods: true,
+  jwks: true,
+  jwksUri: true,
+} as const satisfies FieldList<ClientSettings>;
+
+/**
+ * The methods registered for a client; where none are written down (config
+ * entries that leave them out, records older than the field) the default for
+ * its keys.
+ */
+export function registeredAuthMethods(
+  client: Pick<ClientSettings, "jwks" | "jwksUri"> & { tokenEndpointAuthMethods?: readonly ClientAuthMethod[] | undefined },
+): readonly ClientAuthMethod[] {
+  return client.tokenEndpointAuthMethods ?? defaultAuthMethods(Boolean(client.jwks || client.jwksUri));
+}
+
+/** A registered OAuth client, as the domain sees it. */
+export interface Client extends ClientSettings {
+  /** Hashes of the secrets that currently authenticate this client (more than one during rotation). */
+  secretHashes: readonly string[];
   /** When it was created (ms); tokens issued before it belong to an earlier client of the same id. 0 for config clients. */
   createdAt?: number;
   /** Where the record comes from: the config file (read-only), the store, or the start-up demo. */
   source: "config" | "store" | "demo";
+}
+
+/**
+ * The one way a Client is made (config file, store, demo): the same
+ * properties in the same order, written out rather than spread, so that the
+ * request path, which reads a client on every call, sees one object shape
+ * (see test/rpc/hot-path-object-literals.test.ts).
+ */
+export function clientOf(
+  settings: Pick<ClientSettings, "id" | "scopes" | "audiences" | "jwks" | "jwksUri">,
+  rest: Pick<Client, "tokenLifetimeSeconds" | "tokenEndpointAuthMethods" | "secretHashes" | "createdAt" | "source">,
+): Client {
+  return {
+    id: settings.id,
+    secretHashes: rest.secretHashes,
+    scopes: settings.scopes,
+    audiences: settings.audiences,
+    tokenLifetimeSeconds: rest.tokenLifetimeSeconds,
+    tokenEndpointAuthMethods: rest.tokenEndpointAuthMethods,
+    ...(settings.jwks ? { jwks: settings.jwks } : {}),
+    ...(settings.jwksUri ? { jwksUri: settings.jwksUri } : {}),
+    ...(rest.createdAt !== undefined ? { createdAt: rest.createdAt } : {}),
+    source: rest.source,
+  };
 }
 
 export interface ClientRegistry {

@@ -1,7 +1,8 @@
 import { randomId } from "./random-id.js";
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import { authenticateApiKey, type ApiKey, type ApiKeyRegistry } from "./api-key.js";
+import type { ApiKey, ApiKeyRegistry } from "./api-key.js";
+import { authenticateApiKey } from "./api-key-authentication.js";
 import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import type { Clock } from "./clock.js";
 import { invalidRequest, invalidScope } from "./oauth-error.js";

@@ -1,6 +1,6 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import { audienceList } from "./access-token.js";
+import { audienceList, MAX_TOKEN_LENGTH } from "./access-token.js";
 import type { ActiveAccessTokens } from "./active-access-tokens.js";
 import type { CallerRateLimiter } from "./caller-rate-limiter.js";
 import { requireClientScopes, type Caller, type CallerAuthenticator } from "./caller.js";
@@ -16,7 +16,6 @@ export const INTROSPECT_SCOPE = "token:introspect";
 export const GRANT_CONSUME_SCOPE = "grant:consume";
 const READING_SCOPES = [INTROSPECT_SCOPE] as const;
 const CONSUMING_SCOPES = [INTROSPECT_SCOPE, GRANT_CONSUME_SCOPE] as const;
-const MAX_TOKEN_LENGTH = 8192;
 
 export type TokenKind = "access_token" | "grant";
 

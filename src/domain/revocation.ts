@@ -1,6 +1,6 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import type { AccessTokenVerifier } from "./access-token.js";
+import { MAX_TOKEN_LENGTH, type AccessTokenVerifier } from "./access-token.js";
 import type { Caller, CallerAuthenticator } from "./caller.js";
 import type { ClientCredentials } from "./client-authenticator.js";
 import { isGrantOf, isGrantToken, parseGrantRecord } from "./grant.js";
@@ -12,7 +12,6 @@ import type { TokenEvents } from "./token-events.js";
 export const REVOKE_SCOPE = "token:delete";
 const SUPPORTED_HINTS = new Set(["", "access_token", "grant"]);
 const REVOKE_SCOPES = [REVOKE_SCOPE] as const;
-const MAX_TOKEN_LENGTH = 8192;
 
 /**
  * RFC 7009. The caller may revoke what was issued to it (a client its access

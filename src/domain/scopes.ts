@@ -5,6 +5,9 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 export const SCOPE_LIMITS = { maxLength: 128, maxCount: 100 } as const;
 
+/** What a Bearer token must carry to call the AdminService (and what the CLI and the console ask for). */
+export const ADMIN_SCOPE = "tokensmith:admin";
+
 export function isScopeToken(value: string): boolean {
   return value.length <= SCOPE_LIMITS.maxLength && SCOPE_TOKEN.test(value);
 }

@@ -1,10 +1,9 @@
-import type { AccessTokenClaims, AccessTokenVerifier, VerifyResult } from "../domain/access-token.js";
+import { MAX_TOKEN_LENGTH, type AccessTokenClaims, type AccessTokenVerifier, type VerifyResult } from "../domain/access-token.js";
 import type { Clock } from "../domain/clock.js";
 import { isCanonicalBase64url } from "./canonical-base64url.js";
 import { verifySignature } from "./jws.js";
 import type { SigningKey } from "./signing-key.js";
 
-const MAX_TOKEN_LENGTH = 8192;
 const VERIFIED_CACHE_SIZE = 50_000;
 const ACCEPTED_TYP = new Set(["at+jwt", "application/at+jwt"]);
 

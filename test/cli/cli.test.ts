@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
+import { basicAuthorization } from "../../src/client/basic-authorization.js";
 import { generateSecret, hashSecret, hasValidChecksum, isSecretHash } from "../../src/domain/secret-format.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 
@@ -243,7 +243,7 @@ describe("serve", () => {
 
       const response = await fetch(`${url}/tokensmith.v1.TokenService/IssueClientToken`, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: encodeBasicAuthorization(clientId, secret) },
+        headers: { "content-type": "application/json", authorization: basicAuthorization(clientId, secret) },
         body: "{}",
       });
       expect(response.status).toBe(200);
@@ -269,7 +269,7 @@ describe("serve", () => {
         method: "POST",
         headers: {
           "content-type": "application/json",
-          authorization: encodeBasicAuthorization("demo", generateSecret("client_secret")),
+          authorization: basicAuthorization("demo", generateSecret("client_secret")),
           connection: "close",
         },
         body: "{}",
@@ -303,7 +303,7 @@ describe("serve", () => {
         expect(notice).toContain("tokensmith secret new");
         const response = await fetch(`http://127.0.0.1:${port}/oauth2/token`, {
           method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded", authorization: encodeBasicAuthorization("demo", generateSecret("client_secret")), connection: "close" },
+          headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuthorization("demo", generateSecret("client_secret")), connection: "close" },
           body: "grant_type=client_credentials",
         });
         expect(response.status).toBe(401);

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { authenticateApiKey } from "../../src/domain/api-key.js";
+import { authenticateApiKey } from "../../src/domain/api-key-authentication.js";
 import { LayeredApiKeyRegistry, type StoredApiKey } from "../../src/domain/api-key-registry.js";
 import { AuthRateLimiter } from "../../src/domain/auth-rate-limiter.js";
-import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
+import { basicAuthorization } from "../../src/client/basic-authorization.js";
 import { ClientAuthenticator } from "../../src/domain/client-authenticator.js";
 import { LayeredClientRegistry, type StoredClient } from "../../src/domain/client-registry.js";
 import { ManualClock } from "../../src/domain/clock.js";
@@ -64,7 +64,7 @@ describe("remembered Basic credentials", () => {
       createdAt: clock.now(),
     };
     expect(await registry.create(record)).toBe(true);
-    return { record, secret, header: encodeBasicAuthorization(id, secret) };
+    return { record, secret, header: basicAuthorization(id, secret) };
   }
 
   const authenticate = (authorization: string, extra: { clientId?: string } = {}) =>
@@ -102,7 +102,7 @@ describe("remembered Basic credentials", () => {
     const next = generateSecret("client_secret");
     record.secrets = [{ hash: hashSecret(next) }, { hash: record.secrets[0]!.hash, expiresAt: clock.now() + 2_000 }];
     await registry.save(record);
-    const newHeader = encodeBasicAuthorization("rotating", next);
+    const newHeader = basicAuthorization("rotating", next);
 
     expect((await authenticate(oldHeader)).client.secretHashes).toHaveLength(2);
     expect((await authenticate(newHeader)).client.id).toBe("rotating");
@@ -122,7 +122,7 @@ describe("remembered Basic credentials", () => {
     await registry.save(record);
     await expectOAuthError(authenticate(header), "invalid_client");
 
-    const nextHeader = encodeBasicAuthorization("replaced", next);
+    const nextHeader = basicAuthorization("replaced", next);
     await authenticate(nextHeader);
     await registry.delete("replaced", 60_000);
     await expectOAuthError(authenticate(nextHeader), "invalid_client");
@@ -141,7 +141,7 @@ describe("remembered Basic credentials", () => {
 
   it("a wrong secret is never remembered: each attempt is checked and counted, until the peer is blocked", async () => {
     const { header } = await createClient("guarded");
-    const wrong = encodeBasicAuthorization("guarded", generateSecret("client_secret"));
+    const wrong = basicAuthorization("guarded", generateSecret("client_secret"));
     for (let attempt = 0; attempt < 3; attempt++) await expectOAuthError(authenticate(wrong), "invalid_client");
     await expectOAuthError(authenticate(wrong), "slow_down"); // the 4th failure is over the limit of 3
     // Blocked for this client id from this peer: the right header is refused too...
@@ -182,7 +182,7 @@ describe("remembered API keys", () => {
     const key = generateSecret("api_key");
     const record: StoredApiKey = { name, keyHash: hashSecret(key), keyPrefix: key.slice(0, 12), scopes: ["g"], grantLifetimeSeconds: 30, createdAt: clock.now() };
     expect(await registry.create(record)).toBe(true);
-    return { record, header: encodeBasicAuthorization(key, "") };
+    return { record, header: basicAuthorization(key, "") };
   }
 
   const authenticate = (header: string, peer = PEER) => authenticateApiKey(registry, header, { limiter, peer });
@@ -211,7 +211,7 @@ describe("remembered API keys", () => {
   it("wrong keys are never remembered and count until the peer is blocked, remembered header or not", async () => {
     const { header } = await createKey("guarded");
     await authenticate(header); // remembered
-    const wrong = encodeBasicAuthorization(generateSecret("api_key"), "");
+    const wrong = basicAuthorization(generateSecret("api_key"), "");
     for (let attempt = 0; attempt < 3; attempt++) await expectOAuthError(authenticate(wrong), "invalid_client");
     await expectOAuthError(authenticate(wrong), "slow_down");
     await expectOAuthError(authenticate(header), "slow_down");

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AuthRateLimiter } from "../../src/domain/auth-rate-limiter.js";
-import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
+import { basicAuthorization } from "../../src/client/basic-authorization.js";
 import { ClientAuthenticator, type ClientCredentials } from "../../src/domain/client-authenticator.js";
 import { StaticClientRegistry, type Client } from "../../src/domain/client.js";
 import { OAuthError } from "../../src/domain/oauth-error.js";
@@ -43,7 +43,7 @@ const authenticators: Record<string, ClientAuthenticator> = {
 const peer = "192.0.2.10";
 
 const presentations: Record<string, (clientId: string, secret: string) => ClientCredentials> = {
-  client_secret_basic: (clientId, secret) => ({ authorization: encodeBasicAuthorization(clientId, secret), peer }),
+  client_secret_basic: (clientId, secret) => ({ authorization: basicAuthorization(clientId, secret), peer }),
   client_secret_post: (clientId, secret) => ({ clientId, clientSecret: secret, peer }),
 };
 

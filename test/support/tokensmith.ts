@@ -2,7 +2,7 @@ import { createClient, type Client as RpcClient, type Transport } from "@connect
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
 import { parseConfig, type ConfigInput } from "../../src/config.js";
-import { encodeBasicAuthorization } from "../../src/domain/basic-credentials.js";
+import { basicAuthorization } from "../../src/client/basic-authorization.js";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -76,7 +76,7 @@ export function tokenClient(transport: Transport): RpcClient<typeof TokenService
 }
 
 export function basic(id: string, secret: string): { authorization: string } {
-  return { authorization: encodeBasicAuthorization(id, secret) };
+  return { authorization: basicAuthorization(id, secret) };
 }
 
 /** An API key presented as the Basic username with an empty password. */

@@ -1,0 +1,107 @@
+/**
+ * The AdminService's messages and the domain's shapes, mapped in one place:
+ * views to ClientInfo / ApiKeyInfo / SigningKeyInfo, request fields to the
+ * domain's typed changes, and update_mask paths (which are protobuf field
+ * names, so they stay on this side) to the fields an update changes.
+ */
+import { create, type DescMessage } from "@bufbuild/protobuf";
+import { FieldMaskSchema, timestampFromMs, type FieldMask } from "@bufbuild/protobuf/wkt";
+import { Source, type ApiKeyInfo, type ClientInfo, type SigningKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import type { ApiKeyChanges, ApiKeyView, ClientChanges, ClientView } from "../domain/administration.js";
+import { invalidRequest } from "../domain/oauth-error.js";
+import type { KeyRingEntry } from "../keys/key-ring.js";
+
+type MessageInit<T> = Omit<T, "$typeName" | "$unknown">;
+type ClientFieldsMessage = Pick<ClientInfo, "scopes" | "audiences" | "tokenLifetimeSeconds" | "jwksJson" | "jwksUri" | "tokenEndpointAuthMethods">;
+type ApiKeyFieldsMessage = Pick<ApiKeyInfo, "scopes" | "grantLifetimeSeconds">;
+
+const sourceOf = (source: "config" | "store") => (source === "config" ? Source.CONFIG : Source.STORE);
+const timestampOf = (ms: number | undefined) => (ms === undefined ? undefined : timestampFromMs(ms));
+
+export function clientInfo(view: ClientView): MessageInit<ClientInfo> {
+  return {
+    id: view.id,
+    scopes: [...view.scopes],
+    audiences: [...view.audiences],
+    tokenLifetimeSeconds: BigInt(view.tokenLifetimeSeconds),
+    jwksJson: view.jwks ? JSON.stringify(view.jwks) : "",
+    jwksUri: view.jwksUri ?? "",
+    tokenEndpointAuthMethods: [...view.tokenEndpointAuthMethods],
+    source: sourceOf(view.source),
+    createTime: timestampOf(view.createdAt),
+    previousSecretExpireTime: timestampOf(view.previousSecretExpiresAt),
+  };
+}
+
+export function apiKeyInfo(view: ApiKeyView): MessageInit<ApiKeyInfo> {
+  return {
+    name: view.name,
+    scopes: [...view.scopes],
+    grantLifetimeSeconds: BigInt(view.grantLifetimeSeconds),
+    source: sourceOf(view.source),
+    createTime: timestampOf(view.createdAt),
+    keyPrefix: view.keyPrefix ?? "",
+  };
+}
+
+export function signingKeyInfo(key: Omit<KeyRingEntry, "privateJwk"> & { active: boolean; published: boolean }): MessageInit<SigningKeyInfo> {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    createTime: timestampFromMs(key.createdAt),
+    signStartTime: timestampFromMs(key.signsFrom),
+    retireTime: timestampOf(key.retireAfter),
+    active: key.active,
+    published: key.published,
+  };
+}
+
+/** Every settable client field of a CreateClientRequest or an UpdateClientRequest's client (proto3: absent reads as empty). */
+export function clientChanges(message: ClientFieldsMessage | undefined): Required<ClientChanges> {
+  return {
+    scopes: message?.scopes ?? [],
+    audiences: message?.audiences ?? [],
+    tokenLifetimeSeconds: Number(message?.tokenLifetimeSeconds ?? 0n),
+    jwksJson: message?.jwksJson ?? "",
+    jwksUri: message?.jwksUri ?? "",
+    tokenEndpointAuthMethods: message?.tokenEndpointAuthMethods ?? [],
+  };
+}
+
+/** Every settable API key field of a CreateApiKeyRequest or an UpdateApiKeyRequest's api_key. */
+export function apiKeyChanges(message: ApiKeyFieldsMessage | undefined): Required<ApiKeyChanges> {
+  return { scopes: message?.scopes ?? [], grantLifetimeSeconds: Number(message?.grantLifetimeSeconds ?? 0n) };
+}
+
+/** A mask path is the field's name in the .proto (AIP-161), which the descriptor knows. */
+function protoName(schema: DescMessage, localName: string): string {
+  const field = schema.field[localName];
+  if (field === undefined) throw new TypeError(`${schema.typeName} has no field ${localName}`);
+  return field.name;
+}
+
+/**
+ * The fields an update_mask names, as the typed partial the domain's update
+ * takes. It may name the fields `settable` has, by their names in `schema`.
+ */
+export function maskedChanges<T extends object>(schema: DescMessage, mask: FieldMask | undefined, settable: Required<T>): Partial<T> {
+  const paths = mask?.paths ?? [];
+  const keyOf = new Map(Object.keys(settable).map((key) => [protoName(schema, key), key as keyof T]));
+  const unknown = paths.filter((path) => !keyOf.has(path));
+  if (paths.length === 0) throw invalidRequest("update_mask must name at least one field");
+  if (unknown.length > 0) throw invalidRequest(`update_mask names fields that cannot be updated: ${unknown.join(", ")}`);
+  const changes: Partial<T> = {};
+  for (const path of paths) {
+    const key = keyOf.get(path)!;
+    changes[key] = settable[key];
+  }
+  return changes;
+}
+
+/** The update_mask naming each field that `changes` sets: what an AdminService client sends with an update. */
+export function updateMaskOf(schema: DescMessage, changes: object): FieldMask {
+  const paths = Object.entries(changes)
+    .filter(([, value]) => value !== undefined)
+    .map(([key]) => protoName(schema, key));
+  return create(FieldMaskSchema, { paths });
+}

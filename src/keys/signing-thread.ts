@@ -30,8 +30,8 @@ type Signer = Parameters<typeof signatureOf>[0];
 
 function signerOf(key: ThreadKey): Signer {
   if (key.ed25519 === undefined) return { privateKey: key.privateKey };
-  const engine = ed25519Engine(key.ed25519.engine === "libsodium" ? "libsodium" : "node");
-  return { privateKey: key.privateKey, ed25519: { ...key.ed25519, engine } };
+  const { privateKey, publicKey, secretKey, rawPublicKey, engine } = key.ed25519;
+  return { privateKey: key.privateKey, ed25519: { privateKey, publicKey, secretKey, rawPublicKey, engine: ed25519Engine(engine === "libsodium" ? "libsodium" : "node") } };
 }
 
 const port = parentPort;

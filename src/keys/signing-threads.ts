@@ -81,7 +81,11 @@ class SigningThread {
       if (!this.known.has(key.kid)) {
         this.known.add(key.kid);
         const { kid, alg, privateKey, ed25519 } = key;
-        request.keys.push({ kid, alg, privateKey, ...(ed25519 !== undefined ? { ed25519: { ...ed25519, engine: ed25519.engine.name } } : {}) });
+        if (ed25519 === undefined) request.keys.push({ kid, alg, privateKey });
+        else {
+          const { publicKey, secretKey, rawPublicKey, engine } = ed25519;
+          request.keys.push({ kid, alg, privateKey, ed25519: { privateKey: ed25519.privateKey, publicKey, secretKey, rawPublicKey, engine: engine.name } });
+        }
       }
     }
     this.inFlight.push(batch);

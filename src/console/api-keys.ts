@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { Source, type ApiKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { sourceBadge } from "./clients.js";
 import { chips, confirmAction, field, h, showSecretOnce, time } from "./dom.js";

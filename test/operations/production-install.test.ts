@@ -1,12 +1,16 @@
 import { execFileSync } from "node:child_process";
-import { readFile, rm } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { bundleConsole, CONSOLE_SCRIPT_PATH } from "../../scripts/build-console.js";
+import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import { generateSigningKey } from "../../src/keys/signing-key.js";
 import { killCliProcesses, repoRoot, withCli, type CliOptions } from "../support/cli-process.js";
+import { postForm } from "../support/oauth.js";
 import { freePort } from "../support/redis-server.js";
+import { basic } from "../support/tokensmith.js";
 
 /**
  * What `npm ci --omit=dev && NODE_ENV=production npm start` runs: no esbuild
@@ -58,6 +62,32 @@ describe.each<[string, CliOptions]>([
           type: "text/javascript; charset=utf-8",
         });
         expect(body.equals(currentBundle)).toBe(true);
+      },
+      options,
+    );
+  });
+
+  it("signs tokens in its signing thread: the thread's module loads (no thread is lost), and the tokens verify", async () => {
+    const port = await freePort();
+    const secret = generateSecret("client_secret");
+    const config = join(BUILD, "with-client.yaml");
+    await writeFile(config, `clients:\n  - id: orders-service\n    secretHashes: ["${hashSecret(secret)}"]\n    scopes: [orders:read]\n`);
+    await withCli(
+      ["serve", "--config", config],
+      { TOKENSMITH_PORT: String(port), NODE_ENV: "production", TOKENSMITH_SIGNING_THREADS: "1" },
+      async (run) => {
+        await run.waitForStdout(/"msg":"tokensmith listening"/);
+        const base = `http://127.0.0.1:${port}`;
+        const jwks = createLocalJWKSet((await (await fetch(`${base}/.well-known/jwks.json`, { headers: { connection: "close" } })).json()) as JSONWebKeySet);
+        for (let i = 0; i < 3; i++) {
+          const response = await postForm(`${base}/oauth2/token`, { grant_type: "client_credentials" }, { ...basic("orders-service", secret), connection: "close" });
+          expect(response.status).toBe(200);
+          const { payload } = await jwtVerify((response.json as { access_token: string }).access_token, jwks);
+          expect(payload.client_id).toBe("orders-service");
+        }
+        run.child.kill("SIGTERM");
+        expect((await run.exited).code).toBe(0);
+        expect(run.stdout()).not.toMatch(/signing thread/);
       },
       options,
     );

@@ -158,6 +158,7 @@ export async function createDomain(options: {
     clients,
     apiKeys,
     keyRing,
+    store,
     callers,
     clock,
     settings: {

@@ -1,4 +1,6 @@
 import type { KeyRing } from "../keys/key-ring.js";
+import { withRotationLock } from "../keys/rotation-lock.js";
+import type { Store } from "../store/store.js";
 import type { AccessTokenClaims } from "./access-token.js";
 import { GRANT_LIFETIME } from "./api-key.js";
 import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js";
@@ -85,6 +87,7 @@ export class Administration {
       clients: LayeredClientRegistry;
       apiKeys: LayeredApiKeyRegistry;
       keyRing: KeyRing;
+      store: Store;
       callers: CallerAuthenticator;
       clock: Clock;
       settings: AdministrationSettings;
@@ -242,12 +245,22 @@ export class Administration {
     return this.deps.keyRing.describe();
   }
 
+  /** Under the rotation lock that scheduled rotation takes: refused while another rotation holds it. */
   async rotateSigningKey() {
-    const entry = await this.deps.keyRing.rotate({
-      publishDelayMs: this.deps.settings.signingKeyPublishDelaySeconds * 1000,
-      retireAfterMs: this.deps.settings.maxTokenLifetimeSeconds * 1000,
-    });
-    return this.deps.keyRing.describe().find((key) => key.kid === entry.kid)!;
+    const rotation = await withRotationLock(this.deps.store, () =>
+      this.deps.keyRing.rotate({
+        publishDelayMs: this.deps.settings.signingKeyPublishDelaySeconds * 1000,
+        retireAfterMs: this.deps.settings.maxTokenLifetimeSeconds * 1000,
+      }),
+    );
+    if (!rotation.locked) {
+      throw new OAuthError(
+        "invalid_request",
+        "failed_precondition",
+        "another signing key rotation is in progress (scheduled, or on another instance): list the signing keys, and try again if you still need a new one",
+      );
+    }
+    return this.deps.keyRing.describe().find((key) => key.kid === rotation.value.kid)!;
   }
 
   // --- helpers -------------------------------------------------------------

@@ -10,7 +10,7 @@ import { CLIENT_AUTH_METHODS, defaultAuthMethods, usesSecret, type Client, type 
 import { methodsOf, type LayeredClientRegistry, type StoredClient } from "./client-registry.js";
 import type { Clock } from "./clock.js";
 import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-policy.js";
-import { insufficientScope, invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
+import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { normalizeScopes } from "./scopes.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
 

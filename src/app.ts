@@ -152,6 +152,7 @@ export async function createDomain(options: {
     clients,
     apiKeys,
     keyRing,
+    store,
     callers,
     clock,
     settings: {

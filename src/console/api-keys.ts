@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { Source, type ApiKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { GRANT_LIFETIME } from "../domain/api-key.js";
 import { sourceBadge } from "./clients.js";

@@ -1,7 +1,6 @@
-/// <reference lib="dom" />
 /**
- * The Tokensmith web console (served at /console, bundled by
- * src/http/console-route.ts). Plain DOM code on Connect-Web: it calls the
+ * The Tokensmith web console (served at /console from static/console/app.js,
+ * the bundle `npm run build:console` makes). Plain DOM code on Connect-Web: it calls the
  * TokenService to sign in and the AdminService for everything else, on the
  * origin that served it. No framework, no storage: the session token is kept
  * in memory only.

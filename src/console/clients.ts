@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { Source, type ClientInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientAuthMethod } from "../domain/client.js";
 import { chips, confirmAction, field, formatDate, h, showSecretOnce, time, words } from "./dom.js";

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * A few DOM helpers for the console. Text always goes in through
  * textContent (never innerHTML), so ids, scopes and messages from the server

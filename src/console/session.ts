@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The console's session: an access token with the scope tokensmith:admin,
  * from IssueClientToken with the admin client's id and secret in a Basic

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { SigningKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { confirmAction, formatDate, h, time } from "./dom.js";

@@ -1,4 +1,6 @@
 import type { KeyRing } from "../keys/key-ring.js";
+import { withRotationLock } from "../keys/rotation-lock.js";
+import type { Store } from "../store/store.js";
 import type { AccessTokenClaims } from "./access-token.js";
 import { API_KEY_SETTINGS, GRANT_LIFETIME, type ApiKey, type ApiKeySettings } from "./api-key.js";
 import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js";
@@ -9,7 +11,7 @@ import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
 import type { Clock } from "./clock.js";
 import { pickFields } from "./field-list.js";
 import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-policy.js";
-import { insufficientScope, invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
+import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { ADMIN_SCOPE, normalizeScopes } from "./scopes.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
 
@@ -81,6 +83,7 @@ export class Administration {
       clients: LayeredClientRegistry;
       apiKeys: LayeredApiKeyRegistry;
       keyRing: KeyRing;
+      store: Store;
       callers: CallerAuthenticator;
       clock: Clock;
       settings: AdministrationSettings;
@@ -220,12 +223,22 @@ export class Administration {
     return this.deps.keyRing.describe();
   }
 
+  /** Under the rotation lock that scheduled rotation takes: refused while another rotation holds it. */
   async rotateSigningKey() {
-    const entry = await this.deps.keyRing.rotate({
-      publishDelayMs: this.deps.settings.signingKeyPublishDelaySeconds * 1000,
-      retireAfterMs: this.deps.settings.maxTokenLifetimeSeconds * 1000,
-    });
-    return this.deps.keyRing.describe().find((key) => key.kid === entry.kid)!;
+    const rotation = await withRotationLock(this.deps.store, () =>
+      this.deps.keyRing.rotate({
+        publishDelayMs: this.deps.settings.signingKeyPublishDelaySeconds * 1000,
+        retireAfterMs: this.deps.settings.maxTokenLifetimeSeconds * 1000,
+      }),
+    );
+    if (!rotation.locked) {
+      throw new OAuthError(
+        "invalid_request",
+        "failed_precondition",
+        "another signing key rotation is in progress (scheduled, or on another instance): list the signing keys, and try again if you still need a new one",
+      );
+    }
+    return this.deps.keyRing.describe().find((key) => key.kid === rotation.value.kid)!;
   }
 
   // --- helpers -------------------------------------------------------------

@@ -11,8 +11,6 @@ export interface RateLimitSettings {
   windowSeconds: number;
 }
 
-export const DEFAULT_RATE_LIMITS: RateLimitSettings = { failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60 };
-
 export interface RateLimitEvents {
   /** A request refused because a limit was reached. */
   limited(kind: "peer" | "subject"): void;

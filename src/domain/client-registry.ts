@@ -43,10 +43,6 @@ export class LayeredClientRegistry implements ClientRegistry {
     return [...this.fixed.values()];
   }
 
-  isFixed(clientId: string): boolean {
-    return this.fixed.has(clientId);
-  }
-
   async find(clientId: string): Promise<Client | undefined> {
     const known = this.peek(clientId);
     if (known !== undefined) return known ?? undefined;

@@ -14,8 +14,6 @@ export interface JwksUriPolicy {
   allowPrivateNetworks: boolean;
 }
 
-export const STRICT_JWKS_URI_POLICY: JwksUriPolicy = { allowHttp: false, allowPrivateNetworks: false };
-
 /** Why a jwks_uri is refused or could not be read. The message is safe to show to an administrator. */
 export class JwksUriError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

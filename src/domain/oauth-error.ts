@@ -59,15 +59,6 @@ export const malformedScope = (description: string) =>
 export const invalidTarget = (description: string) =>
   new OAuthError("invalid_target", "permission_denied", description);
 
-export const unauthorizedClient = (description: string) =>
-  new OAuthError("unauthorized_client", "permission_denied", description);
-
-export const accessDenied = (description: string) =>
-  new OAuthError("access_denied", "permission_denied", description);
-
-export const unavailable = (description = "the token store is unavailable, try again shortly", cause?: unknown) =>
-  new OAuthError("temporarily_unavailable", "unavailable", description, { cause, retryAfterSeconds: 1 });
-
 /** RFC 6750 §3.1: the caller (a bearer token, by default) is valid but lacks a needed scope. */
 export const insufficientScope = (scope: string, holder = "the bearer token") =>
   new OAuthError("insufficient_scope", "permission_denied", `${holder} lacks the scope ${scope}`);

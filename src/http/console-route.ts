@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { CONSOLE_HTML } from "../console/page.js";
@@ -7,12 +9,13 @@ import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
 import type { HttpRoute } from "./http-routes.js";
 
 /**
- * The web console: `/console` (the HTML page) and `/console/app.js` (the
- * bundle of src/console/app.ts). The page talks to the AdminService and
- * TokenService over Connect-Web on this same origin: there is no console API
- * of its own. The bundle is built with esbuild on the first request for it
- * and kept in memory, so an instance whose console is never opened neither
- * loads esbuild nor pays for the build.
+ * The web console: `/console` (the HTML page) and `/console/app.js`, the
+ * bundle of src/console that `npm run build:console` writes to
+ * static/console/app.js and that is committed with the package (`npm test`
+ * checks it is current). The server only reads that file: it needs no
+ * bundler, so a production install without devDependencies serves the
+ * console. The page talks to the AdminService and TokenService over
+ * Connect-Web on this same origin: there is no console API of its own.
  */
 
 /** Same-origin only: no inline script, no framing, no third-party anything. */
@@ -30,51 +33,17 @@ interface Bundle {
   etag: string;
 }
 
-/** src/console/app.ts when running the sources, dist/src/console/app.js after `npm run build`. */
-function entryPoint(): string {
-  const candidates = ["../console/app.ts", "../console/app.js"].map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
-  return candidates.find((path) => existsSync(path)) ?? candidates[0]!;
+const SCRIPT = join("static", "console", "app.js");
+
+/** static/console/app.js of the package root (the nearest directory up with a package.json), from src/http/ or dist/src/http/ alike. */
+function scriptPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, SCRIPT);
 }
 
-/** Says what went wrong without the details (file paths) that only belong in the log. */
-class BundleError extends Error {
-  constructor(
-    readonly publicMessage: string,
-    cause: unknown,
-  ) {
-    super(`${publicMessage}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-  }
-}
-
-async function buildBundle(): Promise<Bundle> {
-  let esbuild: typeof import("esbuild");
-  try {
-    esbuild = await import("esbuild");
-  } catch (error) {
-    throw new BundleError("esbuild is not installed (the console's script is bundled with it at run time: install the dev dependencies)", error);
-  }
-  try {
-    return await bundleWith(esbuild);
-  } catch (error) {
-    throw new BundleError("bundling src/console/app.ts failed (the server log has esbuild's messages)", error);
-  }
-}
-
-async function bundleWith(esbuild: typeof import("esbuild")): Promise<Bundle> {
-  const result = await esbuild.build({
-    entryPoints: [entryPoint()],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    minify: true,
-    legalComments: "none",
-    write: false,
-    logLevel: "silent",
-  });
-  const file = result.outputFiles[0];
-  if (file === undefined) throw new Error("esbuild produced no output");
-  const code = Buffer.from(file.contents);
+async function readBundle(path: string): Promise<Bundle> {
+  const code = await readFile(path);
   return { code, etag: `"${createHash("sha256").update(code).digest("base64url").slice(0, 27)}"` };
 }
 
@@ -95,24 +64,19 @@ function sendText(res: NodeResponse, req: NodeRequest, status: number, text: str
   send(res, req, status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...headers }, `${text}\n`);
 }
 
-export function consoleRoute(deps: { logger: Logger }): HttpRoute {
+/** `scriptFile`: where the console's bundle is (tests); static/console/app.js of the package by default. */
+export function consoleRoute(deps: { logger: Logger; scriptFile?: string }): HttpRoute {
+  const scriptFile = deps.scriptFile ?? scriptPath();
   let bundle: Promise<Bundle> | undefined;
   const html = Buffer.from(CONSOLE_HTML, "utf8");
 
-  /** One build shared by concurrent first requests; a failed build is retried on the next request. */
+  /** One read shared by concurrent first requests; a failed read is retried on the next request. */
   const getBundle = (): Promise<Bundle> => {
     if (bundle === undefined) {
-      const started = Date.now();
-      bundle = buildBundle().then(
-        (built) => {
-          deps.logger.info({ bytes: built.code.length, ms: Date.now() - started }, "console script bundled");
-          return built;
-        },
-        (error: unknown) => {
-          bundle = undefined;
-          throw error;
-        },
-      );
+      bundle = readBundle(scriptFile).catch((error: unknown) => {
+        bundle = undefined;
+        throw error;
+      });
     }
     return bundle;
   };
@@ -140,9 +104,8 @@ export function consoleRoute(deps: { logger: Logger }): HttpRoute {
           send(res, req, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache", etag: built.etag }, built.code);
         },
         (error: unknown) => {
-          deps.logger.error({ err: error }, "console script bundling failed");
-          const reason = error instanceof BundleError ? error.publicMessage : "an unexpected error (the server log has it)";
-          sendText(res, req, 500, `The Tokensmith console's script could not be built: ${reason}.`);
+          deps.logger.error({ err: error, path: SCRIPT }, "console script unreadable: run `npm run build:console`");
+          sendText(res, req, 500, `The Tokensmith console's script (${SCRIPT}) could not be read: the server log says why.`);
         },
       );
       return true;

@@ -17,7 +17,7 @@ export interface Ed25519Key {
  */
 export interface Ed25519Engine {
   readonly name: "libsodium" | "node:crypto";
-  /** What a signing thread `require`s to make the same calls; undefined for node:crypto. */
+  /** Where the addon was loaded from (for diagnostics); undefined for node:crypto. */
   readonly modulePath: string | undefined;
   sign(key: Ed25519Key, data: Uint8Array): Buffer;
   verify(key: Ed25519Key, data: Uint8Array, signature: Uint8Array): boolean;

@@ -10,9 +10,9 @@ export function signingInputOf(key: SigningKey, payload: object): string {
  * The base64url signature of a signing input, synchronously: Ed25519 with
  * the key's engine (libsodium or node:crypto), ES256 with node:crypto
  * (either is about six times faster per call than an async WebCrypto path).
- * The signing threads (signing-threads.ts) make the same calls.
+ * The signing threads (signing-thread.ts) call this same function.
  */
-export function signatureOf(key: SigningKey, signingInput: string): string {
+export function signatureOf(key: Pick<SigningKey, "privateKey" | "ed25519">, signingInput: string): string {
   const data = Buffer.from(signingInput);
   const signature =
     key.ed25519 !== undefined

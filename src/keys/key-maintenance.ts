@@ -1,14 +1,14 @@
 import type { Logger } from "pino";
 import type { Clock } from "../domain/clock.js";
 import type { Store } from "../store/store.js";
-import { storeKeys } from "../store/store.js";
 import type { KeyRing } from "./key-ring.js";
+import { withRotationLock } from "./rotation-lock.js";
 
 /**
  * Background work on the key ring: every instance re-reads the shared ring
  * (to pick up another instance's rotation), and rotates it when the signing
- * key is older than the schedule — one instance at a time, under a lock in
- * the store.
+ * key is older than the schedule — under the rotation lock (rotation-lock.ts),
+ * re-reading the ring once it holds it.
  */
 export function startKeyMaintenance(options: {
   keyRing: KeyRing;
@@ -19,23 +19,23 @@ export function startKeyMaintenance(options: {
   rotateEveryMs: number;
   publishDelayMs: number;
   retireAfterMs: number;
-}): { stop(): void } {
+}): { stop(): void; tick(): Promise<void> } {
   const { keyRing, store, clock, logger } = options;
   let running = false;
+  const due = () => clock.now() - keyRing.describe().reduce((latest, key) => Math.max(latest, key.createdAt), 0) >= options.rotateEveryMs;
   const tick = async () => {
     if (running) return;
     running = true;
     try {
       await keyRing.reload();
-      if (options.rotateEveryMs > 0) {
-        const newest = keyRing.describe().reduce((latest, key) => Math.max(latest, key.createdAt), 0);
-        if (clock.now() - newest >= options.rotateEveryMs) {
-          const locked = await store.set(storeKeys.signingKeyRotationLock(), "1", { ttlMs: 60_000, onlyIfAbsent: true });
-          if (locked) {
-            const entry = await keyRing.rotate({ publishDelayMs: options.publishDelayMs, retireAfterMs: options.retireAfterMs });
-            logger.info({ kid: entry.kid, signsFrom: new Date(entry.signsFrom).toISOString() }, "scheduled signing key rotation");
-          }
-        }
+      if (options.rotateEveryMs > 0 && due()) {
+        await withRotationLock(store, async () => {
+          // Another instance (or RotateSigningKey) may have rotated since the reload above.
+          await keyRing.reload();
+          if (!due()) return;
+          const entry = await keyRing.rotate({ publishDelayMs: options.publishDelayMs, retireAfterMs: options.retireAfterMs });
+          logger.info({ kid: entry.kid, signsFrom: new Date(entry.signsFrom).toISOString() }, "scheduled signing key rotation");
+        });
       }
     } catch (error) {
       logger.warn({ err: { message: (error as Error).message } }, "signing key maintenance failed; will retry");
@@ -45,5 +45,6 @@ export function startKeyMaintenance(options: {
   };
   const timer = setInterval(() => void tick(), options.refreshMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  /** `tick`: one pass now (tests); a pass already running makes it a no-op. */
+  return { stop: () => clearInterval(timer), tick };
 }

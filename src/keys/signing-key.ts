@@ -3,7 +3,6 @@ import { calculateJwkThumbprint } from "jose";
 import { ed25519Engine, type Ed25519Engine, type Ed25519Key } from "./ed25519.js";
 
 export type SigningAlgorithm = "EdDSA" | "ES256";
-export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ["EdDSA", "ES256"];
 
 /** A public JWK as published in the JWKS (RFC 7517). */
 export interface PublicJwk {

@@ -1,8 +1,8 @@
 import { Worker } from "node:worker_threads";
-import type { KeyObject } from "node:crypto";
 import type { Logger } from "pino";
 import { signatureOf } from "./jws.js";
 import type { SigningKey } from "./signing-key.js";
+import type { BatchReply, BatchRequest } from "./signing-thread.js";
 
 /** Produces the base64url signature of a JWS signing input. */
 export interface Signatures {
@@ -16,53 +16,18 @@ export const inlineSignatures: Signatures = {
   close: async () => {},
 };
 
-interface BatchRequest {
-  /**
-   * Keys this thread has not seen yet, sent once per kid (KeyObjects are
-   * cloned into the thread). An Ed25519 key that libsodium signs with comes
-   * with its raw secret key and the module to load.
-   */
-  keys: Array<{ kid: string; alg: string; key: KeyObject; sodium?: { modulePath: string; secretKey: Uint8Array } }>;
-  kids: string[];
-  inputs: string[];
-}
-
-type BatchReply = { signatures: string[] } | { error: string };
-
 /**
- * The thread's program, CommonJS run with `eval` so it is the same under tsx
- * and in the compiled build. It makes exactly the calls of `signatureOf`
- * (for libsodium, the ones of `libsodiumEd25519.sign`).
+ * What a thread runs: the module signing-thread.ts. After `npm run build` it
+ * is the compiled file next to this one. Running the TypeScript sources, a
+ * thread does not inherit the loader the main thread registered, so a
+ * one-line program registers tsx in it and then imports the same .ts file.
  */
-const THREAD_SOURCE = `
-const { parentPort } = require("node:worker_threads");
-const { sign } = require("node:crypto");
-const keys = new Map();
-function libsodiumSign(entry, data) {
-  const signature = Buffer.allocUnsafe(64);
-  entry.sodium.library.crypto_sign_detached(signature, data, entry.sodium.secretKey);
-  return signature;
+function signingThreadProgram(): string | URL {
+  if (!import.meta.url.endsWith(".ts")) return new URL("./signing-thread.js", import.meta.url);
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const thread = new URL("./signing-thread.ts", import.meta.url).href;
+  return `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(thread)}); });`;
 }
-parentPort.on("message", (batch) => {
-  try {
-    for (const entry of batch.keys) {
-      if (entry.sodium) entry.sodium.library = require(entry.sodium.modulePath);
-      keys.set(entry.kid, entry);
-    }
-    const signatures = batch.inputs.map((input, i) => {
-      const entry = keys.get(batch.kids[i]);
-      const data = Buffer.from(input);
-      const signature = entry.alg !== "EdDSA"
-        ? sign("sha256", data, { key: entry.key, dsaEncoding: "ieee-p1363" })
-        : entry.sodium ? libsodiumSign(entry, data) : sign(null, data, entry.key);
-      return signature.toString("base64url");
-    });
-    parentPort.postMessage({ signatures });
-  } catch (error) {
-    parentPort.postMessage({ error: String(error && error.message || error) });
-  }
-});
-`;
 
 interface Pending {
   keys: SigningKey[];
@@ -91,10 +56,13 @@ class SigningThread {
   private alive = true;
 
   constructor(
-    source: string,
+    program: string | URL,
     private readonly onGone: (thread: SigningThread, unanswered: Pending[], reason: string) => void,
+    /** Signs, in the event loop, a batch the thread answered with an error. */
+    private readonly signInstead: (batch: Pending) => void,
   ) {
-    this.worker = new Worker(source, { eval: true, name: "tokensmith-signing" });
+    // A string is a CommonJS program (the tsx bootstrap, or a test's stand-in).
+    this.worker = new Worker(program, { eval: typeof program === "string", name: "tokensmith-signing" });
     // Never keeps the process alive; closing terminates it.
     this.worker.unref();
     this.worker.on("message", (reply: BatchReply) => this.answer(reply));
@@ -112,13 +80,12 @@ class SigningThread {
       request.kids.push(key.kid);
       if (!this.known.has(key.kid)) {
         this.known.add(key.kid);
-        const modulePath = key.ed25519?.engine.modulePath;
-        request.keys.push({
-          kid: key.kid,
-          alg: key.alg,
-          key: key.privateKey,
-          ...(modulePath !== undefined ? { sodium: { modulePath, secretKey: key.ed25519!.secretKey } } : {}),
-        });
+        const { kid, alg, privateKey, ed25519 } = key;
+        if (ed25519 === undefined) request.keys.push({ kid, alg, privateKey });
+        else {
+          const { publicKey, secretKey, rawPublicKey, engine } = ed25519;
+          request.keys.push({ kid, alg, privateKey, ed25519: { privateKey: ed25519.privateKey, publicKey, secretKey, rawPublicKey, engine: engine.name } });
+        }
       }
     }
     this.inFlight.push(batch);
@@ -132,7 +99,7 @@ class SigningThread {
       batch.settle.forEach((settle, i) => settle.resolve(reply.signatures[i] as string));
     } else {
       // Whatever went wrong there, the event loop signs this batch (and reports its own error if it has one).
-      signInline(batch);
+      this.signInstead(batch);
     }
   }
 
@@ -176,12 +143,13 @@ export class SigningThreads implements Signatures {
   private scheduled = false;
   private closed = false;
   private next = 0;
+  private signedInstead = 0;
 
   constructor(
     private readonly count: number,
     private readonly logger?: Logger,
     /** The threads' program; tests replace it with one that fails. */
-    private readonly source = THREAD_SOURCE,
+    private readonly program: string | URL = signingThreadProgram(),
   ) {
     if (!Number.isInteger(count) || count < 1) throw new Error("signing threads: count must be a positive integer");
   }
@@ -217,7 +185,7 @@ export class SigningThreads implements Signatures {
       thread = this.pick();
     } catch (error) {
       this.logger?.error({ err: error }, "cannot start a signing thread; signing in the event loop");
-      signInline(batch);
+      this.signInstead(batch);
       return;
     }
     thread.send(batch);
@@ -226,17 +194,31 @@ export class SigningThreads implements Signatures {
   /** Threads start on first use; a batch goes to the least busy one. A thread that is gone has already left `threads`. */
   private pick(): SigningThread {
     if (this.threads.length < this.count) {
-      const thread = new SigningThread(this.source, (gone, unanswered, reason) => {
-        this.logger?.error({ reason }, "signing thread gone; its batches are signed in the event loop and a new thread starts on demand");
-        this.threads = this.threads.filter((candidate) => candidate !== gone);
-        for (const batch of unanswered) signInline(batch);
-      });
+      const thread = new SigningThread(
+        this.program,
+        (gone, unanswered, reason) => {
+          this.logger?.error({ reason }, "signing thread gone; its batches are signed in the event loop and a new thread starts on demand");
+          this.threads = this.threads.filter((candidate) => candidate !== gone);
+          for (const batch of unanswered) this.signInstead(batch);
+        },
+        (batch) => this.signInstead(batch),
+      );
       this.threads.push(thread);
       return thread;
     }
     let best = this.threads[this.next++ % this.threads.length]!;
     for (const thread of this.threads) if (thread.load < best.load) best = thread;
     return best;
+  }
+
+  private signInstead(batch: Pending): void {
+    this.signedInstead += batch.inputs.length;
+    signInline(batch);
+  }
+
+  /** For tests and diagnostics: how many signatures the event loop made because a thread could not. */
+  get signedInEventLoop(): number {
+    return this.signedInstead;
   }
 
   /** For tests and diagnostics: how many threads are running. */

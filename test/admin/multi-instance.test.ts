@@ -1,9 +1,14 @@
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient } from "@connectrpc/connect";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConfigInput } from "../../src/config.js";
 import { ManualClock } from "../../src/domain/clock.js";
 import { generateSecret } from "../../src/domain/secret-format.js";
+import { startKeyMaintenance } from "../../src/keys/key-maintenance.js";
+import { withRotationLock } from "../../src/keys/rotation-lock.js";
+import { storeKeys } from "../../src/store/store.js";
 import { redisBackend } from "../support/backends.js";
 import { ADMIN_SCOPE, apiKeyAuthorization, bearer, decodeJwt, startAdminServer, type AdminTestServer } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
@@ -86,6 +91,50 @@ describe("two instances on one Redis", () => {
     // A token B signed with the new key introspects active on A.
     const onA = await a.tokens.introspect({ token: issuedOnB.accessToken }, { headers: basic(resourceServer.id, resourceServer.secret) });
     expect(onA.active).toBe(true);
+  });
+
+  /** Issue 17, item 7: RotateSigningKey did not take the lock that scheduled rotation takes, so both could rotate. */
+  it("while A rotates its signing key under the rotation lock (as scheduled rotation does), B's RotateSigningKey is refused and rotates nothing", async () => {
+    const kids = async () => (await b.admin.listSigningKeys({})).keys.map((key) => key.kid);
+    const before = await kids();
+    const lock = storeKeys.signingKeyRotationLock();
+    expect(await a.server.domain.store.set(lock, "a", { ttlMs: 60_000, onlyIfAbsent: true })).toBe(true);
+    const byA = await a.server.domain.keyRing.rotate({ publishDelayMs: 60_000, retireAfterMs: 600_000 });
+    await expectRpcError(b.admin.rotateSigningKey({}), Code.FailedPrecondition, "invalid_request", /rotation is in progress/);
+    expect(await kids()).toEqual([...before, byA.kid]);
+    await a.server.domain.store.del(lock);
+    // Once A is done, B rotates.
+    const { key } = await b.admin.rotateSigningKey({});
+    expect(await kids()).toEqual([...before, byA.kid, key!.kid]);
+  });
+
+  it("while B rotates under the rotation lock, A's due scheduled rotation does not rotate, nor after, as B's key is new", async () => {
+    const day = 86_400_000;
+    const since = clock.now() + day;
+    /** The keys created since the schedule fell due (older ones retire as the clock moves on). */
+    const kids = async () => (await a.admin.listSigningKeys({})).keys.filter((key) => timestampMs(key.createTime!) >= since).map((key) => key.kid);
+    const settings = { publishDelayMs: 60_000, retireAfterMs: 600_000 };
+    const scheduledOnA = startKeyMaintenance({ keyRing: a.server.domain.keyRing, store: a.server.domain.store, clock, logger: pino({ level: "silent" }), refreshMs: 3_600_000, rotateEveryMs: day, ...settings });
+    try {
+      clock.advance(day);
+      const before = await kids();
+      expect(before).toEqual([]);
+      const byB = await withRotationLock(b.server.domain.store, async () => {
+        // A's pass comes while B holds the lock and has not saved its key yet.
+        await scheduledOnA.tick();
+        return b.server.domain.keyRing.rotate(settings);
+      });
+      if (!byB.locked) throw new Error("B did not get the rotation lock");
+      expect(await kids()).toEqual([...before, byB.value.kid]);
+      await scheduledOnA.tick();
+      expect(await kids()).toEqual([...before, byB.value.kid]);
+      // A day later the schedule rotates on A.
+      clock.advance(day);
+      await scheduledOnA.tick();
+      expect(await kids()).toHaveLength(before.length + 2);
+    } finally {
+      scheduledOnA.stop();
+    }
   });
 });
 

@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { basicAuthorization } from "../../src/client/basic-authorization.js";
 import { generateSecret, hashSecret, hasValidChecksum, isSecretHash } from "../../src/domain/secret-format.js";
+import { killCliProcesses, runCli, withCli } from "../support/cli-process.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 
 /**
@@ -16,84 +15,6 @@ import { startRedis, type RedisServer } from "../support/redis-server.js";
 
 // Every test starts Node with the TypeScript loader: seconds each, more on a busy two-core machine.
 vi.setConfig({ testTimeout: 60_000 });
-
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-const children = new Set<ChildProcess>();
-
-interface Run {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves when stdout matches; rejects if the process exits first. */
-  waitForStdout(pattern: RegExp): Promise<RegExpMatchArray>;
-}
-
-/** The environment of the test run, minus anything that would configure Tokensmith. */
-function cleanEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(TOKENSMITH_|REDIS_)/.test(name) && name !== "NODE_ENV") env[name] = value;
-  }
-  return { ...env, ...extra };
-}
-
-function runCli(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, ["bin/tokensmith.js", ...args], {
-    cwd: repoRoot,
-    env: cleanEnvironment(env),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on("exit", (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  // 'exit' can come before the last output: wait for the pipes to close too.
-  const finished = Promise.all([
-    exited,
-    new Promise((resolve) => child.stdout?.on("close", resolve)),
-    new Promise((resolve) => child.stderr?.on("close", resolve)),
-  ]).then(([status]) => status);
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited: finished,
-    waitForStdout: (pattern) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const match = stdout.match(pattern);
-          if (match === null) return;
-          child.stdout?.off("data", check);
-          resolve(match);
-        };
-        child.stdout?.on("data", check);
-        check();
-        void finished.then(({ code, signal }) => {
-          const match = stdout.match(pattern);
-          if (match !== null) resolve(match);
-          else reject(new Error(`tokensmith exited (code ${code}, signal ${signal}) before printing ${pattern}\n${stdout}\n${stderr}`));
-        });
-      }),
-  };
-}
-
-/** Runs the CLI for the duration of `body`, and kills it afterwards whatever happened. */
-async function withCli<T>(args: string[], env: Record<string, string>, body: (run: Run) => Promise<T>): Promise<T> {
-  const run = runCli(args, env);
-  try {
-    return await body(run);
-  } finally {
-    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
-  }
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -120,11 +41,11 @@ beforeAll(async () => {
 // Tests in this file run one after another, so whatever is still running belongs to the test that just ended
 // (one that timed out never reached its own cleanup).
 afterEach(() => {
-  for (const child of children) child.kill("SIGKILL");
+  killCliProcesses();
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill("SIGKILL");
+  killCliProcesses();
   await rm(dir, { recursive: true, force: true });
 });
 

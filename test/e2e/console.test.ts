@@ -1,16 +1,17 @@
 import { existsSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
-import { CONSOLE_CSP } from "../../src/http/console-route.js";
+import { CONSOLE_CSP, consoleRoute } from "../../src/http/console-route.js";
 import type { RunningServer } from "../../src/server.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient } from "../support/tokensmith.js";
@@ -338,42 +339,34 @@ describe.skipIf(!hasChromium)(
   },
 );
 
-describe("the console's script when it cannot be built", () => {
-  it("answers 500 with a clear message, logs esbuild's error, and retries on the next request", async () => {
-    let builds = 0;
-    vi.resetModules();
-    vi.doMock("esbuild", () => ({
-      build: async () => {
-        builds += 1;
-        throw new Error("Build failed with 1 error: /work/src/console/app.ts:1:0: ERROR: boom");
-      },
-    }));
+describe("the console's script when it cannot be read", () => {
+  it("answers 500 with a clear message, logs why, and reads the file again on the next request", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tokensmith-console-"));
+    const scriptFile = join(dir, "app.js");
     const lines: string[] = [];
+    const route = consoleRoute({ logger: pino({ level: "info" }, { write: (line: string) => void lines.push(line) }), scriptFile });
+    const server = createServer((req, res) => {
+      if (!route(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      const { consoleRoute } = await import("../../src/http/console-route.js");
-      const route = consoleRoute({ logger: pino({ level: "info" }, { write: (line: string) => void lines.push(line) }) });
-      const server = createServer((req, res) => {
-        if (!route(req, res)) res.writeHead(404).end();
-      });
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      try {
-        const page = await fetch(`${url}/console`);
-        expect(page.status).toBe(200);
-        const script = await fetch(`${url}/console/app.js`);
-        expect(script.status).toBe(500);
-        expect(script.headers.get("content-type")).toBe("text/plain; charset=utf-8");
-        const body = await script.text();
-        expect(body).toBe("The Tokensmith console's script could not be built: bundling src/console/app.ts failed (the server log has esbuild's messages).\n");
-        expect(lines.some((line) => line.includes("console script bundling failed") && line.includes("ERROR: boom"))).toBe(true);
-        expect((await fetch(`${url}/console/app.js`)).status).toBe(500);
-        expect(builds).toBe(2);
-      } finally {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      }
+      const page = await fetch(`${url}/console`);
+      expect(page.status).toBe(200);
+      const script = await fetch(`${url}/console/app.js`);
+      expect(script.status).toBe(500);
+      expect(script.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+      const body = await script.text();
+      expect(body).toBe("The Tokensmith console's script (static/console/app.js) could not be read: the server log says why.\n");
+      expect(body).not.toContain(dir);
+      expect(lines.some((line) => line.includes("console script unreadable") && line.includes("ENOENT"))).toBe(true);
+      await writeFile(scriptFile, "export {};\n");
+      const retried = await fetch(`${url}/console/app.js`);
+      expect(retried.status).toBe(200);
+      expect(await retried.text()).toBe("export {};\n");
     } finally {
-      vi.doUnmock("esbuild");
-      vi.resetModules();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

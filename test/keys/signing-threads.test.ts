@@ -6,6 +6,7 @@ import { signatureOf } from "../../src/keys/jws.js";
 import { generateSigningKey, type SigningKey } from "../../src/keys/signing-key.js";
 import { MAX_SIGNATURES_PER_MESSAGE, SigningThreads } from "../../src/keys/signing-threads.js";
 import type { RunningServer } from "../../src/server.js";
+import { capturedLog } from "../support/captured-log.js";
 import { startTestServer, testClient } from "../support/tokensmith.js";
 
 /**
@@ -58,6 +59,28 @@ describe("SigningThreads", () => {
     // Ed25519 is deterministic (RFC 8032): OpenSSL's signature is the one to give.
     expect(signatures).toEqual(all.map((input) => sign(null, Buffer.from(input), key.privateKey).toString("base64url")));
     expect(threads.running).toBe(2);
+  });
+
+  it.each([
+    ["EdDSA by libsodium", "EdDSA", libsodiumEd25519!],
+    ["EdDSA by node:crypto", "EdDSA", nodeCryptoEd25519],
+    ["ES256", "ES256", nodeCryptoEd25519],
+  ] as const)("%s: the thread signs with the module signing-thread.ts itself, the event loop signs none", async (_name, alg, engine) => {
+    const log = capturedLog();
+    const key = await generateSigningKey(alg, Date.now(), engine);
+    threads = new SigningThreads(1, log.logger);
+    const all = inputs(40, "module");
+    const signatures = await Promise.all(all.map((input) => threads!.sign(key, input)));
+    all.forEach((input, i) => expect(verifies(key, input, signatures[i]!), `#${i}`).toBe(true));
+    expect(threads.signedInEventLoop).toBe(0);
+    expect(log.matching(/signing thread/)).toEqual([]);
+  });
+
+  it("counts the signatures the event loop made in a failing thread's place", async () => {
+    const key = await generateSigningKey("EdDSA", Date.now());
+    threads = new SigningThreads(1, undefined, FAILING_THREAD);
+    await Promise.all(inputs(5, "failing").map((input) => threads!.sign(key, input)));
+    expect(threads.signedInEventLoop).toBe(5);
   });
 
   it("signs with the engine the key names: libsodium's raw secret key, or node:crypto's KeyObject", async () => {

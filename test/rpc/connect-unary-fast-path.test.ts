@@ -24,7 +24,7 @@ describe("the Connect unary fast path answers exactly as connect-node does", () 
     const response = await fetch(`${server.url}/tokensmith.v1.${method}`, {
       method: "POST",
       headers: { ...headers, ...(generalPath ? { "connect-timeout-ms": "10000" } : {}) },
-      body: body as BodyInit,
+      body: body as RequestInit["body"],
     });
     return { status: response.status, type: response.headers.get("content-type"), body: Buffer.from(await response.arrayBuffer()) };
   };

@@ -42,7 +42,8 @@ afterAll(async () => {
 });
 
 describe.each<[string, CliOptions]>([
-  ["the TypeScript sources (npm start without a build)", { nodeArgs: WITHOUT_ESBUILD }],
+  // What bin/tokensmith.js runs when there is no dist/ (a checkout may hold an older one).
+  ["the TypeScript sources (npm start without a build)", { nodeArgs: [...WITHOUT_ESBUILD, "--import", "tsx"], entry: join(repoRoot, "src/cli.ts") }],
   ["the compiled build (npm run build)", { nodeArgs: WITHOUT_ESBUILD, entry: join(BUILD, "src/cli.js") }],
 ])("a production install running %s", (_name, options) => {
   it("serves /console and /console/app.js, the bundle of src/console as it is now", async () => {

@@ -1,7 +1,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { SigningKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
-import { confirmAction, formatDate, h, time } from "./dom.js";
-import { busy, PagedTable, type View, type ViewContext } from "./view.js";
+import { formatDate, h, time } from "./dom.js";
+import { afterConfirming, busy, PagedTable, type View, type ViewContext } from "./view.js";
 
 /** Signing keys: the key ring (kid, algorithm, state, times) and rotation. */
 export function signingKeysView(context: ViewContext): View {
@@ -29,25 +29,24 @@ export function signingKeysView(context: ViewContext): View {
   const rotate = h("button", { type: "button", class: "primary", testid: "signing-key-rotate" }, "Rotate signing key");
   const refresh = h("button", { type: "button", testid: "signing-keys-refresh" }, "Refresh");
   refresh.onclick = () => void busy(refresh, () => table.reload());
-  rotate.onclick = async () => {
-    const confirmed = await confirmAction({
-      title: "Rotate the signing key?",
-      message:
-        "A new key is published in the JWKS now and starts signing after the publish delay, so verifiers' caches catch up first. The current key keeps verifying until the last token it signed has expired.",
-      confirmLabel: "Rotate signing key",
-    });
-    if (!confirmed) return;
-    context.clearBanners();
-    try {
-      const rotated = await busy(rotate, () => admin.rotateSigningKey({}));
-      const key = rotated.key;
-      const from = key?.signStartTime ? formatDate(timestampDate(key.signStartTime)) : "after the publish delay";
-      context.notice(`New signing key ${key?.kid ?? ""} is published; it signs from ${from}.`);
-      await table.reload();
-    } catch (error) {
-      context.fail("Rotating the signing key", error);
-    }
-  };
+  rotate.onclick = () =>
+    void afterConfirming(
+      context,
+      {
+        title: "Rotate the signing key?",
+        message:
+          "A new key is published in the JWKS now and starts signing after the publish delay, so verifiers' caches catch up first. The current key keeps verifying until the last token it signed has expired.",
+        confirmLabel: "Rotate signing key",
+      },
+      "Rotating the signing key",
+      async () => {
+        const rotated = await busy(rotate, () => admin.rotateSigningKey({}));
+        const key = rotated.key;
+        const from = key?.signStartTime ? formatDate(timestampDate(key.signStartTime)) : "after the publish delay";
+        context.notice(`New signing key ${key?.kid ?? ""} is published; it signs from ${from}.`);
+        await table.reload();
+      },
+    );
 
   void table.reload();
   return {

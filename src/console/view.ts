@@ -1,4 +1,4 @@
-import { h } from "./dom.js";
+import { confirmAction, h } from "./dom.js";
 import type { AdminClient } from "./session.js";
 
 /** What each tab gets from the app shell. */
@@ -88,6 +88,20 @@ export async function busy<T>(button: HTMLButtonElement, action: () => Promise<T
     return await action();
   } finally {
     button.disabled = false;
+  }
+}
+
+/**
+ * Asks `question` first; once confirmed, runs `action` with the banners
+ * cleared, and shows its failure as `doing`.
+ */
+export async function afterConfirming(context: ViewContext, question: Parameters<typeof confirmAction>[0], doing: string, action: () => Promise<void>): Promise<void> {
+  if (!(await confirmAction(question))) return;
+  context.clearBanners();
+  try {
+    await action();
+  } catch (error) {
+    context.fail(doing, error);
   }
 }
 

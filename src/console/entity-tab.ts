@@ -1,0 +1,148 @@
+import { Source } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { h } from "./dom.js";
+import { knownScopes, ScopePicker } from "./scopes.js";
+import { describeError, errorText } from "./session.js";
+import { afterConfirming, busy, LIST_PAGE_SIZE, PagedTable, type View, type ViewContext } from "./view.js";
+
+/** An entity the store holds or the config declares, named to the admin API by its field `K`. */
+export type Entity<K extends "id" | "name"> = Record<K, string> & { source: Source };
+
+/** What a create form sent, and what is still to show once the form has closed (a secret, once). */
+export interface Created {
+  key: string;
+  reveal(): Promise<void>;
+}
+
+/**
+ * What tells the tab of one stored entity (a client, an API key) from the
+ * other's. The rest is theirs alike: a paged list whose config-declared rows
+ * are read-only, Delete behind a confirmation, and a create form that shows
+ * its error in place.
+ */
+export interface EntityTabOptions<K extends "id" | "name", T extends Entity<K>> {
+  /** Prefix of the testids ("api-key"); the list's is the plural ("api-keys"). */
+  testid: string;
+  /** Singular, as in running text ("API key"); the plural adds an "s". */
+  noun: string;
+  headings: string[];
+  list(page: { pageSize: number; pageToken: string }): Promise<{ items: T[]; nextPageToken: string }>;
+  /** The field that names the entity to the admin API; its row keeps it in the data attribute of that name. */
+  key: K;
+  /** The row's cells but the last (its actions). */
+  cells(item: T): HTMLElement[];
+  /** Buttons before Delete, on a stored entity's row. */
+  actions?(item: T, reload: () => Promise<void>): HTMLElement[];
+  remove: { message(key: string): string; send(key: string): Promise<unknown> };
+  form: {
+    hint: string;
+    scopesLegend: string;
+    /**
+     * The form's own controls: `fields` go in its grid, `first` gets the
+     * focus, and `submit` reads them (throwing on bad input) and returns
+     * the call that creates the entity.
+     */
+    open(scopes: ScopePicker): { fields: HTMLElement[]; first: HTMLElement; submit(): () => Promise<Created> };
+  };
+}
+
+/** A clients or API keys tab: list (paged), create, delete. Config-declared entries are read-only. */
+export function entityTab<K extends "id" | "name", T extends Entity<K>>(context: ViewContext, options: EntityTabOptions<K, T>): View {
+  const { testid, noun } = options;
+  const plural = `${noun}s`;
+  const Noun = noun.charAt(0).toUpperCase() + noun.slice(1);
+  const table: PagedTable<T> = new PagedTable<T>({
+    testid: `${testid}s`,
+    noun: plural,
+    headings: options.headings,
+    load: (pageToken) => options.list({ pageSize: LIST_PAGE_SIZE, pageToken }),
+    row: (item) => row(item),
+    fail: context.fail,
+  });
+  const reload = () => table.reload();
+
+  function row(item: T): HTMLTableRowElement {
+    const fromConfig = item.source === Source.CONFIG;
+    const key = item[options.key];
+    const actions = h("td", { class: "actions" });
+    if (fromConfig) {
+      actions.append(h("span", { class: "muted", testid: "read-only", title: "Declared in the config file: change it there." }, "read-only"));
+    } else {
+      const remove = h("button", { type: "button", class: "danger", testid: `${testid}-delete` }, "Delete");
+      remove.onclick = () => void removeEntity(key, remove);
+      actions.append(...(options.actions?.(item, reload) ?? []), remove);
+    }
+    return h("tr", { testid: `${testid}-row`, data: { [options.key]: key, source: fromConfig ? "config" : "store" } }, ...options.cells(item), actions);
+  }
+
+  function removeEntity(key: string, button: HTMLButtonElement): Promise<void> {
+    return afterConfirming(
+      context,
+      { title: `Delete the ${noun}?`, message: options.remove.message(key), confirmLabel: `Delete ${noun}`, danger: true },
+      `Deleting ${noun} "${key}"`,
+      async () => {
+        await busy(button, () => options.remove.send(key));
+        context.notice(`${Noun} "${key}" was deleted.`);
+        await table.reload();
+      },
+    );
+  }
+
+  const formSlot = h("div", { testid: `${testid}-form-slot` });
+  const newButton = h("button", { type: "button", class: "primary", testid: `${testid}-new` }, `New ${noun}`);
+  const refresh = h("button", { type: "button", testid: `${testid}s-refresh` }, "Refresh");
+  newButton.onclick = () => openForm();
+  refresh.onclick = () => void busy(refresh, reload);
+
+  function openForm(): void {
+    context.clearBanners();
+    const scopes = new ScopePicker(`${testid}-scopes`, options.form.scopesLegend);
+    const { fields, first, submit } = options.form.open(scopes);
+    const error = h("p", { class: "form-error", testid: "form-error", role: "alert", hidden: true });
+    const create = h("button", { type: "submit", class: "primary", testid: `${testid}-create` }, `Create ${noun}`);
+    const cancel = h("button", { type: "button", testid: `${testid}-cancel` }, "Cancel");
+    const form = h(
+      "form",
+      { class: "card", testid: `${testid}-form` },
+      h("h3", {}, `New ${noun}`),
+      h("p", { class: "hint" }, options.form.hint),
+      h("div", { class: "form-grid" }, ...fields),
+      scopes.element,
+      error,
+      h("div", { class: "form-actions" }, create, cancel),
+    );
+    cancel.onclick = () => form.remove();
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      void (async () => {
+        error.hidden = true;
+        try {
+          const send = submit();
+          const created = await busy(create, send);
+          form.remove();
+          context.notice(`${Noun} "${created.key}" was created.`);
+          void table.reload();
+          await created.reveal();
+        } catch (failure) {
+          error.textContent = errorText(failure);
+          error.hidden = false;
+        }
+      })();
+    };
+    formSlot.replaceChildren(form);
+    first.focus();
+    knownScopes(context.admin).then(
+      (known) => scopes.setKnown(known),
+      (failure: unknown) => scopes.setFailed(describeError(failure).text),
+    );
+  }
+
+  void table.reload();
+  return {
+    element: h("section", { testid: `${testid}s-view` }, h("div", { class: "toolbar" }, h("h2", {}, `${Noun}s`), refresh, newButton), formSlot, table.element),
+  };
+}
+
+export function sourceBadge(source: Source): HTMLElement {
+  if (source === Source.CONFIG) return h("span", { class: "badge config", title: "Declared in the config file: read-only here" }, "config");
+  return h("span", { class: "badge store", title: "Created through the AdminService" }, "store");
+}

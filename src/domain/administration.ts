@@ -8,6 +8,7 @@ import { parseBearerAuthorization } from "./basic-credentials.js";
 import type { CallerAuthenticator } from "./caller.js";
 import { CLIENT_AUTH_METHODS, CLIENT_SETTINGS, registeredAuthMethods, usesSecret, type Client, type ClientAuthMethod, type ClientSettings } from "./client.js";
 import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
+import type { ClientTokenCutoffs } from "./client-token-cutoffs.js";
 import type { Clock } from "./clock.js";
 import { pickFields } from "./field-list.js";
 import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-policy.js";
@@ -85,6 +86,7 @@ export class Administration {
       keyRing: KeyRing;
       store: Store;
       callers: CallerAuthenticator;
+      cutoffs: ClientTokenCutoffs;
       clock: Clock;
       settings: AdministrationSettings;
     },
@@ -167,6 +169,18 @@ export class Administration {
   async deleteClient(id: string): Promise<void> {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
     if (!(await this.deps.clients.delete(id, this.deps.settings.maxTokenLifetimeSeconds * 1000))) throw notFound(`client "${id}"`);
+  }
+
+  /**
+   * The kill switch after a leak: every token the client was issued up to now
+   * is inactive on every instance; the client stays. Allowed on config
+   * clients too: it changes none of their settings. Resolves the cut-off (ms).
+   */
+  async revokeClientTokens(id: string): Promise<number> {
+    if (this.fixedClient(id) === undefined) await this.storedClient(id, { fresh: true });
+    const cutoff = await this.deps.cutoffs.revokeAll(id, this.deps.settings.maxTokenLifetimeSeconds * 1000);
+    // Change feed (issue 18 item 1): append `client_tokens_revoked {client_id: id, issued_before: cutoff + 1}` (ms, exclusive) here.
+    return cutoff;
   }
 
   // --- API keys ------------------------------------------------------------

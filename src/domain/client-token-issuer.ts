@@ -40,8 +40,9 @@ export class ClientTokenIssuer {
     const { client } = await this.deps.authenticator.authenticate(credentials);
     const scopes = grantScopes(request.scopes, client.scopes);
     const aud = chooseAudience(audienceRequested, client.audiences, this.deps.issuer);
-    // Never before the client's creation second (a recreated id starts in a later second than its predecessor's tokens).
-    const iat = Math.max(Math.floor(this.deps.clock.now() / 1000), Math.floor((client.createdAt ?? 0) / 1000));
+    // Never before the client's creation (a recreated id starts in a later second than its predecessor's tokens).
+    const issuedAtMs = Math.max(this.deps.clock.now(), client.createdAt ?? 0);
+    const iat = Math.floor(issuedAtMs / 1000);
     const claims: AccessTokenClaims = {
       iss: this.deps.issuer,
       sub: client.id,
@@ -51,6 +52,7 @@ export class ClientTokenIssuer {
       iat,
       exp: iat + client.tokenLifetimeSeconds,
       jti: randomId(),
+      iat_ms: issuedAtMs,
     };
     const accessToken = await this.deps.signer.sign(claims);
     this.deps.events.tokenIssued("access_token");

@@ -86,6 +86,9 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     if (exp <= now) return { ok: false, reason: "expired" };
     if (nbf !== undefined && (!isNumericDate(nbf) || nbf > now)) return { ok: false, reason: "not_yet_valid" };
     const verified: AccessTokenClaims = { iss: this.issuer, sub, client_id, aud: aud as string | string[], scope, iat, exp, jti };
+    // Only a value consistent with iat counts; otherwise iat alone (see issuedAtMs).
+    const iatMs = claims.iat_ms;
+    if (typeof iatMs === "number" && Number.isSafeInteger(iatMs) && Math.floor(iatMs / 1000) === iat) verified.iat_ms = iatMs;
     if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(token, { claims: verified, kid: header.kid, nbf: nbf as number | undefined });
     return { ok: true, claims: verified };

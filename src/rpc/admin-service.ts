@@ -1,3 +1,4 @@
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { AdminService, ApiKeyInfoSchema, ClientInfoSchema } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import type { Domain } from "../app.js";
@@ -37,6 +38,7 @@ export function adminService(admin: Administration): ServiceImpl<typeof AdminSer
       await admin.deleteClient(request.id);
       return {};
     }),
+    revokeClientTokens: guarded(admin, async (request) => ({ revokeTime: timestampFromMs(await admin.revokeClientTokens(request.id)) })),
     createApiKey: guarded(admin, async (request) => {
       const created = await admin.createApiKey({ name: request.name, ...apiKeyChanges(request) });
       return { apiKey: apiKeyInfo(created.apiKey), key: created.key };

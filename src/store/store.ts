@@ -66,6 +66,8 @@ export const storeKeys = {
   clients: () => "admin:{clients}",
   /** When a client id was last deleted, kept as long as its tokens could live. */
   clientTombstone: (clientId: string) => `client-deleted:{${clientId}}`,
+  /** RevokeClientTokens: the client's tokens issued up to this instant (ms) are inactive; kept as long as its tokens could live. */
+  clientTokensRevoked: (clientId: string) => `client-tokens-revoked:{${clientId}}`,
   /** API keys by the hash of the key: the index authentication needs. */
   apiKeys: () => "admin:{api-keys}",
   /** API key hash by name: makes names unique (HSETNX), in the same slot as the keys. */

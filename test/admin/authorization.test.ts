@@ -22,6 +22,7 @@ const RPCS: Array<[name: string, call: (client: AdminClient, headers: Headers) =
   ["UpdateClient", (c, headers) => c.updateClient({ client: { id: "authz-missing", scopes: [] }, updateMask: { paths: ["scopes"] } }, { headers })],
   ["RotateClientSecret", (c, headers) => c.rotateClientSecret({ id: "authz-missing" }, { headers })],
   ["DeleteClient", (c, headers) => c.deleteClient({ id: "authz-missing" }, { headers })],
+  ["RevokeClientTokens", (c, headers) => c.revokeClientTokens({ id: "authz-missing" }, { headers })],
   ["CreateApiKey", (c, headers) => c.createApiKey({ name: "authz-key", scopes: ["a:b"] }, { headers })],
   ["ListApiKeys", (c, headers) => c.listApiKeys({}, { headers })],
   ["UpdateApiKey", (c, headers) => c.updateApiKey({ apiKey: { name: "authz-missing", scopes: ["a:b"] }, updateMask: { paths: ["scopes"] } }, { headers })],

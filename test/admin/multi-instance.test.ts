@@ -211,6 +211,19 @@ describe("two instances on one Redis with clientCacheSeconds 5", () => {
       await expectRpcError(b.rawAdmin.listClients({}, { headers: bearer(token) }), Code.Unauthenticated, "invalid_client");
     });
 
+    it("an admin client's tokens revoked on A (RevokeClientTokens): B refuses the old token at once, and accepts one issued after", async () => {
+      const { token, secret } = await warmOnB("leaked-admin", [ADMIN_SCOPE]);
+      await b.rawAdmin.listClients({}, { headers: bearer(token) });
+      await a.admin.revokeClientTokens({ id: "leaked-admin" });
+      await expectRpcError(b.rawAdmin.listClients({}, { headers: bearer(token) }), Code.Unauthenticated, "invalid_client");
+      const introspectOnB = await b.tokens.introspect({ token }, { headers: basic(resourceServer.id, resourceServer.secret) });
+      expect(introspectOnB.active).toBe(false);
+      clock.advance(1);
+      const { accessToken } = await b.tokens.issueClientToken({ scopes: [ADMIN_SCOPE] }, { headers: basic("leaked-admin", secret) });
+      await b.rawAdmin.listClients({}, { headers: bearer(accessToken) });
+      expect((await a.tokens.introspect({ token: accessToken }, { headers: basic(resourceServer.id, resourceServer.secret) })).active).toBe(true);
+    });
+
     it("a token:delete client deleted on A: its Bearer Revoke on B is Unauthenticated and revokes nothing", async () => {
       const { token } = await warmOnB("rogue-revoker", ["token:delete"]);
       const victim = (await b.tokens.issueClientToken({}, { headers: basic(resourceServer.id, resourceServer.secret) })).accessToken;

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokensmith/v1/admin_service.proto.
  */
 export const file_tokensmith_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiF0b2tlbnNtaXRoL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDXRva2Vuc21pdGgudjEivgIKCkNsaWVudEluZm8SCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIlCgZzb3VyY2UYByABKA4yFS50b2tlbnNtaXRoLnYxLlNvdXJjZRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPwobcHJldmlvdXNfc2VjcmV0X2V4cGlyZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYCiADKAkirgEKE0NyZWF0ZUNsaWVudFJlcXVlc3QSCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYByADKAkiWAoUQ3JlYXRlQ2xpZW50UmVzcG9uc2USKQoGY2xpZW50GAEgASgLMhkudG9rZW5zbWl0aC52MS5DbGllbnRJbmZvEhUKDWNsaWVudF9zZWNyZXQYAiABKAkiHgoQR2V0Q2xpZW50UmVxdWVzdBIKCgJpZBgBIAEoCSI+ChFHZXRDbGllbnRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8iOwoSTGlzdENsaWVudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKE0xpc3RDbGllbnRzUmVzcG9uc2USKgoHY2xpZW50cxgBIAMoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicQoTVXBkYXRlQ2xpZW50UmVxdWVzdBIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkEKFFVwZGF0ZUNsaWVudFJlc3BvbnNlEikKBmNsaWVudBgBIAEoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbyJAChlSb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEhcKD292ZXJsYXBfc2Vjb25kcxgCIAEoAyJeChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SFQoNY2xpZW50X3NlY3JldBgCIAEoCSIhChNEZWxldGVDbGllbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhYKFERlbGV0ZUNsaWVudFJlc3BvbnNlIrYBCgpBcGlLZXlJbmZvEgwKBG5hbWUYASABKAkSDgoGc2NvcGVzGAIgAygJEh4KFmdyYW50X2xpZmV0aW1lX3NlY29uZHMYAyABKAMSJQoGc291cmNlGAQgASgOMhUudG9rZW5zbWl0aC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmtleV9wcmVmaXgYBiABKAkiUwoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnNjb3BlcxgCIAMoCRIeChZncmFudF9saWZldGltZV9zZWNvbmRzGAMgASgDIk8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SCwoDa2V5GAIgASgJIjsKEkxpc3RBcGlLZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJbChNMaXN0QXBpS2V5c1Jlc3BvbnNlEisKCGFwaV9rZXlzGAEgAygLMhkudG9rZW5zbWl0aC52MS5BcGlLZXlJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJyChNVcGRhdGVBcGlLZXlSZXF1ZXN0EioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkIKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8iIwoTRGVsZXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIhYKFERlbGV0ZUFwaUtleVJlc3BvbnNlIuQBCg5TaWduaW5nS2V5SW5mbxILCgNraWQYASABKAkSCwoDYWxnGAIgASgJEi8KC2NyZWF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9zaWduX3N0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JldGlyZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RpdmUYBiABKAgSEQoJcHVibGlzaGVkGAcgASgIIhgKFkxpc3RTaWduaW5nS2V5c1JlcXVlc3QiRgoXTGlzdFNpZ25pbmdLZXlzUmVzcG9uc2USKwoEa2V5cxgBIAMoCzIdLnRva2Vuc21pdGgudjEuU2lnbmluZ0tleUluZm8iGQoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QiRgoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEioKA2tleRgBIAEoCzIdLnRva2Vuc21pdGgudjEuU2lnbmluZ0tleUluZm8qRQoGU291cmNlEhYKElNPVVJDRV9VTlNQRUNJRklFRBAAEhEKDVNPVVJDRV9DT05GSUcQARIQCgxTT1VSQ0VfU1RPUkUQAjLSCAoMQWRtaW5TZXJ2aWNlElcKDENyZWF0ZUNsaWVudBIiLnRva2Vuc21pdGgudjEuQ3JlYXRlQ2xpZW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuQ3JlYXRlQ2xpZW50UmVzcG9uc2USTgoJR2V0Q2xpZW50Eh8udG9rZW5zbWl0aC52MS5HZXRDbGllbnRSZXF1ZXN0GiAudG9rZW5zbWl0aC52MS5HZXRDbGllbnRSZXNwb25zZRJUCgtMaXN0Q2xpZW50cxIhLnRva2Vuc21pdGgudjEuTGlzdENsaWVudHNSZXF1ZXN0GiIudG9rZW5zbWl0aC52MS5MaXN0Q2xpZW50c1Jlc3BvbnNlElcKDFVwZGF0ZUNsaWVudBIiLnRva2Vuc21pdGgudjEuVXBkYXRlQ2xpZW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuVXBkYXRlQ2xpZW50UmVzcG9uc2USaQoSUm90YXRlQ2xpZW50U2VjcmV0EigudG9rZW5zbWl0aC52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0GikudG9rZW5zbWl0aC52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRJXCgxEZWxldGVDbGllbnQSIi50b2tlbnNtaXRoLnYxLkRlbGV0ZUNsaWVudFJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLkRlbGV0ZUNsaWVudFJlc3BvbnNlElcKDENyZWF0ZUFwaUtleRIiLnRva2Vuc21pdGgudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBojLnRva2Vuc21pdGgudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USVAoLTGlzdEFwaUtleXMSIS50b2tlbnNtaXRoLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBoiLnRva2Vuc21pdGgudjEuTGlzdEFwaUtleXNSZXNwb25zZRJXCgxVcGRhdGVBcGlLZXkSIi50b2tlbnNtaXRoLnYxLlVwZGF0ZUFwaUtleVJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLlVwZGF0ZUFwaUtleVJlc3BvbnNlElcKDERlbGV0ZUFwaUtleRIiLnRva2Vuc21pdGgudjEuRGVsZXRlQXBpS2V5UmVxdWVzdBojLnRva2Vuc21pdGgudjEuRGVsZXRlQXBpS2V5UmVzcG9uc2USYAoPTGlzdFNpZ25pbmdLZXlzEiUudG9rZW5zbWl0aC52MS5MaXN0U2lnbmluZ0tleXNSZXF1ZXN0GiYudG9rZW5zbWl0aC52MS5MaXN0U2lnbmluZ0tleXNSZXNwb25zZRJjChBSb3RhdGVTaWduaW5nS2V5EiYudG9rZW5zbWl0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBonLnRva2Vuc21pdGgudjEuUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("CiF0b2tlbnNtaXRoL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDXRva2Vuc21pdGgudjEivgIKCkNsaWVudEluZm8SCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIlCgZzb3VyY2UYByABKA4yFS50b2tlbnNtaXRoLnYxLlNvdXJjZRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPwobcHJldmlvdXNfc2VjcmV0X2V4cGlyZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYCiADKAkirgEKE0NyZWF0ZUNsaWVudFJlcXVlc3QSCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYByADKAkiWAoUQ3JlYXRlQ2xpZW50UmVzcG9uc2USKQoGY2xpZW50GAEgASgLMhkudG9rZW5zbWl0aC52MS5DbGllbnRJbmZvEhUKDWNsaWVudF9zZWNyZXQYAiABKAkiHgoQR2V0Q2xpZW50UmVxdWVzdBIKCgJpZBgBIAEoCSI+ChFHZXRDbGllbnRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8iOwoSTGlzdENsaWVudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKE0xpc3RDbGllbnRzUmVzcG9uc2USKgoHY2xpZW50cxgBIAMoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicQoTVXBkYXRlQ2xpZW50UmVxdWVzdBIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkEKFFVwZGF0ZUNsaWVudFJlc3BvbnNlEikKBmNsaWVudBgBIAEoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbyJAChlSb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEhcKD292ZXJsYXBfc2Vjb25kcxgCIAEoAyJeChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SFQoNY2xpZW50X3NlY3JldBgCIAEoCSIhChNEZWxldGVDbGllbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhYKFERlbGV0ZUNsaWVudFJlc3BvbnNlIicKGVJldm9rZUNsaWVudFRva2Vuc1JlcXVlc3QSCgoCaWQYASABKAkiTQoaUmV2b2tlQ2xpZW50VG9rZW5zUmVzcG9uc2USLwoLcmV2b2tlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrYBCgpBcGlLZXlJbmZvEgwKBG5hbWUYASABKAkSDgoGc2NvcGVzGAIgAygJEh4KFmdyYW50X2xpZmV0aW1lX3NlY29uZHMYAyABKAMSJQoGc291cmNlGAQgASgOMhUudG9rZW5zbWl0aC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmtleV9wcmVmaXgYBiABKAkiUwoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnNjb3BlcxgCIAMoCRIeChZncmFudF9saWZldGltZV9zZWNvbmRzGAMgASgDIk8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SCwoDa2V5GAIgASgJIjsKEkxpc3RBcGlLZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJbChNMaXN0QXBpS2V5c1Jlc3BvbnNlEisKCGFwaV9rZXlzGAEgAygLMhkudG9rZW5zbWl0aC52MS5BcGlLZXlJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJyChNVcGRhdGVBcGlLZXlSZXF1ZXN0EioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkIKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8iIwoTRGVsZXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIhYKFERlbGV0ZUFwaUtleVJlc3BvbnNlIuQBCg5TaWduaW5nS2V5SW5mbxILCgNraWQYASABKAkSCwoDYWxnGAIgASgJEi8KC2NyZWF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9zaWduX3N0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JldGlyZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RpdmUYBiABKAgSEQoJcHVibGlzaGVkGAcgASgIIhgKFkxpc3RTaWduaW5nS2V5c1JlcXVlc3QiRgoXTGlzdFNpZ25pbmdLZXlzUmVzcG9uc2USKwoEa2V5cxgBIAMoCzIdLnRva2Vuc21pdGgudjEuU2lnbmluZ0tleUluZm8iGQoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QiRgoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEioKA2tleRgBIAEoCzIdLnRva2Vuc21pdGgudjEuU2lnbmluZ0tleUluZm8qRQoGU291cmNlEhYKElNPVVJDRV9VTlNQRUNJRklFRBAAEhEKDVNPVVJDRV9DT05GSUcQARIQCgxTT1VSQ0VfU1RPUkUQAjK9CQoMQWRtaW5TZXJ2aWNlElcKDENyZWF0ZUNsaWVudBIiLnRva2Vuc21pdGgudjEuQ3JlYXRlQ2xpZW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuQ3JlYXRlQ2xpZW50UmVzcG9uc2USTgoJR2V0Q2xpZW50Eh8udG9rZW5zbWl0aC52MS5HZXRDbGllbnRSZXF1ZXN0GiAudG9rZW5zbWl0aC52MS5HZXRDbGllbnRSZXNwb25zZRJUCgtMaXN0Q2xpZW50cxIhLnRva2Vuc21pdGgudjEuTGlzdENsaWVudHNSZXF1ZXN0GiIudG9rZW5zbWl0aC52MS5MaXN0Q2xpZW50c1Jlc3BvbnNlElcKDFVwZGF0ZUNsaWVudBIiLnRva2Vuc21pdGgudjEuVXBkYXRlQ2xpZW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuVXBkYXRlQ2xpZW50UmVzcG9uc2USaQoSUm90YXRlQ2xpZW50U2VjcmV0EigudG9rZW5zbWl0aC52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0GikudG9rZW5zbWl0aC52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRJXCgxEZWxldGVDbGllbnQSIi50b2tlbnNtaXRoLnYxLkRlbGV0ZUNsaWVudFJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLkRlbGV0ZUNsaWVudFJlc3BvbnNlEmkKElJldm9rZUNsaWVudFRva2VucxIoLnRva2Vuc21pdGgudjEuUmV2b2tlQ2xpZW50VG9rZW5zUmVxdWVzdBopLnRva2Vuc21pdGgudjEuUmV2b2tlQ2xpZW50VG9rZW5zUmVzcG9uc2USVwoMQ3JlYXRlQXBpS2V5EiIudG9rZW5zbWl0aC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJUCgtMaXN0QXBpS2V5cxIhLnRva2Vuc21pdGgudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiIudG9rZW5zbWl0aC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlElcKDFVwZGF0ZUFwaUtleRIiLnRva2Vuc21pdGgudjEuVXBkYXRlQXBpS2V5UmVxdWVzdBojLnRva2Vuc21pdGgudjEuVXBkYXRlQXBpS2V5UmVzcG9uc2USVwoMRGVsZXRlQXBpS2V5EiIudG9rZW5zbWl0aC52MS5EZWxldGVBcGlLZXlSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5EZWxldGVBcGlLZXlSZXNwb25zZRJgCg9MaXN0U2lnbmluZ0tleXMSJS50b2tlbnNtaXRoLnYxLkxpc3RTaWduaW5nS2V5c1JlcXVlc3QaJi50b2tlbnNtaXRoLnYxLkxpc3RTaWduaW5nS2V5c1Jlc3BvbnNlEmMKEFJvdGF0ZVNpZ25pbmdLZXkSJi50b2tlbnNtaXRoLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GicudG9rZW5zbWl0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message tokensmith.v1.ClientInfo
@@ -369,6 +369,43 @@ export const DeleteClientResponseSchema: GenMessage<DeleteClientResponse> = /*@_
   messageDesc(file_tokensmith_v1_admin_service, 12);
 
 /**
+ * @generated from message tokensmith.v1.RevokeClientTokensRequest
+ */
+export type RevokeClientTokensRequest = Message<"tokensmith.v1.RevokeClientTokensRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.RevokeClientTokensRequest.
+ * Use `create(RevokeClientTokensRequestSchema)` to create a new message.
+ */
+export const RevokeClientTokensRequestSchema: GenMessage<RevokeClientTokensRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 13);
+
+/**
+ * @generated from message tokensmith.v1.RevokeClientTokensResponse
+ */
+export type RevokeClientTokensResponse = Message<"tokensmith.v1.RevokeClientTokensResponse"> & {
+  /**
+   * The cut-off (millisecond precision): the client's tokens issued at or
+   * before it are inactive; those issued after it are not affected.
+   *
+   * @generated from field: google.protobuf.Timestamp revoke_time = 1;
+   */
+  revokeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message tokensmith.v1.RevokeClientTokensResponse.
+ * Use `create(RevokeClientTokensResponseSchema)` to create a new message.
+ */
+export const RevokeClientTokensResponseSchema: GenMessage<RevokeClientTokensResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 14);
+
+/**
  * @generated from message tokensmith.v1.ApiKeyInfo
  */
 export type ApiKeyInfo = Message<"tokensmith.v1.ApiKeyInfo"> & {
@@ -412,7 +449,7 @@ export type ApiKeyInfo = Message<"tokensmith.v1.ApiKeyInfo"> & {
  * Use `create(ApiKeyInfoSchema)` to create a new message.
  */
 export const ApiKeyInfoSchema: GenMessage<ApiKeyInfo> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 13);
+  messageDesc(file_tokensmith_v1_admin_service, 15);
 
 /**
  * @generated from message tokensmith.v1.CreateApiKeyRequest
@@ -441,7 +478,7 @@ export type CreateApiKeyRequest = Message<"tokensmith.v1.CreateApiKeyRequest"> &
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 14);
+  messageDesc(file_tokensmith_v1_admin_service, 16);
 
 /**
  * @generated from message tokensmith.v1.CreateApiKeyResponse
@@ -465,7 +502,7 @@ export type CreateApiKeyResponse = Message<"tokensmith.v1.CreateApiKeyResponse">
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 15);
+  messageDesc(file_tokensmith_v1_admin_service, 17);
 
 /**
  * @generated from message tokensmith.v1.ListApiKeysRequest
@@ -487,7 +524,7 @@ export type ListApiKeysRequest = Message<"tokensmith.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 16);
+  messageDesc(file_tokensmith_v1_admin_service, 18);
 
 /**
  * @generated from message tokensmith.v1.ListApiKeysResponse
@@ -509,7 +546,7 @@ export type ListApiKeysResponse = Message<"tokensmith.v1.ListApiKeysResponse"> &
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 17);
+  messageDesc(file_tokensmith_v1_admin_service, 19);
 
 /**
  * @generated from message tokensmith.v1.UpdateApiKeyRequest
@@ -533,7 +570,7 @@ export type UpdateApiKeyRequest = Message<"tokensmith.v1.UpdateApiKeyRequest"> &
  * Use `create(UpdateApiKeyRequestSchema)` to create a new message.
  */
 export const UpdateApiKeyRequestSchema: GenMessage<UpdateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 18);
+  messageDesc(file_tokensmith_v1_admin_service, 20);
 
 /**
  * @generated from message tokensmith.v1.UpdateApiKeyResponse
@@ -550,7 +587,7 @@ export type UpdateApiKeyResponse = Message<"tokensmith.v1.UpdateApiKeyResponse">
  * Use `create(UpdateApiKeyResponseSchema)` to create a new message.
  */
 export const UpdateApiKeyResponseSchema: GenMessage<UpdateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 19);
+  messageDesc(file_tokensmith_v1_admin_service, 21);
 
 /**
  * @generated from message tokensmith.v1.DeleteApiKeyRequest
@@ -567,7 +604,7 @@ export type DeleteApiKeyRequest = Message<"tokensmith.v1.DeleteApiKeyRequest"> &
  * Use `create(DeleteApiKeyRequestSchema)` to create a new message.
  */
 export const DeleteApiKeyRequestSchema: GenMessage<DeleteApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 20);
+  messageDesc(file_tokensmith_v1_admin_service, 22);
 
 /**
  * @generated from message tokensmith.v1.DeleteApiKeyResponse
@@ -580,7 +617,7 @@ export type DeleteApiKeyResponse = Message<"tokensmith.v1.DeleteApiKeyResponse">
  * Use `create(DeleteApiKeyResponseSchema)` to create a new message.
  */
 export const DeleteApiKeyResponseSchema: GenMessage<DeleteApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 21);
+  messageDesc(file_tokensmith_v1_admin_service, 23);
 
 /**
  * @generated from message tokensmith.v1.SigningKeyInfo
@@ -631,7 +668,7 @@ export type SigningKeyInfo = Message<"tokensmith.v1.SigningKeyInfo"> & {
  * Use `create(SigningKeyInfoSchema)` to create a new message.
  */
 export const SigningKeyInfoSchema: GenMessage<SigningKeyInfo> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 22);
+  messageDesc(file_tokensmith_v1_admin_service, 24);
 
 /**
  * @generated from message tokensmith.v1.ListSigningKeysRequest
@@ -644,7 +681,7 @@ export type ListSigningKeysRequest = Message<"tokensmith.v1.ListSigningKeysReque
  * Use `create(ListSigningKeysRequestSchema)` to create a new message.
  */
 export const ListSigningKeysRequestSchema: GenMessage<ListSigningKeysRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 23);
+  messageDesc(file_tokensmith_v1_admin_service, 25);
 
 /**
  * @generated from message tokensmith.v1.ListSigningKeysResponse
@@ -661,7 +698,7 @@ export type ListSigningKeysResponse = Message<"tokensmith.v1.ListSigningKeysResp
  * Use `create(ListSigningKeysResponseSchema)` to create a new message.
  */
 export const ListSigningKeysResponseSchema: GenMessage<ListSigningKeysResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 24);
+  messageDesc(file_tokensmith_v1_admin_service, 26);
 
 /**
  * @generated from message tokensmith.v1.RotateSigningKeyRequest
@@ -674,7 +711,7 @@ export type RotateSigningKeyRequest = Message<"tokensmith.v1.RotateSigningKeyReq
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 25);
+  messageDesc(file_tokensmith_v1_admin_service, 27);
 
 /**
  * @generated from message tokensmith.v1.RotateSigningKeyResponse
@@ -691,7 +728,7 @@ export type RotateSigningKeyResponse = Message<"tokensmith.v1.RotateSigningKeyRe
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 26);
+  messageDesc(file_tokensmith_v1_admin_service, 28);
 
 /**
  * Where a client or API key is defined.
@@ -792,6 +829,19 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof DeleteClientRequestSchema;
     output: typeof DeleteClientResponseSchema;
+  },
+  /**
+   * Makes every access token the client was issued up to now inactive, on every
+   * instance, without deleting the client: the kill switch after a leak. Tokens
+   * issued after the call are active. Allowed on config clients too (it changes
+   * no setting of theirs). NotFound for an unknown client.
+   *
+   * @generated from rpc tokensmith.v1.AdminService.RevokeClientTokens
+   */
+  revokeClientTokens: {
+    methodKind: "unary";
+    input: typeof RevokeClientTokensRequestSchema;
+    output: typeof RevokeClientTokensResponseSchema;
   },
   /**
    * Creates an API key; the response holds the key, the only time it is shown.

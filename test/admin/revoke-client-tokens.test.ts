@@ -1,0 +1,116 @@
+import { Code } from "@connectrpc/connect";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Source } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { storeKeys } from "../../src/store/store.js";
+import { ADMIN_SCOPE, BACKENDS, bearer, startAdminServer, type AdminTestServer } from "../support/admin.js";
+import { expectRpcError } from "../support/rpc-assertions.js";
+import { basic, testClient } from "../support/tokensmith.js";
+
+/**
+ * AdminService RevokeClientTokens, the kill switch after a leak: every token
+ * the client was issued up to the call is inactive, the client stays, and
+ * tokens issued after the call are active, even within the same second
+ * (tokens carry `iat` in whole seconds).
+ */
+
+const admin = testClient("admin", [ADMIN_SCOPE]);
+const resourceServer = testClient("resource-server", ["token:introspect"]);
+const configClient = testClient("config-orders", ["orders:read", "token:introspect"]);
+/** ADMIN_TEST_CONFIG.maxTokenLifetimeSeconds: the longest any revoked token can live. */
+const MAX_TOKEN_LIFETIME_MS = 600_000;
+
+describe.each(BACKENDS)("AdminService RevokeClientTokens on %s", (_name, makeBackend) => {
+  const backend = makeBackend();
+  let t: AdminTestServer;
+
+  beforeAll(async () => {
+    await backend.start();
+    t = await startAdminServer(backend, { admin, clients: [resourceServer, configClient] });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await backend.stop();
+  });
+
+  const tokenOf = async (id: string, secret: string, scopes: string[] = []) =>
+    (await t.tokens.issueClientToken({ scopes }, { headers: basic(id, secret) })).accessToken;
+  const active = async (token: string) =>
+    (await t.tokens.introspect({ token }, { headers: basic(resourceServer.id, resourceServer.secret) })).active;
+
+  it("tokens issued before the call are inactive, the client stays, and one issued after in the same second is active", async () => {
+    const { clientSecret } = await t.admin.createClient({ id: "leaked", scopes: ["orders:read"] });
+    const early = await tokenOf("leaked", clientSecret);
+    t.clock.advance(400);
+    const late = await tokenOf("leaked", clientSecret);
+    expect([await active(early), await active(late)]).toEqual([true, true]);
+
+    t.clock.advance(100);
+    const revokedAt = t.clock.now();
+    const response = await t.admin.revokeClientTokens({ id: "leaked" });
+    expect(timestampMs(response.revokeTime!)).toBe(revokedAt);
+    expect([await active(early), await active(late)]).toEqual([false, false]);
+
+    // Same whole second as the cut-off and both earlier tokens, but issued after the call.
+    t.clock.advance(1);
+    const after = await tokenOf("leaked", clientSecret);
+    expect(Math.floor(t.clock.now() / 1000)).toBe(Math.floor(revokedAt / 1000));
+    expect(await active(after)).toBe(true);
+    expect([await active(early), await active(late)]).toEqual([false, false]);
+    expect((await t.admin.getClient({ id: "leaked" })).client?.id).toBe("leaked");
+  });
+
+  it("a revoked token no longer authenticates as a Bearer caller; a token issued after does", async () => {
+    const { clientSecret } = await t.admin.createClient({ id: "leaked-introspector", scopes: ["token:introspect"] });
+    const probe = await tokenOf(resourceServer.id, resourceServer.secret);
+    const old = await tokenOf("leaked-introspector", clientSecret);
+    expect((await t.tokens.introspect({ token: probe }, { headers: bearer(old) })).active).toBe(true);
+
+    await t.admin.revokeClientTokens({ id: "leaked-introspector" });
+    await expectRpcError(t.tokens.introspect({ token: probe }, { headers: bearer(old) }), Code.Unauthenticated, "invalid_client");
+    t.clock.advance(1);
+    const fresh = await tokenOf("leaked-introspector", clientSecret);
+    expect((await t.tokens.introspect({ token: probe }, { headers: bearer(fresh) })).active).toBe(true);
+  });
+
+  it("a config-declared client's tokens can be revoked too (not an edit): it stays declared and gets new tokens", async () => {
+    const old = await tokenOf(configClient.id, configClient.secret);
+    await t.admin.revokeClientTokens({ id: configClient.id });
+    expect(await active(old)).toBe(false);
+    t.clock.advance(1);
+    expect(await active(await tokenOf(configClient.id, configClient.secret))).toBe(true);
+    expect((await t.admin.getClient({ id: configClient.id })).client?.source).toBe(Source.CONFIG);
+  });
+
+  it("revokes only that client's tokens", async () => {
+    const { clientSecret } = await t.admin.createClient({ id: "bystander" });
+    const { clientSecret: leakedSecret } = await t.admin.createClient({ id: "leaked-alone" });
+    const bystander = await tokenOf("bystander", clientSecret);
+    const leaked = await tokenOf("leaked-alone", leakedSecret);
+    await t.admin.revokeClientTokens({ id: "leaked-alone" });
+    expect([await active(bystander), await active(leaked)]).toEqual([true, false]);
+  });
+
+  it("the cut-off is kept as long as the longest token can live, and no longer", async () => {
+    await t.admin.createClient({ id: "kept" });
+    await t.admin.revokeClientTokens({ id: "kept" });
+    const ttl = await t.server.domain.store.ttl(storeKeys.clientTokensRevoked("kept"));
+    expect(ttl).not.toBeNull();
+    expect(ttl!).toBeGreaterThan(MAX_TOKEN_LIFETIME_MS - 10_000);
+    expect(ttl!).toBeLessThanOrEqual(MAX_TOKEN_LIFETIME_MS);
+  });
+
+  it.each([
+    ["an unknown client", "nobody"],
+    ["an empty id", ""],
+  ])("%s: NotFound, and nothing is written", async (_case, id) => {
+    await expectRpcError(t.admin.revokeClientTokens({ id }), Code.NotFound, "invalid_request", /not found/);
+    expect(await t.server.domain.store.get(storeKeys.clientTokensRevoked(id))).toBeNull();
+  });
+
+  it("a deleted client: NotFound", async () => {
+    await t.admin.createClient({ id: "gone" });
+    await t.admin.deleteClient({ id: "gone" });
+    await expectRpcError(t.admin.revokeClientTokens({ id: "gone" }), Code.NotFound, "invalid_request", /not found/);
+  });
+});

@@ -12,7 +12,7 @@ commands:
   secret new [--kind client-secret|api-key] [--json]
                           print a fresh secret (or API key) and the hash to put in the config file
 
-  client create|list|get|update|rotate-secret|delete
+  client create|list|get|update|rotate-secret|delete|revoke-tokens
                           manage clients (tokensmith client --help)
   apikey create|list|update|delete
                           manage API keys (tokensmith apikey --help)

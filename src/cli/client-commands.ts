@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
 import { toJson } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   ClientInfoSchema,
   CreateClientResponseSchema,
   GetClientResponseSchema,
+  RevokeClientTokensResponseSchema,
   RotateClientSecretResponseSchema,
   UpdateClientResponseSchema,
   type ClientInfo,
@@ -30,6 +32,9 @@ commands:
                             issue a new secret; the old one keeps working for the overlap
                             (default: the server's secretOverlapSeconds), then stops
   delete ID                 delete a client; its tokens stop introspecting active
+  revoke-tokens ID          the kill switch after a leak: every token the client was issued
+                            up to now stops being active everywhere; the client stays and
+                            gets new tokens (config-declared clients too)
 
 Auth methods (how the client may authenticate; any other is refused): client_secret_basic,
 client_secret_post, private_key_jwt. Default: private_key_jwt with --jwks-file or --jwks-uri,
@@ -184,6 +189,16 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
       const admin = await connectAdmin(connection);
       await adminCall(connection, `delete client "${id}"`, () => admin.deleteClient({ id }));
       return asJson ? json({ id, deleted: true }) : `deleted client "${id}"\n`;
+    }
+    case "revoke-tokens": {
+      const { values, positionals, connection, json: asJson } = parseCommand(rest, { id: FIELD_OPTIONS.id }, CLIENT_USAGE, env);
+      const id = requireName(values.id, positionals, "client id", "--id", CLIENT_USAGE);
+      const admin = await connectAdmin(connection);
+      const revoked = await adminCall(connection, `revoke the tokens of client "${id}"`, () => admin.revokeClientTokens({ id }));
+      if (asJson) return json({ id, ...(toJson(RevokeClientTokensResponseSchema, revoked) as object) });
+      // To the millisecond, unlike timeText: tokens issued later in the same second stay active.
+      const cutoff = revoked.revokeTime === undefined ? "-" : timestampDate(revoked.revokeTime).toISOString();
+      return `revoked every token of client "${id}" issued up to ${cutoff}; the client is kept\n`;
     }
     case undefined:
       throw usageError("missing the client command", CLIENT_USAGE);

@@ -253,7 +253,25 @@ describe("tokensmith client", SPAWNING, () => {
     expect(again.stderr).toBe('tokensmith client: cannot delete client "cli-delete": client "cli-delete" not found (invalid_request)\n');
   });
 
+  it("revoke-tokens: the client's tokens stop introspecting active, the client stays and gets new ones; --json", async () => {
+    const created = await adminRpc.createClient({ id: "cli-leaked" }, asAdmin());
+    const getToken = async () => (await rpc.issueClientToken({}, { headers: basic("cli-leaked", created.clientSecret) })).accessToken;
+    const active = async (token: string) =>
+      (await rpc.introspect({ token }, { headers: basic(resourceServer.id, resourceServer.secret) })).active;
+    const leaked = await getToken();
+    const text = await ok(["client", "revoke-tokens", "cli-leaked"]);
+    expect(text).toMatch(/^revoked every token of client "cli-leaked" issued up to \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z; the client is kept\n$/);
+    expect(await active(leaked)).toBe(false);
+    const after = await getToken();
+    expect(await active(after)).toBe(true);
+    const output = await json<{ id: string; revokeTime: string }>(["client", "revoke-tokens", "--id", "cli-leaked"]);
+    expect(output.id).toBe("cli-leaked");
+    expect(Date.parse(output.revokeTime)).toBeGreaterThan(Date.parse(text.match(/up to (\S+);/)![1]!));
+    expect(await active(after)).toBe(false);
+  });
+
   it.concurrent.each([
+    ["an unknown client id on revoke-tokens", ["client", "revoke-tokens", "no-such-client"], /cannot revoke the tokens of client "no-such-client": client "no-such-client" not found/],
     ["an id that exists", ["client", "create", "--id", reader.id], /cannot create client "cli-reader": client "cli-reader" already exists/],
     ["an id the server refuses", ["client", "create", "--id", "bad id"], /client id must be/],
     ["an unknown client id on get", ["client", "get", "no-such-client"], /client "no-such-client" not found/],
@@ -378,6 +396,7 @@ describe.concurrent("exit codes and messages", SPAWNING, () => {
     ["an unknown client command", ["client", "frobnicate"], /unknown client command "frobnicate"[\s\S]*usage: tokensmith client/],
     ["an unknown option", ["client", "list", "--colour"], /unknown option --colour[\s\S]*usage: tokensmith client/],
     ["a get without an id", ["client", "get"], /missing the client id/],
+    ["a revoke-tokens without an id", ["client", "revoke-tokens"], /missing the client id[\s\S]*usage: tokensmith client/],
     ["a lifetime that is not a duration", ["client", "create", "--lifetime", "soon"], /--lifetime must be a duration such as 3600, 90s, 15m, 1h or 30d, not "soon"/],
     ["a URL that is not http(s)", ["keys", "list", "--url", "ftp://x"], /--url \(or TOKENSMITH_URL\) must be an http\(s\) URL/],
   ])("%s: 2, with the usage", async (_case, args, message) => {
@@ -398,7 +417,8 @@ describe.concurrent("exit codes and messages", SPAWNING, () => {
     expect(result).toMatchObject({ code: 0, stderr: "" });
     expect(result.stdout).toContain("usage: tokensmith client");
     expect(result.stdout).toContain("TOKENSMITH_CLIENT_SECRET");
+    expect(result.stdout).toContain("revoke-tokens ID");
     const output = await ok(["help"]);
-    for (const text of ["client create|list|get", "apikey create|list", "keys list|rotate", "token [--scopes", "exit codes:"]) expect(output).toContain(text);
+    for (const text of ["client create|list|get", "delete|revoke-tokens", "apikey create|list", "keys list|rotate", "token [--scopes", "exit codes:"]) expect(output).toContain(text);
   });
 });

@@ -13,7 +13,11 @@ const AUTH_CHOICES: Array<[value: string, label: string, methods: ClientAuthMeth
   ["private_key_jwt", "private_key_jwt (signed assertion; no secret)", ["private_key_jwt"]],
 ];
 
-/** Clients: list (paged), create, rotate secret, delete. Config-declared clients are read-only. */
+/**
+ * Clients: list (paged), create, rotate secret, revoke all tokens, delete.
+ * Config-declared clients are read-only, but their tokens can be revoked:
+ * that changes none of their settings, and a leak does not wait for a redeploy.
+ */
 export function clientsView(context: ViewContext): View {
   const { admin } = context;
 
@@ -42,6 +46,24 @@ export function clientsView(context: ViewContext): View {
           },
           rotated.clientSecret,
         );
+      },
+    );
+  }
+
+  function revokeTokens(id: string, button: HTMLButtonElement): Promise<void> {
+    return afterConfirming(
+      context,
+      {
+        title: "Revoke all tokens of the client?",
+        message: `Every access token "${id}" was issued up to now stops being active, on every instance. The client stays and can get new tokens: rotate its secret too if that leaked. This cannot be undone.`,
+        confirmLabel: "Revoke all tokens",
+        danger: true,
+      },
+      `Revoking the tokens of "${id}"`,
+      async () => {
+        const revoked = await busy(button, () => admin.revokeClientTokens({ id }));
+        const cutoff = revoked.revokeTime ? formatDate(timestampDate(revoked.revokeTime)) : "now";
+        context.notice(`Every token client "${id}" was issued up to ${cutoff} is now inactive.`);
       },
     );
   }
@@ -75,6 +97,11 @@ export function clientsView(context: ViewContext): View {
       const rotate = h("button", { type: "button", testid: "client-rotate" }, "Rotate secret");
       rotate.onclick = () => void rotateSecret(client.id, rotate, reload);
       return [rotate];
+    },
+    everyRowActions: (client) => {
+      const revoke = h("button", { type: "button", class: "danger", testid: "client-revoke-tokens" }, "Revoke all tokens");
+      revoke.onclick = () => void revokeTokens(client.id, revoke);
+      return [revoke];
     },
     remove: {
       message: (id) => `"${id}" can no longer get tokens, and the access tokens it holds stop introspecting active. This cannot be undone.`,

@@ -16,7 +16,7 @@ export interface Created {
 /**
  * What tells the tab of one stored entity (a client, an API key) from the
  * other's. The rest is theirs alike: a paged list whose config-declared rows
- * are read-only, Delete behind a confirmation, and a create form that shows
+ * are read-only (but for everyRowActions), Delete behind a confirmation, and a create form that shows
  * its error in place.
  */
 export interface EntityTabOptions<K extends "id" | "name", T extends Entity<K>> {
@@ -32,6 +32,8 @@ export interface EntityTabOptions<K extends "id" | "name", T extends Entity<K>> 
   cells(item: T): HTMLElement[];
   /** Buttons before Delete, on a stored entity's row. */
   actions?(item: T, reload: () => Promise<void>): HTMLElement[];
+  /** Buttons on every row, config-declared ones too: actions that change none of the entity's settings. */
+  everyRowActions?(item: T): HTMLElement[];
   remove: { message(key: string): string; send(key: string): Promise<unknown> };
   form: {
     hint: string;
@@ -64,12 +66,13 @@ export function entityTab<K extends "id" | "name", T extends Entity<K>>(context:
     const fromConfig = item.source === Source.CONFIG;
     const key = item[options.key];
     const actions = h("td", { class: "actions" });
+    const always = options.everyRowActions?.(item) ?? [];
     if (fromConfig) {
-      actions.append(h("span", { class: "muted", testid: "read-only", title: "Declared in the config file: change it there." }, "read-only"));
+      actions.append(...always, h("span", { class: "muted", testid: "read-only", title: "Declared in the config file: change it there." }, "read-only"));
     } else {
       const remove = h("button", { type: "button", class: "danger", testid: `${testid}-delete` }, "Delete");
       remove.onclick = () => void removeEntity(key, remove);
-      actions.append(...(options.actions?.(item, reload) ?? []), remove);
+      actions.append(...(options.actions?.(item, reload) ?? []), ...always, remove);
     }
     return h("tr", { testid: `${testid}-row`, data: { [options.key]: key, source: fromConfig ? "config" : "store" } }, ...options.cells(item), actions);
   }

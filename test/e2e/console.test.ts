@@ -270,6 +270,49 @@ describe.skipIf(!hasChromium)(
       expect(await text(secretRow.getByTestId("client-auth-methods"))).toBe("client_secret_basic, client_secret_post");
     });
 
+    // Issue 18, item 3: the kill switch, on a stored client's row and on a config client's (revoking is not an edit).
+    it("revokes every token of a stored client and of a config-declared client, after a confirmation", async () => {
+      const { accessToken: adminToken } = await tokens().issueClientToken({ scopes: ["tokensmith:admin"] }, { headers: basic(admin.id, admin.secret) });
+      const adminRpc = createClient(AdminService, createConnectTransport({ baseUrl: tokensmith.url, httpVersion: "1.1" }));
+      const { clientSecret } = await adminRpc.createClient({ id: "leaky-service", scopes: ["token:introspect"] }, { headers: { authorization: `Bearer ${adminToken}` } });
+      const asLeaky = { headers: basic("leaky-service", clientSecret) };
+      const tokenOf = async (id: string, secret: string) => (await tokens().issueClientToken({}, { headers: basic(id, secret) })).accessToken;
+      const active = async (token: string) => (await tokens().introspect({ token }, asLeaky)).active;
+      const leaked = await tokenOf("leaky-service", clientSecret);
+      const ordersToken = await tokenOf(orders.id, orders.secret);
+
+      await byTestId("clients-refresh").click();
+      const row = page.locator('[data-testid=client-row][data-id="leaky-service"]');
+      await row.waitFor({ timeout: WAIT_MS });
+      const confirm = byTestId("confirm-dialog");
+      // Cancelled: nothing revoked.
+      await row.getByTestId("client-revoke-tokens").click();
+      await confirm.waitFor({ timeout: WAIT_MS });
+      expect(await text(confirm.getByTestId("confirm-message"))).toContain("leaky-service");
+      await confirm.getByTestId("confirm-cancel").click();
+      await confirm.waitFor({ state: "detached", timeout: WAIT_MS });
+      expect(await active(leaked)).toBe(true);
+
+      await row.getByTestId("client-revoke-tokens").click();
+      await shot("08b-client-confirm-revoke-tokens");
+      await confirm.getByTestId("confirm-ok").click();
+      await byTestId("notice").filter({ hasText: "leaky-service" }).waitFor({ timeout: WAIT_MS });
+      expect(await text(byTestId("notice"))).toMatch(/^Every token client "leaky-service" was issued up to .+ is now inactive\.$/);
+      expect(await active(leaked)).toBe(false);
+      expect(await active(await tokenOf("leaky-service", clientSecret))).toBe(true);
+      await row.waitFor({ timeout: WAIT_MS });
+
+      const ordersRow = page.locator('[data-testid=client-row][data-id="orders-service"]');
+      expect(await ordersRow.getByTestId("read-only").count()).toBe(1);
+      expect(await ordersRow.getByTestId("client-delete").count()).toBe(0);
+      expect(await active(ordersToken)).toBe(true);
+      await ordersRow.getByTestId("client-revoke-tokens").click();
+      await confirm.getByTestId("confirm-ok").click();
+      await byTestId("notice").filter({ hasText: "orders-service" }).waitFor({ timeout: WAIT_MS });
+      expect(await active(ordersToken)).toBe(false);
+      expect(await active(await tokenOf(orders.id, orders.secret))).toBe(true);
+    });
+
     it("pages the client list with next_page_token", async () => {
       const { accessToken } = await tokens().issueClientToken({ scopes: ["tokensmith:admin"] }, { headers: basic(admin.id, admin.secret) });
       const adminRpc = createClient(AdminService, createConnectTransport({ baseUrl: tokensmith.url, httpVersion: "1.1" }));
@@ -282,12 +325,12 @@ describe.skipIf(!hasChromium)(
       await more.waitFor({ timeout: WAIT_MS });
       expect(await rows.count()).toBe(50);
       await more.click();
-      // 60 created here, plus console-admin, orders-service, reporting-service and keys-only-service.
-      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(64);
+      // 60 created here, plus console-admin, orders-service, reporting-service, keys-only-service and leaky-service.
+      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(65);
       expect(await more.isHidden()).toBe(true);
       const ids = await rows.evaluateAll((elements) => elements.map((element) => (element as HTMLElement).dataset.id));
       expect(ids).toEqual([...ids].sort());
-      expect(new Set(ids).size).toBe(64);
+      expect(new Set(ids).size).toBe(65);
     });
 
     it("rotates the signing key and lists the new one next to the current one", async () => {

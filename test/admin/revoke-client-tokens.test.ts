@@ -2,8 +2,10 @@ import { Code } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Source } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import type { AccessTokenClaims } from "../../src/domain/access-token.js";
+import { randomId } from "../../src/domain/random-id.js";
 import { storeKeys } from "../../src/store/store.js";
-import { ADMIN_SCOPE, BACKENDS, bearer, startAdminServer, type AdminTestServer } from "../support/admin.js";
+import { ADMIN_SCOPE, BACKENDS, bearer, decodeJwt, startAdminServer, type AdminTestServer } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, testClient } from "../support/tokensmith.js";
 
@@ -58,6 +60,24 @@ describe.each(BACKENDS)("AdminService RevokeClientTokens on %s", (_name, makeBac
     expect(await active(after)).toBe(true);
     expect([await active(early), await active(late)]).toEqual([false, false]);
     expect((await t.admin.getClient({ id: "leaked" })).client?.id).toBe("leaked");
+  });
+
+  it("a token without iat_ms (issued before it existed) or with one that contradicts iat counts from the start of its iat second", async () => {
+    const { clientSecret } = await t.admin.createClient({ id: "legacy-holder" });
+    const issued = decodeJwt(await tokenOf("legacy-holder", clientSecret)).payload as unknown as AccessTokenClaims;
+    expect(issued.iat_ms).toBe(t.clock.now());
+    const sign = (changes: Partial<AccessTokenClaims>) => t.server.domain.keyRing.sign({ ...issued, jti: randomId(), ...changes });
+    const second = Math.floor(t.clock.now() / 1000);
+    t.clock.advance(10);
+    const cutoff = t.clock.now();
+    const withoutMs = await sign({ iat: second, iat_ms: undefined });
+    const contradicting = await sign({ iat: second, iat_ms: cutoff + 1000 });
+    const nextSecond = await sign({ iat: second + 1, iat_ms: undefined });
+    const laterInSecond = await sign({ iat: second, iat_ms: cutoff + 1 });
+    expect(await Promise.all([withoutMs, contradicting, nextSecond, laterInSecond].map(active))).toEqual([true, true, true, true]);
+
+    await t.admin.revokeClientTokens({ id: "legacy-holder" });
+    expect(await Promise.all([withoutMs, contradicting, nextSecond, laterInSecond].map(active))).toEqual([false, false, true, true]);
   });
 
   it("a revoked token no longer authenticates as a Bearer caller; a token issued after does", async () => {

@@ -25,6 +25,7 @@ import { Metrics } from "./observability/metrics.js";
 import { StoreOutageLog } from "./observability/store-outage-log.js";
 import { GrantIssuer } from "./domain/grant.js";
 import { Introspector } from "./domain/introspection.js";
+import { ChangeFeed } from "./domain/change-feed.js";
 import { RevocationList } from "./domain/revocation-list.js";
 import { TokenRevoker } from "./domain/revocation.js";
 
@@ -43,6 +44,8 @@ export interface Domain {
   grants: GrantIssuer;
   introspector: Introspector;
   revoker: TokenRevoker;
+  /** Every change that ends a credential's power, in order (issue 18). */
+  feed: ChangeFeed;
   logger: Logger;
   metrics: Metrics;
   /** Where requests that failed for want of the store are logged (see StoreOutageLog). */
@@ -136,7 +139,9 @@ export async function createDomain(options: {
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
   const staticApiKeys = [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])];
   const apiKeys = new LayeredApiKeyRegistry(staticApiKeys, { store, clock, cacheMs });
-  const revocations = new RevocationList({ store, clock });
+  // Held as long as a token can live: every entry still matters, no older one does.
+  const feed = new ChangeFeed({ store, retainMs: config.maxTokenLifetimeSeconds * 1000 });
+  const revocations = new RevocationList({ store, clock, feed });
   const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, clients });
   const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter });
   const grants = new GrantIssuer({ apiKeys, store, clock, events: metrics, limiter });
@@ -177,6 +182,7 @@ export async function createDomain(options: {
     grants,
     introspector,
     revoker,
+    feed,
     logger,
     metrics,
     storeOutages: new StoreOutageLog({ logger, probe: () => store.ping(), intervalMs: config.storeOutageLogSeconds * 1000 }),

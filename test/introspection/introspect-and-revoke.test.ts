@@ -210,6 +210,28 @@ describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("Int
       expect(ttl!).toBeLessThanOrEqual(60_000);
     });
 
+    it("each acknowledged revoke of an access token is an access_token_revoked entry of the change feed, with its jti and exp", async () => {
+      const tokens = [await tokenFor(orders), await tokenFor(billing)];
+      const bearer = await tokenFor(admin);
+      await rpc.revoke({ token: tokens[0]! }, { headers: basic(orders.id, orders.secret) });
+      await rpc.revoke({ token: tokens[1]! }, { headers: { authorization: `Bearer ${bearer}` } });
+      const { entries } = await server.domain.feed.read(undefined, 10_000);
+      for (const token of tokens) {
+        const { jti, exp } = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { jti: string; exp: number };
+        expect(entries.filter((entry) => entry.event.type === "access_token_revoked" && entry.event.jti === jti).map((entry) => entry.event)).toEqual([
+          { type: "access_token_revoked", jti, exp },
+        ]);
+      }
+    });
+
+    it("a revoke that changes nothing (another client's token, an unknown token) adds no feed entry", async () => {
+      const token = await tokenFor(orders);
+      const before = await server.domain.feed.read(undefined, 10_000);
+      await rpc.revoke({ token }, { headers: basic(billing.id, billing.secret) });
+      await rpc.revoke({ token: "nonsense" }, { headers: basic(orders.id, orders.secret) });
+      expect((await server.domain.feed.read(before.next, 10)).entries).toEqual([]);
+    });
+
     it("by another client: success, but the token stays active", async () => {
       const token = await tokenFor(orders);
       await rpc.revoke({ token }, { headers: basic(billing.id, billing.secret) });

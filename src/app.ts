@@ -158,6 +158,7 @@ export async function createDomain(options: {
     apiKeys,
     keyRing,
     store,
+    feed,
     callers,
     clock,
     settings: {

@@ -1,11 +1,11 @@
 import { Code } from "@connectrpc/connect";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FeedEvent } from "../../src/domain/change-feed.js";
 import { startKeyMaintenance } from "../../src/keys/key-maintenance.js";
 import { storeKeys } from "../../src/store/store.js";
 import { redisBackend } from "../support/backends.js";
-import { ADMIN_SCOPE, ADMIN_TEST_CONFIG, BACKENDS, startAdminServer, type AdminTestServer } from "../support/admin.js";
+import { ADMIN_SCOPE, ADMIN_TEST_CONFIG, BACKENDS, startAdminServer, useAdminServer, type AdminTestServer } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, testClient } from "../support/tokensmith.js";
 
@@ -44,16 +44,10 @@ function dailyRotation(t: AdminTestServer): ReturnType<typeof startKeyMaintenanc
 }
 
 describe.each(BACKENDS)("the change feed of AdminService changes on %s", (_name, makeBackend) => {
-  const backend = makeBackend();
+  const server = useAdminServer(makeBackend, { admin });
   let t: AdminTestServer;
-
-  beforeAll(async () => {
-    await backend.start();
-    t = await startAdminServer(backend, { admin });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await backend.stop();
+  beforeEach(() => {
+    t = server();
   });
 
   it.each<[string, (id: string) => Promise<unknown>]>([

@@ -6,6 +6,7 @@ import { storeKeys } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { capturedLog } from "../support/captured-log.js";
 import { eventually } from "../support/eventually.js";
+import { decodeJwt } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
@@ -81,7 +82,7 @@ describe("Redis goes away and comes back", () => {
 
   it("a revocation whose feed entry cannot be written answers Unavailable (RPC and HTTP); retried once it can, it is acknowledged and in the feed", async () => {
     const { accessToken } = await rpc.issueClientToken({}, { headers: basic(orders.id, orders.secret) });
-    const jti = (JSON.parse(Buffer.from(accessToken.split(".")[1]!, "base64url").toString()) as { jti: string }).jti;
+    const { jti } = decodeJwt(accessToken).payload as { jti: string };
     // A real Redis refusing just the feed's XADD (WRONGTYPE) while it stores the revocation itself.
     const feedKey = `tokensmith:${storeKeys.feed()}`;
     await redis.command(["DEL", feedKey]);

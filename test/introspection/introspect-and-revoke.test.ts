@@ -7,6 +7,7 @@ import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import { storeKeys } from "../../src/store/store.js";
 import type { RunningServer } from "../../src/server.js";
 import { clusterBackend, memoryBackend, redisBackend, type Backend } from "../support/backends.js";
+import { decodeJwt } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { apiKeyAuth, basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
@@ -217,7 +218,7 @@ describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("Int
       await rpc.revoke({ token: tokens[1]! }, { headers: { authorization: `Bearer ${bearer}` } });
       const { entries } = await server.domain.feed.read(undefined, 10_000);
       for (const token of tokens) {
-        const { jti, exp } = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { jti: string; exp: number };
+        const { jti, exp } = decodeJwt(token).payload as { jti: string; exp: number };
         expect(entries.filter((entry) => entry.event.type === "access_token_revoked" && entry.event.jti === jti).map((entry) => entry.event)).toEqual([
           { type: "access_token_revoked", jti, exp },
         ]);

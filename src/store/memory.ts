@@ -107,9 +107,10 @@ export class MemoryStore implements Store {
     const now = this.clock.now();
     const last = this.feed[this.feed.length - 1];
     // Like Redis: ids never go backwards, even if the clock does.
-    const id = last === undefined || now > last.ms ? { ms: now, seq: 0 } : { ms: last.ms, seq: last.seq + 1 };
-    const cursor = `${id.ms}-${id.seq}`;
-    this.feed.push({ ...id, cursor, fields: { ...fields } });
+    const ms = last === undefined || now > last.ms ? now : last.ms;
+    const seq = ms === last?.ms ? last.seq + 1 : 0;
+    const cursor = `${ms}-${seq}`;
+    this.feed.push({ ms, seq, cursor, fields: { ...fields } });
     // MINID semantics: entries whose ms is below now - retainMs go.
     const minMs = now - options.retainMs;
     while (this.feedHead < this.feed.length && this.feed[this.feedHead]!.ms < minMs) this.feedHead += 1;

@@ -26,6 +26,7 @@ import { Metrics } from "./observability/metrics.js";
 import { StoreOutageLog } from "./observability/store-outage-log.js";
 import { GrantIssuer } from "./domain/grant.js";
 import { Introspector } from "./domain/introspection.js";
+import { ChangeFeed } from "./domain/change-feed.js";
 import { RevocationList } from "./domain/revocation-list.js";
 import { TokenRevoker } from "./domain/revocation.js";
 
@@ -44,6 +45,8 @@ export interface Domain {
   grants: GrantIssuer;
   introspector: Introspector;
   revoker: TokenRevoker;
+  /** Every change that ends a credential's power, in order (issue 18). */
+  feed: ChangeFeed;
   logger: Logger;
   metrics: Metrics;
   /** Where requests that failed for want of the store are logged (see StoreOutageLog). */
@@ -137,7 +140,9 @@ export async function createDomain(options: {
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
   const staticApiKeys = [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])];
   const apiKeys = new LayeredApiKeyRegistry(staticApiKeys, { store, clock, cacheMs });
-  const revocations = new RevocationList({ store, clock });
+  // Held as long as a token can live: every entry still matters, no older one does.
+  const feed = new ChangeFeed({ store, retainMs: config.maxTokenLifetimeSeconds * 1000 });
+  const revocations = new RevocationList({ store, clock, feed });
   const cutoffs = new ClientTokenCutoffs({ store, clock });
   const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, cutoffs, clients });
   const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter });
@@ -155,6 +160,7 @@ export async function createDomain(options: {
     apiKeys,
     keyRing,
     store,
+    feed,
     callers,
     cutoffs,
     clock,
@@ -180,6 +186,7 @@ export async function createDomain(options: {
     grants,
     introspector,
     revoker,
+    feed,
     logger,
     metrics,
     storeOutages: new StoreOutageLog({ logger, probe: () => store.ping(), intervalMs: config.storeOutageLogSeconds * 1000 }),

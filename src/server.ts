@@ -199,6 +199,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const maintenance = startKeyMaintenance({
     keyRing: domain.keyRing,
     store,
+    feed: domain.feed,
     clock,
     logger,
     refreshMs: config.signingKeys.refreshSeconds * 1000,

@@ -6,6 +6,7 @@ import { API_KEY_SETTINGS, GRANT_LIFETIME, type ApiKey, type ApiKeySettings } fr
 import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js";
 import { parseBearerAuthorization } from "./basic-credentials.js";
 import type { CallerAuthenticator } from "./caller.js";
+import type { ChangeFeed } from "./change-feed.js";
 import { CLIENT_AUTH_METHODS, CLIENT_SETTINGS, registeredAuthMethods, usesSecret, type Client, type ClientAuthMethod, type ClientSettings } from "./client.js";
 import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
 import type { ClientTokenCutoffs } from "./client-token-cutoffs.js";
@@ -77,6 +78,11 @@ const readOnly = (what: string) =>
  * The AdminService's domain: clients, API keys and signing keys, guarded by
  * Tokensmith's own tokens (Bearer with `tokensmith:admin`). Secrets are
  * returned once, at creation or rotation, and only their hashes are stored.
+ *
+ * A change that ends a credential's power is written first, then announced
+ * on the change feed. If the announcement fails the call answers
+ * Unavailable although the change stands (the store cannot undo it
+ * atomically); the administrator repeats it, which announces it again.
  */
 export class Administration {
   constructor(
@@ -85,6 +91,7 @@ export class Administration {
       apiKeys: LayeredApiKeyRegistry;
       keyRing: KeyRing;
       store: Store;
+      feed: ChangeFeed;
       callers: CallerAuthenticator;
       cutoffs: ClientTokenCutoffs;
       clock: Clock;
@@ -147,6 +154,7 @@ export class Administration {
     if (changes.jwksUri !== undefined) delete record.jwksUri;
     this.applyClientChanges(record, changes);
     await this.deps.clients.save(record);
+    await this.deps.feed.append({ type: "client_changed", clientId: id });
     return this.viewStored(record);
   }
 
@@ -163,12 +171,14 @@ export class Administration {
       .map((stored) => ({ hash: stored.hash, expiresAt: Math.min(stored.expiresAt ?? Number.POSITIVE_INFINITY, now + overlapMs) }));
     record.secrets = [{ hash: hashSecret(secret) }, ...previous];
     await this.deps.clients.save(record);
+    await this.deps.feed.append({ type: "client_changed", clientId: id });
     return { client: this.viewStored(record), secret };
   }
 
   async deleteClient(id: string): Promise<void> {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
     if (!(await this.deps.clients.delete(id, this.deps.settings.maxTokenLifetimeSeconds * 1000))) throw notFound(`client "${id}"`);
+    await this.deps.feed.append({ type: "client_changed", clientId: id });
   }
 
   /**
@@ -179,7 +189,8 @@ export class Administration {
   async revokeClientTokens(id: string): Promise<number> {
     if (this.fixedClient(id) === undefined) await this.storedClient(id, { fresh: true });
     const cutoff = await this.deps.cutoffs.revokeAll(id, this.deps.settings.maxTokenLifetimeSeconds * 1000);
-    // Change feed (issue 18 item 1): append `client_tokens_revoked {client_id: id, issued_before: cutoff + 1}` (ms, exclusive) here.
+    // A token issued in the cut-off's own millisecond counts as before it (ClientTokenCutoffs): exclusive bound cutoff + 1.
+    await this.deps.feed.append({ type: "client_tokens_revoked", clientId: id, issuedBeforeMs: cutoff + 1 });
     return cutoff;
   }
 
@@ -199,6 +210,8 @@ export class Administration {
       createdAt: this.deps.clock.now(),
     };
     if (!(await this.deps.apiKeys.create(record))) throw alreadyExists(`API key "${request.name}"`);
+    // A follower may remember that no key had this name or hash.
+    await this.deps.feed.append({ type: "api_key_changed", name: record.name });
     return { apiKey: viewStoredKey(record), key };
   }
 
@@ -221,6 +234,7 @@ export class Administration {
     }
     if (changes.grantLifetimeSeconds !== undefined) record.grantLifetimeSeconds = checkGrantLifetime(changes.grantLifetimeSeconds);
     await this.deps.apiKeys.save(record);
+    await this.deps.feed.append({ type: "api_key_changed", name });
     return viewStoredKey(record);
   }
 
@@ -228,6 +242,7 @@ export class Administration {
     if (this.deps.apiKeys.fixedKeys().some((key) => key.name === name)) throw readOnly(`API key "${name}"`);
     const record = await this.deps.apiKeys.findStoredByName(name);
     if (record === undefined || !(await this.deps.apiKeys.delete(record))) throw notFound(`API key "${name}"`);
+    await this.deps.feed.append({ type: "api_key_changed", name });
   }
 
   // --- signing keys --------------------------------------------------------
@@ -252,6 +267,7 @@ export class Administration {
         "another signing key rotation is in progress (scheduled, or on another instance): list the signing keys, and try again if you still need a new one",
       );
     }
+    await this.deps.feed.append({ type: "signing_keys_changed" });
     return this.deps.keyRing.describe().find((key) => key.kid === rotation.value.kid)!;
   }
 

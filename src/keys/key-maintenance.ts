@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ChangeFeed } from "../domain/change-feed.js";
 import type { Clock } from "../domain/clock.js";
 import type { Store } from "../store/store.js";
 import type { KeyRing } from "./key-ring.js";
@@ -8,11 +9,14 @@ import { withRotationLock } from "./rotation-lock.js";
  * Background work on the key ring: every instance re-reads the shared ring
  * (to pick up another instance's rotation), and rotates it when the signing
  * key is older than the schedule — under the rotation lock (rotation-lock.ts),
- * re-reading the ring once it holds it.
+ * re-reading the ring once it holds it. A rotation is announced on the
+ * change feed; an announcement that fails is retried on the next pass (the
+ * rotation itself stands, and other instances still pick it up on reload).
  */
 export function startKeyMaintenance(options: {
   keyRing: KeyRing;
   store: Store;
+  feed: ChangeFeed;
   clock: Clock;
   logger: Logger;
   refreshMs: number;
@@ -22,12 +26,18 @@ export function startKeyMaintenance(options: {
 }): { stop(): void; tick(): Promise<void> } {
   const { keyRing, store, clock, logger } = options;
   let running = false;
+  let unannounced = false;
   const due = () => clock.now() - keyRing.describe().reduce((latest, key) => Math.max(latest, key.createdAt), 0) >= options.rotateEveryMs;
+  const announce = async () => {
+    await options.feed.append({ type: "signing_keys_changed" });
+    unannounced = false;
+  };
   const tick = async () => {
     if (running) return;
     running = true;
     try {
       await keyRing.reload();
+      if (unannounced) await announce();
       if (options.rotateEveryMs > 0 && due()) {
         await withRotationLock(store, async () => {
           // Another instance (or RotateSigningKey) may have rotated since the reload above.
@@ -35,7 +45,9 @@ export function startKeyMaintenance(options: {
           if (!due()) return;
           const entry = await keyRing.rotate({ publishDelayMs: options.publishDelayMs, retireAfterMs: options.retireAfterMs });
           logger.info({ kid: entry.kid, signsFrom: new Date(entry.signsFrom).toISOString() }, "scheduled signing key rotation");
+          unannounced = true;
         });
+        if (unannounced) await announce();
       }
     } catch (error) {
       logger.warn({ err: { message: (error as Error).message } }, "signing key maintenance failed; will retry");

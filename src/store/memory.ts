@@ -1,6 +1,7 @@
 import type { Clock } from "../domain/clock.js";
 import { systemClock } from "../domain/clock.js";
-import type { SetOptions, Store } from "./store.js";
+import { requireFeedCursor, type ParsedFeedCursor } from "./feed-cursor.js";
+import type { FeedFields, FeedPage, SetOptions, Store } from "./store.js";
 
 interface Entry {
   value: string;
@@ -95,6 +96,44 @@ export class MemoryStore implements Store {
 
   async hashEntries(key: string): Promise<Map<string, string>> {
     return new Map(this.hashes.get(key) ?? []);
+  }
+
+  /** The change feed, oldest first; ids minted like Redis' `*` (this clock's ms, then a sequence within the ms). */
+  private readonly feed: Array<ParsedFeedCursor & { cursor: string; fields: FeedFields }> = [];
+  /** Index of the oldest live feed entry; the array is compacted once the dead head outgrows the rest. */
+  private feedHead = 0;
+
+  async feedAppend(fields: FeedFields, options: { retainMs: number }): Promise<string> {
+    const now = this.clock.now();
+    const last = this.feed[this.feed.length - 1];
+    // Like Redis: ids never go backwards, even if the clock does.
+    const ms = last === undefined || now > last.ms ? now : last.ms;
+    const seq = ms === last?.ms ? last.seq + 1 : 0;
+    const cursor = `${ms}-${seq}`;
+    this.feed.push({ ms, seq, cursor, fields: { ...fields } });
+    // MINID semantics: entries whose ms is below now - retainMs go.
+    const minMs = now - options.retainMs;
+    while (this.feedHead < this.feed.length && this.feed[this.feedHead]!.ms < minMs) this.feedHead += 1;
+    if (this.feedHead > 1_024 && this.feedHead * 2 > this.feed.length) {
+      this.feed.splice(0, this.feedHead);
+      this.feedHead = 0;
+    }
+    return cursor;
+  }
+
+  async feedRead(after: string | undefined, count: number): Promise<FeedPage> {
+    const from = after === undefined ? undefined : requireFeedCursor(after);
+    // Binary search for the first entry after `from`: followers read near the end of a long feed.
+    let start = this.feedHead;
+    let end = this.feed.length;
+    while (from !== undefined && start < end) {
+      const middle = (start + end) >>> 1;
+      const entry = this.feed[middle]!;
+      if (entry.ms > from.ms || (entry.ms === from.ms && entry.seq > from.seq)) end = middle;
+      else start = middle + 1;
+    }
+    const entries = this.feed.slice(start, start + Math.max(0, count)).map(({ cursor, fields }) => ({ cursor, fields: { ...fields } }));
+    return { entries, oldest: this.feed[this.feedHead]?.cursor };
   }
 
   async ping(): Promise<void> {}

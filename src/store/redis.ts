@@ -29,7 +29,8 @@ import type { Writable } from "node:stream";
 import type { Socket } from "node:net";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import { EvictionPolicyError, readEvictionPolicy, SAFE_EVICTION_POLICY } from "./eviction-policy.js";
-import { StoreUnavailableError, type SetOptions, type Store } from "./store.js";
+import { requireFeedCursor } from "./feed-cursor.js";
+import { StoreUnavailableError, storeKeys, type FeedFields, type FeedPage, type SetOptions, type Store } from "./store.js";
 
 export interface RedisEndpoint {
   host: string;
@@ -369,6 +370,49 @@ export class RedisStore implements Store {
   async hashEntries(key: string): Promise<Map<string, string>> {
     const entries = await this.run("HGETALL", () => this.client.hgetall(this.k(key)));
     return new Map(Object.entries(entries));
+  }
+
+  /**
+   * XADD with exact MINID trimming in the same command. Exact rather than
+   * `~`: the feed then holds what the contract says on every store (readers
+   * compare their cursor with the oldest one held), and the work per append
+   * stays small because entries leave in the order they came. The minimum
+   * id comes from this host's clock, the new id from Redis': a skew of
+   * seconds against a retention of a token lifetime does not matter.
+   */
+  feedAppend(fields: FeedFields, options: { retainMs: number }): Promise<string> {
+    const minId = Math.max(0, Math.floor(Date.now() - options.retainMs));
+    const args: string[] = [];
+    for (const [name, value] of Object.entries(fields)) args.push(name, value);
+    return this.run("XADD", async () => {
+      const id = await this.client.xadd(this.k(storeKeys.feed()), "MINID", minId, "*", ...args);
+      if (id === null) throw new Error("XADD added no entry");
+      return id;
+    });
+  }
+
+  /**
+   * Two XRANGEs on the feed's one connection, entries first: Redis answers
+   * them in that order, so a trim between them can only make `oldest` newer
+   * (a reader then rereads from a snapshot), never hide a gap.
+   */
+  async feedRead(after: string | undefined, count: number): Promise<FeedPage> {
+    if (after !== undefined) requireFeedCursor(after);
+    const key = this.k(storeKeys.feed());
+    const start = after === undefined ? "-" : `(${after}`;
+    const [entries, oldest] = await Promise.all([
+      this.run("XRANGE", () => this.client.xrange(key, start, "+", "COUNT", Math.max(1, count))),
+      this.run("XRANGE", () => this.client.xrange(key, "-", "+", "COUNT", 1)),
+    ]);
+    const page = count > 0 ? entries : [];
+    return {
+      entries: page.map(([cursor, flat]) => {
+        const fields: Record<string, string> = {};
+        for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+        return { cursor, fields };
+      }),
+      oldest: oldest[0]?.[0],
+    };
   }
 
   async ttl(key: string): Promise<number | null> {

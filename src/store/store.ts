@@ -33,6 +33,10 @@ export interface Store {
   hashDelete(key: string, field: string): Promise<boolean>;
   /** Every field of a hash. */
   hashEntries(key: string): Promise<Map<string, string>>;
+  /** Appends to the change feed and drops entries older than `retainMs` (XADD MINID); resolves the entry's cursor. */
+  feedAppend(fields: FeedFields, options: { retainMs: number }): Promise<string>;
+  /** Up to `count` entries strictly after `after` (from the start when undefined), oldest first, and the oldest cursor the feed still holds. */
+  feedRead(after: string | undefined, count: number): Promise<FeedPage>;
   /**
    * Resolves when the store answers and keeps what it is given until it
    * expires; rejects with StoreUnavailableError otherwise (EvictionPolicyError
@@ -40,6 +44,24 @@ export interface Store {
    */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What one change-feed entry holds; src/domain/change-feed.ts gives the fields their meaning. */
+export type FeedFields = Readonly<Record<string, string>>;
+
+export interface FeedEntry {
+  /** `<ms>-<seq>` (see feed-cursor.ts): ordered, unique within the feed. */
+  cursor: string;
+  fields: FeedFields;
+}
+
+export interface FeedPage {
+  entries: FeedEntry[];
+  /**
+   * The oldest cursor still held (undefined when the feed is empty): a reader
+   * whose own cursor is older may have missed trimmed entries.
+   */
+  oldest: string | undefined;
 }
 
 export interface SetOptions {
@@ -73,4 +95,6 @@ export const storeKeys = {
   /** API key hash by name: makes names unique (HSETNX), in the same slot as the keys. */
   apiKeyNames: () => "admin:{api-keys}:names",
   signingKeyRotationLock: () => "keys:{ring}:rotation-lock",
+  /** The change feed: one stream, so one Cluster slot, read in one order by every follower. */
+  feed: () => "feed:{revocations}",
 } as const;

@@ -114,7 +114,7 @@ describe("two instances on one Redis", () => {
     /** The keys created since the schedule fell due (older ones retire as the clock moves on). */
     const kids = async () => (await a.admin.listSigningKeys({})).keys.filter((key) => timestampMs(key.createTime!) >= since).map((key) => key.kid);
     const settings = { publishDelayMs: 60_000, retireAfterMs: 600_000 };
-    const scheduledOnA = startKeyMaintenance({ keyRing: a.server.domain.keyRing, store: a.server.domain.store, clock, logger: pino({ level: "silent" }), refreshMs: 3_600_000, rotateEveryMs: day, ...settings });
+    const scheduledOnA = startKeyMaintenance({ keyRing: a.server.domain.keyRing, store: a.server.domain.store, feed: a.server.domain.feed, clock, logger: pino({ level: "silent" }), refreshMs: 3_600_000, rotateEveryMs: day, ...settings });
     try {
       clock.advance(day);
       const before = await kids();

@@ -2,9 +2,11 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import type { RunningServer } from "../../src/server.js";
+import { storeKeys } from "../../src/store/store.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { capturedLog } from "../support/captured-log.js";
 import { eventually } from "../support/eventually.js";
+import { decodeJwt } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
@@ -76,6 +78,30 @@ describe("Redis goes away and comes back", () => {
     expect(http.headers.get("retry-after")).toBe("1");
     await sleeping;
     await eventually(async () => (await rpc.introspect({ token: accessToken }, introspector)).active);
+  });
+
+  it("a revocation whose feed entry cannot be written answers Unavailable (RPC and HTTP); retried once it can, it is acknowledged and in the feed", async () => {
+    const { accessToken } = await rpc.issueClientToken({}, { headers: basic(orders.id, orders.secret) });
+    const { jti } = decodeJwt(accessToken).payload as { jti: string };
+    // A real Redis refusing just the feed's XADD (WRONGTYPE) while it stores the revocation itself.
+    const feedKey = `tokensmith:${storeKeys.feed()}`;
+    await redis.command(["DEL", feedKey]);
+    await redis.command(["SET", feedKey, "not a stream"]);
+    try {
+      await expectRpcError(rpc.revoke({ token: accessToken }, { headers: basic(orders.id, orders.secret) }), Code.Unavailable, "temporarily_unavailable");
+      const http = await fetch(`${server.url}/oauth2/revoke`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", ...basic(orders.id, orders.secret) },
+        body: new URLSearchParams({ token: accessToken }).toString(),
+      });
+      expect(http.status).toBe(503);
+    } finally {
+      await redis.command(["DEL", feedKey]);
+    }
+    await rpc.revoke({ token: accessToken }, { headers: basic(orders.id, orders.secret) });
+    const { entries } = await server.domain.feed.read(undefined, 100);
+    expect(entries.map((entry) => entry.event)).toContainEqual({ type: "access_token_revoked", jti, exp: expect.any(Number) });
+    expect((await rpc.introspect({ token: accessToken }, introspector)).active).toBe(false);
   });
 
   it("a revocation acknowledged before kill -9 is still in force after restart (AOF, appendfsync always)", async () => {

@@ -336,6 +336,14 @@ describe("POST /oauth2/revoke: revocation", () => {
     expectInactive(await introspect({ token }, as(operator)));
   });
 
+  it("an acknowledged revoke is an access_token_revoked entry of the change feed", async () => {
+    const token = await issue(orders);
+    const { jti, exp } = decodeJwt(token) as { jti: string; exp: number };
+    const before = await server.domain.feed.read(undefined, 10_000);
+    expect((await revoke({ token }, as(orders))).status).toBe(200);
+    expect((await server.domain.feed.read(before.next, 10)).entries.map((entry) => entry.event)).toEqual([{ type: "access_token_revoked", jti, exp }]);
+  });
+
   it.each([
     ["client_secret_post", () => ({}), { client_id: orders.id, client_secret: orders.secret }],
     ["Basic with token_type_hint=access_token", () => as(orders), { token_type_hint: "access_token" }],

@@ -7,6 +7,7 @@ import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import { storeKeys } from "../../src/store/store.js";
 import type { RunningServer } from "../../src/server.js";
 import { clusterBackend, memoryBackend, redisBackend, type Backend } from "../support/backends.js";
+import { decodeJwt } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { apiKeyAuth, basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
@@ -208,6 +209,28 @@ describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("Int
       expect(ttl).not.toBeNull();
       expect(ttl!).toBeGreaterThan(50_000);
       expect(ttl!).toBeLessThanOrEqual(60_000);
+    });
+
+    it("each acknowledged revoke of an access token is an access_token_revoked entry of the change feed, with its jti and exp", async () => {
+      const tokens = [await tokenFor(orders), await tokenFor(billing)];
+      const bearer = await tokenFor(admin);
+      await rpc.revoke({ token: tokens[0]! }, { headers: basic(orders.id, orders.secret) });
+      await rpc.revoke({ token: tokens[1]! }, { headers: { authorization: `Bearer ${bearer}` } });
+      const { entries } = await server.domain.feed.read(undefined, 10_000);
+      for (const token of tokens) {
+        const { jti, exp } = decodeJwt(token).payload as { jti: string; exp: number };
+        expect(entries.filter((entry) => entry.event.type === "access_token_revoked" && entry.event.jti === jti).map((entry) => entry.event)).toEqual([
+          { type: "access_token_revoked", jti, exp },
+        ]);
+      }
+    });
+
+    it("a revoke that changes nothing (another client's token, an unknown token) adds no feed entry", async () => {
+      const token = await tokenFor(orders);
+      const before = await server.domain.feed.read(undefined, 10_000);
+      await rpc.revoke({ token }, { headers: basic(billing.id, billing.secret) });
+      await rpc.revoke({ token: "nonsense" }, { headers: basic(orders.id, orders.secret) });
+      expect((await server.domain.feed.read(before.next, 10)).entries).toEqual([]);
     });
 
     it("by another client: success, but the token stays active", async () => {

@@ -35,6 +35,8 @@ function everyMethod(store: RedisStore): Array<[string, () => Promise<unknown>]>
     ["del", () => store.del("m:del")],
     ["incr", () => store.incr("m:incr", 1_000)],
     ["ttl", () => store.ttl("m:ttl")],
+    ["feedAppend", () => store.feedAppend({ type: "m" }, { retainMs: 1_000 })],
+    ["feedRead", () => store.feedRead(undefined, 10)],
     ["ping", () => store.ping()],
   ];
 }

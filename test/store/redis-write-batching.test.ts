@@ -12,6 +12,9 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChangeFeed } from "../../src/domain/change-feed.js";
+import { systemClock } from "../../src/domain/clock.js";
+import { RevocationList } from "../../src/domain/revocation-list.js";
 import { createRedisStore, type RedisStore } from "../../src/store/redis.js";
 import { StoreUnavailableError } from "../../src/store/store.js";
 import { startRedis, startRedisCluster, startRedisSentinel, type RedisServer } from "../support/redis-server.js";
@@ -178,6 +181,15 @@ describe.each(deployments)("RedisStore (%s) batches the writes of one event-loop
     for (const calls of writes.calls()) expect(calls).toBeLessThanOrEqual(1);
     if (mode === "Cluster") expect(writes.calls()).toEqual([1, 1, 1]);
     else expect(writes.all()[0]).toEqual({ writev: [105], write: 0 });
+  });
+
+  it("a revocation and its change-feed entry leave together: two commands, at most one write per connection", async () => {
+    const revocations = new RevocationList({ store, clock: systemClock, feed: new ChangeFeed({ store, retainMs: 60_000 }) });
+    await nextTurn();
+    writes.reset();
+    await revocations.revoke(`jti-${randomUUID()}`, Math.floor(Date.now() / 1000) + 60);
+    expect(writes.chunks()).toBe(2);
+    for (const calls of writes.calls()) expect(calls).toBeLessThanOrEqual(1);
   });
 
   it("a later turn's commands are written before the earlier turn's replies arrive", async () => {

@@ -9,6 +9,7 @@
  * to be safe on a loaded machine.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { compareFeedCursors, parseFeedCursor } from "../../src/store/feed-cursor.js";
 import { storeKeys, type Store } from "../../src/store/store.js";
 
 export interface StoreUnderTest {
@@ -302,6 +303,68 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreUn
         await store.set("x", "plain");
         expect(await store.get("tokensmith:x")).toBe("prefixed-looking");
         expect(await store.get("x")).toBe("plain");
+      });
+    });
+
+    describe("change feed", () => {
+      const keep = { retainMs: LONG_TTL_MS };
+
+      it("is empty at first: no entries, no oldest cursor", async () => {
+        expect(await store.feedRead(undefined, 10)).toEqual({ entries: [], oldest: undefined });
+      });
+
+      it("appends entries in order and reads them back oldest first, byte-exact", async () => {
+        const a = await store.feedAppend({ type: "first", value: "ünïcødé ✓" }, keep);
+        const b = await store.feedAppend({ type: "second", empty: "" }, keep);
+        expect(parseFeedCursor(a)).toBeDefined();
+        expect(compareFeedCursors(a, b)).toBeLessThan(0);
+        expect(await store.feedRead(undefined, 10)).toEqual({
+          entries: [
+            { cursor: a, fields: { type: "first", value: "ünïcødé ✓" } },
+            { cursor: b, fields: { type: "second", empty: "" } },
+          ],
+          oldest: a,
+        });
+      });
+
+      it("reads strictly after a cursor, at most `count` entries", async () => {
+        const cursors: string[] = [];
+        for (let i = 0; i < 5; i++) cursors.push(await store.feedAppend({ n: String(i) }, keep));
+        const page = await store.feedRead(cursors[1], 2);
+        expect(page.entries.map((entry) => entry.fields.n)).toEqual(["2", "3"]);
+        expect(page.oldest).toBe(cursors[0]);
+        expect((await store.feedRead(cursors[4], 10)).entries).toEqual([]);
+        expect((await store.feedRead(cursors[3], 0)).entries).toEqual([]);
+      });
+
+      it("gives 50 concurrent appends distinct cursors, read back in cursor order", async () => {
+        const cursors = await Promise.all(Array.from({ length: 50 }, (_, i) => store.feedAppend({ n: String(i) }, keep)));
+        expect(new Set(cursors).size).toBe(50);
+        const read = (await store.feedRead(undefined, 100)).entries.map((entry) => entry.cursor);
+        expect(read).toEqual([...cursors].sort(compareFeedCursors));
+      });
+
+      it("an append drops the entries older than its retention, and the oldest cursor moves past them", async () => {
+        const old = await store.feedAppend({ n: "old" }, { retainMs: SHORT_TTL_MS });
+        await elapse(PAST_SHORT_TTL_MS);
+        expect((await store.feedRead(undefined, 10)).entries.map((entry) => entry.cursor)).toEqual([old]);
+        const fresh = await store.feedAppend({ n: "fresh" }, { retainMs: SHORT_TTL_MS });
+        const page = await store.feedRead(undefined, 10);
+        expect(page).toEqual({ entries: [{ cursor: fresh, fields: { n: "fresh" } }], oldest: fresh });
+        // What a reader still at `old` sees: its cursor is older than any held, so it may have missed entries.
+        expect(compareFeedCursors(old, page.oldest!)).toBeLessThan(0);
+        expect((await store.feedRead(old, 10)).entries.map((entry) => entry.cursor)).toEqual([fresh]);
+      });
+
+      it("keeps entries younger than the retention", async () => {
+        const first = await store.feedAppend({ n: "1" }, keep);
+        await elapse(PAST_SHORT_TTL_MS);
+        await store.feedAppend({ n: "2" }, keep);
+        expect((await store.feedRead(undefined, 10)).oldest).toBe(first);
+      });
+
+      it.each(["", "0", "abc", "1-2-3", "-1-0", "99999999999999999-0", "(1-0"])("refuses the malformed cursor %j with a TypeError", async (cursor) => {
+        await expect(store.feedRead(cursor, 10)).rejects.toBeInstanceOf(TypeError);
       });
     });
 

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "vitest";
 import { createClient, type Client as RpcClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
@@ -95,6 +96,24 @@ export async function startAdminServer(backend: Backend, options: AdminServerOpt
       await memory?.close();
     },
   };
+}
+
+/**
+ * Inside a describe: a fresh `makeBackend()` and admin server for its tests,
+ * started before them and stopped after. Returns the server's getter.
+ */
+export function useAdminServer(makeBackend: () => Backend, options: AdminServerOptions): () => AdminTestServer {
+  const backend = makeBackend();
+  let t: AdminTestServer | undefined;
+  beforeAll(async () => {
+    await backend.start();
+    t = await startAdminServer(backend, options);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await backend.stop();
+  });
+  return () => t!;
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

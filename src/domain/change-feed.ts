@@ -1,0 +1,105 @@
+import type { FeedFields, Store } from "../store/store.js";
+
+/**
+ * Every change that ends a credential's power, in one ordered feed that
+ * instances and verifiers follow (issue 18). The feed holds an entry as long
+ * as a token could outlive it (`maxTokenLifetimeSeconds`): a revocation in
+ * the feed is one still in force, and an older one no longer matters.
+ */
+export type FeedEvent =
+  /** `exp`: the token's own expiry (seconds since the epoch); the revocation matters until then. */
+  | { type: "access_token_revoked"; jti: string; exp: number }
+  /** The client was deleted or updated, or its secret rotated: drop what was cached of it. */
+  | { type: "client_changed"; clientId: string }
+  /**
+   * Every token of the client issued before `issuedBeforeMs` (ms since the epoch, exclusive: the
+   * token's `iat_ms`, or the start of its `iat` second) is revoked. Milliseconds, because a token
+   * issued in the same second after the revocation stays active.
+   */
+  | { type: "client_tokens_revoked"; clientId: string; issuedBeforeMs: number }
+  | { type: "api_key_changed"; name: string }
+  | { type: "signing_keys_changed" };
+
+export type FeedEventType = FeedEvent["type"];
+
+export interface ChangeFeedEntry {
+  cursor: string;
+  event: FeedEvent;
+}
+
+/** The stream fields of an event: snake_case, numbers in decimal. */
+export function encodeFeedEvent(event: FeedEvent): FeedFields {
+  switch (event.type) {
+    case "access_token_revoked":
+      return { type: event.type, jti: event.jti, exp: String(event.exp) };
+    case "client_changed":
+      return { type: event.type, client_id: event.clientId };
+    case "client_tokens_revoked":
+      return { type: event.type, client_id: event.clientId, issued_before_ms: String(event.issuedBeforeMs) };
+    case "api_key_changed":
+      return { type: event.type, name: event.name };
+    case "signing_keys_changed":
+      return { type: event.type };
+  }
+}
+
+/**
+ * Undefined for an entry this version does not understand (a newer
+ * instance's event type, or a damaged entry): readers skip it rather than
+ * stop following.
+ */
+export function decodeFeedEvent(fields: FeedFields): FeedEvent | undefined {
+  switch (fields.type) {
+    case "access_token_revoked": {
+      const exp = seconds(fields.exp);
+      return fields.jti === undefined || exp === undefined ? undefined : { type: fields.type, jti: fields.jti, exp };
+    }
+    case "client_changed":
+      return fields.client_id === undefined ? undefined : { type: fields.type, clientId: fields.client_id };
+    case "client_tokens_revoked": {
+      const issuedBeforeMs = seconds(fields.issued_before_ms);
+      return fields.client_id === undefined || issuedBeforeMs === undefined ? undefined : { type: fields.type, clientId: fields.client_id, issuedBeforeMs };
+    }
+    case "api_key_changed":
+      return fields.name === undefined ? undefined : { type: fields.type, name: fields.name };
+    case "signing_keys_changed":
+      return { type: fields.type };
+    default:
+      return undefined;
+  }
+}
+
+/** A whole number of seconds or milliseconds since the epoch, as written by encodeFeedEvent. */
+function seconds(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,16}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/**
+ * Appends events with the feed's retention and reads them back decoded. A
+ * failed append rejects (StoreUnavailableError): the caller answers
+ * Unavailable, so nothing is acknowledged that followers could miss.
+ */
+export class ChangeFeed {
+  constructor(private readonly deps: { store: Store; retainMs: number }) {}
+
+  /** Resolves the entry's cursor. */
+  append(event: FeedEvent): Promise<string> {
+    return this.deps.store.feedAppend(encodeFeedEvent(event), { retainMs: this.deps.retainMs });
+  }
+
+  /**
+   * Up to `count` entries after `after`, oldest first. `next` is the cursor
+   * to read on from (it passes entries that did not decode); `oldest` is the
+   * oldest still held: a reader whose cursor is older may have missed some.
+   */
+  async read(after: string | undefined, count: number): Promise<{ entries: ChangeFeedEntry[]; next: string | undefined; oldest: string | undefined }> {
+    const page = await this.deps.store.feedRead(after, count);
+    const entries: ChangeFeedEntry[] = [];
+    for (const { cursor, fields } of page.entries) {
+      const event = decodeFeedEvent(fields);
+      if (event !== undefined) entries.push({ cursor, event });
+    }
+    return { entries, next: page.entries.at(-1)?.cursor ?? after, oldest: page.oldest };
+  }
+}

@@ -1,0 +1,68 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ChangeFeed, decodeFeedEvent, encodeFeedEvent, type FeedEvent } from "../../src/domain/change-feed.js";
+import { ManualClock } from "../../src/domain/clock.js";
+import { MemoryStore } from "../../src/store/memory.js";
+
+/** The change feed's events (issue 18, item 1): one encoding for every store, readers that skip what they do not know. */
+
+let clock: ManualClock;
+let store: MemoryStore;
+beforeEach(() => {
+  clock = new ManualClock(1_700_000_000_000);
+  store = new MemoryStore(clock);
+});
+afterEach(async () => {
+  await store.close();
+});
+
+describe("encodeFeedEvent / decodeFeedEvent", () => {
+  it.each<[FeedEvent, Record<string, string>]>([
+    [{ type: "access_token_revoked", jti: "j-1", exp: 1_700_000_600 }, { type: "access_token_revoked", jti: "j-1", exp: "1700000600" }],
+    [{ type: "client_changed", clientId: "orders" }, { type: "client_changed", client_id: "orders" }],
+    [{ type: "client_tokens_revoked", clientId: "orders", issuedBeforeMs: 1_700_000_000_123 }, { type: "client_tokens_revoked", client_id: "orders", issued_before_ms: "1700000000123" }],
+    [{ type: "api_key_changed", name: "backend" }, { type: "api_key_changed", name: "backend" }],
+    [{ type: "signing_keys_changed" }, { type: "signing_keys_changed" }],
+  ])("%j is stored as %j and read back the same", (event, fields) => {
+    expect(encodeFeedEvent(event)).toEqual(fields);
+    expect(decodeFeedEvent(fields)).toEqual(event);
+  });
+
+  it.each<[string, Record<string, string>]>([
+    ["an unknown type", { type: "tenant_deleted", tenant: "x" }],
+    ["no type", { jti: "j" }],
+    ["a revocation without jti", { type: "access_token_revoked", exp: "1" }],
+    ["a revocation with a non-numeric exp", { type: "access_token_revoked", jti: "j", exp: "soon" }],
+    ["a client change without client_id", { type: "client_changed" }],
+    ["a client cut-off with a negative time", { type: "client_tokens_revoked", client_id: "c", issued_before_ms: "-1" }],
+    ["an API key change without name", { type: "api_key_changed" }],
+  ])("%s decodes to undefined", (_case, fields) => {
+    expect(decodeFeedEvent(fields)).toBeUndefined();
+  });
+});
+
+describe("ChangeFeed", () => {
+  it("read skips entries it cannot decode, and its next cursor passes them", async () => {
+    const feed = new ChangeFeed({ store, retainMs: 60_000 });
+    const first = await feed.append({ type: "client_changed", clientId: "a" });
+    const unknown = await store.feedAppend({ type: "from_a_newer_version" }, { retainMs: 60_000 });
+    expect(await feed.read(first, 10)).toEqual({ entries: [], next: unknown, oldest: first });
+    const last = await feed.append({ type: "client_tokens_revoked", clientId: "a", issuedBeforeMs: 1_700_000_000_123 });
+    expect(await feed.read(undefined, 10)).toEqual({
+      entries: [
+        { cursor: first, event: { type: "client_changed", clientId: "a" } },
+        { cursor: last, event: { type: "client_tokens_revoked", clientId: "a", issuedBeforeMs: 1_700_000_000_123 } },
+      ],
+      next: last,
+      oldest: first,
+    });
+    expect((await feed.read(last, 10)).next).toBe(last);
+  });
+
+  it("appends with its retention: entries older than the longest token lifetime leave", async () => {
+    const feed = new ChangeFeed({ store, retainMs: 60_000 });
+    await feed.append({ type: "signing_keys_changed" });
+    clock.advance(60_001);
+    const kept = await feed.append({ type: "api_key_changed", name: "k" });
+    expect((await feed.read(undefined, 10)).oldest).toBe(kept);
+  });
+});

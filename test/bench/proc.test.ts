@@ -42,8 +42,10 @@ async function measure(pid: number): Promise<{ cpu: number; loop: number; idle: 
 describe.runIf(process.platform === "linux")("bench: event-loop CPU and machine idle time from /proc", () => {
   it("counts a process spinning in its main thread as event-loop time", async () => {
     const { cpu, loop, idle } = await measure(await spinner("main"));
-    expect(cpu).toBeGreaterThan(50);
-    expect(loop).toBeGreaterThan(50);
+    // How much of a core the spinner gets depends on what else runs (CI runs two test files at
+    // once on two cores: 26 % was seen): the property is the split, not the amount.
+    expect(cpu).toBeGreaterThan(10);
+    expect(loop).toBeGreaterThan(cpu * 0.8);
     expect(loop).toBeLessThanOrEqual(cpu + 5);
     // One of the cores is taken: the machine cannot be more than ~half idle.
     expect(idle).toBeGreaterThanOrEqual(0);
@@ -52,7 +54,7 @@ describe.runIf(process.platform === "linux")("bench: event-loop CPU and machine 
 
   it("does not count a worker thread's spinning as event-loop time", async () => {
     const { cpu, loop } = await measure(await spinner("worker"));
-    expect(cpu).toBeGreaterThan(50);
-    expect(loop).toBeLessThan(20);
+    expect(cpu).toBeGreaterThan(10);
+    expect(loop).toBeLessThan(cpu / 4);
   });
 });

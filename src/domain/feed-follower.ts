@@ -54,9 +54,9 @@ export class FeedFollower {
     return this.until(() => this.cursor !== undefined && compareFeedCursors(this.cursor, cursor) >= 0);
   }
 
-  /** Resolves once the feed is (or is no longer) readable. */
+  /** Resolves once a read failed (false), or once the follower is positioned and reading (true). */
   whenReachable(reachable: boolean): Promise<void> {
-    return this.until(() => this.positioned && this.reachable === reachable);
+    return this.until(() => (reachable ? this.positioned && this.reachable : !this.reachable));
   }
 
   private until(done: () => boolean): Promise<void> {

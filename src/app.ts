@@ -27,6 +27,7 @@ import { StoreOutageLog } from "./observability/store-outage-log.js";
 import { GrantIssuer } from "./domain/grant.js";
 import { Introspector } from "./domain/introspection.js";
 import { ChangeFeed } from "./domain/change-feed.js";
+import { FeedFollower } from "./domain/feed-follower.js";
 import { RevocationList } from "./domain/revocation-list.js";
 import { TokenRevoker } from "./domain/revocation.js";
 
@@ -47,6 +48,8 @@ export interface Domain {
   revoker: TokenRevoker;
   /** Every change that ends a credential's power, in order (issue 18). */
   feed: ChangeFeed;
+  /** Drops what this instance cached when the feed says it changed; started and stopped with the server. */
+  follower: FeedFollower;
   logger: Logger;
   metrics: Metrics;
   /** Where requests that failed for want of the store are logged (see StoreOutageLog). */
@@ -172,6 +175,12 @@ export async function createDomain(options: {
       jwksUriPolicy: config.clientJwksUris,
     },
   });
+  const follower = new FeedFollower({
+    feed,
+    caches: { clients, apiKeys, verifiedTokens: accessTokens, keyRing },
+    pollMs: config.feedPollMs,
+    logger,
+  });
   return {
     config,
     issuer,
@@ -187,6 +196,7 @@ export async function createDomain(options: {
     introspector,
     revoker,
     feed,
+    follower,
     logger,
     metrics,
     storeOutages: new StoreOutageLog({ logger, probe: () => store.ping(), intervalMs: config.storeOutageLogSeconds * 1000 }),

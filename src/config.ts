@@ -129,6 +129,12 @@ export const configSchema = z
     secretOverlapSeconds: z.number().int().min(0).max(30 * 86_400).default(3600),
     /** How long clients and API keys from the store are cached in each instance (admin changes on another instance show within this). */
     clientCacheSeconds: z.number().min(0).max(300).default(5),
+    /**
+     * How often each instance reads the change feed for changes made on the
+     * others (issue 18): a change holds everywhere about this long after it
+     * is acknowledged. One read at a time, two small reads of one key each.
+     */
+    feedPollMs: z.number().int().min(5).max(5_000).default(25),
     signingKeys: z
       .object({
         /** A new key is in the JWKS this long before it signs (JWKS caches catch up). */

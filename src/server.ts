@@ -207,6 +207,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     publishDelayMs: config.signingKeys.publishDelaySeconds * 1000,
     retireAfterMs: config.maxTokenLifetimeSeconds * 1000,
   });
+  domain.follower.start();
   const scheme = tls ? "https" : "http";
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   logger.info({ port: server.port, issuer: domain.issuer, store: config.store.type }, "tokensmith listening");
@@ -220,6 +221,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       accepting = false;
       if (config.shutdownDelaySeconds > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
       maintenance.stop();
+      domain.follower.stop();
       domain.storeOutages.close();
       await server.close(config.shutdownGraceSeconds * 1000);
       await domain.keyRing.close();

@@ -12,7 +12,11 @@ export type StoredApiKey = Omit<ApiKey, "source"> & {
   createdAt: number;
 };
 
-/** API keys from the config file (read-only) and from the store, with a short in-process cache. */
+/**
+ * API keys from the config file (read-only) and from the store, with an
+ * in-process cache that the change feed invalidates (see FeedFollower and
+ * LayeredClientRegistry, which caches the same way).
+ */
 export class LayeredApiKeyRegistry implements ApiKeyRegistry {
   private readonly fixedByHash: Map<string, ApiKey>;
   private readonly cache = new ExpiringCache<string, ApiKey | null>();
@@ -20,6 +24,9 @@ export class LayeredApiKeyRegistry implements ApiKeyRegistry {
     (keyHash) => this.peekByHash(keyHash),
     (key) => key.keyHash,
   );
+
+  /** Set while the change feed cannot be read: every lookup asks the store. */
+  readThrough = false;
 
   constructor(
     fixedKeys: readonly ApiKey[],
@@ -40,6 +47,7 @@ export class LayeredApiKeyRegistry implements ApiKeyRegistry {
   peekByHash(keyHash: string): ApiKey | null | undefined {
     const fixed = this.fixedByHash.get(keyHash);
     if (fixed !== undefined) return fixed;
+    if (this.readThrough) return undefined;
     return this.cache.get(keyHash, this.deps.clock.now())?.value;
   }
 
@@ -51,6 +59,19 @@ export class LayeredApiKeyRegistry implements ApiKeyRegistry {
     const key = raw === null ? null : toApiKey(JSON.parse(raw) as StoredApiKey);
     this.cache.set(keyHash, key, now + this.deps.cacheMs);
     return key ?? undefined;
+  }
+
+  /**
+   * Drops the cached key of that name, and every cached absence: the cache
+   * is keyed by hash, and a key created under the name has a hash this
+   * instance may have been asked about before.
+   */
+  forgetName(name: string): void {
+    this.cache.deleteWhere((key) => key === null || key.name === name);
+  }
+
+  forgetAll(): void {
+    this.cache.clear();
   }
 
   async allStored(): Promise<StoredApiKey[]> {

@@ -88,6 +88,11 @@ export class ChangeFeed {
     return this.deps.store.feedAppend(encodeFeedEvent(event), { retainMs: this.deps.retainMs });
   }
 
+  /** The newest cursor (undefined while the feed is empty): reading after it gives only what comes next. */
+  end(): Promise<string | undefined> {
+    return this.deps.store.feedLast();
+  }
+
   /**
    * Up to `count` entries after `after`, oldest first. `next` is the cursor
    * to read on from (it passes entries that did not decode); `oldest` is the

@@ -24,13 +24,22 @@ export type StoredClient = Omit<ClientSettings, "tokenEndpointAuthMethods"> & {
  * process for `cacheMs`, so client authentication costs no store round trip
  * on the hot path and keeps working for known clients while the store is
  * briefly away; writes through this registry invalidate at once, other
- * instances see them within `cacheMs`.
+ * instances drop their entry when the change feed announces it (see
+ * FeedFollower), or within `cacheMs` while they cannot read the feed, when
+ * they also read through.
  */
 export class LayeredClientRegistry implements ClientRegistry {
   private readonly fixed: Map<string, Client>;
   private readonly cache = new ExpiringCache<string, StoredClient | null>();
   /** The Client built from each cached record, until one of its secrets expires (see peek). */
   private readonly built = new WeakMap<StoredClient, { client: Client; until: number }>();
+
+  /**
+   * Set while the change feed cannot be read: a change on another instance
+   * would go unannounced, so every lookup asks the store (the stale entry
+   * still answers if the store is away too).
+   */
+  readThrough = false;
 
   constructor(
     fixedClients: readonly Client[],
@@ -60,6 +69,7 @@ export class LayeredClientRegistry implements ClientRegistry {
   peek(clientId: string): Client | null | undefined {
     const fixed = this.fixed.get(clientId);
     if (fixed !== undefined) return fixed;
+    if (this.readThrough) return undefined;
     const now = this.deps.clock.now();
     const cached = this.cache.get(clientId, now);
     if (cached === undefined) return undefined;
@@ -69,7 +79,7 @@ export class LayeredClientRegistry implements ClientRegistry {
   /** The stored record, through the cache. */
   async stored(clientId: string): Promise<StoredClient | null> {
     const now = this.deps.clock.now();
-    const cached = this.cache.get(clientId, now);
+    const cached = this.readThrough ? undefined : this.cache.get(clientId, now);
     if (cached !== undefined) return cached.value;
     try {
       return await this.storedFresh(clientId);
@@ -88,6 +98,15 @@ export class LayeredClientRegistry implements ClientRegistry {
     const record = raw === null ? null : (JSON.parse(raw) as StoredClient);
     this.remember(clientId, record);
     return record;
+  }
+
+  /** Drops what is cached of a client that changed elsewhere (its remembered headers go with it: see RememberedHeaders). */
+  forget(clientId: string): void {
+    this.cache.delete(clientId);
+  }
+
+  forgetAll(): void {
+    this.cache.clear();
   }
 
   async allStored(): Promise<StoredClient[]> {

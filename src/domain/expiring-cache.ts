@@ -24,4 +24,13 @@ export class ExpiringCache<K, V> {
   delete(key: K): void {
     this.entries.delete(key);
   }
+
+  /** Drops every entry whose value `matches` (a change announced by its content, not its key). */
+  deleteWhere(matches: (value: V) => boolean): void {
+    for (const [key, entry] of this.entries) if (matches(entry.value)) this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
 }

@@ -44,6 +44,14 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
    */
   private readonly verified = new Map<string, { claims: AccessTokenClaims; kid: string; nbf: number | undefined }>();
 
+  /**
+   * Drops verified tokens that were revoked elsewhere. Revocation is checked
+   * on every use anyway; this keeps the cache from holding them until expiry.
+   */
+  forgetVerified(matches: (claims: AccessTokenClaims) => boolean): void {
+    for (const [token, entry] of this.verified) if (matches(entry.claims)) this.verified.delete(token);
+  }
+
   verify(token: string): VerifyResult {
     const cached = this.verified.get(token);
     if (cached !== undefined) {

@@ -136,6 +136,10 @@ export class MemoryStore implements Store {
     return { entries, oldest: this.feed[this.feedHead]?.cursor };
   }
 
+  async feedLast(): Promise<string | undefined> {
+    return this.feedHead < this.feed.length ? this.feed.at(-1)!.cursor : undefined;
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {

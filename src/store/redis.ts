@@ -415,6 +415,11 @@ export class RedisStore implements Store {
     };
   }
 
+  async feedLast(): Promise<string | undefined> {
+    const newest = await this.run("XREVRANGE", () => this.client.xrevrange(this.k(storeKeys.feed()), "+", "-", "COUNT", 1));
+    return newest[0]?.[0];
+  }
+
   async ttl(key: string): Promise<number | null> {
     const ms = await this.run("PTTL", () => this.client.pttl(this.k(key)));
     // -2: no such key; -1: no TTL.

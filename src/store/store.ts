@@ -37,6 +37,8 @@ export interface Store {
   feedAppend(fields: FeedFields, options: { retainMs: number }): Promise<string>;
   /** Up to `count` entries strictly after `after` (from the start when undefined), oldest first, and the oldest cursor the feed still holds. */
   feedRead(after: string | undefined, count: number): Promise<FeedPage>;
+  /** The newest cursor the feed holds (undefined when empty): a follower starting now reads after it. */
+  feedLast(): Promise<string | undefined>;
   /**
    * Resolves when the store answers and keeps what it is given until it
    * expires; rejects with StoreUnavailableError otherwise (EvictionPolicyError

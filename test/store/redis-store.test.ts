@@ -37,6 +37,7 @@ function everyMethod(store: RedisStore): Array<[string, () => Promise<unknown>]>
     ["ttl", () => store.ttl("m:ttl")],
     ["feedAppend", () => store.feedAppend({ type: "m" }, { retainMs: 1_000 })],
     ["feedRead", () => store.feedRead(undefined, 10)],
+    ["feedLast", () => store.feedLast()],
     ["ping", () => store.ping()],
   ];
 }

@@ -356,6 +356,16 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreUn
         expect((await store.feedRead(old, 10)).entries.map((entry) => entry.cursor)).toEqual([fresh]);
       });
 
+      it("names its newest cursor, none while empty, and a reader after it reads nothing", async () => {
+        expect(await store.feedLast()).toBeUndefined();
+        await store.feedAppend({ n: "1" }, keep);
+        const second = await store.feedAppend({ n: "2" }, keep);
+        expect(await store.feedLast()).toBe(second);
+        expect((await store.feedRead(second, 10)).entries).toEqual([]);
+        const third = await store.feedAppend({ n: "3" }, keep);
+        expect((await store.feedRead(second, 10)).entries.map((entry) => entry.cursor)).toEqual([third]);
+      });
+
       it("keeps entries younger than the retention", async () => {
         const first = await store.feedAppend({ n: "1" }, keep);
         await elapse(PAST_SHORT_TTL_MS);

@@ -1,0 +1,141 @@
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ChangeFeed, type FeedEvent } from "../../src/domain/change-feed.js";
+import { ManualClock } from "../../src/domain/clock.js";
+import { FeedFollower, type FeedCaches } from "../../src/domain/feed-follower.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import type { Store } from "../../src/store/store.js";
+
+/**
+ * FeedFollower on a memory store (issue 18, item 2): which cache each event
+ * clears, where it starts, and what it does when the feed cannot be read.
+ * The caches are recorders, so the test sees exactly what was dropped; the
+ * two-instance behaviour on Redis is in test/admin/feed-follower.test.ts.
+ */
+
+const KEEP = { retainMs: 600_000 };
+const tokens = [
+  { jti: "j-1", client_id: "orders" },
+  { jti: "j-2", client_id: "orders" },
+  { jti: "j-3", client_id: "billing" },
+];
+
+let clock: ManualClock;
+let memory: MemoryStore;
+/** Set to make every feed read fail, as an unreachable Redis does. */
+let feedDown: boolean;
+let feed: ChangeFeed;
+let dropped: string[];
+let caches: FeedCaches;
+let follower: FeedFollower;
+
+beforeEach(() => {
+  clock = new ManualClock(1_700_000_000_000);
+  memory = new MemoryStore(clock);
+  feedDown = false;
+  const failWhenDown = <T>(read: () => Promise<T>) => (feedDown ? Promise.reject(new Error("feed down")) : read());
+  const store = {
+    feedAppend: (fields, options) => memory.feedAppend(fields, options),
+    feedRead: (after, count) => failWhenDown(() => memory.feedRead(after, count)),
+    feedLast: () => failWhenDown(() => memory.feedLast()),
+  } satisfies Pick<Store, "feedAppend" | "feedRead" | "feedLast">;
+  feed = new ChangeFeed({ store: store as unknown as Store, retainMs: KEEP.retainMs });
+  dropped = [];
+  caches = {
+    clients: { readThrough: false, forget: (id) => dropped.push(`client ${id}`), forgetAll: () => dropped.push("all clients") },
+    apiKeys: { readThrough: false, forgetName: (name) => dropped.push(`api key ${name}`), forgetAll: () => dropped.push("all api keys") },
+    verifiedTokens: {
+      forgetVerified: (matches) => {
+        const jtis = tokens.filter(matches).map((claims) => claims.jti);
+        dropped.push(`tokens ${jtis.join(",")}`);
+      },
+    },
+    keyRing: { reload: async () => void dropped.push("key ring") },
+  };
+  follower = new FeedFollower({ feed, caches, pollMs: 5, logger: pino({ level: "silent" }) });
+});
+afterEach(async () => {
+  follower.stop();
+  await memory.close();
+});
+
+const append = (event: FeedEvent) => feed.append(event);
+
+describe("FeedFollower", () => {
+  it("starts at the feed's end: what was announced before it started is not applied", async () => {
+    await append({ type: "client_changed", clientId: "before" });
+    follower.start();
+    await follower.whenReachable(true);
+    await follower.waitFor(await append({ type: "client_changed", clientId: "after" }));
+    expect(dropped).toEqual(["client after"]);
+  });
+
+  it("on an empty feed, applies the first entry ever written", async () => {
+    follower.start();
+    await follower.whenReachable(true);
+    await follower.waitFor(await append({ type: "api_key_changed", name: "first" }));
+    expect(dropped).toEqual(["api key first"]);
+  });
+
+  it.each<[FeedEvent, string]>([
+    [{ type: "client_changed", clientId: "orders" }, "client orders"],
+    [{ type: "api_key_changed", name: "backend" }, "api key backend"],
+    [{ type: "access_token_revoked", jti: "j-2", exp: 1_700_000_600 }, "tokens j-2"],
+    [{ type: "client_tokens_revoked", clientId: "orders", issuedBeforeMs: 1_700_000_000_000 }, "tokens j-1,j-2"],
+    [{ type: "signing_keys_changed" }, "key ring"],
+  ])("%j drops %s, and nothing else", async (event, expected) => {
+    follower.start();
+    await follower.whenReachable(true);
+    await follower.waitFor(await append(event));
+    expect(dropped).toEqual([expected]);
+  });
+
+  it("a failed read makes the caches read through; the next good read clears them all and goes on from its cursor", async () => {
+    follower.start();
+    await follower.whenReachable(true);
+    feedDown = true;
+    await follower.whenReachable(false);
+    expect([caches.clients.readThrough, caches.apiKeys.readThrough]).toEqual([true, true]);
+    const missed = await append({ type: "client_changed", clientId: "missed" });
+    feedDown = false;
+    await follower.whenReachable(true);
+    expect([caches.clients.readThrough, caches.apiKeys.readThrough]).toEqual([false, false]);
+    expect(dropped).toEqual(["all clients", "all api keys", "tokens j-1,j-2,j-3", "key ring"]);
+    expect(follower.appliedCursor).toBe(missed);
+    await follower.waitFor(await append({ type: "client_changed", clientId: "next" }));
+    expect(dropped.at(-1)).toBe("client next");
+  });
+
+  it("back after the feed was trimmed past its cursor, it clears everything and resumes from the feed's end", async () => {
+    follower.start();
+    await follower.whenReachable(true);
+    await follower.waitFor(await append({ type: "client_changed", clientId: "seen" }));
+    feedDown = true;
+    await follower.whenReachable(false);
+    clock.advance(60_000);
+    // Appended with a short retention: the entry the follower is at, and the one after it, go.
+    await feed.append({ type: "client_changed", clientId: "trimmed" });
+    clock.advance(60_000);
+    const held = await memory.feedAppend({ type: "client_changed", client_id: "held" }, { retainMs: 1_000 });
+    expect((await memory.feedRead(undefined, 10)).oldest).toBe(held);
+    // More than one page held after the cursor: resuming from it would take several polls to catch up.
+    let end = held;
+    for (let i = 0; i < 600; i++) end = await append({ type: "client_changed", clientId: `backlog-${i}` });
+    dropped.length = 0;
+    feedDown = false;
+    await follower.whenReachable(true);
+    expect(dropped).toEqual(["all clients", "all api keys", "tokens j-1,j-2,j-3", "key ring"]);
+    expect(follower.appliedCursor).toBe(end);
+  });
+
+  it("unreachable at start, it finds the end once the feed answers, and follows from there", async () => {
+    feedDown = true;
+    await append({ type: "client_changed", clientId: "old" });
+    follower.start();
+    await follower.whenReachable(false);
+    feedDown = false;
+    await follower.whenReachable(true);
+    await follower.waitFor(await append({ type: "client_changed", clientId: "new" }));
+    expect(dropped.filter((entry) => entry.startsWith("client "))).toEqual(["client new"]);
+  });
+});

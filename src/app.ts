@@ -29,6 +29,8 @@ import { Introspector } from "./domain/introspection.js";
 import { ChangeFeed } from "./domain/change-feed.js";
 import { RevocationList } from "./domain/revocation-list.js";
 import { TokenRevoker } from "./domain/revocation.js";
+import { FeedFollower } from "./domain/feed-follower.js";
+import { RevocationWatch } from "./domain/revocation-watch.js";
 
 /** Everything a transport needs, wired once. The domain gets a Store and a clock, nothing else. */
 export interface Domain {
@@ -47,6 +49,9 @@ export interface Domain {
   revoker: TokenRevoker;
   /** Every change that ends a credential's power, in order (issue 18). */
   feed: ChangeFeed;
+  /** The instance's one reader of the feed for every WatchRevocations stream; stop it at shutdown. */
+  feedFollower: FeedFollower;
+  revocationWatch: RevocationWatch;
   logger: Logger;
   metrics: Metrics;
   /** Where requests that failed for want of the store are logged (see StoreOutageLog). */
@@ -155,6 +160,21 @@ export async function createDomain(options: {
   });
   const introspector = new Introspector({ callers, activeTokens, store, issuer, clock, limiter: introspectionLimiter });
   const revoker = new TokenRevoker({ callers, accessTokens, revocations, store, events: metrics });
+  // One poll of the store every 25 ms serves every watcher on this instance.
+  const feedFollower = new FeedFollower({
+    feed,
+    pollMs: 25,
+    onError: (error) => logger.debug({ err: error }, "change feed read failed; watchers get no heartbeat until it succeeds"),
+  });
+  const revocationWatch = new RevocationWatch({
+    callers,
+    feed,
+    follower: feedFollower,
+    publishedKids: () => keyRing.publicJwks().map((key) => key.kid),
+    clock,
+    heartbeatMs: config.watchHeartbeatSeconds * 1000,
+    events: metrics,
+  });
   const administration = new Administration({
     clients,
     apiKeys,
@@ -187,6 +207,8 @@ export async function createDomain(options: {
     introspector,
     revoker,
     feed,
+    feedFollower,
+    revocationWatch,
     logger,
     metrics,
     storeOutages: new StoreOutageLog({ logger, probe: () => store.ping(), intervalMs: config.storeOutageLogSeconds * 1000 }),

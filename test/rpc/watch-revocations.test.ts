@@ -2,6 +2,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TokenService, type WatchRevocationsResponse } from "../../gen/tokensmith/v1/token_service_pb.js";
+import { redisBackend } from "../support/backends.js";
 import { ADMIN_SCOPE, BACKENDS, bearer, decodeJwt, startAdminServer, type AdminTestServer } from "../support/admin.js";
 import { compareFeedCursors } from "../../src/store/feed-cursor.js";
 import { eventually } from "../support/eventually.js";
@@ -188,7 +189,7 @@ describe.each(BACKENDS)("TokenService WatchRevocations on %s", (_name, makeBacke
   });
 });
 
-describe.each(BACKENDS)("WatchRevocations at shutdown on %s", (_name, makeBackend) => {
+describe.each(BACKENDS)("WatchRevocations on its own server on %s", (_name, makeBackend) => {
   const backend = makeBackend();
   beforeAll(() => backend.start());
   afterAll(() => backend.stop());
@@ -207,6 +208,55 @@ describe.each(BACKENDS)("WatchRevocations at shutdown on %s", (_name, makeBacken
       // Unavailable: the watcher reconnects (to another instance) and resumes from its cursor.
       expect(error).toBeInstanceOf(ConnectError);
       expect(Code[(error as ConnectError).code]).toBe("Unavailable");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it.each(["grpc (HTTP/2)", "connect binary (HTTP/2)"] as TransportName[])(
+    "the HTTP/2 idle timeout never closes a session carrying an open %s watch",
+    async (transport) => {
+      const idleTimeoutSeconds = 0.2;
+      const heartbeatSeconds = 0.02;
+      const t = await startAdminServer(backend, {
+        admin,
+        clients: [watcher],
+        config: { watchHeartbeatSeconds: heartbeatSeconds, http2: { idleTimeoutSeconds } },
+      });
+      try {
+        const watch = openWatch(t, transport);
+        expect((await watch.next()).case).toBe("snapshot");
+        // Heartbeats spanning three idle timeouts, all on the one session.
+        for (let i = 0; i < (3 * idleTimeoutSeconds) / heartbeatSeconds; i++) expect((await watch.next()).case).toBe("heartbeat");
+        watch.stop();
+      } finally {
+        await t.close();
+      }
+    },
+  );
+
+  it.runIf(makeBackend === redisBackend)("sends no heartbeat while Redis does not answer, and heartbeats again once it does", async () => {
+    const t = await startAdminServer(backend, { admin, clients: [watcher], config: { watchHeartbeatSeconds: 0.05 } });
+    try {
+      const watch = openWatch(t, "grpc (HTTP/2)");
+      expect((await watch.next()).case).toBe("snapshot");
+      expect((await watch.next()).case).toBe("heartbeat");
+      let stalled = true;
+      let duringStall = 0;
+      const resumed = (async () => {
+        for (;;) {
+          const message = await watch.next();
+          if (message.case !== "heartbeat") continue;
+          if (!stalled) return message;
+          duringStall++;
+        }
+      })();
+      // Redis blocks for 1.5 s (30 heartbeat intervals): at most the heartbeat already due may slip out.
+      await (backend as ReturnType<typeof redisBackend>).redis().command(["DEBUG", "SLEEP", "1.5"], 5_000);
+      stalled = false;
+      expect((await resumed).case).toBe("heartbeat");
+      expect(duringStall).toBeLessThanOrEqual(2);
+      watch.stop();
     } finally {
       await t.close();
     }

@@ -30,6 +30,8 @@ import { ChangeFeed } from "./domain/change-feed.js";
 import { FeedFollower } from "./domain/feed-follower.js";
 import { RevocationList } from "./domain/revocation-list.js";
 import { TokenRevoker } from "./domain/revocation.js";
+import { WatchPoller } from "./domain/watch-poller.js";
+import { RevocationWatch } from "./domain/revocation-watch.js";
 
 /** Everything a transport needs, wired once. The domain gets a Store and a clock, nothing else. */
 export interface Domain {
@@ -50,6 +52,9 @@ export interface Domain {
   feed: ChangeFeed;
   /** Drops what this instance cached when the feed says it changed; started and stopped with the server. */
   follower: FeedFollower;
+  /** The instance's one reader of the feed for every WatchRevocations stream; stop it at shutdown. */
+  watchPoller: WatchPoller;
+  revocationWatch: RevocationWatch;
   logger: Logger;
   metrics: Metrics;
   /** Where requests that failed for want of the store are logged (see StoreOutageLog). */
@@ -158,6 +163,21 @@ export async function createDomain(options: {
   });
   const introspector = new Introspector({ callers, activeTokens, store, issuer, clock, limiter: introspectionLimiter });
   const revoker = new TokenRevoker({ callers, accessTokens, revocations, store, events: metrics });
+  // One poll of the store every feedPollMs serves every watcher on this instance.
+  const watchPoller = new WatchPoller({
+    feed,
+    pollMs: config.feedPollMs,
+    onError: (error) => logger.debug({ err: error }, "change feed read failed; watchers get no heartbeat until it succeeds"),
+  });
+  const revocationWatch = new RevocationWatch({
+    callers,
+    feed,
+    follower: watchPoller,
+    publishedKids: () => keyRing.publicJwks().map((key) => key.kid),
+    clock,
+    heartbeatMs: config.watchHeartbeatSeconds * 1000,
+    events: metrics,
+  });
   const administration = new Administration({
     clients,
     apiKeys,
@@ -197,6 +217,8 @@ export async function createDomain(options: {
     revoker,
     feed,
     follower,
+    watchPoller,
+    revocationWatch,
     logger,
     metrics,
     storeOutages: new StoreOutageLog({ logger, probe: () => store.ping(), intervalMs: config.storeOutageLogSeconds * 1000 }),

@@ -189,6 +189,8 @@ export const configSchema = z
       .default({ failuresPerPeer: 50, failuresPerSubjectAndPeer: 10, windowSeconds: 60, introspectionsPerSecond: 50_000 }),
     /** While the store is unreachable: one warning, then one line per this many seconds with the count of failed requests. */
     storeOutageLogSeconds: z.number().min(0.1).max(3600).default(10),
+    /** WatchRevocations: a heartbeat this often tells a watcher it is current (it may fail closed without one). */
+    watchHeartbeatSeconds: z.number().min(0.01).max(60).default(1),
     /**
      * HTTP/2 sessions (h2c and h2), per process. An idle session (no open
      * stream) gets GOAWAY and is closed; sessions past a cap are refused with

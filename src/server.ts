@@ -89,7 +89,8 @@ function isTls(req: NodeRequest, proxies: ClientAddressResolver): boolean {
   return proxies.trusts(req.socket?.remoteAddress) && String(req.headers["x-forwarded-proto"] ?? "").split(",")[0]?.trim() === "https";
 }
 
-export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeRequestListener {
+/** `shutdownSignal` ends open server streams (WatchRevocations), which would otherwise hold the shutdown for its whole grace time. */
+export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSignal?: AbortSignal): NodeRequestListener {
   const services = apiServices(domain);
   const proxies = clientAddressResolver(domain.config);
   const edge = new CallEdge({ logger: domain.logger, storeOutages: domain.storeOutages, metrics: domain.metrics, peerOf: proxies.of });
@@ -100,6 +101,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle): NodeReques
     interceptors: [metricsInterceptor(edge), errorMappingInterceptor(edge)],
     contextValues,
     readMaxBytes: MAX_RPC_MESSAGE_BYTES,
+    shutdownSignal,
   });
   const connectUnary = !domain.config.rpcFastPath ? () => false : connectUnaryFastPath({
     services: services.map((served) => served.spec),
@@ -195,7 +197,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     accepting: () => accepting,
     storeReachable: () => (accepting ? store.ping() : Promise.reject(new Error("shutting down"))),
   };
-  handler = requestHandler(domain, lifecycle);
+  const shutdown = new AbortController();
+  handler = requestHandler(domain, lifecycle, shutdown.signal);
   const maintenance = startKeyMaintenance({
     keyRing: domain.keyRing,
     store,
@@ -223,6 +226,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       maintenance.stop();
       domain.follower.stop();
       domain.storeOutages.close();
+      // Before the port closes: open watch streams end now and their connections go idle, so close() need not wait out the grace.
+      shutdown.abort();
+      domain.watchPoller.close();
       await server.close(config.shutdownGraceSeconds * 1000);
       await domain.keyRing.close();
       if (!options.store) await store.close();

@@ -1,3 +1,4 @@
+import { requireFeedCursor } from "../store/feed-cursor.js";
 import type { FeedFields, Store } from "../store/store.js";
 
 /**
@@ -106,5 +107,17 @@ export class ChangeFeed {
       if (event !== undefined) entries.push({ cursor, event });
     }
     return { entries, next: page.entries.at(-1)?.cursor ?? after, oldest: page.oldest };
+  }
+
+  /**
+   * Whether `cursor` names an entry the feed still holds: a reader resuming
+   * from it has missed nothing else. A trimmed cursor, or one from another
+   * feed (a flushed Redis), is not held.
+   */
+  async holds(cursor: string): Promise<boolean> {
+    const { ms, seq } = requireFeedCursor(cursor);
+    const before = seq > 0 ? `${ms}-${seq - 1}` : ms > 0 ? `${ms - 1}-${Number.MAX_SAFE_INTEGER}` : undefined;
+    const page = await this.deps.store.feedRead(before, 1);
+    return page.entries[0]?.cursor === cursor;
   }
 }

@@ -23,6 +23,8 @@ export class Metrics implements TokenEvents {
   private readonly rateLimited: Counter<"kind">;
   private readonly rateLimitFallbacks: Counter;
   private readonly sessionsRefused: Counter<"reason">;
+  private readonly watchers: Gauge;
+  private readonly watchMessages: Counter<"kind">;
   private readonly requestChildren: Labelled<CounterSeries<"protocol" | "method" | "code">> = new Map();
   private readonly latencyChildren: Labelled<HistogramSeries<"protocol" | "method">> = new Map();
   private readonly issuedChildren: Labelled<CounterSeries<"kind">> = new Map();
@@ -65,6 +67,13 @@ export class Metrics implements TokenEvents {
       registers,
     });
     for (const reason of SESSION_REFUSALS) this.sessionsRefused.labels(reason).inc(0);
+    this.watchers = new Gauge({ name: "tokensmith_revocation_watchers", help: "WatchRevocations streams open now", registers });
+    this.watchMessages = new Counter({
+      name: "tokensmith_revocation_watch_messages_total",
+      help: "WatchRevocations messages sent, by kind: snapshot, event, heartbeat",
+      labelNames: ["kind"],
+      registers,
+    });
     const openSessions = options.http2Sessions;
     if (openSessions !== undefined) {
       new Gauge({
@@ -133,6 +142,18 @@ export class Metrics implements TokenEvents {
 
   http2SessionRefused(reason: SessionRefusal): void {
     this.sessionsRefused.labels(reason).inc();
+  }
+
+  watcherOpened(): void {
+    this.watchers.inc();
+  }
+
+  watcherClosed(): void {
+    this.watchers.dec();
+  }
+
+  watchMessageSent(kind: "snapshot" | "event" | "heartbeat"): void {
+    this.watchMessages.labels(kind).inc();
   }
 
   fellBackToLocal(): void {

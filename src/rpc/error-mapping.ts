@@ -46,13 +46,29 @@ export function toConnectError(error: unknown, edge: CallEdge, requestId: string
   return connectError(failure.description, CODE_OF[failure.kind], failure.error, error, failure.retryAfterSeconds);
 }
 
-/** connect-node's adapter over the edge's error mapping. */
+/**
+ * connect-node's adapter over the edge's error mapping. A server stream's
+ * handler runs as its messages are read, after `next` has returned, so its
+ * errors are mapped as they come out of the message iterable.
+ */
 export function errorMappingInterceptor(edge: CallEdge): Interceptor {
   return (next) => async (request) => {
+    const requestId = request.header.get("x-request-id");
     try {
-      return await next(request);
+      const response = await next(request);
+      if (!response.stream) return response;
+      const { service, method, header, trailer } = response;
+      return { stream: true, service, method, header, trailer, message: mappingErrors(response.message, edge, requestId) };
     } catch (error) {
-      throw toConnectError(error, edge, request.header.get("x-request-id"));
+      throw toConnectError(error, edge, requestId);
     }
   };
+}
+
+async function* mappingErrors<T>(messages: AsyncIterable<T>, edge: CallEdge, requestId: string | null): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw toConnectError(error, edge, requestId);
+  }
 }

@@ -1,9 +1,13 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { TokenService, type RevocationEventSchema, type WatchRevocationsResponseSchema } from "../../gen/tokensmith/v1/token_service_pb.js";
+import type { FeedEvent } from "../domain/change-feed.js";
+import type { WatchMessage } from "../domain/revocation-watch.js";
 import type { Domain } from "../app.js";
 import { callerOf } from "./call-context.js";
 
-export type TokenServiceDeps = Pick<Domain, "clientTokens" | "keyRing" | "grants" | "introspector" | "revoker">;
+export type TokenServiceDeps = Pick<Domain, "clientTokens" | "keyRing" | "grants" | "introspector" | "revoker" | "revocationWatch">;
 
 /** Thin handlers: read the request and the authorization header, call the domain, shape the response. */
 export function tokenService(deps: TokenServiceDeps): ServiceImpl<typeof TokenService> {
@@ -71,5 +75,48 @@ export function tokenService(deps: TokenServiceDeps): ServiceImpl<typeof TokenSe
     getJwks() {
       return { keys: deps.keyRing.publicJwks() };
     },
+
+    async *watchRevocations(request, context) {
+      for await (const message of deps.revocationWatch.watch(callerOf(context), { cursor: request.cursor }, context.signal)) {
+        yield { message: watchMessageOf(message) };
+      }
+    },
   };
+}
+
+/** The wire shape of a watch message; connect fills in the `$typeName`s. */
+function watchMessageOf(message: WatchMessage): MessageInitShape<typeof WatchRevocationsResponseSchema>["message"] {
+  switch (message.kind) {
+    case "snapshot": {
+      const { cursor, revokedTokens, clientCutoffs, signingKeyIds } = message.snapshot;
+      return {
+        case: "snapshot",
+        value: {
+          cursor,
+          revokedTokens: revokedTokens.map(({ jti, exp }) => ({ jti, exp: BigInt(exp) })),
+          clientCutoffs: clientCutoffs.map(({ clientId, issuedBeforeMs }) => ({ clientId, issuedBeforeMs: BigInt(issuedBeforeMs) })),
+          signingKeyIds,
+        },
+      };
+    }
+    case "event":
+      return { case: "event", value: { cursor: message.cursor, kind: eventKindOf(message.event, message.signingKeyIds) } };
+    case "heartbeat":
+      return { case: "heartbeat", value: { cursor: message.cursor, serverTime: timestampFromMs(message.serverTimeMs) } };
+  }
+}
+
+function eventKindOf(event: FeedEvent, signingKeyIds: string[]): MessageInitShape<typeof RevocationEventSchema>["kind"] {
+  switch (event.type) {
+    case "access_token_revoked":
+      return { case: "accessTokenRevoked", value: { jti: event.jti, exp: BigInt(event.exp) } };
+    case "client_changed":
+      return { case: "clientChanged", value: { clientId: event.clientId } };
+    case "client_tokens_revoked":
+      return { case: "clientTokensRevoked", value: { clientId: event.clientId, issuedBeforeMs: BigInt(event.issuedBeforeMs) } };
+    case "api_key_changed":
+      return { case: "apiKeyChanged", value: { name: event.name } };
+    case "signing_keys_changed":
+      return { case: "signingKeysChanged", value: { signingKeyIds } };
+  }
 }

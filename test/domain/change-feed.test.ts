@@ -66,3 +66,15 @@ describe("ChangeFeed", () => {
     expect((await feed.read(undefined, 10)).oldest).toBe(kept);
   });
 });
+
+describe("ChangeFeed.holds", () => {
+  const feed = () => new ChangeFeed({ store, retainMs: 600_000 });
+  it("is true only for an entry the feed still has: not a neighbour, an older cursor or 0-0", async () => {
+    const cursor = await feed().append({ type: "signing_keys_changed" });
+    expect(await feed().holds(cursor)).toBe(true);
+    const [ms, seq] = cursor.split("-").map(Number);
+    expect(await feed().holds(`${ms}-${seq! + 1}`)).toBe(false);
+    expect(await feed().holds(`${ms! - 1}-0`)).toBe(false);
+    expect(await feed().holds("0-0")).toBe(false);
+  });
+});

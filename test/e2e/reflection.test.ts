@@ -105,21 +105,24 @@ describe.each(Object.keys(versions) as (keyof typeof versions)[])("%s on Tokensm
       "Introspect",
       "Revoke",
       "GetJwks",
+      "WatchRevocations",
     ]);
     expect(file?.messageType.map((message) => message.name)).toContain("OAuthErrorDetail");
   });
 
+  // token_service.proto imports google/protobuf/timestamp.proto (WatchRevocations' heartbeat), sent along with it.
+  const TOKEN_SERVICE_FILES = ["tokensmith/v1/token_service.proto", "google/protobuf/timestamp.proto"];
   it.each([
-    ["a method", "tokensmith.v1.TokenService.Introspect", "tokensmith/v1/token_service.proto"],
-    ["a message", "tokensmith.v1.IntrospectRequest", "tokensmith/v1/token_service.proto"],
-    ["a field", "tokensmith.v1.IntrospectRequest.consume", "tokensmith/v1/token_service.proto"],
-    ["a nested enum", "grpc.health.v1.HealthCheckResponse.ServingStatus", "grpc/health/v1/health.proto"],
-    ["an enum value", "grpc.health.v1.HealthCheckResponse.SERVING", "grpc/health/v1/health.proto"],
-    ["the health service", "grpc.health.v1.Health", "grpc/health/v1/health.proto"],
-    ["reflection itself", "grpc.reflection.v1alpha.ServerReflection", "grpc/reflection/v1alpha/reflection.proto"],
-  ])("file_containing_symbol of %s (%s)", async (_kind, symbol, file) => {
+    ["a method", "tokensmith.v1.TokenService.Introspect", TOKEN_SERVICE_FILES],
+    ["a message", "tokensmith.v1.IntrospectRequest", TOKEN_SERVICE_FILES],
+    ["a field", "tokensmith.v1.IntrospectRequest.consume", TOKEN_SERVICE_FILES],
+    ["a nested enum", "grpc.health.v1.HealthCheckResponse.ServingStatus", ["grpc/health/v1/health.proto"]],
+    ["an enum value", "grpc.health.v1.HealthCheckResponse.SERVING", ["grpc/health/v1/health.proto"]],
+    ["the health service", "grpc.health.v1.Health", ["grpc/health/v1/health.proto"]],
+    ["reflection itself", "grpc.reflection.v1alpha.ServerReflection", ["grpc/reflection/v1alpha/reflection.proto"]],
+  ])("file_containing_symbol of %s (%s)", async (_kind, symbol, files) => {
     const [response] = await ask([{ messageRequest: { case: "fileContainingSymbol", value: symbol } }]);
-    expect(names(response)).toEqual([file]);
+    expect(names(response)).toEqual(files);
   });
 
   it("file_by_filename", async () => {
@@ -136,7 +139,7 @@ describe.each(Object.keys(versions) as (keyof typeof versions)[])("%s on Tokensm
     ]);
     expect(responses.slice(0, 3).map((response) => errorOf(response).errorCode)).toEqual([Code.NotFound, Code.NotFound, Code.NotFound]);
     expect(errorOf(responses[0]).errorMessage).toBe('symbol "acme.v1.Nothing" not found');
-    expect(names(responses[3])).toEqual(["tokensmith/v1/token_service.proto"]);
+    expect(names(responses[3])).toEqual(TOKEN_SERVICE_FILES);
   });
 
   it("all_extension_numbers_of_type: none for a Tokensmith message; NOT_FOUND for an unknown type", async () => {

@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file tokensmith/v1/token_service.proto.
  */
 export const file_tokensmith_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("CiF0b2tlbnNtaXRoL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SDXRva2Vuc21pdGgudjEingEKF0lzc3VlQ2xpZW50VG9rZW5SZXF1ZXN0EhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJEh0KFWNsaWVudF9hc3NlcnRpb25fdHlwZRgDIAEoCRIYChBjbGllbnRfYXNzZXJ0aW9uGAQgASgJEg4KBnNjb3BlcxgFIAMoCRIQCghhdWRpZW5jZRgGIAMoCSJoChhJc3N1ZUNsaWVudFRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAxIOCgZzY29wZXMYBCADKAkiNQoRSXNzdWVHcmFudFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDgoGZ3JhbnRzGAIgAygJIkcKEklzc3VlR3JhbnRSZXNwb25zZRINCgV0b2tlbhgBIAEoCRISCgpleHBpcmVzX2luGAIgASgDEg4KBmdyYW50cxgDIAMoCSIxCh1Jc3N1ZUV4dGVybmFsQXV0aEdyYW50UmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCSJDCh5Jc3N1ZUV4dGVybmFsQXV0aEdyYW50UmVzcG9uc2USDQoFdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoAyJMChFJbnRyb3NwZWN0UmVxdWVzdBINCgV0b2tlbhgBIAEoCRIXCg90b2tlbl90eXBlX2hpbnQYAiABKAkSDwoHY29uc3VtZRgDIAEoCCLOAQoSSW50cm9zcGVjdFJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIOCgZzY29wZXMYAiADKAkSEQoJY2xpZW50X2lkGAMgASgJEhAKCHVzZXJuYW1lGAQgASgJEgsKA3N1YhgFIAEoCRILCgNhdWQYBiADKAkSCwoDaXNzGAcgASgJEgsKA2V4cBgIIAEoAxILCgNpYXQYCSABKAMSCwoDanRpGAogASgJEhIKCnRva2VuX3R5cGUYCyABKAkSEQoJdG9rZW5fdXNlGAwgASgJIjcKDVJldm9rZVJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJIhAKDlJldm9rZVJlc3BvbnNlIhAKDkdldEp3a3NSZXF1ZXN0IjMKD0dldEp3a3NSZXNwb25zZRIgCgRrZXlzGAEgAygLMhIudG9rZW5zbWl0aC52MS5Kd2siXAoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRIJCgF5GAQgASgJEgsKA2tpZBgFIAEoCRILCgNhbGcYBiABKAkSCwoDdXNlGAcgASgJIjwKEE9BdXRoRXJyb3JEZXRhaWwSDQoFZXJyb3IYASABKAkSGQoRZXJyb3JfZGVzY3JpcHRpb24YAiABKAkypgQKDFRva2VuU2VydmljZRJjChBJc3N1ZUNsaWVudFRva2VuEiYudG9rZW5zbWl0aC52MS5Jc3N1ZUNsaWVudFRva2VuUmVxdWVzdBonLnRva2Vuc21pdGgudjEuSXNzdWVDbGllbnRUb2tlblJlc3BvbnNlElEKCklzc3VlR3JhbnQSIC50b2tlbnNtaXRoLnYxLklzc3VlR3JhbnRSZXF1ZXN0GiEudG9rZW5zbWl0aC52MS5Jc3N1ZUdyYW50UmVzcG9uc2USdQoWSXNzdWVFeHRlcm5hbEF1dGhHcmFudBIsLnRva2Vuc21pdGgudjEuSXNzdWVFeHRlcm5hbEF1dGhHcmFudFJlcXVlc3QaLS50b2tlbnNtaXRoLnYxLklzc3VlRXh0ZXJuYWxBdXRoR3JhbnRSZXNwb25zZRJRCgpJbnRyb3NwZWN0EiAudG9rZW5zbWl0aC52MS5JbnRyb3NwZWN0UmVxdWVzdBohLnRva2Vuc21pdGgudjEuSW50cm9zcGVjdFJlc3BvbnNlEkUKBlJldm9rZRIcLnRva2Vuc21pdGgudjEuUmV2b2tlUmVxdWVzdBodLnRva2Vuc21pdGgudjEuUmV2b2tlUmVzcG9uc2USTQoHR2V0SndrcxIdLnRva2Vuc21pdGgudjEuR2V0Sndrc1JlcXVlc3QaHi50b2tlbnNtaXRoLnYxLkdldEp3a3NSZXNwb25zZSIDkAIBYgZwcm90bzM");
+  fileDesc("CiF0b2tlbnNtaXRoL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SDXRva2Vuc21pdGgudjEingEKF0lzc3VlQ2xpZW50VG9rZW5SZXF1ZXN0EhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJEh0KFWNsaWVudF9hc3NlcnRpb25fdHlwZRgDIAEoCRIYChBjbGllbnRfYXNzZXJ0aW9uGAQgASgJEg4KBnNjb3BlcxgFIAMoCRIQCghhdWRpZW5jZRgGIAMoCSJoChhJc3N1ZUNsaWVudFRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAxIOCgZzY29wZXMYBCADKAkiNQoRSXNzdWVHcmFudFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDgoGZ3JhbnRzGAIgAygJIkcKEklzc3VlR3JhbnRSZXNwb25zZRINCgV0b2tlbhgBIAEoCRISCgpleHBpcmVzX2luGAIgASgDEg4KBmdyYW50cxgDIAMoCSIxCh1Jc3N1ZUV4dGVybmFsQXV0aEdyYW50UmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCSJDCh5Jc3N1ZUV4dGVybmFsQXV0aEdyYW50UmVzcG9uc2USDQoFdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoAyJMChFJbnRyb3NwZWN0UmVxdWVzdBINCgV0b2tlbhgBIAEoCRIXCg90b2tlbl90eXBlX2hpbnQYAiABKAkSDwoHY29uc3VtZRgDIAEoCCLOAQoSSW50cm9zcGVjdFJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIOCgZzY29wZXMYAiADKAkSEQoJY2xpZW50X2lkGAMgASgJEhAKCHVzZXJuYW1lGAQgASgJEgsKA3N1YhgFIAEoCRILCgNhdWQYBiADKAkSCwoDaXNzGAcgASgJEgsKA2V4cBgIIAEoAxILCgNpYXQYCSABKAMSCwoDanRpGAogASgJEhIKCnRva2VuX3R5cGUYCyABKAkSEQoJdG9rZW5fdXNlGAwgASgJIjcKDVJldm9rZVJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJIhAKDlJldm9rZVJlc3BvbnNlIhAKDkdldEp3a3NSZXF1ZXN0IjMKD0dldEp3a3NSZXNwb25zZRIgCgRrZXlzGAEgAygLMhIudG9rZW5zbWl0aC52MS5Kd2siXAoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRIJCgF5GAQgASgJEgsKA2tpZBgFIAEoCRILCgNhbGcYBiABKAkSCwoDdXNlGAcgASgJIikKF1dhdGNoUmV2b2NhdGlvbnNSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCSLBAQoYV2F0Y2hSZXZvY2F0aW9uc1Jlc3BvbnNlEjUKCHNuYXBzaG90GAEgASgLMiEudG9rZW5zbWl0aC52MS5SZXZvY2F0aW9uU25hcHNob3RIABIvCgVldmVudBgCIAEoCzIeLnRva2Vuc21pdGgudjEuUmV2b2NhdGlvbkV2ZW50SAASMgoJaGVhcnRiZWF0GAMgASgLMh0udG9rZW5zbWl0aC52MS5XYXRjaEhlYXJ0YmVhdEgAQgkKB21lc3NhZ2UitAEKElJldm9jYXRpb25TbmFwc2hvdBIOCgZjdXJzb3IYASABKAkSOQoOcmV2b2tlZF90b2tlbnMYAiADKAsyIS50b2tlbnNtaXRoLnYxLlJldm9rZWRBY2Nlc3NUb2tlbhI6Cg5jbGllbnRfY3V0b2ZmcxgDIAMoCzIiLnRva2Vuc21pdGgudjEuQ2xpZW50VG9rZW5zUmV2b2tlZBIXCg9zaWduaW5nX2tleV9pZHMYBCADKAki5QIKD1Jldm9jYXRpb25FdmVudBIOCgZjdXJzb3IYASABKAkSQQoUYWNjZXNzX3Rva2VuX3Jldm9rZWQYAiABKAsyIS50b2tlbnNtaXRoLnYxLlJldm9rZWRBY2Nlc3NUb2tlbkgAEjYKDmNsaWVudF9jaGFuZ2VkGAMgASgLMhwudG9rZW5zbWl0aC52MS5DbGllbnRDaGFuZ2VkSAASQwoVY2xpZW50X3Rva2Vuc19yZXZva2VkGAQgASgLMiIudG9rZW5zbWl0aC52MS5DbGllbnRUb2tlbnNSZXZva2VkSAASNwoPYXBpX2tleV9jaGFuZ2VkGAUgASgLMhwudG9rZW5zbWl0aC52MS5BcGlLZXlDaGFuZ2VkSAASQQoUc2lnbmluZ19rZXlzX2NoYW5nZWQYBiABKAsyIS50b2tlbnNtaXRoLnYxLlNpZ25pbmdLZXlzQ2hhbmdlZEgAQgYKBGtpbmQiLgoSUmV2b2tlZEFjY2Vzc1Rva2VuEgsKA2p0aRgBIAEoCRILCgNleHAYAiABKAMiIgoNQ2xpZW50Q2hhbmdlZBIRCgljbGllbnRfaWQYASABKAkiQgoTQ2xpZW50VG9rZW5zUmV2b2tlZBIRCgljbGllbnRfaWQYASABKAkSGAoQaXNzdWVkX2JlZm9yZV9tcxgCIAEoAyIdCg1BcGlLZXlDaGFuZ2VkEgwKBG5hbWUYASABKAkiLQoSU2lnbmluZ0tleXNDaGFuZ2VkEhcKD3NpZ25pbmdfa2V5X2lkcxgBIAMoCSJRCg5XYXRjaEhlYXJ0YmVhdBIOCgZjdXJzb3IYASABKAkSLwoLc2VydmVyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjwKEE9BdXRoRXJyb3JEZXRhaWwSDQoFZXJyb3IYASABKAkSGQoRZXJyb3JfZGVzY3JpcHRpb24YAiABKAkyjQUKDFRva2VuU2VydmljZRJjChBJc3N1ZUNsaWVudFRva2VuEiYudG9rZW5zbWl0aC52MS5Jc3N1ZUNsaWVudFRva2VuUmVxdWVzdBonLnRva2Vuc21pdGgudjEuSXNzdWVDbGllbnRUb2tlblJlc3BvbnNlElEKCklzc3VlR3JhbnQSIC50b2tlbnNtaXRoLnYxLklzc3VlR3JhbnRSZXF1ZXN0GiEudG9rZW5zbWl0aC52MS5Jc3N1ZUdyYW50UmVzcG9uc2USdQoWSXNzdWVFeHRlcm5hbEF1dGhHcmFudBIsLnRva2Vuc21pdGgudjEuSXNzdWVFeHRlcm5hbEF1dGhHcmFudFJlcXVlc3QaLS50b2tlbnNtaXRoLnYxLklzc3VlRXh0ZXJuYWxBdXRoR3JhbnRSZXNwb25zZRJRCgpJbnRyb3NwZWN0EiAudG9rZW5zbWl0aC52MS5JbnRyb3NwZWN0UmVxdWVzdBohLnRva2Vuc21pdGgudjEuSW50cm9zcGVjdFJlc3BvbnNlEkUKBlJldm9rZRIcLnRva2Vuc21pdGgudjEuUmV2b2tlUmVxdWVzdBodLnRva2Vuc21pdGgudjEuUmV2b2tlUmVzcG9uc2USTQoHR2V0SndrcxIdLnRva2Vuc21pdGgudjEuR2V0Sndrc1JlcXVlc3QaHi50b2tlbnNtaXRoLnYxLkdldEp3a3NSZXNwb25zZSIDkAIBEmUKEFdhdGNoUmV2b2NhdGlvbnMSJi50b2tlbnNtaXRoLnYxLldhdGNoUmV2b2NhdGlvbnNSZXF1ZXN0GicudG9rZW5zbWl0aC52MS5XYXRjaFJldm9jYXRpb25zUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message tokensmith.v1.IssueClientTokenRequest
@@ -414,6 +416,287 @@ export const JwkSchema: GenMessage<Jwk> = /*@__PURE__*/
   messageDesc(file_tokensmith_v1_token_service, 12);
 
 /**
+ * @generated from message tokensmith.v1.WatchRevocationsRequest
+ */
+export type WatchRevocationsRequest = Message<"tokensmith.v1.WatchRevocationsRequest"> & {
+  /**
+   * The last cursor received (from a snapshot, event or heartbeat); empty for a snapshot.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.WatchRevocationsRequest.
+ * Use `create(WatchRevocationsRequestSchema)` to create a new message.
+ */
+export const WatchRevocationsRequestSchema: GenMessage<WatchRevocationsRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 13);
+
+/**
+ * Exactly one of snapshot, event or heartbeat.
+ *
+ * @generated from message tokensmith.v1.WatchRevocationsResponse
+ */
+export type WatchRevocationsResponse = Message<"tokensmith.v1.WatchRevocationsResponse"> & {
+  /**
+   * @generated from oneof tokensmith.v1.WatchRevocationsResponse.message
+   */
+  message: {
+    /**
+     * @generated from field: tokensmith.v1.RevocationSnapshot snapshot = 1;
+     */
+    value: RevocationSnapshot;
+    case: "snapshot";
+  } | {
+    /**
+     * @generated from field: tokensmith.v1.RevocationEvent event = 2;
+     */
+    value: RevocationEvent;
+    case: "event";
+  } | {
+    /**
+     * @generated from field: tokensmith.v1.WatchHeartbeat heartbeat = 3;
+     */
+    value: WatchHeartbeat;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message tokensmith.v1.WatchRevocationsResponse.
+ * Use `create(WatchRevocationsResponseSchema)` to create a new message.
+ */
+export const WatchRevocationsResponseSchema: GenMessage<WatchRevocationsResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 14);
+
+/**
+ * Everything in force as of `cursor`: replaces whatever the watcher held before.
+ *
+ * @generated from message tokensmith.v1.RevocationSnapshot
+ */
+export type RevocationSnapshot = Message<"tokensmith.v1.RevocationSnapshot"> & {
+  /**
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * Revoked access tokens that have not expired yet.
+   *
+   * @generated from field: repeated tokensmith.v1.RevokedAccessToken revoked_tokens = 2;
+   */
+  revokedTokens: RevokedAccessToken[];
+
+  /**
+   * The latest cut-off of each client whose tokens were revoked wholesale.
+   *
+   * @generated from field: repeated tokensmith.v1.ClientTokensRevoked client_cutoffs = 3;
+   */
+  clientCutoffs: ClientTokensRevoked[];
+
+  /**
+   * The kids of the signing keys published now (those in GetJwks).
+   *
+   * @generated from field: repeated string signing_key_ids = 4;
+   */
+  signingKeyIds: string[];
+};
+
+/**
+ * Describes the message tokensmith.v1.RevocationSnapshot.
+ * Use `create(RevocationSnapshotSchema)` to create a new message.
+ */
+export const RevocationSnapshotSchema: GenMessage<RevocationSnapshot> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 15);
+
+/**
+ * One change, in feed order. Resume from its cursor.
+ *
+ * @generated from message tokensmith.v1.RevocationEvent
+ */
+export type RevocationEvent = Message<"tokensmith.v1.RevocationEvent"> & {
+  /**
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * @generated from oneof tokensmith.v1.RevocationEvent.kind
+   */
+  kind: {
+    /**
+     * @generated from field: tokensmith.v1.RevokedAccessToken access_token_revoked = 2;
+     */
+    value: RevokedAccessToken;
+    case: "accessTokenRevoked";
+  } | {
+    /**
+     * @generated from field: tokensmith.v1.ClientChanged client_changed = 3;
+     */
+    value: ClientChanged;
+    case: "clientChanged";
+  } | {
+    /**
+     * @generated from field: tokensmith.v1.ClientTokensRevoked client_tokens_revoked = 4;
+     */
+    value: ClientTokensRevoked;
+    case: "clientTokensRevoked";
+  } | {
+    /**
+     * @generated from field: tokensmith.v1.ApiKeyChanged api_key_changed = 5;
+     */
+    value: ApiKeyChanged;
+    case: "apiKeyChanged";
+  } | {
+    /**
+     * @generated from field: tokensmith.v1.SigningKeysChanged signing_keys_changed = 6;
+     */
+    value: SigningKeysChanged;
+    case: "signingKeysChanged";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message tokensmith.v1.RevocationEvent.
+ * Use `create(RevocationEventSchema)` to create a new message.
+ */
+export const RevocationEventSchema: GenMessage<RevocationEvent> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 16);
+
+/**
+ * @generated from message tokensmith.v1.RevokedAccessToken
+ */
+export type RevokedAccessToken = Message<"tokensmith.v1.RevokedAccessToken"> & {
+  /**
+   * @generated from field: string jti = 1;
+   */
+  jti: string;
+
+  /**
+   * The token's own expiry (seconds since the epoch): the revocation matters until then.
+   *
+   * @generated from field: int64 exp = 2;
+   */
+  exp: bigint;
+};
+
+/**
+ * Describes the message tokensmith.v1.RevokedAccessToken.
+ * Use `create(RevokedAccessTokenSchema)` to create a new message.
+ */
+export const RevokedAccessTokenSchema: GenMessage<RevokedAccessToken> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 17);
+
+/**
+ * The client was deleted or updated, or its secret rotated.
+ *
+ * @generated from message tokensmith.v1.ClientChanged
+ */
+export type ClientChanged = Message<"tokensmith.v1.ClientChanged"> & {
+  /**
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.ClientChanged.
+ * Use `create(ClientChangedSchema)` to create a new message.
+ */
+export const ClientChangedSchema: GenMessage<ClientChanged> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 18);
+
+/**
+ * Every token of the client with an issue time before `issued_before_ms` (ms since the
+ * epoch, exclusive: the token's `iat_ms`, or the start of its `iat` second) is revoked.
+ *
+ * @generated from message tokensmith.v1.ClientTokensRevoked
+ */
+export type ClientTokensRevoked = Message<"tokensmith.v1.ClientTokensRevoked"> & {
+  /**
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: int64 issued_before_ms = 2;
+   */
+  issuedBeforeMs: bigint;
+};
+
+/**
+ * Describes the message tokensmith.v1.ClientTokensRevoked.
+ * Use `create(ClientTokensRevokedSchema)` to create a new message.
+ */
+export const ClientTokensRevokedSchema: GenMessage<ClientTokensRevoked> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 19);
+
+/**
+ * @generated from message tokensmith.v1.ApiKeyChanged
+ */
+export type ApiKeyChanged = Message<"tokensmith.v1.ApiKeyChanged"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.ApiKeyChanged.
+ * Use `create(ApiKeyChangedSchema)` to create a new message.
+ */
+export const ApiKeyChangedSchema: GenMessage<ApiKeyChanged> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 20);
+
+/**
+ * The key ring changed: a key was published, started signing or was retired.
+ *
+ * @generated from message tokensmith.v1.SigningKeysChanged
+ */
+export type SigningKeysChanged = Message<"tokensmith.v1.SigningKeysChanged"> & {
+  /**
+   * The kids published when the event was sent: drop any other.
+   *
+   * @generated from field: repeated string signing_key_ids = 1;
+   */
+  signingKeyIds: string[];
+};
+
+/**
+ * Describes the message tokensmith.v1.SigningKeysChanged.
+ * Use `create(SigningKeysChangedSchema)` to create a new message.
+ */
+export const SigningKeysChangedSchema: GenMessage<SigningKeysChanged> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 21);
+
+/**
+ * Sent every heartbeat interval while the server follows the feed: the watcher is
+ * current to `cursor` as of `server_time`. None is sent while the feed is unreachable.
+ *
+ * @generated from message tokensmith.v1.WatchHeartbeat
+ */
+export type WatchHeartbeat = Message<"tokensmith.v1.WatchHeartbeat"> & {
+  /**
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp server_time = 2;
+   */
+  serverTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message tokensmith.v1.WatchHeartbeat.
+ * Use `create(WatchHeartbeatSchema)` to create a new message.
+ */
+export const WatchHeartbeatSchema: GenMessage<WatchHeartbeat> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 22);
+
+/**
  * Attached to every error as a detail, so callers branch on the OAuth error code.
  *
  * @generated from message tokensmith.v1.OAuthErrorDetail
@@ -439,7 +722,7 @@ export type OAuthErrorDetail = Message<"tokensmith.v1.OAuthErrorDetail"> & {
  * Use `create(OAuthErrorDetailSchema)` to create a new message.
  */
 export const OAuthErrorDetailSchema: GenMessage<OAuthErrorDetail> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 13);
+  messageDesc(file_tokensmith_v1_token_service, 23);
 
 /**
  * TokenService issues, introspects and revokes tokens.
@@ -511,6 +794,19 @@ export const TokenService: GenService<{
     methodKind: "unary";
     input: typeof GetJwksRequestSchema;
     output: typeof GetJwksResponseSchema;
+  },
+  /**
+   * Every revocation in force, then live changes: what resource servers that verify
+   * JWTs locally follow. Caller: a client or Bearer token with `token:introspect`.
+   * The stream starts with a snapshot unless `cursor` is still held in the feed, in
+   * which case only what came after it is sent; then events and heartbeats.
+   *
+   * @generated from rpc tokensmith.v1.TokenService.WatchRevocations
+   */
+  watchRevocations: {
+    methodKind: "server_streaming";
+    input: typeof WatchRevocationsRequestSchema;
+    output: typeof WatchRevocationsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tokensmith_v1_token_service, 0);

@@ -1,0 +1,158 @@
+import { compareFeedCursors, parseFeedCursor } from "../store/feed-cursor.js";
+import { requireClientScopes, type CallerAuthenticator } from "./caller.js";
+import type { ChangeFeed, ChangeFeedEntry, FeedEvent } from "./change-feed.js";
+import type { ClientCredentials } from "./client-authenticator.js";
+import type { Clock } from "./clock.js";
+import type { WatchPoller } from "./watch-poller.js";
+import { INTROSPECT_SCOPE } from "./introspection.js";
+import { invalidRequest, OAuthError } from "./oauth-error.js";
+
+const WATCH_SCOPES = [INTROSPECT_SCOPE] as const;
+const PAGE = 1_000;
+/** The cursor of a snapshot of an empty feed: before every entry, and held by none, so resuming from it gets a snapshot. */
+const BEFORE_EVERYTHING = "0-0";
+
+export interface RevocationSnapshot {
+  cursor: string;
+  /** Revoked access tokens not yet expired; `exp` in seconds since the epoch. */
+  revokedTokens: Array<{ jti: string; exp: number }>;
+  /** The latest cut-off of each client. */
+  clientCutoffs: Array<{ clientId: string; issuedBeforeMs: number }>;
+  signingKeyIds: string[];
+}
+
+export type WatchMessage =
+  | { kind: "snapshot"; snapshot: RevocationSnapshot }
+  /** `signingKeyIds`: the published kids when sent, for `signing_keys_changed`. */
+  | { kind: "event"; cursor: string; event: FeedEvent; signingKeyIds: string[] }
+  | { kind: "heartbeat"; cursor: string; serverTimeMs: number };
+
+export interface WatchEvents {
+  watcherOpened(): void;
+  watcherClosed(): void;
+  watchMessageSent(kind: WatchMessage["kind"]): void;
+}
+
+/**
+ * WatchRevocations (issue 18): what a resource server that verifies JWTs
+ * locally follows to refuse revoked tokens. A snapshot of every revocation in
+ * force unless the watcher's cursor is still held in the feed, then the
+ * feed's entries as the instance's one WatchPoller reads them, and a
+ * heartbeat every `heartbeatMs` while the feed is being read, so that a
+ * watcher that hears nothing knows it may be missing revocations.
+ */
+export class RevocationWatch {
+  constructor(
+    private readonly deps: {
+      callers: CallerAuthenticator;
+      feed: ChangeFeed;
+      follower: WatchPoller;
+      publishedKids: () => string[];
+      clock: Clock;
+      heartbeatMs: number;
+      events?: WatchEvents;
+    },
+  ) {}
+
+  /** Authenticates, then streams until `signal` aborts; ends with `unavailable` then, so a watcher reconnects and resumes. */
+  async *watch(credentials: ClientCredentials, request: { cursor: string }, signal: AbortSignal): AsyncGenerator<WatchMessage> {
+    const caller = await this.deps.callers.authenticate(credentials, WATCH_SCOPES);
+    if (caller.kind === "client") requireClientScopes(caller.client, WATCH_SCOPES);
+    if (request.cursor !== "" && parseFeedCursor(request.cursor) === undefined) {
+      throw invalidRequest("cursor is not one this server sent: send the cursor of the last snapshot, event or heartbeat, or none");
+    }
+    const queue: ChangeFeedEntry[] = [];
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.deps.follower.subscribe((entries) => {
+      for (const entry of entries) queue.push(entry);
+      wake?.();
+    });
+    const onAbort = () => wake?.();
+    signal.addEventListener("abort", onAbort);
+    this.deps.events?.watcherOpened();
+    try {
+      let cursor: string;
+      if (request.cursor !== "" && (await this.deps.feed.holds(request.cursor))) {
+        cursor = request.cursor;
+      } else {
+        const snapshot = await this.snapshot();
+        cursor = snapshot.cursor;
+        yield this.sent({ kind: "snapshot", snapshot });
+      }
+      // Catch up by reading the feed directly until the follower delivers everything after our cursor.
+      for (;;) {
+        for (;;) {
+          const page = await this.deps.feed.read(cursor, PAGE);
+          for (const entry of page.entries) yield this.sent(this.eventOf(entry));
+          cursor = page.next ?? cursor;
+          if (page.entries.length < PAGE) break;
+        }
+        if (this.deps.follower.join(cursor)) break;
+      }
+      let heartbeatAt = performance.now() + this.deps.heartbeatMs;
+      while (!signal.aborted) {
+        // Taken in one go: shift() per entry is quadratic in a burst.
+        for (const entry of queue.splice(0)) {
+          if (compareFeedCursors(entry.cursor, cursor) <= 0) continue;
+          cursor = entry.cursor;
+          yield this.sent(this.eventOf(entry));
+        }
+        const untilHeartbeat = heartbeatAt - performance.now();
+        if (untilHeartbeat <= 0) {
+          heartbeatAt = performance.now() + this.deps.heartbeatMs;
+          // Silence while the feed is unreachable is the watcher's cue that it may be stale.
+          if (this.deps.follower.readWithin(this.deps.heartbeatMs)) {
+            yield this.sent({ kind: "heartbeat", cursor, serverTimeMs: this.deps.clock.now() });
+          }
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, untilHeartbeat);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+      throw new OAuthError("temporarily_unavailable", "unavailable", "the stream was ended (server shutting down): reconnect and resume from your cursor");
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      unsubscribe();
+      this.deps.events?.watcherClosed();
+    }
+  }
+
+  /** Reads the whole feed (it holds only what is still in force) and reduces it to the state as of its last entry. */
+  async snapshot(): Promise<RevocationSnapshot> {
+    const nowSeconds = this.deps.clock.now() / 1000;
+    const revoked = new Map<string, number>();
+    const cutoffs = new Map<string, number>();
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.deps.feed.read(cursor, PAGE);
+      for (const { event } of page.entries) {
+        if (event.type === "access_token_revoked" && event.exp > nowSeconds) revoked.set(event.jti, event.exp);
+        else if (event.type === "client_tokens_revoked") cutoffs.set(event.clientId, Math.max(event.issuedBeforeMs, cutoffs.get(event.clientId) ?? 0));
+      }
+      cursor = page.next ?? cursor;
+      if (page.entries.length < PAGE) break;
+    }
+    return {
+      cursor: cursor ?? BEFORE_EVERYTHING,
+      revokedTokens: [...revoked].map(([jti, exp]) => ({ jti, exp })),
+      clientCutoffs: [...cutoffs].map(([clientId, issuedBeforeMs]) => ({ clientId, issuedBeforeMs })),
+      signingKeyIds: this.deps.publishedKids(),
+    };
+  }
+
+  private eventOf(entry: ChangeFeedEntry): WatchMessage {
+    const signingKeyIds = entry.event.type === "signing_keys_changed" ? this.deps.publishedKids() : [];
+    return { kind: "event", cursor: entry.cursor, event: entry.event, signingKeyIds };
+  }
+
+  private sent(message: WatchMessage): WatchMessage {
+    this.deps.events?.watchMessageSent(message.kind);
+    return message;
+  }
+}

@@ -52,13 +52,13 @@ export function encodeFeedEvent(event: FeedEvent): FeedFields {
 export function decodeFeedEvent(fields: FeedFields): FeedEvent | undefined {
   switch (fields.type) {
     case "access_token_revoked": {
-      const exp = seconds(fields.exp);
+      const exp = wholeNumber(fields.exp);
       return fields.jti === undefined || exp === undefined ? undefined : { type: fields.type, jti: fields.jti, exp };
     }
     case "client_changed":
       return fields.client_id === undefined ? undefined : { type: fields.type, clientId: fields.client_id };
     case "client_tokens_revoked": {
-      const issuedBeforeMs = seconds(fields.issued_before_ms);
+      const issuedBeforeMs = wholeNumber(fields.issued_before_ms);
       return fields.client_id === undefined || issuedBeforeMs === undefined ? undefined : { type: fields.type, clientId: fields.client_id, issuedBeforeMs };
     }
     case "api_key_changed":
@@ -70,8 +70,8 @@ export function decodeFeedEvent(fields: FeedFields): FeedEvent | undefined {
   }
 }
 
-/** A whole number of seconds or milliseconds since the epoch, as written by encodeFeedEvent. */
-function seconds(value: string | undefined): number | undefined {
+/** A whole number (seconds or milliseconds since the epoch), as written by encodeFeedEvent. */
+function wholeNumber(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d{1,16}$/.test(value)) return undefined;
   return Number(value);
 }

@@ -1,11 +1,11 @@
 import { Code } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { Source } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import type { AccessTokenClaims } from "../../src/domain/access-token.js";
 import { randomId } from "../../src/domain/random-id.js";
 import { storeKeys } from "../../src/store/store.js";
-import { ADMIN_SCOPE, BACKENDS, bearer, decodeJwt, startAdminServer, type AdminTestServer } from "../support/admin.js";
+import { ADMIN_SCOPE, BACKENDS, bearer, decodeJwt, useAdminServer, type AdminTestServer } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, testClient } from "../support/tokensmith.js";
 
@@ -23,16 +23,10 @@ const configClient = testClient("config-orders", ["orders:read", "token:introspe
 const MAX_TOKEN_LIFETIME_MS = 600_000;
 
 describe.each(BACKENDS)("AdminService RevokeClientTokens on %s", (_name, makeBackend) => {
-  const backend = makeBackend();
+  const server = useAdminServer(makeBackend, { admin, clients: [resourceServer, configClient] });
   let t: AdminTestServer;
-
-  beforeAll(async () => {
-    await backend.start();
-    t = await startAdminServer(backend, { admin, clients: [resourceServer, configClient] });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await backend.stop();
+  beforeEach(() => {
+    t = server();
   });
 
   const tokenOf = async (id: string, secret: string, scopes: string[] = []) =>

@@ -177,6 +177,12 @@ export class Administration {
 
   async deleteClient(id: string): Promise<void> {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
+    await this.storedClient(id, { fresh: true });
+    // Resource servers that verify locally know no clients: to them a deletion is a cut-off of all its tokens,
+    // announced first so that a failure leaves the client in place for a retry. It reaches to the end of the
+    // current second, covering tokens another instance issues from its cache until it hears of the deletion;
+    // a client created again with this id starts in the next second (ClientRegistry.create), past the cut-off.
+    await this.cutOffTokens(id, (Math.floor(this.deps.clock.now() / 1000) + 1) * 1000 - 1);
     if (!(await this.deps.clients.delete(id, this.deps.settings.maxTokenLifetimeSeconds * 1000))) throw notFound(`client "${id}"`);
     await this.deps.feed.append({ type: "client_changed", clientId: id });
   }
@@ -188,11 +194,16 @@ export class Administration {
    */
   async revokeClientTokens(id: string): Promise<number> {
     if (this.fixedClient(id) === undefined) await this.storedClient(id, { fresh: true });
-    const cutoff = await this.deps.cutoffs.revokeAll(id, this.deps.settings.maxTokenLifetimeSeconds * 1000);
+    return this.cutOffTokens(id);
+  }
+
+  private async cutOffTokens(id: string, at?: number): Promise<number> {
+    const cutoff = await this.deps.cutoffs.revokeAll(id, this.deps.settings.maxTokenLifetimeSeconds * 1000, at);
     // A token issued in the cut-off's own millisecond counts as before it (ClientTokenCutoffs): exclusive bound cutoff + 1.
     await this.deps.feed.append({ type: "client_tokens_revoked", clientId: id, issuedBeforeMs: cutoff + 1 });
     return cutoff;
   }
+
 
   // --- API keys ------------------------------------------------------------
 

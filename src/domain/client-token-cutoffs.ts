@@ -12,9 +12,8 @@ import type { Clock } from "./clock.js";
 export class ClientTokenCutoffs {
   constructor(private readonly deps: { store: Store; clock: Clock }) {}
 
-  /** Records the cut-off now and resolves it (ms since the epoch). */
-  async revokeAll(clientId: string, keepMs: number): Promise<number> {
-    const cutoff = this.deps.clock.now();
+  /** Records the cut-off (default: now; inclusive) and resolves it (ms since the epoch). */
+  async revokeAll(clientId: string, keepMs: number, cutoff = this.deps.clock.now()): Promise<number> {
     await this.deps.store.set(storeKeys.clientTokensRevoked(clientId), String(cutoff), { ttlMs: keepMs });
     return cutoff;
   }

@@ -53,11 +53,19 @@ describe.each(BACKENDS)("the change feed of AdminService changes on %s", (_name,
   it.each<[string, (id: string) => Promise<unknown>]>([
     ["UpdateClient", (id) => t.admin.updateClient({ client: { id, scopes: ["b:read"] }, updateMask: { paths: ["scopes"] } })],
     ["RotateClientSecret", (id) => t.admin.rotateClientSecret({ id, overlapSeconds: 0n })],
-    ["DeleteClient", (id) => t.admin.deleteClient({ id })],
   ])("%s appends client_changed with the client id", async (rpc, change) => {
     const id = `feed-${rpc.toLowerCase()}`;
     await t.admin.createClient({ id, scopes: ["a:read"] });
     expect(await eventsDuring(t, () => change(id))).toEqual([{ type: "client_changed", clientId: id }]);
+  });
+
+  it("DeleteClient appends a cut-off of the client's tokens to the end of the second, then client_changed", async () => {
+    await t.admin.createClient({ id: "feed-deleteclient", scopes: ["a:read"] });
+    const endOfSecond = (Math.floor(t.clock.now() / 1000) + 1) * 1000;
+    expect(await eventsDuring(t, () => t.admin.deleteClient({ id: "feed-deleteclient" }))).toEqual([
+      { type: "client_tokens_revoked", clientId: "feed-deleteclient", issuedBeforeMs: endOfSecond },
+      { type: "client_changed", clientId: "feed-deleteclient" },
+    ]);
   });
 
   it.each<[string, { exists: boolean }, (name: string) => Promise<unknown>]>([
@@ -131,11 +139,13 @@ describe("AdminService when the feed cannot be written (a real Redis refusing th
     }
   }
 
-  it("DeleteClient answers Unavailable, and the client is deleted all the same (the change stands)", async () => {
+  it("DeleteClient answers Unavailable before deleting anything (its cut-off comes first), so a retry completes it", async () => {
     const { clientSecret } = await t.admin.createClient({ id: "broken-feed-delete", scopes: ["a:read"] });
     await withBrokenFeed(async () => {
       await expectRpcError(t.admin.deleteClient({ id: "broken-feed-delete" }), Code.Unavailable, "temporarily_unavailable");
     });
+    expect((await t.admin.getClient({ id: "broken-feed-delete" })).client?.id).toBe("broken-feed-delete");
+    await t.admin.deleteClient({ id: "broken-feed-delete" });
     await expectRpcError(t.tokens.issueClientToken({}, { headers: basic("broken-feed-delete", clientSecret) }), Code.Unauthenticated, "invalid_client");
   });
 

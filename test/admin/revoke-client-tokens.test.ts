@@ -128,3 +128,44 @@ describe.each(BACKENDS)("AdminService RevokeClientTokens on %s", (_name, makeBac
     await expectRpcError(t.admin.revokeClientTokens({ id: "gone" }), Code.NotFound, "invalid_request", /not found/);
   });
 });
+
+/**
+ * Resource servers that verify JWTs locally know no clients: a deletion
+ * reaches them as a cut-off of the client's tokens (issue 18 item 6).
+ */
+describe.each(BACKENDS)("DeleteClient as seen by a WatchRevocations watcher on %s", (_name, makeBackend) => {
+  const server = useAdminServer(makeBackend, { admin, clients: [resourceServer] });
+  let t: AdminTestServer;
+  beforeEach(() => {
+    t = server();
+  });
+
+  const snapshotCutoffs = async () => {
+    const controller = new AbortController();
+    try {
+      const stream = t.tokens.watchRevocations({}, { headers: basic(resourceServer.id, resourceServer.secret), signal: controller.signal });
+      for await (const { message } of stream) {
+        if (message.case === "snapshot") return new Map(message.value.clientCutoffs.map((c) => [c.clientId, Number(c.issuedBeforeMs)]));
+      }
+      throw new Error("the stream ended before its snapshot");
+    } finally {
+      controller.abort();
+    }
+  };
+
+  it("cuts off every token the client held, and none of a client created afterwards with the same id", async () => {
+    const first = await t.admin.createClient({ id: "short-lived" });
+    const old = (await t.tokens.issueClientToken({}, { headers: basic("short-lived", first.clientSecret) })).accessToken;
+    t.clock.advance(10);
+    await t.admin.deleteClient({ id: "short-lived" });
+
+    const cutoff = (await snapshotCutoffs()).get("short-lived");
+    const oldClaims = decodeJwt(old).payload as { iat_ms: number };
+    expect(cutoff).toBeGreaterThan(oldClaims.iat_ms);
+
+    t.clock.advance(10);
+    const second = await t.admin.createClient({ id: "short-lived" });
+    const fresh = (await t.tokens.issueClientToken({}, { headers: basic("short-lived", second.clientSecret) })).accessToken;
+    expect((decodeJwt(fresh).payload as { iat_ms: number }).iat_ms).toBeGreaterThanOrEqual(cutoff!);
+  });
+});

@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { errors, jwtVerify, type JWTHeaderParameters, type JWTPayload } from "jose";
 import type { ClientSessionOptions, SecureClientSessionOptions } from "node:http2";
 import { basicAuthorization } from "../client/basic-authorization.js";
@@ -116,7 +117,8 @@ class TokensmithVerifier implements Verifier {
   private snapshotApplied = false;
   private closed = false;
   private started: Promise<void> | undefined;
-  private readonly readyWaiters = new Set<() => void>();
+  /** Settled by the first snapshot (undefined), by close() or by a refusal of our credentials (an error). */
+  private readonly readyWaiters = new Set<(failure?: Error) => void>();
 
   constructor(private readonly options: VerifierOptions) {
     this.audiences = Array.isArray(options.audience) ? options.audience : [options.audience];
@@ -142,14 +144,24 @@ class TokensmithVerifier implements Verifier {
       apply: (message) => this.apply(message),
       minBackoffMs: options.minBackoffMs ?? 100,
       maxBackoffMs: options.maxBackoffMs ?? 5_000,
-      onError: (error) => this.options.onError?.(error),
+      onError: (error) => {
+        // Wrong credentials or scope will not fix themselves: ready() says so rather than wait forever (the stream keeps retrying).
+        if (!this.snapshotApplied && error instanceof ConnectError && (error.code === Code.Unauthenticated || error.code === Code.PermissionDenied)) {
+          this.settleReady(new Error(`WatchRevocations refused the verifier's client "${options.clientId}": ${error.message}`, { cause: error }));
+        }
+        this.options.onError?.(error);
+      },
     });
     this.sweeper = setInterval(() => this.revocations.sweep(Date.now() / 1000), SWEEP_MS);
     this.sweeper.unref();
   }
 
   ready(): Promise<void> {
-    this.started ??= this.start();
+    this.started ??= this.start().catch((error: unknown) => {
+      // A later ready() tries again (say, once the client has been given its scope).
+      this.started = undefined;
+      throw error;
+    });
     return this.started;
   }
 
@@ -167,7 +179,8 @@ class TokensmithVerifier implements Verifier {
     }
     this.stream.start();
     if (this.snapshotApplied) return;
-    await new Promise<void>((resolve) => this.readyWaiters.add(resolve));
+    const failure = await new Promise<Error | undefined>((resolve) => this.readyWaiters.add(resolve));
+    if (failure !== undefined) throw failure;
     if (this.closed) throw new Error("the verifier was closed before it was ready");
   }
 
@@ -187,7 +200,11 @@ class TokensmithVerifier implements Verifier {
     clearInterval(this.sweeper);
     this.keys.close();
     await this.stream.stop();
-    for (const resolve of this.readyWaiters) resolve();
+    this.settleReady();
+  }
+
+  private settleReady(failure?: Error): void {
+    for (const settle of this.readyWaiters) settle(failure);
     this.readyWaiters.clear();
   }
 
@@ -272,8 +289,7 @@ class TokensmithVerifier implements Verifier {
         );
         this.publishedKeys(signingKeyIds);
         this.snapshotApplied = true;
-        for (const resolve of this.readyWaiters) resolve();
-        this.readyWaiters.clear();
+        this.settleReady();
         return;
       }
       case "event": {

@@ -168,6 +168,11 @@ describe.each(BACKENDS)("tokensmith/verifier on %s", (_name, makeBackend) => {
     expect(reasonOf(await verifier.verify(after))).toBe("active");
   });
 
+  it("ready() rejects when Tokensmith refuses the verifier's client (wrong secret, or no token:introspect) instead of waiting forever", async () => {
+    await expect(verifierFor(t, { clientSecret: "wrong" }).ready()).rejects.toThrow(/refused the verifier's client "orders-api"/);
+    await expect(verifierFor(t, { clientId: holder.id, clientSecret: holder.secret }).ready()).rejects.toThrow(/refused the verifier's client "checkout"/);
+  });
+
   it("before ready() and after close() it answers stale: it never accepts what it cannot check", async () => {
     const verifier = verifierFor(t);
     const token = await tokenOf();

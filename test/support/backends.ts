@@ -3,7 +3,7 @@ import { ManualClock } from "../../src/domain/clock.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { RunningServer, StartOptions } from "../../src/server.js";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from "./redis-server.js";
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer, type RedisServerOptions } from "./redis-server.js";
 
 /** A store deployment that RPC tests run against: embedded memory, standalone Redis, or a 3-master Cluster. */
 export interface Backend {
@@ -40,12 +40,13 @@ export function memoryBackend(): Backend & { clock: ManualClock } {
 
 const realWait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export function redisBackend(): Backend & { redis(): RedisServer } {
+/** @param options for the redis-server, e.g. `{ appendonly: true }` so that acknowledged writes survive `kill()` and `restart()`. */
+export function redisBackend(options: RedisServerOptions = {}): Backend & { redis(): RedisServer } {
   let server: RedisServer | undefined;
   return {
     name: "redis standalone",
     async start() {
-      server = await startRedis();
+      server = await startRedis(options);
     },
     async stop() {
       await server?.stop();

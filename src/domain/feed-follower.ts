@@ -1,14 +1,9 @@
 import type { Logger } from "pino";
 import { compareFeedCursors } from "../store/feed-cursor.js";
-import type { ChangeFeed, FeedEvent } from "./change-feed.js";
+import type { ChangeFeed } from "./change-feed.js";
+import { FeedCacheInvalidation, type FeedCaches } from "./feed-caches.js";
 
-/** What an instance caches that a feed event can make wrong. */
-export interface FeedCaches {
-  clients: { readThrough: boolean; forget(clientId: string): void; forgetAll(): void };
-  apiKeys: { readThrough: boolean; forgetName(name: string): void; forgetAll(): void };
-  verifiedTokens: { forgetVerified(matches: (claims: { jti: string; client_id: string }) => boolean): void };
-  keyRing: { reload(): Promise<void> };
-}
+export type { FeedCaches } from "./feed-caches.js";
 
 /** Entries read per poll: a burst of admin changes is applied in a few polls, not one huge read. */
 const PAGE = 500;
@@ -28,12 +23,15 @@ export class FeedFollower {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly waiters = new Set<() => void>();
+  private readonly caches: FeedCacheInvalidation;
   /** False after a failed read, until a read succeeds. */
   reachable = true;
 
   constructor(
     private readonly deps: { feed: ChangeFeed; caches: FeedCaches; pollMs: number; logger: Logger },
-  ) {}
+  ) {
+    this.caches = new FeedCacheInvalidation(deps.caches, deps.logger);
+  }
 
   start(): void {
     this.schedule(0);
@@ -86,17 +84,17 @@ export class FeedFollower {
       }
       const page = await this.deps.feed.read(this.cursor, PAGE);
       if (this.reachable) {
-        await this.apply(page.entries.map((entry) => entry.event));
+        await this.caches.apply(page.entries.map((entry) => entry.event));
         this.cursor = page.next;
       } else {
         this.cursor = await this.recovered(page.next, page.oldest);
         this.reachable = true;
-        this.setReadThrough(false);
+        this.caches.readThrough = false;
       }
     } catch (error) {
       if (this.reachable) this.deps.logger.warn({ err: error }, "change feed unreachable: caches read through the store until it is back");
       this.reachable = false;
-      this.setReadThrough(true);
+      this.caches.readThrough = true;
     }
     for (const waiter of [...this.waiters]) waiter();
   }
@@ -110,52 +108,8 @@ export class FeedFollower {
     const trimmed = this.cursor !== undefined && oldest !== undefined && compareFeedCursors(this.cursor, oldest) < 0;
     // The end is read before the caches go: a change announced after it is applied by the next poll.
     const resume = trimmed ? await this.deps.feed.end() : next;
-    const { caches } = this.deps;
-    caches.clients.forgetAll();
-    caches.apiKeys.forgetAll();
-    caches.verifiedTokens.forgetVerified(() => true);
-    await this.reloadKeys();
+    await this.caches.forgetEverything();
     this.deps.logger.info("change feed readable again: caches cleared");
     return resume;
-  }
-
-  private async apply(events: FeedEvent[]): Promise<void> {
-    const { caches } = this.deps;
-    let reload = false;
-    for (const event of events) {
-      switch (event.type) {
-        case "client_changed":
-          caches.clients.forget(event.clientId);
-          break;
-        case "api_key_changed":
-          caches.apiKeys.forgetName(event.name);
-          break;
-        case "access_token_revoked":
-          caches.verifiedTokens.forgetVerified((claims) => claims.jti === event.jti);
-          break;
-        case "client_tokens_revoked":
-          caches.verifiedTokens.forgetVerified((claims) => claims.client_id === event.clientId);
-          break;
-        case "signing_keys_changed":
-          reload = true;
-          break;
-      }
-    }
-    // Once per page, and awaited: the entry counts as applied when the ring has it.
-    if (reload) await this.reloadKeys();
-  }
-
-  private async reloadKeys(): Promise<void> {
-    try {
-      await this.deps.caches.keyRing.reload();
-    } catch (error) {
-      // The periodic refresh (signingKeys.refreshSeconds) tries again.
-      this.deps.logger.warn({ err: error }, "signing keys changed, but the key ring could not be re-read");
-    }
-  }
-
-  private setReadThrough(on: boolean): void {
-    this.deps.caches.clients.readThrough = on;
-    this.deps.caches.apiKeys.readThrough = on;
   }
 }

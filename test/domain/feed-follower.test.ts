@@ -1,6 +1,6 @@
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ChangeFeed, type FeedEvent } from "../../src/domain/change-feed.js";
+import { ChangeFeed, type ChangeFeedEntry, type FeedEvent } from "../../src/domain/change-feed.js";
 import { ManualClock } from "../../src/domain/clock.js";
 import { FeedFollower, type FeedCaches } from "../../src/domain/feed-follower.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -8,9 +8,12 @@ import type { Store } from "../../src/store/store.js";
 
 /**
  * FeedFollower on a memory store (issue 18, item 2): which cache each event
- * clears, where it starts, and what it does when the feed cannot be read.
- * The caches are recorders, so the test sees exactly what was dropped; the
- * two-instance behaviour on Redis is in test/admin/feed-follower.test.ts.
+ * clears, where it starts, and what it does when the feed cannot be read; and
+ * that one read serves every subscribed watcher, a subscriber that caught up
+ * behind it being told to read on. The caches are recorders, so the test sees
+ * exactly what was dropped; the two-instance behaviour on Redis is in
+ * test/admin/feed-follower.test.ts, the watchers' side in
+ * test/domain/revocation-watch.test.ts.
  */
 
 const KEEP = { retainMs: 600_000 };
@@ -137,5 +140,47 @@ describe("FeedFollower", () => {
     await follower.whenReachable(true);
     await follower.waitFor(await append({ type: "client_changed", clientId: "new" }));
     expect(dropped.filter((entry) => entry.startsWith("client "))).toEqual(["client new"]);
+  });
+});
+
+describe("FeedFollower's subscribers", () => {
+  /** Resolves the first batch of entries delivered to a new subscriber. */
+  function nextBatch(): Promise<readonly ChangeFeedEntry[]> {
+    return new Promise((resolve) => {
+      const unsubscribe = follower.subscribe({
+        received: (entries) => {
+          unsubscribe();
+          resolve(entries);
+        },
+        skipped: () => {},
+      });
+    });
+  }
+
+  it("delivers each read to every subscriber: one read of the store, whatever their number", async () => {
+    follower.start();
+    await follower.whenReachable(true);
+    const start = await append({ type: "signing_keys_changed" });
+    await follower.waitFor(start);
+    const batches = Array.from({ length: 10 }, nextBatch);
+    expect(follower.join(start)).toBe(true);
+    await append({ type: "access_token_revoked", jti: "j-1", exp: 1_700_000_600 });
+    const received = await Promise.all(batches);
+    expect(received[0]!.map((entry) => entry.event)).toEqual([{ type: "access_token_revoked", jti: "j-1", exp: 1_700_000_600 }]);
+    // The very same array: one page read from the store, fanned out.
+    for (const batch of received) expect(batch).toBe(received[0]);
+  });
+
+  it("tells a subscriber that caught up to a cursor it has already passed to read on, and takes one at or beyond its position", async () => {
+    follower.start();
+    await follower.whenReachable(true);
+    const first = await append({ type: "signing_keys_changed" });
+    await follower.waitFor(first);
+    const batch = nextBatch();
+    expect(follower.join(first)).toBe(true);
+    const second = await append({ type: "client_changed", clientId: "orders" });
+    expect((await batch).map((entry) => entry.cursor)).toEqual([second]);
+    expect(follower.join(first)).toBe(false);
+    expect(follower.join(second)).toBe(true);
   });
 });

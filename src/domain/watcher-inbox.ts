@@ -4,12 +4,22 @@ import type { FeedListener } from "./feed-follower.js";
 import { OAuthError } from "./oauth-error.js";
 
 /**
+ * The most entries a watcher may have delivered to it and not yet sent. A
+ * watcher that does not read its stream (a stalled resource server, a full
+ * HTTP/2 window) would otherwise hold every entry the feed gets, without
+ * bound; past this it is ended, and resumes from its cursor when it
+ * reconnects. Ten thousand entries are about a megabyte, and far more than a
+ * reading watcher ever has queued between two of its turns.
+ */
+export const WATCH_QUEUE_LIMIT = 10_000;
+
+/**
  * One WatchRevocations stream's side of the feed follower: the entries
  * delivered to it and not yet sent, and whether it can still be kept current.
- * It can not once the follower skipped entries it had not reached; then
- * `ended` says why, the queue is let go, and the stream ends with
- * Unavailable: the watcher reconnects with its cursor and gets what it
- * missed, or a snapshot.
+ * It can not once it fell behind (WATCH_QUEUE_LIMIT), or once the follower
+ * skipped entries it had not reached; then `ended` says why, the queue is
+ * let go, and the stream ends with Unavailable: the watcher reconnects with
+ * its cursor and gets what it missed, or a snapshot.
  */
 export class WatcherInbox implements FeedListener {
   private queue: ChangeFeedEntry[] = [];
@@ -23,6 +33,7 @@ export class WatcherInbox implements FeedListener {
 
   received(entries: readonly ChangeFeedEntry[]): void {
     if (this.ended !== undefined) return;
+    if (this.queue.length + entries.length > WATCH_QUEUE_LIMIT) return this.end("fell behind: reconnect and resume from your cursor");
     for (const entry of entries) this.queue.push(entry);
     this.lastReceived = entries.at(-1)?.cursor ?? this.lastReceived;
     this.wakeUp();

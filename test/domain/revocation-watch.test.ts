@@ -6,6 +6,7 @@ import type { ClientCredentials } from "../../src/domain/client-authenticator.js
 import { ManualClock } from "../../src/domain/clock.js";
 import { FeedFollower, type FeedCaches } from "../../src/domain/feed-follower.js";
 import { RevocationWatch, type WatchMessage } from "../../src/domain/revocation-watch.js";
+import { WATCH_QUEUE_LIMIT } from "../../src/domain/watcher-inbox.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { FeedPage, Store } from "../../src/store/store.js";
 
@@ -13,8 +14,8 @@ import type { FeedPage, Store } from "../../src/store/store.js";
  * RevocationWatch behind the instance's feed follower, on a memory store whose
  * feed reads can be made to fail: what a watcher gets when the feed was
  * unreachable (and trimmed meanwhile), when its catch-up ends behind the
- * follower, and when it joins before the follower found the feed's end.
- * Authentication, transports and Redis are in
+ * follower, when it joins before the follower found the feed's end, and when it
+ * stops reading its stream. Authentication, transports and Redis are in
  * test/rpc/watch-revocations.test.ts.
  */
 
@@ -189,5 +190,23 @@ describe("RevocationWatch behind the instance's feed follower", () => {
     const first = await append(revoked("first"));
     follower.start();
     expect(cursorOf(await pending)).toBe(first);
+  });
+
+  it(`a watcher that does not read its stream while more than ${WATCH_QUEUE_LIMIT} entries arrive is ended with Unavailable; its cursor resumes it`, async () => {
+    follower.start();
+    await follower.whenReachable(true);
+    await append(revoked("before"));
+    const stream = openWatch();
+    const [snapshot] = await untilLive(stream);
+    // The stream is not read from here on: what the follower delivers queues up.
+    const appended: string[] = [];
+    for (let i = 0; i <= WATCH_QUEUE_LIMIT; i++) appended.push(await append(revoked(`burst-${i}`)));
+    await follower.waitFor(appended.at(-1)!);
+    await expect(next(stream)).rejects.toMatchObject({ kind: "unavailable", description: "fell behind: reconnect and resume from your cursor" });
+
+    const resumed = openWatch(cursorOf(snapshot!));
+    const received: string[] = [];
+    while (received.length < appended.length) received.push(cursorOf(await nextChange(resumed)));
+    expect(received).toEqual(appended);
   });
 });

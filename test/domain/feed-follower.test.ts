@@ -1,10 +1,10 @@
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ChangeFeed, type ChangeFeedEntry, type FeedEvent } from "../../src/domain/change-feed.js";
+import type { ChangeFeed, ChangeFeedEntry, FeedEvent } from "../../src/domain/change-feed.js";
 import { ManualClock } from "../../src/domain/clock.js";
 import { FeedFollower, type FeedCaches } from "../../src/domain/feed-follower.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { Store } from "../../src/store/store.js";
+import { UnreliableFeed } from "../support/unreliable-feed.js";
 
 /**
  * FeedFollower on a memory store (issue 18, item 2): which cache each event
@@ -25,8 +25,8 @@ const tokens = [
 
 let clock: ManualClock;
 let memory: MemoryStore;
-/** Set to make every feed read fail, as an unreachable Redis does. */
-let feedDown: boolean;
+/** Its `down` makes every feed read fail, as an unreachable Redis does. */
+let unreliable: UnreliableFeed;
 let feed: ChangeFeed;
 let dropped: string[];
 let caches: FeedCaches;
@@ -35,14 +35,8 @@ let follower: FeedFollower;
 beforeEach(() => {
   clock = new ManualClock(1_700_000_000_000);
   memory = new MemoryStore(clock);
-  feedDown = false;
-  const failWhenDown = <T>(read: () => Promise<T>) => (feedDown ? Promise.reject(new Error("feed down")) : read());
-  const store = {
-    feedAppend: (fields, options) => memory.feedAppend(fields, options),
-    feedRead: (after, count) => failWhenDown(() => memory.feedRead(after, count)),
-    feedLast: () => failWhenDown(() => memory.feedLast()),
-  } satisfies Pick<Store, "feedAppend" | "feedRead" | "feedLast">;
-  feed = new ChangeFeed({ store: store as unknown as Store, retainMs: KEEP.retainMs });
+  unreliable = new UnreliableFeed(memory, KEEP.retainMs);
+  feed = unreliable.feed;
   dropped = [];
   caches = {
     clients: { readThrough: false, forget: (id) => dropped.push(`client ${id}`), forgetAll: () => dropped.push("all clients") },
@@ -96,11 +90,11 @@ describe("FeedFollower", () => {
   it("a failed read makes the caches read through; the next good read clears them all and goes on from its cursor", async () => {
     follower.start();
     await follower.whenReachable(true);
-    feedDown = true;
+    unreliable.down = true;
     await follower.whenReachable(false);
     expect([caches.clients.readThrough, caches.apiKeys.readThrough]).toEqual([true, true]);
     const missed = await append({ type: "client_changed", clientId: "missed" });
-    feedDown = false;
+    unreliable.down = false;
     await follower.whenReachable(true);
     expect([caches.clients.readThrough, caches.apiKeys.readThrough]).toEqual([false, false]);
     expect(dropped).toEqual(["all clients", "all api keys", "tokens j-1,j-2,j-3", "key ring"]);
@@ -113,7 +107,7 @@ describe("FeedFollower", () => {
     follower.start();
     await follower.whenReachable(true);
     await follower.waitFor(await append({ type: "client_changed", clientId: "seen" }));
-    feedDown = true;
+    unreliable.down = true;
     await follower.whenReachable(false);
     clock.advance(60_000);
     // Appended with a short retention: the entry the follower is at, and the one after it, go.
@@ -125,18 +119,18 @@ describe("FeedFollower", () => {
     let end = held;
     for (let i = 0; i < 600; i++) end = await append({ type: "client_changed", clientId: `backlog-${i}` });
     dropped.length = 0;
-    feedDown = false;
+    unreliable.down = false;
     await follower.whenReachable(true);
     expect(dropped).toEqual(["all clients", "all api keys", "tokens j-1,j-2,j-3", "key ring"]);
     expect(follower.appliedCursor).toBe(end);
   });
 
   it("unreachable at start, it finds the end once the feed answers, and follows from there", async () => {
-    feedDown = true;
+    unreliable.down = true;
     await append({ type: "client_changed", clientId: "old" });
     follower.start();
     await follower.whenReachable(false);
-    feedDown = false;
+    unreliable.down = false;
     await follower.whenReachable(true);
     await follower.waitFor(await append({ type: "client_changed", clientId: "new" }));
     expect(dropped.filter((entry) => entry.startsWith("client "))).toEqual(["client new"]);

@@ -1,14 +1,14 @@
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
 import type { CallerAuthenticator } from "../../src/domain/caller.js";
-import { ChangeFeed, encodeFeedEvent, type FeedEvent } from "../../src/domain/change-feed.js";
+import { encodeFeedEvent, type ChangeFeed, type FeedEvent } from "../../src/domain/change-feed.js";
 import type { ClientCredentials } from "../../src/domain/client-authenticator.js";
 import { ManualClock } from "../../src/domain/clock.js";
 import { FeedFollower, type FeedCaches } from "../../src/domain/feed-follower.js";
 import { RevocationWatch, type WatchMessage } from "../../src/domain/revocation-watch.js";
 import { WATCH_QUEUE_LIMIT } from "../../src/domain/watcher-inbox.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { FeedPage, Store } from "../../src/store/store.js";
+import { UnreliableFeed } from "../support/unreliable-feed.js";
 
 /**
  * RevocationWatch behind the instance's feed follower, on a memory store whose
@@ -34,10 +34,8 @@ const noCaches: FeedCaches = {
 
 let clock: ManualClock;
 let memory: MemoryStore;
-/** Set to make every feed read fail, as an unreachable Redis does. */
-let feedDown: boolean;
-/** Called with each feed read that succeeded, before its reader gets the page. */
-let onRead: ((after: string | undefined, page: FeedPage) => Promise<void>) | undefined;
+/** Its `down` makes every feed read fail, as an unreachable Redis does. */
+let unreliable: UnreliableFeed;
 let feed: ChangeFeed;
 let follower: FeedFollower;
 let watch: RevocationWatch;
@@ -47,20 +45,8 @@ const opened: Array<{ stream: AsyncGenerator<WatchMessage>; controller: AbortCon
 beforeEach(() => {
   clock = new ManualClock(1_700_000_000_000);
   memory = new MemoryStore(clock);
-  feedDown = false;
-  onRead = undefined;
-  const failWhenDown = <T>(read: () => Promise<T>) => (feedDown ? Promise.reject(new Error("feed down")) : read());
-  const store = {
-    feedAppend: (fields, options) => memory.feedAppend(fields, options),
-    feedRead: (after, count) =>
-      failWhenDown(async () => {
-        const page = await memory.feedRead(after, count);
-        await onRead?.(after, page);
-        return page;
-      }),
-    feedLast: () => failWhenDown(() => memory.feedLast()),
-  } satisfies Pick<Store, "feedAppend" | "feedRead" | "feedLast">;
-  feed = new ChangeFeed({ store: store as unknown as Store, retainMs: KEEP_MS });
+  unreliable = new UnreliableFeed(memory, KEEP_MS);
+  feed = unreliable.feed;
   follower = new FeedFollower({ feed, caches: noCaches, pollMs: 5, logger: pino({ level: "silent" }) });
   joins = vi.spyOn(follower, "join");
   watch = new RevocationWatch({ callers: anyone, feed, follower, publishedKids: () => ["k-1"], clock, heartbeatMs: 50 });
@@ -116,12 +102,12 @@ describe("RevocationWatch behind the instance's feed follower", () => {
     await follower.whenReachable(true);
     const stream = openWatch();
     await untilLive(stream);
-    feedDown = true;
+    unreliable.down = true;
     await follower.whenReachable(false);
     // More than one page of the follower: it takes several polls to deliver them.
     const missed: string[] = [];
     for (let i = 0; i < 1_200; i++) missed.push(await append(revoked(`missed-${i}`)));
-    feedDown = false;
+    unreliable.down = false;
     await follower.whenReachable(true);
     const received: string[] = [];
     while (received.length < missed.length) received.push(cursorOf(await nextChange(stream)));
@@ -138,7 +124,7 @@ describe("RevocationWatch behind the instance's feed follower", () => {
     await untilLive(stream);
     const seen = await append(revoked("seen"));
     expect(cursorOf(await nextChange(stream))).toBe(seen);
-    feedDown = true;
+    unreliable.down = true;
     await follower.whenReachable(false);
     clock.advance(60_000);
     await append(revoked("trimmed"));
@@ -147,7 +133,7 @@ describe("RevocationWatch behind the instance's feed follower", () => {
     const held = await memory.feedAppend(encodeFeedEvent(revoked("held")), { retainMs: 1_000 });
     expect((await memory.feedRead(undefined, 1)).oldest).toBe(held);
     const pending = nextChange(stream);
-    feedDown = false;
+    unreliable.down = false;
     await follower.whenReachable(true);
     await expect(pending).rejects.toMatchObject({ kind: "unavailable", description: expect.stringContaining("reconnect and resume from your cursor") });
 
@@ -169,9 +155,9 @@ describe("RevocationWatch behind the instance's feed follower", () => {
     await follower.waitFor(missed[1]!);
     let passed = "";
     // While the watcher catches up from `from`, an entry is appended and the follower reads past it.
-    onRead = async (after) => {
+    unreliable.onRead = async (after) => {
       if (after !== from) return;
-      onRead = undefined;
+      unreliable.onRead = undefined;
       passed = await append(revoked("passed"));
       await follower.waitFor(passed);
     };

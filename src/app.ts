@@ -30,7 +30,6 @@ import { ChangeFeed } from "./domain/change-feed.js";
 import { FeedFollower } from "./domain/feed-follower.js";
 import { RevocationList } from "./domain/revocation-list.js";
 import { TokenRevoker } from "./domain/revocation.js";
-import { WatchPoller } from "./domain/watch-poller.js";
 import { RevocationWatch } from "./domain/revocation-watch.js";
 
 /** Everything a transport needs, wired once. The domain gets a Store and a clock, nothing else. */
@@ -50,10 +49,11 @@ export interface Domain {
   revoker: TokenRevoker;
   /** Every change that ends a credential's power, in order (issue 18). */
   feed: ChangeFeed;
-  /** Drops what this instance cached when the feed says it changed; started and stopped with the server. */
+  /**
+   * The instance's one reader of the feed: drops what this instance cached when the feed says it
+   * changed, and feeds every WatchRevocations stream; started and stopped with the server.
+   */
   follower: FeedFollower;
-  /** The instance's one reader of the feed for every WatchRevocations stream; stop it at shutdown. */
-  watchPoller: WatchPoller;
   revocationWatch: RevocationWatch;
   logger: Logger;
   metrics: Metrics;
@@ -163,16 +163,17 @@ export async function createDomain(options: {
   });
   const introspector = new Introspector({ callers, activeTokens, store, issuer, clock, limiter: introspectionLimiter });
   const revoker = new TokenRevoker({ callers, accessTokens, revocations, store, events: metrics });
-  // One poll of the store every feedPollMs serves every watcher on this instance.
-  const watchPoller = new WatchPoller({
+  // One poll of the store every feedPollMs serves the caches and every watcher on this instance.
+  const follower = new FeedFollower({
     feed,
+    caches: { clients, apiKeys, verifiedTokens: accessTokens, keyRing },
     pollMs: config.feedPollMs,
-    onError: (error) => logger.debug({ err: error }, "change feed read failed; watchers get no heartbeat until it succeeds"),
+    logger,
   });
   const revocationWatch = new RevocationWatch({
     callers,
     feed,
-    follower: watchPoller,
+    follower,
     publishedKids: () => keyRing.publicJwks().map((key) => key.kid),
     clock,
     heartbeatMs: config.watchHeartbeatSeconds * 1000,
@@ -195,12 +196,6 @@ export async function createDomain(options: {
       jwksUriPolicy: config.clientJwksUris,
     },
   });
-  const follower = new FeedFollower({
-    feed,
-    caches: { clients, apiKeys, verifiedTokens: accessTokens, keyRing },
-    pollMs: config.feedPollMs,
-    logger,
-  });
   return {
     config,
     issuer,
@@ -217,7 +212,6 @@ export async function createDomain(options: {
     revoker,
     feed,
     follower,
-    watchPoller,
     revocationWatch,
     logger,
     metrics,

@@ -228,7 +228,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       domain.storeOutages.close();
       // Before the port closes: open watch streams end now and their connections go idle, so close() need not wait out the grace.
       shutdown.abort();
-      domain.watchPoller.close();
       await server.close(config.shutdownGraceSeconds * 1000);
       await domain.keyRing.close();
       if (!options.store) await store.close();

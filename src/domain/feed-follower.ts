@@ -1,39 +1,66 @@
 import type { Logger } from "pino";
 import { compareFeedCursors } from "../store/feed-cursor.js";
-import type { ChangeFeed, FeedEvent } from "./change-feed.js";
+import type { ChangeFeed, ChangeFeedEntry } from "./change-feed.js";
+import { FeedCacheInvalidation, type FeedCaches } from "./feed-caches.js";
 
-/** What an instance caches that a feed event can make wrong. */
-export interface FeedCaches {
-  clients: { readThrough: boolean; forget(clientId: string): void; forgetAll(): void };
-  apiKeys: { readThrough: boolean; forgetName(name: string): void; forgetAll(): void };
-  verifiedTokens: { forgetVerified(matches: (claims: { jti: string; client_id: string }) => boolean): void };
-  keyRing: { reload(): Promise<void> };
-}
+export type { FeedCaches } from "./feed-caches.js";
 
 /** Entries read per poll: a burst of admin changes is applied in a few polls, not one huge read. */
 const PAGE = 500;
 
+/** What the follower tells each subscriber (an open WatchRevocations stream), synchronously, in feed order. */
+export interface FeedListener {
+  /** The entries of one read: they follow on from the previous delivery, with nothing left out between. */
+  received(entries: readonly ChangeFeedEntry[]): void;
+  /**
+   * The follower moved on to `cursor` without delivering what came before it
+   * (back from an outage during which the feed was trimmed past it): a
+   * listener that had not reached `cursor` has a gap it cannot fill.
+   */
+  skipped(cursor: string): void;
+}
+
 /**
- * Follows the change feed from its end at start-up (the caches start empty,
- * so history matters not) and drops what each event makes stale, so a change
- * acknowledged on one instance holds on every instance within about one poll
- * interval. One read at a time. A read that fails makes the caches read
- * through until one succeeds; then everything cached goes, since events may
- * have been missed meanwhile.
+ * The instance's one reader of the change feed (issue 18): every
+ * `pollMs` it reads one page, drops what the page makes stale in the caches,
+ * then hands the same page to every subscriber, so the store is read once per
+ * poll however many WatchRevocations streams are open. One read at a time.
+ *
+ * It starts at the feed's end (the caches start empty, so history matters
+ * not). A read that fails makes the caches read through until one succeeds;
+ * then everything cached goes, since events may have been missed meanwhile,
+ * and if the feed was trimmed past the follower it skips on to the feed's end
+ * (replaying would only repeat what dropping everything covers), telling the
+ * subscribers, which cannot fill that gap themselves.
+ *
+ * A subscriber joins in two steps, so that it misses nothing between its own
+ * catch-up and the live entries: it subscribes first (entries read from then
+ * on reach it), reads the feed itself up to some cursor, then `join`s with
+ * that cursor. `join` says whether the follower is no further than that
+ * cursor; if it is further, the subscriber reads on and asks again.
  */
 export class FeedFollower {
-  private cursor: string | undefined;
+  /** The cursor of the last entry applied and delivered; undefined: before every entry. */
+  private position: string | undefined;
   /** False until the feed's end is known: then reads start after it. */
   private positioned = false;
+  /** The earliest cursor joined before the follower was positioned: it then starts no later. */
+  private earliestJoin: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly waiters = new Set<() => void>();
+  private readonly listeners = new Set<FeedListener>();
+  private readonly caches: FeedCacheInvalidation;
+  /** performance.now() of the end of the last poll that succeeded. */
+  private lastReadAt = Number.NEGATIVE_INFINITY;
   /** False after a failed read, until a read succeeds. */
   reachable = true;
 
   constructor(
     private readonly deps: { feed: ChangeFeed; caches: FeedCaches; pollMs: number; logger: Logger },
-  ) {}
+  ) {
+    this.caches = new FeedCacheInvalidation(deps.caches, deps.logger);
+  }
 
   start(): void {
     this.schedule(0);
@@ -46,17 +73,37 @@ export class FeedFollower {
 
   /** The cursor of the last entry applied (undefined before any). */
   get appliedCursor(): string | undefined {
-    return this.cursor;
+    return this.position;
   }
 
   /** Resolves once the entry at `cursor` (and every one before it) is applied. */
   waitFor(cursor: string): Promise<void> {
-    return this.until(() => this.cursor !== undefined && compareFeedCursors(this.cursor, cursor) >= 0);
+    return this.until(() => this.position !== undefined && compareFeedCursors(this.position, cursor) >= 0);
   }
 
   /** Resolves once a read failed (false), or once the follower is positioned and reading (true). */
   whenReachable(reachable: boolean): Promise<void> {
     return this.until(() => (reachable ? this.positioned && this.reachable : !this.reachable));
+  }
+
+  /** `listener` gets every poll's entries from now on, until the returned function is called. */
+  subscribe(listener: FeedListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** True when every entry after `cursor` will reach subscribed listeners; false: read on from `cursor` first. */
+  join(cursor: string): boolean {
+    if (!this.positioned) {
+      if (this.earliestJoin === undefined || compareFeedCursors(cursor, this.earliestJoin) < 0) this.earliestJoin = cursor;
+      return true;
+    }
+    return this.position === undefined || compareFeedCursors(this.position, cursor) <= 0;
+  }
+
+  /** Whether the last successful poll was within `ms`: only then may a watcher be told it is current. */
+  readWithin(ms: number): boolean {
+    return performance.now() - this.lastReadAt <= ms;
   }
 
   private until(done: () => boolean): Promise<void> {
@@ -80,82 +127,64 @@ export class FeedFollower {
 
   private async poll(): Promise<void> {
     try {
-      if (!this.positioned) {
-        this.cursor = await this.deps.feed.end();
-        this.positioned = true;
-      }
-      const page = await this.deps.feed.read(this.cursor, PAGE);
+      if (!this.positioned) await this.findEnd();
+      const page = await this.deps.feed.read(this.position, PAGE);
       if (this.reachable) {
-        await this.apply(page.entries.map((entry) => entry.event));
-        this.cursor = page.next;
+        await this.caches.apply(page.entries.map((entry) => entry.event));
+        this.deliver(page.next, page.entries);
       } else {
-        this.cursor = await this.recovered(page.next, page.oldest);
-        this.reachable = true;
-        this.setReadThrough(false);
+        await this.recover(page);
       }
+      this.lastReadAt = performance.now();
     } catch (error) {
-      if (this.reachable) this.deps.logger.warn({ err: error }, "change feed unreachable: caches read through the store until it is back");
+      if (this.reachable) this.deps.logger.warn({ err: error }, "change feed unreachable: caches read through the store, and watchers get no heartbeat, until it is back");
       this.reachable = false;
-      this.setReadThrough(true);
+      this.caches.readThrough = true;
     }
     for (const waiter of [...this.waiters]) waiter();
   }
 
   /**
-   * Back after failed reads: whatever was announced meanwhile is unknown, so
-   * every cache goes and the key ring is read again. A cursor the feed has
-   * trimmed since would only replay what dropping everything already covers.
+   * Starts after the feed's end, or after the earliest cursor a subscriber
+   * joined with meanwhile (it read the feed up to there just now, so at most
+   * a few entries before the end, and dropping a few more cache entries than
+   * needed harms nothing).
    */
-  private async recovered(next: string | undefined, oldest: string | undefined): Promise<string | undefined> {
-    const trimmed = this.cursor !== undefined && oldest !== undefined && compareFeedCursors(this.cursor, oldest) < 0;
+  private async findEnd(): Promise<void> {
+    const end = await this.deps.feed.end();
+    const joined = this.earliestJoin;
+    this.position = end === undefined || joined === undefined || compareFeedCursors(end, joined) <= 0 ? end : joined;
+    this.positioned = true;
+    this.earliestJoin = undefined;
+  }
+
+  /**
+   * Back after failed reads: whatever was announced meanwhile is unknown, so
+   * every cache goes and the key ring is read again. The page read is still
+   * every entry after the position, unless the feed has trimmed past it; then
+   * the follower skips on to the feed's end, as replaying would only repeat
+   * what dropping everything covers for the caches, and the subscribers hear
+   * of the gap.
+   */
+  private async recover(page: { entries: ChangeFeedEntry[]; next: string | undefined; oldest: string | undefined }): Promise<void> {
+    const from = this.position;
+    const trimmed = from !== undefined && page.oldest !== undefined && compareFeedCursors(from, page.oldest) < 0;
     // The end is read before the caches go: a change announced after it is applied by the next poll.
-    const resume = trimmed ? await this.deps.feed.end() : next;
-    const { caches } = this.deps;
-    caches.clients.forgetAll();
-    caches.apiKeys.forgetAll();
-    caches.verifiedTokens.forgetVerified(() => true);
-    await this.reloadKeys();
+    const end = trimmed ? await this.deps.feed.end() : undefined;
+    await this.caches.forgetEverything();
+    this.reachable = true;
+    this.caches.readThrough = false;
     this.deps.logger.info("change feed readable again: caches cleared");
-    return resume;
+    if (!trimmed) return this.deliver(page.next, page.entries);
+    // An end gone meanwhile (the feed emptied): on after what was read.
+    const skippedTo = end ?? page.next ?? from;
+    this.position = skippedTo;
+    for (const listener of this.listeners) listener.skipped(skippedTo);
   }
 
-  private async apply(events: FeedEvent[]): Promise<void> {
-    const { caches } = this.deps;
-    let reload = false;
-    for (const event of events) {
-      switch (event.type) {
-        case "client_changed":
-          caches.clients.forget(event.clientId);
-          break;
-        case "api_key_changed":
-          caches.apiKeys.forgetName(event.name);
-          break;
-        case "access_token_revoked":
-          caches.verifiedTokens.forgetVerified((claims) => claims.jti === event.jti);
-          break;
-        case "client_tokens_revoked":
-          caches.verifiedTokens.forgetVerified((claims) => claims.client_id === event.clientId);
-          break;
-        case "signing_keys_changed":
-          reload = true;
-          break;
-      }
-    }
-    // Once per page, and awaited: the entry counts as applied when the ring has it.
-    if (reload) await this.reloadKeys();
-  }
-
-  private async reloadKeys(): Promise<void> {
-    try {
-      await this.deps.caches.keyRing.reload();
-    } catch (error) {
-      // The periodic refresh (signingKeys.refreshSeconds) tries again.
-      this.deps.logger.warn({ err: error }, "signing keys changed, but the key ring could not be re-read");
-    }
-  }
-
-  private setReadThrough(on: boolean): void {
-    this.deps.caches.clients.readThrough = on;
-    this.deps.caches.apiKeys.readThrough = on;
+  /** Moves on to `next` and hands `entries` (all those up to it) to every subscriber, in one step: a join sees either both or neither. */
+  private deliver(next: string | undefined, entries: readonly ChangeFeedEntry[]): void {
+    this.position = next;
+    if (entries.length > 0) for (const listener of this.listeners) listener.received(entries);
   }
 }

@@ -3,9 +3,10 @@ import { requireClientScopes, type CallerAuthenticator } from "./caller.js";
 import type { ChangeFeed, ChangeFeedEntry, FeedEvent } from "./change-feed.js";
 import type { ClientCredentials } from "./client-authenticator.js";
 import type { Clock } from "./clock.js";
-import type { WatchPoller } from "./watch-poller.js";
+import type { FeedFollower } from "./feed-follower.js";
 import { INTROSPECT_SCOPE } from "./introspection.js";
 import { invalidRequest, OAuthError } from "./oauth-error.js";
+import { WatcherInbox } from "./watcher-inbox.js";
 
 const WATCH_SCOPES = [INTROSPECT_SCOPE] as const;
 const PAGE = 1_000;
@@ -37,7 +38,7 @@ export interface WatchEvents {
  * WatchRevocations (issue 18): what a resource server that verifies JWTs
  * locally follows to refuse revoked tokens. A snapshot of every revocation in
  * force unless the watcher's cursor is still held in the feed, then the
- * feed's entries as the instance's one WatchPoller reads them, and a
+ * feed's entries as the instance's one FeedFollower reads them, and a
  * heartbeat every `heartbeatMs` while the feed is being read, so that a
  * watcher that hears nothing knows it may be missing revocations.
  */
@@ -46,7 +47,7 @@ export class RevocationWatch {
     private readonly deps: {
       callers: CallerAuthenticator;
       feed: ChangeFeed;
-      follower: WatchPoller;
+      follower: Pick<FeedFollower, "subscribe" | "join" | "readWithin">;
       publishedKids: () => string[];
       clock: Clock;
       heartbeatMs: number;
@@ -61,13 +62,9 @@ export class RevocationWatch {
     if (request.cursor !== "" && parseFeedCursor(request.cursor) === undefined) {
       throw invalidRequest("cursor is not one this server sent: send the cursor of the last snapshot, event or heartbeat, or none");
     }
-    const queue: ChangeFeedEntry[] = [];
-    let wake: (() => void) | undefined;
-    const unsubscribe = this.deps.follower.subscribe((entries) => {
-      for (const entry of entries) queue.push(entry);
-      wake?.();
-    });
-    const onAbort = () => wake?.();
+    const inbox = new WatcherInbox();
+    const unsubscribe = this.deps.follower.subscribe(inbox);
+    const onAbort = () => inbox.wakeUp();
     signal.addEventListener("abort", onAbort);
     this.deps.events?.watcherOpened();
     try {
@@ -89,10 +86,11 @@ export class RevocationWatch {
         }
         if (this.deps.follower.join(cursor)) break;
       }
+      inbox.joined(cursor);
       let heartbeatAt = performance.now() + this.deps.heartbeatMs;
       while (!signal.aborted) {
-        // Taken in one go: shift() per entry is quadratic in a burst.
-        for (const entry of queue.splice(0)) {
+        if (inbox.ended !== undefined) throw inbox.ended;
+        for (const entry of inbox.take()) {
           if (compareFeedCursors(entry.cursor, cursor) <= 0) continue;
           cursor = entry.cursor;
           yield this.sent(this.eventOf(entry));
@@ -106,14 +104,7 @@ export class RevocationWatch {
           }
           continue;
         }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, untilHeartbeat);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
+        await inbox.wait(untilHeartbeat);
       }
       throw new OAuthError("temporarily_unavailable", "unavailable", "the stream was ended (server shutting down): reconnect and resume from your cursor");
     } finally {

@@ -1,16 +1,19 @@
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ChangeFeed, type FeedEvent } from "../../src/domain/change-feed.js";
+import type { ChangeFeed, ChangeFeedEntry, FeedEvent } from "../../src/domain/change-feed.js";
 import { ManualClock } from "../../src/domain/clock.js";
 import { FeedFollower, type FeedCaches } from "../../src/domain/feed-follower.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import type { Store } from "../../src/store/store.js";
+import { UnreliableFeed } from "../support/unreliable-feed.js";
 
 /**
  * FeedFollower on a memory store (issue 18, item 2): which cache each event
- * clears, where it starts, and what it does when the feed cannot be read.
- * The caches are recorders, so the test sees exactly what was dropped; the
- * two-instance behaviour on Redis is in test/admin/feed-follower.test.ts.
+ * clears, where it starts, and what it does when the feed cannot be read; and
+ * that one read serves every subscribed watcher, a subscriber that caught up
+ * behind it being told to read on. The caches are recorders, so the test sees
+ * exactly what was dropped; the two-instance behaviour on Redis is in
+ * test/admin/feed-follower.test.ts, the watchers' side in
+ * test/domain/revocation-watch.test.ts.
  */
 
 const KEEP = { retainMs: 600_000 };
@@ -22,8 +25,8 @@ const tokens = [
 
 let clock: ManualClock;
 let memory: MemoryStore;
-/** Set to make every feed read fail, as an unreachable Redis does. */
-let feedDown: boolean;
+/** Its `down` makes every feed read fail, as an unreachable Redis does. */
+let unreliable: UnreliableFeed;
 let feed: ChangeFeed;
 let dropped: string[];
 let caches: FeedCaches;
@@ -32,14 +35,8 @@ let follower: FeedFollower;
 beforeEach(() => {
   clock = new ManualClock(1_700_000_000_000);
   memory = new MemoryStore(clock);
-  feedDown = false;
-  const failWhenDown = <T>(read: () => Promise<T>) => (feedDown ? Promise.reject(new Error("feed down")) : read());
-  const store = {
-    feedAppend: (fields, options) => memory.feedAppend(fields, options),
-    feedRead: (after, count) => failWhenDown(() => memory.feedRead(after, count)),
-    feedLast: () => failWhenDown(() => memory.feedLast()),
-  } satisfies Pick<Store, "feedAppend" | "feedRead" | "feedLast">;
-  feed = new ChangeFeed({ store: store as unknown as Store, retainMs: KEEP.retainMs });
+  unreliable = new UnreliableFeed(memory, KEEP.retainMs);
+  feed = unreliable.feed;
   dropped = [];
   caches = {
     clients: { readThrough: false, forget: (id) => dropped.push(`client ${id}`), forgetAll: () => dropped.push("all clients") },
@@ -93,11 +90,11 @@ describe("FeedFollower", () => {
   it("a failed read makes the caches read through; the next good read clears them all and goes on from its cursor", async () => {
     follower.start();
     await follower.whenReachable(true);
-    feedDown = true;
+    unreliable.down = true;
     await follower.whenReachable(false);
     expect([caches.clients.readThrough, caches.apiKeys.readThrough]).toEqual([true, true]);
     const missed = await append({ type: "client_changed", clientId: "missed" });
-    feedDown = false;
+    unreliable.down = false;
     await follower.whenReachable(true);
     expect([caches.clients.readThrough, caches.apiKeys.readThrough]).toEqual([false, false]);
     expect(dropped).toEqual(["all clients", "all api keys", "tokens j-1,j-2,j-3", "key ring"]);
@@ -110,7 +107,7 @@ describe("FeedFollower", () => {
     follower.start();
     await follower.whenReachable(true);
     await follower.waitFor(await append({ type: "client_changed", clientId: "seen" }));
-    feedDown = true;
+    unreliable.down = true;
     await follower.whenReachable(false);
     clock.advance(60_000);
     // Appended with a short retention: the entry the follower is at, and the one after it, go.
@@ -122,20 +119,62 @@ describe("FeedFollower", () => {
     let end = held;
     for (let i = 0; i < 600; i++) end = await append({ type: "client_changed", clientId: `backlog-${i}` });
     dropped.length = 0;
-    feedDown = false;
+    unreliable.down = false;
     await follower.whenReachable(true);
     expect(dropped).toEqual(["all clients", "all api keys", "tokens j-1,j-2,j-3", "key ring"]);
     expect(follower.appliedCursor).toBe(end);
   });
 
   it("unreachable at start, it finds the end once the feed answers, and follows from there", async () => {
-    feedDown = true;
+    unreliable.down = true;
     await append({ type: "client_changed", clientId: "old" });
     follower.start();
     await follower.whenReachable(false);
-    feedDown = false;
+    unreliable.down = false;
     await follower.whenReachable(true);
     await follower.waitFor(await append({ type: "client_changed", clientId: "new" }));
     expect(dropped.filter((entry) => entry.startsWith("client "))).toEqual(["client new"]);
+  });
+});
+
+describe("FeedFollower's subscribers", () => {
+  /** Resolves the first batch of entries delivered to a new subscriber. */
+  function nextBatch(): Promise<readonly ChangeFeedEntry[]> {
+    return new Promise((resolve) => {
+      const unsubscribe = follower.subscribe({
+        received: (entries) => {
+          unsubscribe();
+          resolve(entries);
+        },
+        skipped: () => {},
+      });
+    });
+  }
+
+  it("delivers each read to every subscriber: one read of the store, whatever their number", async () => {
+    follower.start();
+    await follower.whenReachable(true);
+    const start = await append({ type: "signing_keys_changed" });
+    await follower.waitFor(start);
+    const batches = Array.from({ length: 10 }, nextBatch);
+    expect(follower.join(start)).toBe(true);
+    await append({ type: "access_token_revoked", jti: "j-1", exp: 1_700_000_600 });
+    const received = await Promise.all(batches);
+    expect(received[0]!.map((entry) => entry.event)).toEqual([{ type: "access_token_revoked", jti: "j-1", exp: 1_700_000_600 }]);
+    // The very same array: one page read from the store, fanned out.
+    for (const batch of received) expect(batch).toBe(received[0]);
+  });
+
+  it("tells a subscriber that caught up to a cursor it has already passed to read on, and takes one at or beyond its position", async () => {
+    follower.start();
+    await follower.whenReachable(true);
+    const first = await append({ type: "signing_keys_changed" });
+    await follower.waitFor(first);
+    const batch = nextBatch();
+    expect(follower.join(first)).toBe(true);
+    const second = await append({ type: "client_changed", clientId: "orders" });
+    expect((await batch).map((entry) => entry.cursor)).toEqual([second]);
+    expect(follower.join(first)).toBe(false);
+    expect(follower.join(second)).toBe(true);
   });
 });

@@ -1,0 +1,72 @@
+import type { Logger } from "pino";
+import type { FeedEvent } from "./change-feed.js";
+
+/** What an instance caches that a feed event can make wrong. */
+export interface FeedCaches {
+  clients: { readThrough: boolean; forget(clientId: string): void; forgetAll(): void };
+  apiKeys: { readThrough: boolean; forgetName(name: string): void; forgetAll(): void };
+  verifiedTokens: { forgetVerified(matches: (claims: { jti: string; client_id: string }) => boolean): void };
+  keyRing: { reload(): Promise<void> };
+}
+
+/**
+ * What the change feed means for this instance's caches: each event drops
+ * exactly what it makes stale, and when events may have been missed (the
+ * feed could not be read) everything goes. Kept apart from the poller, which
+ * decides when each applies, so the cache rules read on their own.
+ */
+export class FeedCacheInvalidation {
+  constructor(
+    private readonly caches: FeedCaches,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Drops what `events` (one page, in feed order) make stale; the key ring is re-read once per page, and awaited: an entry counts as applied when the ring has it. */
+  async apply(events: readonly FeedEvent[]): Promise<void> {
+    const { caches } = this;
+    let reload = false;
+    for (const event of events) {
+      switch (event.type) {
+        case "client_changed":
+          caches.clients.forget(event.clientId);
+          break;
+        case "api_key_changed":
+          caches.apiKeys.forgetName(event.name);
+          break;
+        case "access_token_revoked":
+          caches.verifiedTokens.forgetVerified((claims) => claims.jti === event.jti);
+          break;
+        case "client_tokens_revoked":
+          caches.verifiedTokens.forgetVerified((claims) => claims.client_id === event.clientId);
+          break;
+        case "signing_keys_changed":
+          reload = true;
+          break;
+      }
+    }
+    if (reload) await this.reloadKeys();
+  }
+
+  /** Events may have been missed: every cache goes and the key ring is read again. */
+  async forgetEverything(): Promise<void> {
+    this.caches.clients.forgetAll();
+    this.caches.apiKeys.forgetAll();
+    this.caches.verifiedTokens.forgetVerified(() => true);
+    await this.reloadKeys();
+  }
+
+  /** On while the feed cannot be read: a cached client or API key may be stale unannounced, so every lookup asks the store. */
+  set readThrough(on: boolean) {
+    this.caches.clients.readThrough = on;
+    this.caches.apiKeys.readThrough = on;
+  }
+
+  private async reloadKeys(): Promise<void> {
+    try {
+      await this.caches.keyRing.reload();
+    } catch (error) {
+      // The periodic refresh (signingKeys.refreshSeconds) tries again.
+      this.logger.warn({ err: error }, "signing keys changed, but the key ring could not be re-read");
+    }
+  }
+}

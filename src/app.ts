@@ -10,8 +10,12 @@ import { ConfigError, type Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
 import { EphemeralKeyPersistence, FileKeyPersistence, KeyRing, type KeyRingPersistence } from "./keys/key-ring.js";
 import { KeyEncryption } from "./keys/key-encryption.js";
-import { inlineSignatures, SigningThreads } from "./keys/signing-threads.js";
-import { ed25519Engine } from "./keys/ed25519.js";
+import { inlineSignatures, SigningThreads, type Signatures } from "./keys/signing-threads.js";
+import { ed25519Engine, type Ed25519Engine } from "./keys/ed25519.js";
+import { DEFAULT_TENANT, TenantStore } from "./store/tenant-store.js";
+import { TenantDomains, UNKNOWN_TENANT } from "./tenant-domains.js";
+import { TenantRegistry, type TenantSpec } from "./domain/tenant-registry.js";
+import { join } from "node:path";
 import { StoreKeyPersistence } from "./keys/store-key-persistence.js";
 import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
@@ -34,6 +38,10 @@ import { RevocationWatch } from "./domain/revocation-watch.js";
 
 /** Everything a transport needs, wired once. The domain gets a Store and a clock, nothing else. */
 export interface Domain {
+  /** Whose domain this is: every tenant has its own issuer, keys, clients, API keys, grants and revocations. */
+  tenant: string;
+  /** Every tenant loaded on this instance (shared by all their domains). */
+  tenants: TenantDomains;
   config: Config;
   issuer: string;
   clock: Clock;
@@ -61,13 +69,18 @@ export interface Domain {
   storeOutages: StoreOutageLog;
 }
 
-export function apiKeysFromConfig(config: Config): ApiKey[] {
+export function apiKeysFromConfig(config: Pick<Config, "apiKeys">): ApiKey[] {
   return config.apiKeys.map((key) => apiKeyOf(key, "config"));
+}
+
+/** A tenant the config file declares, with its clients and API keys (lifetimes default as the deployment's do). */
+function tenantSpecFromConfig(tenant: Config["tenants"][number], config: Config): TenantSpec {
+  return { id: tenant.id, clients: clientsFromConfig({ ...config, clients: tenant.clients }), apiKeys: apiKeysFromConfig(tenant) };
 }
 
 export const tokenEndpointOf = (issuer: string) => `${issuer}/oauth2/token`;
 
-export function clientsFromConfig(config: Config): Client[] {
+export function clientsFromConfig(config: Pick<Config, "clients" | "defaultTokenLifetimeSeconds">): Client[] {
   return config.clients.map((client) =>
     clientOf(client, {
       tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
@@ -82,15 +95,16 @@ export function clientsFromConfig(config: Config): Client[] {
  * Shared Redis: the ring lives in the store (encrypted with the KEK) so all
  * instances agree. Embedded: a file in the data directory, or nothing.
  */
-function keyPersistence(config: Config, store: Store, logger: Logger): KeyRingPersistence {
+function keyPersistence(config: Config, store: Store, logger: Logger, tenant: string): KeyRingPersistence {
   const encryption = config.keyEncryptionKey ? KeyEncryption.fromEnvironmentValue(config.keyEncryptionKey) : undefined;
+  if (tenant === UNKNOWN_TENANT) return new EphemeralKeyPersistence();
   if (config.store.type === "redis") {
     if (encryption === undefined && config.production) {
       throw new ConfigError(
         "production mode keeps signing keys in Redis encrypted: set TOKENSMITH_KEY_ENCRYPTION_KEY to 32 random bytes (e.g. `openssl rand -hex 32`)",
       );
     }
-    if (encryption === undefined) {
+    if (encryption === undefined && tenant === DEFAULT_TENANT) {
       // Anyone who can read Redis (a backup, a replica, MONITOR) could then sign tokens.
       logger.warn(
         "private signing keys are stored in Redis unencrypted: set TOKENSMITH_KEY_ENCRYPTION_KEY to 32 random bytes (e.g. `openssl rand -hex 32`) on every instance",
@@ -98,7 +112,23 @@ function keyPersistence(config: Config, store: Store, logger: Logger): KeyRingPe
     }
     return new StoreKeyPersistence(store, encryption);
   }
-  return config.dataDir ? new FileKeyPersistence(config.dataDir, encryption) : new EphemeralKeyPersistence();
+  if (!config.dataDir) return new EphemeralKeyPersistence();
+  return new FileKeyPersistence(tenant === DEFAULT_TENANT ? config.dataDir : join(config.dataDir, "tenants", tenant), encryption);
+}
+
+/** What every tenant's domain on this instance shares. */
+interface InstanceParts {
+  config: Config;
+  clock: Clock;
+  /** The store itself: tenants other than the default see it through a TenantStore. */
+  rootStore: Store;
+  logger: Logger;
+  metrics: Metrics;
+  storeOutages: StoreOutageLog;
+  signatures: Signatures;
+  ed25519: Ed25519Engine;
+  /** The deployment's issuer: the default tenant's, and the base of every other's (`<issuer>/t/<tenant>`). */
+  issuer: string;
 }
 
 export async function createDomain(options: {
@@ -117,15 +147,65 @@ export async function createDomain(options: {
   if (config.ed25519 === "libsodium" && ed25519.name !== "libsodium") {
     logger.warn("libsodium (sodium-native) does not load on this platform: node:crypto computes Ed25519 signatures");
   }
-  const keyRing = await KeyRing.open({
-    persistence: keyPersistence(config, store, logger),
-    algorithm: config.signingAlgorithm,
+  let defaultRing: KeyRing | undefined;
+  const metrics = new Metrics({
+    http2Sessions: options.http2Sessions,
+    signingKeyAges: () =>
+      (defaultRing?.describe() ?? []).filter((key) => key.published).map((key) => ({ kid: key.kid, ageSeconds: (clock.now() - key.createdAt) / 1000 })),
+  });
+  const parts: InstanceParts = {
+    config,
     clock,
+    rootStore: store,
+    logger,
+    metrics,
+    storeOutages: new StoreOutageLog({ logger, probe: () => store.ping(), intervalMs: config.storeOutageLogSeconds * 1000 }),
     signatures: config.signingThreads > 0 ? new SigningThreads(config.signingThreads, logger) : inlineSignatures,
     ed25519,
+    issuer,
+  };
+  // One reader of the deployment's one feed, for every tenant loaded here.
+  const tenants: TenantDomains = new TenantDomains({
+    build: (spec, follower): Promise<Domain> => createTenantDomain(parts, spec, follower, tenants),
+    registry: new TenantRegistry({ store, clock, declared: config.tenants.map((tenant) => tenantSpecFromConfig(tenant, config)) }),
+    capacity: config.tenantCacheSize,
+    logger,
+  });
+  const follower = new FeedFollower({
+    feed: new ChangeFeed({ store, retainMs: config.maxTokenLifetimeSeconds * 1000 }),
+    caches: tenants.caches(),
+    pollMs: config.feedPollMs,
+    logger,
+  });
+  tenants.follow(follower);
+  const domain = await tenants.openDefault({
+    id: DEFAULT_TENANT,
+    clients: [...clientsFromConfig(config), ...(options.extraClients ?? [])],
+    apiKeys: [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])],
+  });
+  defaultRing = domain.keyRing;
+  return domain;
+}
+
+/** The issuer of a tenant: the deployment's own for the default tenant, `<issuer>/t/<tenant>` for any other. */
+export function tenantIssuer(deploymentIssuer: string, tenant: string): string {
+  return tenant === DEFAULT_TENANT ? deploymentIssuer : `${deploymentIssuer}/t/${tenant}`;
+}
+
+async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follower: FeedFollower, tenants: TenantDomains): Promise<Domain> {
+  const { config, clock, logger, metrics } = parts;
+  const tenant = spec.id;
+  const store = tenant === DEFAULT_TENANT ? parts.rootStore : new TenantStore(parts.rootStore, tenant);
+  const issuer = tenantIssuer(parts.issuer, tenant);
+  const keyRing = await KeyRing.open({
+    persistence: keyPersistence(config, store, logger, tenant),
+    algorithm: config.signingAlgorithm,
+    clock,
+    signatures: parts.signatures,
+    ed25519: parts.ed25519,
   });
   const cacheMs = config.clientCacheSeconds * 1000;
-  const clients = new LayeredClientRegistry([...clientsFromConfig(config), ...(options.extraClients ?? [])], {
+  const clients = new LayeredClientRegistry(spec.clients, {
     store,
     clock,
     cacheMs,
@@ -138,18 +218,13 @@ export async function createDomain(options: {
     audiences: [issuer, tokenEndpointOf(issuer)],
     fetchJwks: createJwksUriFetch(config.clientJwksUris),
   });
-  const metrics = new Metrics({
-    http2Sessions: options.http2Sessions,
-    signingKeyAges: () => keyRing.describe().filter((key) => key.published).map((key) => ({ kid: key.kid, ageSeconds: (clock.now() - key.createdAt) / 1000 })),
-  });
   const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits, events: metrics });
   const authenticator = new ClientAuthenticator(clients, assertions, limiter);
   const clientTokens = new ClientTokenIssuer({ authenticator, signer: keyRing, issuer, clock, events: metrics });
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
-  const staticApiKeys = [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])];
-  const apiKeys = new LayeredApiKeyRegistry(staticApiKeys, { store, clock, cacheMs });
-  // Held as long as a token can live: every entry still matters, no older one does.
-  const feed = new ChangeFeed({ store, retainMs: config.maxTokenLifetimeSeconds * 1000 });
+  const apiKeys = new LayeredApiKeyRegistry(spec.apiKeys, { store, clock, cacheMs });
+  // The tenant's view of the deployment's one feed, held as long as a token can live: every entry still matters, no older one does.
+  const feed = new ChangeFeed({ store: parts.rootStore, retainMs: config.maxTokenLifetimeSeconds * 1000, tenant });
   const revocations = new RevocationList({ store, clock, feed });
   const cutoffs = new ClientTokenCutoffs({ store, clock });
   const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, cutoffs, clients });
@@ -163,15 +238,9 @@ export async function createDomain(options: {
   });
   const introspector = new Introspector({ callers, activeTokens, store, issuer, clock, limiter: introspectionLimiter });
   const revoker = new TokenRevoker({ callers, accessTokens, revocations, store, events: metrics });
-  // One poll of the store every feedPollMs serves the caches and every watcher on this instance.
-  const follower = new FeedFollower({
-    feed,
-    caches: { clients, apiKeys, verifiedTokens: accessTokens, keyRing },
-    pollMs: config.feedPollMs,
-    logger,
-  });
   const revocationWatch = new RevocationWatch({
     callers,
+    tenant,
     feed,
     follower,
     publishedKids: () => keyRing.publicJwks().map((key) => key.kid),
@@ -197,6 +266,8 @@ export async function createDomain(options: {
     },
   });
   return {
+    tenant,
+    tenants,
     config,
     issuer,
     clock,
@@ -215,6 +286,6 @@ export async function createDomain(options: {
     revocationWatch,
     logger,
     metrics,
-    storeOutages: new StoreOutageLog({ logger, probe: () => store.ping(), intervalMs: config.storeOutageLogSeconds * 1000 }),
+    storeOutages: parts.storeOutages,
   };
 }

@@ -172,6 +172,19 @@ export const configSchema = z
     /** Scopes listed in the RFC 8414 metadata (scopes_supported), which anyone may read; none by default. */
     publicScopes: z.array(publicScope).default([]),
     apiKeys: z.array(apiKeySchema).default([]),
+    /** Tenants declared here (read-only, like config clients), each with its own clients and API keys; more are created through the AdminService. */
+    tenants: z
+      .array(
+        z.object({
+          id: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "a tenant id is 1-63 lower-case letters, digits or '-', not starting or ending with '-'").refine((id) => id !== "default", "the tenant default always exists: declare its clients at the top level"),
+          clients: z.array(clientSchema).default([]),
+          apiKeys: z.array(apiKeySchema).default([]),
+        }),
+      )
+      .default([])
+      .refine((tenants) => new Set(tenants.map((tenant) => tenant.id)).size === tenants.length, "tenant ids must be unique"),
+    /** Tenants other than the default held in memory by one instance at most (loaded on first use, least recently used dropped). */
+    tenantCacheSize: z.number().int().min(1).max(1_000_000).default(1_000),
     /** Production mode refuses to keep private signing keys in a shared store unencrypted. */
     production: z.boolean().default(false),
     /** AES-256-GCM key-encryption key for private signing keys in the store: 32 bytes as hex or base64. From the environment. */

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { pino, type Logger } from "pino";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { TokenService } from "../gen/tokensmith/v1/token_service_pb.js";
@@ -21,12 +21,16 @@ import { httpRoutes } from "./http/http-routes.js";
 import { sendJson } from "./http/json-response.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
-import { contextValuesOf } from "./rpc/call-context.js";
+import { contextValuesOf, domainOfCall, setRequestTenant } from "./rpc/call-context.js";
+import { routeTenant } from "./edge/tenant-route.js";
+import { DEFAULT_TENANT } from "./store/tenant-store.js";
+import { UNKNOWN_TENANT } from "./tenant-domains.js";
+import { OAuthError } from "./domain/oauth-error.js";
 import { metricsInterceptor, observedCall } from "./rpc/observability-interceptor.js";
 import { connectUnaryFastPath } from "./rpc/connect-unary-fast-path.js";
 import { operationsRoutes, type Lifecycle } from "./http/operations-routes.js";
 import { consoleRoute } from "./http/console-route.js";
-import type { NodeRequest } from "./edge/node-http.js";
+import type { NodeRequest, NodeResponse } from "./edge/node-http.js";
 import { HealthMonitor, healthService } from "./rpc/health.js";
 import { registerReflection, registeredServices } from "./rpc/reflection.js";
 import { tokenService } from "./rpc/token-service.js";
@@ -61,12 +65,20 @@ export function createLogger(config: Config): Logger {
 }
 
 /** The API's services and their implementations, built once for both paths. */
+/** The services, each call served by the domain of its tenant (the default tenant's when the edge set none). */
 function apiServices(domain: Domain): ServedService[] {
   return [
-    servedService(TokenService, tokenService(domain)),
-    servedService(AdminService, adminService(domain.administration)),
+    servedService(TokenService, tokenService((context) => tokenServiceDomain(context, domain))),
+    servedService(AdminService, adminService((context) => domainOfCall(context, domain).administration)),
     servedService(DiagnosticsService, diagnosticsService()),
   ];
+}
+
+/** A tenant that does not exist has no JWKS to give: NotFound rather than the keys of its stand-in. */
+function tokenServiceDomain(context: HandlerContext, fallback: Domain): Domain {
+  const domain = domainOfCall(context, fallback);
+  if (domain.tenant === UNKNOWN_TENANT && context.method.name === "GetJwks") throw new OAuthError("invalid_request", "not_found", "no such tenant");
+  return domain;
 }
 
 /** The single place where services are wired to the router. */
@@ -109,7 +121,13 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSig
     contextValues,
     around: observedCall(edge),
   });
-  const http = httpRoutes(domain, edge);
+  // Each tenant's OAuth endpoints and documents, built on its first request (closures over its domain).
+  const httpByTenant = new WeakMap<Domain, ReturnType<typeof httpRoutes>>();
+  const httpOf = (tenant: Domain) => {
+    let routesOfTenant = httpByTenant.get(tenant);
+    if (routesOfTenant === undefined) httpByTenant.set(tenant, (routesOfTenant = httpRoutes(tenant, edge)));
+    return routesOfTenant;
+  };
   const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });
   const webConsole = consoleRoute({ logger: domain.logger });
   const cors = corsHandler(domain.config.cors);
@@ -124,11 +142,54 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSig
       return;
     }
     if (webConsole(req, res)) return;
-    if (http(req, res)) return;
+    const target = routeTenant(req);
+    if (!target.ok) {
+      // The RPC handlers answer InvalidArgument with this; an OAuth endpoint answers invalid_request.
+      setRequestTenant(req, target.message);
+      if (isHttpRoute(req)) return sendJson(res, 400, { error: "invalid_request", error_description: target.message });
+      return serve(domain, req, res);
+    }
+    if (target.tenant === DEFAULT_TENANT) return serve(domain, req, res);
+    const loaded = target.wellFormed ? domain.tenants.peek(target.tenant) : undefined;
+    if (loaded !== undefined) return serve(loaded, req, res);
+    (target.wellFormed ? domain.tenants.find(target.tenant) : Promise.resolve(undefined)).then(
+      (found) => (found !== undefined ? serve(found, req, res) : serveUnknownTenant(req, res)),
+      (error: unknown) => {
+        // The store could not say whether the tenant exists: Unavailable, as for any call that needs the store.
+        const failure = edge.failure(error, edge.requestIdOf(req));
+        setRequestTenant(req, failure.message);
+        if (isHttpRoute(req)) return sendJson(res, 503, { error: failure.error, error_description: failure.message }, { "retry-after": "1" });
+        return serve(domain, req, res);
+      },
+    );
+  };
+
+  function serve(tenant: Domain, req: NodeRequest, res: NodeResponse): void {
+    if (tenant !== domain) setRequestTenant(req, tenant);
+    if (httpOf(tenant)(req, res)) return;
     if (connectUnary(req, res)) return;
     rpc(req, res);
-  };
+  }
+
+  /**
+   * A tenant that does not exist answers like a client that does not: its
+   * stand-in has no clients, API keys or admins, so every call fails
+   * authentication with invalid_client after the same store reads. Its
+   * discovery documents are 404.
+   */
+  function serveUnknownTenant(req: NodeRequest, res: NodeResponse): void {
+    if (isDocument(req)) return sendJson(res, 404, { error: "not_found", error_description: "no such tenant" });
+    domain.tenants.unknown().then(
+      (standIn) => serve(standIn, req, res),
+      (error: unknown) => sendJson(res, 500, { error: "server_error", error_description: edge.failure(error, edge.requestIdOf(req)).message }),
+    );
+  }
 }
+
+const HTTP_ROUTE = /^\/(oauth2\/(token|introspect|revoke)|\.well-known\/(jwks\.json|oauth-authorization-server))(\?|$)/;
+const DOCUMENT = /^\/\.well-known\/(jwks\.json|oauth-authorization-server)(\?|$)/;
+const isHttpRoute = (req: NodeRequest) => HTTP_ROUTE.test(req.url ?? "/");
+const isDocument = (req: NodeRequest) => DOCUMENT.test(req.url ?? "/");
 
 /**
  * At start-up the store may still be connecting: wait a bounded time, then
@@ -199,17 +260,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const shutdown = new AbortController();
   handler = requestHandler(domain, lifecycle, shutdown.signal);
-  const maintenance = startKeyMaintenance({
-    keyRing: domain.keyRing,
-    store,
-    feed: domain.feed,
-    clock,
-    logger,
-    refreshMs: config.signingKeys.refreshSeconds * 1000,
-    rotateEveryMs: config.signingKeys.rotateEveryDays * 86_400_000,
-    publishDelayMs: config.signingKeys.publishDelaySeconds * 1000,
-    retireAfterMs: config.maxTokenLifetimeSeconds * 1000,
-  });
+  // Each tenant's key ring is refreshed and rotated while the tenant is loaded here (a tenant not in use costs nothing).
+  const maintainKeys = (tenant: Domain) =>
+    startKeyMaintenance({
+      keyRing: tenant.keyRing,
+      store: tenant.store,
+      feed: tenant.feed,
+      clock,
+      logger,
+      refreshMs: config.signingKeys.refreshSeconds * 1000,
+      rotateEveryMs: config.signingKeys.rotateEveryDays * 86_400_000,
+      publishDelayMs: config.signingKeys.publishDelaySeconds * 1000,
+      retireAfterMs: config.maxTokenLifetimeSeconds * 1000,
+    });
+  const maintenance = maintainKeys(domain);
+  domain.tenants.maintainWith(maintainKeys);
   domain.follower.start();
   const scheme = tls ? "https" : "http";
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -224,6 +289,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       accepting = false;
       if (config.shutdownDelaySeconds > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
       maintenance.stop();
+      domain.tenants.close();
       domain.follower.stop();
       domain.storeOutages.close();
       // Before the port closes: open watch streams end now and their connections go idle, so close() need not wait out the grace.

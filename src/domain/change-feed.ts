@@ -1,5 +1,6 @@
 import { requireFeedCursor } from "../store/feed-cursor.js";
 import type { FeedFields, Store } from "../store/store.js";
+import { DEFAULT_TENANT } from "../store/tenant-store.js";
 
 /**
  * Every change that ends a credential's power, in one ordered feed that
@@ -25,8 +26,13 @@ export type FeedEventType = FeedEvent["type"];
 
 export interface ChangeFeedEntry {
   cursor: string;
+  /** Whose change it is: the deployment has one feed, each entry tagged with its tenant. */
+  tenant: string;
   event: FeedEvent;
 }
+
+/** The field naming an entry's tenant; absent for the default tenant (so a deployment without tenants writes what it always did). */
+const TENANT_FIELD = "tenant";
 
 /** The stream fields of an event: snake_case, numbers in decimal. */
 export function encodeFeedEvent(event: FeedEvent): FeedFields {
@@ -82,11 +88,19 @@ function wholeNumber(value: string | undefined): number | undefined {
  * Unavailable, so nothing is acknowledged that followers could miss.
  */
 export class ChangeFeed {
-  constructor(private readonly deps: { store: Store; retainMs: number }) {}
+  /**
+   * `tenant`: this view appends entries of that tenant and reads only
+   * theirs; without one it reads every tenant's (the instance's follower).
+   */
+  constructor(private readonly deps: { store: Store; retainMs: number; tenant?: string }) {}
 
   /** Resolves the entry's cursor. */
   append(event: FeedEvent): Promise<string> {
-    return this.deps.store.feedAppend(encodeFeedEvent(event), { retainMs: this.deps.retainMs });
+    const fields = encodeFeedEvent(event);
+    const { tenant } = this.deps;
+    // Written into the fresh object encodeFeedEvent made: a spread then a property costs ~0.7 µs on Node 20 (revocation is a hot path).
+    if (tenant !== undefined && tenant !== DEFAULT_TENANT) (fields as Record<string, string>)[TENANT_FIELD] = tenant;
+    return this.deps.store.feedAppend(fields, { retainMs: this.deps.retainMs });
   }
 
   /** The newest cursor (undefined while the feed is empty): reading after it gives only what comes next. */
@@ -96,17 +110,25 @@ export class ChangeFeed {
 
   /**
    * Up to `count` entries after `after`, oldest first. `next` is the cursor
-   * to read on from (it passes entries that did not decode); `oldest` is the
+   * to read on from (it passes entries that did not decode, and other
+   * tenants' in a tenant's view); `oldest` is the
    * oldest still held: a reader whose cursor is older may have missed some.
    */
-  async read(after: string | undefined, count: number): Promise<{ entries: ChangeFeedEntry[]; next: string | undefined; oldest: string | undefined }> {
+  async read(
+    after: string | undefined,
+    count: number,
+  ): Promise<{ entries: ChangeFeedEntry[]; next: string | undefined; oldest: string | undefined; more: boolean }> {
     const page = await this.deps.store.feedRead(after, count);
     const entries: ChangeFeedEntry[] = [];
+    const only = this.deps.tenant;
     for (const { cursor, fields } of page.entries) {
+      const tenant = fields[TENANT_FIELD] ?? DEFAULT_TENANT;
+      if (only !== undefined && tenant !== only) continue;
       const event = decodeFeedEvent(fields);
-      if (event !== undefined) entries.push({ cursor, event });
+      if (event !== undefined) entries.push({ cursor, tenant, event });
     }
-    return { entries, next: page.entries.at(-1)?.cursor ?? after, oldest: page.oldest };
+    // `more`: the store had a full page, so there may be more after `next` (whatever this view kept of it).
+    return { entries, next: page.entries.at(-1)?.cursor ?? after, oldest: page.oldest, more: page.entries.length >= count };
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { FeedEvent } from "./change-feed.js";
+import { DEFAULT_TENANT } from "../store/tenant-store.js";
 
 /** What an instance caches that a feed event can make wrong. */
 export interface FeedCaches {
@@ -7,6 +8,18 @@ export interface FeedCaches {
   apiKeys: { readThrough: boolean; forgetName(name: string): void; forgetAll(): void };
   verifiedTokens: { forgetVerified(matches: (claims: { jti: string; client_id: string }) => boolean): void };
   keyRing: { reload(): Promise<void> };
+}
+
+/** The caches of every tenant loaded on this instance. */
+export interface TenantCacheDirectory {
+  /** A tenant's caches; undefined when it is not loaded here (nothing of it is cached). */
+  of(tenant: string): FeedCaches | undefined;
+  all(): Iterable<FeedCaches>;
+}
+
+/** A deployment without tenants: everything cached is the default tenant's. */
+export function onlyTenant(caches: FeedCaches): TenantCacheDirectory {
+  return { of: (tenant) => (tenant === DEFAULT_TENANT ? caches : undefined), all: () => [caches] };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { compareFeedCursors } from "../store/feed-cursor.js";
-import type { ChangeFeed, ChangeFeedEntry } from "./change-feed.js";
-import { FeedCacheInvalidation, type FeedCaches } from "./feed-caches.js";
+import type { ChangeFeed, ChangeFeedEntry, FeedEvent } from "./change-feed.js";
+import { FeedCacheInvalidation, onlyTenant, type FeedCaches, type TenantCacheDirectory } from "./feed-caches.js";
 
 export type { FeedCaches } from "./feed-caches.js";
 
@@ -50,16 +50,16 @@ export class FeedFollower {
   private stopped = false;
   private readonly waiters = new Set<() => void>();
   private readonly listeners = new Set<FeedListener>();
-  private readonly caches: FeedCacheInvalidation;
+  private readonly caches: TenantCacheDirectory;
   /** performance.now() of the end of the last poll that succeeded. */
   private lastReadAt = Number.NEGATIVE_INFINITY;
   /** False after a failed read, until a read succeeds. */
   reachable = true;
 
   constructor(
-    private readonly deps: { feed: ChangeFeed; caches: FeedCaches; pollMs: number; logger: Logger },
+    private readonly deps: { feed: ChangeFeed; caches: FeedCaches | TenantCacheDirectory; pollMs: number; logger: Logger },
   ) {
-    this.caches = new FeedCacheInvalidation(deps.caches, deps.logger);
+    this.caches = "of" in deps.caches ? deps.caches : onlyTenant(deps.caches);
   }
 
   start(): void {
@@ -130,7 +130,7 @@ export class FeedFollower {
       if (!this.positioned) await this.findEnd();
       const page = await this.deps.feed.read(this.position, PAGE);
       if (this.reachable) {
-        await this.caches.apply(page.entries.map((entry) => entry.event));
+        await this.apply(page.entries);
         this.deliver(page.next, page.entries);
       } else {
         await this.recover(page);
@@ -139,7 +139,7 @@ export class FeedFollower {
     } catch (error) {
       if (this.reachable) this.deps.logger.warn({ err: error }, "change feed unreachable: caches read through the store, and watchers get no heartbeat, until it is back");
       this.reachable = false;
-      this.caches.readThrough = true;
+      this.setReadThrough(true);
     }
     for (const waiter of [...this.waiters]) waiter();
   }
@@ -171,15 +171,39 @@ export class FeedFollower {
     const trimmed = from !== undefined && page.oldest !== undefined && compareFeedCursors(from, page.oldest) < 0;
     // The end is read before the caches go: a change announced after it is applied by the next poll.
     const end = trimmed ? await this.deps.feed.end() : undefined;
-    await this.caches.forgetEverything();
+    await Promise.all([...this.caches.all()].map((caches) => this.invalidation(caches).forgetEverything()));
     this.reachable = true;
-    this.caches.readThrough = false;
+    this.setReadThrough(false);
     this.deps.logger.info("change feed readable again: caches cleared");
     if (!trimmed) return this.deliver(page.next, page.entries);
     // An end gone meanwhile (the feed emptied): on after what was read.
     const skippedTo = end ?? page.next ?? from;
     this.position = skippedTo;
     for (const listener of this.listeners) listener.skipped(skippedTo);
+  }
+
+  /** Drops what a page makes stale, tenant by tenant: only in the tenants loaded on this instance. */
+  private async apply(entries: readonly ChangeFeedEntry[]): Promise<void> {
+    const byTenant = new Map<string, FeedEvent[]>();
+    for (const { tenant, event } of entries) {
+      const events = byTenant.get(tenant);
+      if (events === undefined) byTenant.set(tenant, [event]);
+      else events.push(event);
+    }
+    const applied: Array<Promise<void>> = [];
+    for (const [tenant, events] of byTenant) {
+      const caches = this.caches.of(tenant);
+      if (caches !== undefined) applied.push(this.invalidation(caches).apply(events));
+    }
+    await Promise.all(applied);
+  }
+
+  private setReadThrough(on: boolean): void {
+    for (const caches of this.caches.all()) this.invalidation(caches).readThrough = on;
+  }
+
+  private invalidation(caches: FeedCaches): FeedCacheInvalidation {
+    return new FeedCacheInvalidation(caches, this.deps.logger);
   }
 
   /** Moves on to `next` and hands `entries` (all those up to it) to every subscriber, in one step: a join sees either both or neither. */

@@ -46,6 +46,8 @@ export class RevocationWatch {
   constructor(
     private readonly deps: {
       callers: CallerAuthenticator;
+      /** Whose revocations this serves; `feed` is that tenant's view of the deployment's feed. */
+      tenant: string;
       feed: ChangeFeed;
       follower: Pick<FeedFollower, "subscribe" | "join" | "readWithin">;
       publishedKids: () => string[];
@@ -82,7 +84,7 @@ export class RevocationWatch {
           const page = await this.deps.feed.read(cursor, PAGE);
           for (const entry of page.entries) yield this.sent(this.eventOf(entry));
           cursor = page.next ?? cursor;
-          if (page.entries.length < PAGE) break;
+          if (!page.more) break;
         }
         if (this.deps.follower.join(cursor)) break;
       }
@@ -92,8 +94,9 @@ export class RevocationWatch {
         if (inbox.ended !== undefined) throw inbox.ended;
         for (const entry of inbox.take()) {
           if (compareFeedCursors(entry.cursor, cursor) <= 0) continue;
+          // The follower reads every tenant's entries; this stream moves past others' without sending them.
           cursor = entry.cursor;
-          yield this.sent(this.eventOf(entry));
+          if (entry.tenant === this.deps.tenant) yield this.sent(this.eventOf(entry));
         }
         const untilHeartbeat = heartbeatAt - performance.now();
         if (untilHeartbeat <= 0) {
@@ -127,7 +130,7 @@ export class RevocationWatch {
         else if (event.type === "client_tokens_revoked") cutoffs.set(event.clientId, Math.max(event.issuedBeforeMs, cutoffs.get(event.clientId) ?? 0));
       }
       cursor = page.next ?? cursor;
-      if (page.entries.length < PAGE) break;
+      if (!page.more) break;
     }
     return {
       cursor: cursor ?? BEFORE_EVERYTHING,

@@ -7,55 +7,60 @@ import { apiKeyChanges, apiKeyInfo, clientChanges, clientInfo, maskedChanges, si
 
 type Administration = Domain["administration"];
 
-/** Every admin call starts with the same authorization: a Bearer token with tokensmith:admin. */
-function guarded<Req, Res>(admin: Administration, handler: (request: Req) => Promise<Res>) {
-  return async (request: Req, context: HandlerContext): Promise<Res> => {
-    await admin.authorize(context.requestHeader.get("authorization"));
-    return handler(request);
-  };
-}
-
-export function adminService(admin: Administration): ServiceImpl<typeof AdminService> {
+/**
+ * AdminService over the administration of the call's tenant (`adminOf`), or
+ * of one tenant for every call.
+ */
+export function adminService(adminOf: Administration | ((context: HandlerContext) => Administration)): ServiceImpl<typeof AdminService> {
+  const administrationOf = typeof adminOf === "function" ? adminOf : () => adminOf;
+  /** Every admin call starts with the same authorization: a Bearer token with tokensmith:admin, in the call's tenant. */
+  const guarded =
+    <Req, Res>(handler: (request: Req, admin: Administration) => Promise<Res>) =>
+    async (request: Req, context: HandlerContext): Promise<Res> => {
+      const admin = administrationOf(context);
+      await admin.authorize(context.requestHeader.get("authorization"));
+      return handler(request, admin);
+    };
   return {
-    createClient: guarded(admin, async (request) => {
+    createClient: guarded(async (request, admin) => {
       const created = await admin.createClient({ id: request.id, ...clientChanges(request) });
       return { client: clientInfo(created.client), clientSecret: created.secret ?? "" };
     }),
-    getClient: guarded(admin, async (request) => ({ client: clientInfo(await admin.getClient(request.id)) })),
-    listClients: guarded(admin, async (request) => {
+    getClient: guarded(async (request, admin) => ({ client: clientInfo(await admin.getClient(request.id)) })),
+    listClients: guarded(async (request, admin) => {
       const page = await admin.listClients(request.pageSize, request.pageToken);
       return { clients: page.items.map(clientInfo), nextPageToken: page.nextPageToken };
     }),
-    updateClient: guarded(admin, async (request) => {
+    updateClient: guarded(async (request, admin) => {
       const changes = maskedChanges<ClientChanges>(ClientInfoSchema, request.updateMask, clientChanges(request.client));
       return { client: clientInfo(await admin.updateClient(request.client?.id ?? "", changes)) };
     }),
-    rotateClientSecret: guarded(admin, async (request) => {
+    rotateClientSecret: guarded(async (request, admin) => {
       const rotated = await admin.rotateClientSecret(request.id, Number(request.overlapSeconds));
       return { client: clientInfo(rotated.client), clientSecret: rotated.secret };
     }),
-    deleteClient: guarded(admin, async (request) => {
+    deleteClient: guarded(async (request, admin) => {
       await admin.deleteClient(request.id);
       return {};
     }),
-    revokeClientTokens: guarded(admin, async (request) => ({ revokeTime: timestampFromMs(await admin.revokeClientTokens(request.id)) })),
-    createApiKey: guarded(admin, async (request) => {
+    revokeClientTokens: guarded(async (request, admin) => ({ revokeTime: timestampFromMs(await admin.revokeClientTokens(request.id)) })),
+    createApiKey: guarded(async (request, admin) => {
       const created = await admin.createApiKey({ name: request.name, ...apiKeyChanges(request) });
       return { apiKey: apiKeyInfo(created.apiKey), key: created.key };
     }),
-    listApiKeys: guarded(admin, async (request) => {
+    listApiKeys: guarded(async (request, admin) => {
       const page = await admin.listApiKeys(request.pageSize, request.pageToken);
       return { apiKeys: page.items.map(apiKeyInfo), nextPageToken: page.nextPageToken };
     }),
-    updateApiKey: guarded(admin, async (request) => {
+    updateApiKey: guarded(async (request, admin) => {
       const changes = maskedChanges<ApiKeyChanges>(ApiKeyInfoSchema, request.updateMask, apiKeyChanges(request.apiKey));
       return { apiKey: apiKeyInfo(await admin.updateApiKey(request.apiKey?.name ?? "", changes)) };
     }),
-    deleteApiKey: guarded(admin, async (request) => {
+    deleteApiKey: guarded(async (request, admin) => {
       await admin.deleteApiKey(request.name);
       return {};
     }),
-    listSigningKeys: guarded(admin, async () => ({ keys: (await admin.listSigningKeys()).map(signingKeyInfo) })),
-    rotateSigningKey: guarded(admin, async () => ({ key: signingKeyInfo(await admin.rotateSigningKey()) })),
+    listSigningKeys: guarded(async (_request, admin) => ({ keys: (await admin.listSigningKeys()).map(signingKeyInfo) })),
+    rotateSigningKey: guarded(async (_request, admin) => ({ key: signingKeyInfo(await admin.rotateSigningKey()) })),
   };
 }

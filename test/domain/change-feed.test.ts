@@ -41,19 +41,39 @@ describe("encodeFeedEvent / decodeFeedEvent", () => {
 });
 
 describe("ChangeFeed", () => {
+  it("is one feed for the deployment: a tenant's view appends entries tagged with it and reads only its own; the whole view reads all", async () => {
+    const whole = new ChangeFeed({ store, retainMs: 60_000 });
+    const acme = new ChangeFeed({ store, retainMs: 60_000, tenant: "acme" });
+    const main = new ChangeFeed({ store, retainMs: 60_000, tenant: "default" });
+    const a = await acme.append({ type: "client_changed", clientId: "shared-id" });
+    const d = await main.append({ type: "client_changed", clientId: "shared-id" });
+    expect((await store.feedRead(undefined, 10)).entries.map((entry) => entry.fields)).toEqual([
+      { type: "client_changed", client_id: "shared-id", tenant: "acme" },
+      // The default tenant writes what a deployment without tenants always wrote.
+      { type: "client_changed", client_id: "shared-id" },
+    ]);
+    expect((await acme.read(undefined, 10)).entries.map((entry) => entry.cursor)).toEqual([a]);
+    expect((await main.read(undefined, 10)).entries.map((entry) => entry.cursor)).toEqual([d]);
+    expect((await whole.read(undefined, 10)).entries.map((entry) => entry.tenant)).toEqual(["acme", "default"]);
+    // A view passes over others' entries: its next cursor moves on, and a full page says there may be more.
+    expect(await acme.read(a, 1)).toEqual({ entries: [], next: d, oldest: a, more: true });
+    expect(await acme.read(d, 1)).toEqual({ entries: [], next: d, oldest: a, more: false });
+  });
+
   it("read skips entries it cannot decode, and its next cursor passes them", async () => {
     const feed = new ChangeFeed({ store, retainMs: 60_000 });
     const first = await feed.append({ type: "client_changed", clientId: "a" });
     const unknown = await store.feedAppend({ type: "from_a_newer_version" }, { retainMs: 60_000 });
-    expect(await feed.read(first, 10)).toEqual({ entries: [], next: unknown, oldest: first });
+    expect(await feed.read(first, 10)).toEqual({ entries: [], next: unknown, oldest: first, more: false });
     const last = await feed.append({ type: "client_tokens_revoked", clientId: "a", issuedBeforeMs: 1_700_000_000_123 });
     expect(await feed.read(undefined, 10)).toEqual({
       entries: [
-        { cursor: first, event: { type: "client_changed", clientId: "a" } },
-        { cursor: last, event: { type: "client_tokens_revoked", clientId: "a", issuedBeforeMs: 1_700_000_000_123 } },
+        { cursor: first, tenant: "default", event: { type: "client_changed", clientId: "a" } },
+        { cursor: last, tenant: "default", event: { type: "client_tokens_revoked", clientId: "a", issuedBeforeMs: 1_700_000_000_123 } },
       ],
       next: last,
       oldest: first,
+      more: false,
     });
     expect((await feed.read(last, 10)).next).toBe(last);
   });

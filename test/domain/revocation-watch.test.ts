@@ -49,7 +49,7 @@ beforeEach(() => {
   feed = unreliable.feed;
   follower = new FeedFollower({ feed, caches: noCaches, pollMs: 5, logger: pino({ level: "silent" }) });
   joins = vi.spyOn(follower, "join");
-  watch = new RevocationWatch({ callers: anyone, feed, follower, publishedKids: () => ["k-1"], clock, heartbeatMs: 50 });
+  watch = new RevocationWatch({ callers: anyone, tenant: "default", feed, follower, publishedKids: () => ["k-1"], clock, heartbeatMs: 50 });
 });
 afterEach(async () => {
   for (const { stream, controller } of opened.splice(0)) {

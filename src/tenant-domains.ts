@@ -1,0 +1,157 @@
+import type { Logger } from "pino";
+import type { Domain } from "./app.js";
+import type { FeedCaches, TenantCacheDirectory } from "./domain/feed-caches.js";
+import type { FeedFollower } from "./domain/feed-follower.js";
+import type { TenantRegistry, TenantSpec } from "./domain/tenant-registry.js";
+import { DEFAULT_TENANT } from "./store/tenant-store.js";
+
+/** The stand-in for tenants that do not exist: not a valid tenant id, so no real tenant's keys can be its. */
+export const UNKNOWN_TENANT = "-";
+
+/** Stops what a loaded tenant runs in the background (its key maintenance). */
+type Stopper = { stop(): void };
+
+/**
+ * The tenants this instance serves now: the default tenant, always, and up
+ * to `capacity` others, each loaded on its first request (its key ring read,
+ * its config clients and API keys in place) and dropped when it has been
+ * used least recently, so an instance holds only the tenants in use and
+ * starts as fast with 10,000 tenants as with one. Loading is coalesced: one
+ * load per tenant however many requests wait for it.
+ */
+export class TenantDomains {
+  private defaultDomain: Domain | undefined;
+  /** Loaded tenants, least recently used first (Map order, refreshed on use). */
+  private readonly loaded = new Map<string, { domain: Domain; background: Stopper | undefined }>();
+  private readonly loading = new Map<string, Promise<Domain | undefined>>();
+  private follower: FeedFollower | undefined;
+  private maintain: ((domain: Domain) => Stopper) | undefined;
+  /** Bumped when a tenant is forgotten, so a load that started before does not keep what it read. */
+  private generation = 0;
+  private standIn: Promise<Domain> | undefined;
+
+  constructor(
+    private readonly deps: {
+      build(spec: TenantSpec, follower: FeedFollower): Promise<Domain>;
+      registry: TenantRegistry;
+      capacity: number;
+      logger: Logger;
+    },
+  ) {}
+
+  get registry(): TenantRegistry {
+    return this.deps.registry;
+  }
+
+  follow(follower: FeedFollower): void {
+    this.follower = follower;
+  }
+
+  /** Runs `start` for every tenant loaded (now and later) but the default, whose background the server runs itself. */
+  maintainWith(start: (domain: Domain) => Stopper): void {
+    this.maintain = start;
+    for (const entry of this.loaded.values()) entry.background ??= start(entry.domain);
+  }
+
+  async openDefault(spec: TenantSpec): Promise<Domain> {
+    this.defaultDomain = await this.deps.build(spec, this.requireFollower());
+    return this.defaultDomain;
+  }
+
+  get default(): Domain {
+    if (this.defaultDomain === undefined) throw new Error("the default tenant is not open yet");
+    return this.defaultDomain;
+  }
+
+  /** A tenant's domain if it is loaded now (no store access); marks it used. */
+  peek(id: string): Domain | undefined {
+    if (id === DEFAULT_TENANT) return this.defaultDomain;
+    const entry = this.loaded.get(id);
+    if (entry === undefined) return undefined;
+    this.loaded.delete(id);
+    this.loaded.set(id, entry);
+    return entry.domain;
+  }
+
+  /** A tenant's domain, loading it first if need be; undefined for a tenant that does not exist. */
+  find(id: string): Promise<Domain | undefined> {
+    const known = this.peek(id);
+    if (known !== undefined) return Promise.resolve(known);
+    let load = this.loading.get(id);
+    if (load === undefined) {
+      load = this.load(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, load);
+    }
+    return load;
+  }
+
+  /**
+   * The domain that answers for tenants that do not exist: no clients, no
+   * API keys, an ephemeral key ring; its store reads find nothing.
+   */
+  unknown(): Promise<Domain> {
+    this.standIn ??= this.deps.build({ id: UNKNOWN_TENANT, clients: [], apiKeys: [] }, this.requireFollower());
+    return this.standIn;
+  }
+
+  /** Drops a tenant's loaded domain (it was deleted or changed): the next request loads it again, or finds it gone. */
+  forget(id: string): void {
+    this.generation++;
+    const entry = this.loaded.get(id);
+    if (entry === undefined) return;
+    this.loaded.delete(id);
+    entry.background?.stop();
+  }
+
+  get loadedCount(): number {
+    return this.loaded.size;
+  }
+
+  /** What the feed follower drops stale entries from: only tenants loaded here have any. */
+  caches(): TenantCacheDirectory {
+    const cachesOf = (domain: Domain): FeedCaches => ({
+      clients: domain.clients,
+      apiKeys: domain.apiKeys,
+      verifiedTokens: domain.accessTokens,
+      keyRing: domain.keyRing,
+    });
+    return {
+      of: (tenant) => {
+        const domain = tenant === DEFAULT_TENANT ? this.defaultDomain : this.loaded.get(tenant)?.domain;
+        return domain === undefined ? undefined : cachesOf(domain);
+      },
+      all: () => [...(this.defaultDomain ? [this.defaultDomain] : []), ...[...this.loaded.values()].map((entry) => entry.domain)].map(cachesOf),
+    };
+  }
+
+  /** Stops every loaded tenant's background work. */
+  close(): void {
+    for (const entry of this.loaded.values()) entry.background?.stop();
+    this.loaded.clear();
+  }
+
+  private async load(id: string): Promise<Domain | undefined> {
+    const generation = this.generation;
+    const spec = await this.deps.registry.find(id);
+    if (spec === undefined) return undefined;
+    const domain = await this.deps.build(spec, this.requireFollower());
+    if (generation !== this.generation && (await this.deps.registry.find(id)) === undefined) return undefined;
+    // While the feed cannot be read, a new tenant's caches read through like everyone else's.
+    if (this.follower !== undefined && !this.follower.reachable) {
+      domain.clients.readThrough = true;
+      domain.apiKeys.readThrough = true;
+    }
+    this.loaded.set(id, { domain, background: this.maintain?.(domain) });
+    while (this.loaded.size > this.deps.capacity) {
+      const [oldest, entry] = this.loaded.entries().next().value as [string, { domain: Domain; background: Stopper | undefined }];
+      this.loaded.delete(oldest);
+      entry.background?.stop();
+    }
+    return domain;
+  }
+
+  private requireFollower(): FeedFollower {
+    if (this.follower === undefined) throw new Error("TenantDomains.follow() must come first");
+    return this.follower;
+  }
+}

@@ -295,6 +295,8 @@ interface Rate {
   cpuMicrosPerCall: number;
   /** Introspect: CPU of the calling process (the bench) per call. */
   clientCpuMicrosPerCall?: number;
+  /** verify(): the share of the run spent in garbage-collection pauses, %. */
+  gcPercent?: number;
 }
 
 export interface ThroughputRow {
@@ -332,7 +334,7 @@ async function verifyRate(probe: VerifierProbe, seconds: number, repeated: boole
   const cpuPercent = cpu.stop();
   const inactive = Object.entries(run.inactive);
   if (inactive.length > 0) problems.push(`verify() ${repeated ? "repeated" : "distinct"}: ${inactive.map(([reason, n]) => `${n} ${reason}`).join(", ")}`);
-  return rateOf(run.calls, run.seconds, cpuPercent);
+  return { ...rateOf(run.calls, run.seconds, cpuPercent), gcPercent: (run.gcMs / 1000 / run.seconds) * 100 };
 }
 
 /** Introspect of `tokens` in turn (each once) or of the first one over and over, until they or `seconds` run out; CPU of the server. */
@@ -438,9 +440,11 @@ export function throughputReport(result: ThroughputResult): string {
     perHundredThousand(row, (r) => r.rssMb),
     formatNumber(row.verifyDistinct.callsPerSecond),
     formatNumber(row.verifyDistinct.cpuMicrosPerCall, 1),
+    formatNumber(row.verifyDistinct.gcPercent, 1),
     vsBase(row.verifyDistinct.callsPerSecond, (b) => b.verifyDistinct.callsPerSecond),
     formatNumber(row.verifyRepeated.callsPerSecond),
     formatNumber(row.verifyRepeated.cpuMicrosPerCall, 2),
+    formatNumber(row.verifyRepeated.gcPercent, 1),
     vsBase(row.verifyRepeated.callsPerSecond, (b) => b.verifyRepeated.callsPerSecond),
   ]);
   const introspectRows = result.rows.map((row) => [
@@ -456,14 +460,14 @@ export function throughputReport(result: ThroughputResult): string {
   ]);
   return [
     table(
-      ["revocations held", "snapshot s", "heap MB", "+MB/100k", "RSS MB", "+MB/100k", "distinct calls/s", "µs CPU/call", "vs first", "repeated calls/s", "µs CPU/call", "vs first"],
+      ["revocations held", "snapshot s", "heap MB", "+MB/100k", "RSS MB", "+MB/100k", "distinct calls/s", "µs CPU/call", "GC%", "vs first", "repeated calls/s", "µs CPU/call", "GC%", "vs first"],
       verifierRows,
       0,
     ),
     "",
     dim(
       `verify() in one verifier process (a child of the bench), ${VERIFY_CONCURRENCY} call in flight: "distinct" cycles through ${formatNumber(THROUGHPUT_TOKENS)} valid tokens ` +
-        `(more than its 10,000-token cache, so every call checks a signature), "repeated" verifies one token (the cache). CPU: the verifier process, all its threads.`,
+        `(more than its 10,000-token cache, so every call checks a signature), "repeated" verifies one token (the cache). CPU: the verifier process, all its threads; GC%: the share of the run in GC pauses.`,
     ),
     dim(
       "Revocations: seeded as a Revoke leaves them (the revoked-jti key and an access_token_revoked entry in the change feed), received by the verifier in its WatchRevocations snapshot; " +

@@ -18,6 +18,7 @@ import {
   foldRounds,
   roundsRange,
   targetVerdicts,
+  verdictLines,
   type TargetVerdict,
   formatMs,
   formatNumber,
@@ -32,7 +33,9 @@ import {
 import { FAMILY_LABEL, FLOOR_OF, SCENARIOS, createContext, scenarioNamed, type BenchContext, type Scenario } from "./lib/scenarios.js";
 import { footprint, seed, type RedisFootprint } from "./lib/seed.js";
 import { killLiveServersNow, startSystem, type BenchRedisMode, type SystemUnderTest } from "./lib/server.js";
+import { measurePropagation, measureThroughput, propagationReport, throughputReport, type PropagationSettings } from "./lib/propagation.js";
 import { startRapidReset, type RapidResetStats } from "./lib/rapid-reset.js";
+import { killLiveProbesNow } from "./lib/verifier-probes.js";
 import { requireTools, runScenarioLoad, runWrk, runningTools, type LoadOptions, type LoadResult, type RequestSpec } from "./lib/tools.js";
 
 const USAGE = `usage: npm run bench -- [options]
@@ -60,6 +63,13 @@ const USAGE = `usage: npm run bench -- [options]
   --rapid-reset <s>     HTTP/2 rapid reset: a client's gRPC Ping latency (open loop, --rate or 2000 req/s) for
                         <s> seconds alone, then <s> seconds while 120 sessions open and reset 10 streams
                         each every 50 ms (24,000 resets/s offered)
+  --propagation         issue 18: how soon a revocation is refused by verifier processes (tokensmith/verifier) following
+                        two instances on one Redis, then verify() calls/s and memory with growing revocation sets,
+                        against Introspect; --duration is then the seconds of each throughput run (default 3)
+  --revocations <n>     tokens revoked in the --propagation run (default 200; 0 = only the throughput runs)
+  --revocation-rate <n> revocations per second in the --propagation run (default 20)
+  --revoked-sets <a,b>  revocations in force for the throughput runs of --propagation, ascending, each seeded on top
+                        of the last (default 0,100000,1000000; "" = none)
   --workers <n|auto>    passed to the server as TOKENSMITH_WORKERS (CPU and RSS are summed over its workers)
   --redis <mode>        standalone (default): one redis-server; cluster: a 3-master Redis Cluster
                         (REDIS_CLUSTER_NODES), its CPU summed over the nodes (not with --data)
@@ -86,6 +96,10 @@ interface Options {
   dataRevoked: number;
   soakSeconds?: number;
   rapidResetSeconds?: number;
+  propagation: boolean;
+  revocations: number;
+  revocationRate: number;
+  revokedSets: number[];
   /** A whole number or "auto", passed through as TOKENSMITH_WORKERS. */
   workers?: string;
   redis: BenchRedisMode;
@@ -130,6 +144,10 @@ function parseOptions(argv: string[]): Options | undefined {
       "data-revoked": { type: "string" },
       soak: { type: "string" },
       "rapid-reset": { type: "string" },
+      propagation: { type: "boolean", default: false },
+      revocations: { type: "string" },
+      "revocation-rate": { type: "string" },
+      "revoked-sets": { type: "string" },
       workers: { type: "string" },
       redis: { type: "string" },
       "server-cmd": { type: "string" },
@@ -137,16 +155,23 @@ function parseOptions(argv: string[]): Options | undefined {
     },
   });
   if (values.help) return undefined;
-  const modes = [values.data, values.soak !== undefined, values["rapid-reset"] !== undefined].filter(Boolean).length;
-  if (modes > 1) throw new UsageError("--data, --soak and --rapid-reset are separate runs: pick one");
-  if (values.paired && (values.rate !== undefined || values.data || values.soak !== undefined)) {
-    throw new UsageError("--paired pairs scenarios with their floors: not with --rate, --data or --soak, which compare no floors");
-  }
   const redis = values.redis ?? "standalone";
   if (redis !== "standalone" && redis !== "cluster") throw new UsageError(`--redis must be standalone or cluster, got ${JSON.stringify(redis)}`);
+  const modes = [values.data, values.soak !== undefined, values["rapid-reset"] !== undefined, values.propagation].filter(Boolean).length;
+  if (modes > 1) throw new UsageError("--data, --soak, --rapid-reset and --propagation are separate runs: pick one");
+  if (values.paired && (values.rate !== undefined || values.data || values.soak !== undefined || values.propagation)) {
+    throw new UsageError("--paired pairs scenarios with their floors: not with --rate, --data, --soak or --propagation, which compare no floors");
+  }
+  if (values.propagation && redis === "cluster") throw new UsageError("--propagation seeds a standalone Redis: leave out --redis cluster");
+  const revokedSets = (values["revoked-sets"] ?? "0,100000,1000000")
+    .split(",")
+    .map((size) => size.trim())
+    .filter((size) => size !== "")
+    .map((size) => positiveNumber("revoked-sets", size, 0, { allowZero: true }));
+  if (revokedSets.some((size, i) => i > 0 && size < (revokedSets[i - 1] as number))) throw new UsageError("--revoked-sets must be ascending: each is seeded on top of the last");
   if (values.data && redis === "cluster") throw new UsageError("--data seeds a standalone Redis: leave out --redis cluster");
   return {
-    durationSeconds: positiveNumber("duration", values.duration, 10),
+    durationSeconds: positiveNumber("duration", values.duration, values.propagation ? 3 : 10),
     warmupSeconds: positiveNumber("warmup", values.warmup, 2, { allowZero: true }),
     warmupLapSeconds: positiveNumber("warmup-lap", values["warmup-lap"], 1, { allowZero: true }),
     repeat: positiveNumber("repeat", values.repeat, 1),
@@ -161,6 +186,10 @@ function parseOptions(argv: string[]): Options | undefined {
     dataRevoked: positiveNumber("data-revoked", values["data-revoked"], 1_000_000, { allowZero: true }),
     soakSeconds: values.soak === undefined ? undefined : positiveNumber("soak", values.soak, 0),
     rapidResetSeconds: values["rapid-reset"] === undefined ? undefined : positiveNumber("rapid-reset", values["rapid-reset"], 0),
+    propagation: values.propagation,
+    revocations: positiveNumber("revocations", values.revocations, 200, { allowZero: true }),
+    revocationRate: positiveNumber("revocation-rate", values["revocation-rate"], 20, { integer: false }),
+    revokedSets,
     workers: values.workers === undefined || values.workers === "auto" ? values.workers : String(positiveNumber("workers", values.workers, 1)),
     redis,
     serverCommand: values["server-cmd"],
@@ -370,9 +399,7 @@ async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results:
       "loop: the server's main threads (event loops) alone; ~100 % per process = the event loop limits req/s, and then rps/floor ≈ 1 ÷ loop/floor. " +
         "idle%: the part of all cores nobody used (server, Redis, load generator, the rest).",
     ),
-    ...(verdicts.length > 0
-      ? ["", bold("targets (issue #7), this run:"), ...verdicts.map((v) => `  ${v.met ? "met    " : red("NOT met")}  ${v.target}: ${v.measured}`)]
-      : []),
+    ...verdictLines("targets (issue #7), this run:", verdicts),
   ].join("\n");
   return { results, human, verdicts };
 }
@@ -450,6 +477,37 @@ async function dataMode(run: Run): Promise<{ json: unknown; human: string; resul
     comparison: rows,
   };
   return { json, human, results: [...before, ...after] };
+}
+
+/** Issue 18: revocation propagation to verifier processes, then verify() throughput against Introspect (bench/lib/propagation.ts). */
+async function propagationMode(run: Run): Promise<{ json: unknown; human: string; problems: string[] }> {
+  const { options } = run;
+  const settings: PropagationSettings = {
+    revocations: options.revocations,
+    ratePerSecond: options.revocationRate,
+    revokedSets: options.revokedSets,
+    seconds: options.durationSeconds,
+    log: run.log,
+    checkpoint: stopIfInterrupted,
+  };
+  const human: string[] = [];
+  const problems: string[] = [];
+  const json: Record<string, unknown> = {};
+  if (settings.revocations > 0) {
+    const propagation = await measurePropagation(run.system, settings);
+    const report = propagationReport(propagation);
+    human.push(bold("Revocation propagation (issue 18)"), report.human);
+    problems.push(...propagation.problems);
+    Object.assign(json, { propagation, targets: report.verdicts });
+  }
+  if (settings.revokedSets.length > 0) {
+    stopIfInterrupted();
+    const throughput = await measureThroughput(run.system, settings);
+    human.push(...(human.length > 0 ? [""] : []), bold("Verifier throughput and memory, against Introspect"), throughputReport(throughput));
+    problems.push(...throughput.problems);
+    json.throughput = throughput;
+  }
+  return { json, human: human.join("\n"), problems };
 }
 
 const SOAK_MIX = ["issue-client-token-connect-json-h1", "issue-grant-connect-json-h1", "introspect-jwt-connect-json-h1", "introspect-grant-connect-json-h1"];
@@ -667,7 +725,15 @@ async function main(): Promise<number> {
   const opts = options;
   // Progress always goes to stderr, so stdout is only the table (or only the JSON).
   const log = (message: string) => process.stderr.write(`${message}\n`);
-  const mode = opts.data ? "data" : opts.soakSeconds !== undefined ? "soak" : opts.rapidResetSeconds !== undefined ? "rapid-reset" : "scenarios";
+  const mode = opts.data
+    ? "data"
+    : opts.soakSeconds !== undefined
+      ? "soak"
+      : opts.rapidResetSeconds !== undefined
+        ? "rapid-reset"
+        : opts.propagation
+          ? "propagation"
+          : "scenarios";
 
   let scenarios: Scenario[] = [];
   try {
@@ -680,7 +746,9 @@ async function main(): Promise<number> {
           : scenarios.map((scenario) => scenario.tool)
         : mode === "rapid-reset"
           ? (["h2load"] as const)
-          : (["wrk"] as const);
+          : mode === "propagation"
+            ? ([] as const)
+            : (["wrk"] as const);
     requireTools(tools);
   } catch (error) {
     process.stderr.write(`bench: ${errorText(error)}\n`);
@@ -712,6 +780,7 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   process.on("exit", () => {
+    killLiveProbesNow();
     killLiveServersNow();
     rmSync(workDir, { recursive: true, force: true });
   });
@@ -741,6 +810,7 @@ async function main(): Promise<number> {
         ...(mode === "soak" ? { soakSeconds: opts.soakSeconds } : {}),
         ...(mode === "rapid-reset" ? { rapidResetSeconds: opts.rapidResetSeconds } : {}),
         ...(mode === "data" ? { dataClients: opts.dataClients, dataRevoked: opts.dataRevoked } : {}),
+        ...(mode === "propagation" ? { revocations: opts.revocations, revocationRate: opts.revocationRate, revokedSets: opts.revokedSets } : {}),
       },
     };
     let ok = true;
@@ -757,6 +827,13 @@ async function main(): Promise<number> {
       const attack = await rapidResetMode(run, opts.rapidResetSeconds as number);
       ok = attack.problems.length === 0;
       output = { json: { mode, ...(attack.json as object), problems: attack.problems }, human: [attack.human, ...attack.problems.map((p) => red(bold(`!!! ${p}`)))].join("\n") };
+    } else if (mode === "propagation") {
+      const propagation = await propagationMode(run);
+      ok = propagation.problems.length === 0;
+      output = {
+        json: { mode, ...(propagation.json as object), problems: propagation.problems },
+        human: [propagation.human, ...propagation.problems.map((p) => red(bold(`!!! ${p}`)))].join("\n"),
+      };
     } else {
       const soak = await soakMode(run, opts.soakSeconds as number);
       ok = soak.problems.length === 0;
@@ -780,10 +857,13 @@ async function main(): Promise<number> {
           ? `soak: ${opts.soakSeconds} s, ${opts.connections} connections, after ${opts.warmupSeconds} s warm-up, ${opts.clientThreads} load generator thread(s)\n`
           : mode === "rapid-reset"
             ? `rapid reset: ${opts.rapidResetSeconds} s alone + ${opts.rapidResetSeconds} s under attack, after ${opts.warmupSeconds} s warm-up\n`
-            : `${opts.rate !== undefined ? `open loop at ${formatNumber(opts.rate)} req/s, ` : ""}${opts.connections} connections, ${opts.durationSeconds} s per scenario after ${opts.warmupSeconds} s warm-up ` +
+            : mode === "propagation"
+              ? `propagation: ${opts.revocations} revocations at ${formatNumber(opts.revocationRate)}/s, two instances, three verifier processes; ` +
+                `throughput: ${opts.durationSeconds} s per run with ${opts.revokedSets.map((size) => formatNumber(size)).join(" / ")} revocations seeded\n`
+              : `${opts.rate !== undefined ? `open loop at ${formatNumber(opts.rate)} req/s, ` : ""}${opts.connections} connections, ${opts.durationSeconds} s per scenario after ${opts.warmupSeconds} s warm-up ` +
             `(and a ${opts.warmupLapSeconds} s warm-up lap), ${opts.clientThreads} load generator thread(s)\n`);
       process.stdout.write(`\n${context}\n${output.human}\n`);
-      if (!ok) process.stdout.write(`${red(bold("\nSOME SCENARIOS FAILED: the numbers above include failed requests or skipped scenarios."))}\n`);
+      if (!ok) process.stdout.write(`${red(bold(`\n${mode === "propagation" ? "PROBLEMS" : "SOME SCENARIOS FAILED"}: the numbers above include failed requests or skipped scenarios.`))}\n`);
     }
     return ok ? 0 : 1;
   } catch (error) {

@@ -200,3 +200,14 @@ export class MachineMeter {
 export function machineLoad(): { loadAverage1m: number; cores: number } {
   return { loadAverage1m: Math.round(os.loadavg()[0]! * 100) / 100, cores: os.availableParallelism() };
 }
+
+/**
+ * The host's monotonic clock in ms (`process.hrtime`, CLOCK_MONOTONIC on
+ * Linux), fractional: one clock for every process on the machine, read with
+ * sub-microsecond resolution and never stepped. Unlike `performance.timeOrigin
+ * + performance.now()` it has no per-process origin, and unlike `Date.now()`
+ * no 1 ms steps; so instants taken in different processes compare directly.
+ */
+export function hostClockMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}

@@ -1,5 +1,5 @@
 /** Aligned tables for humans, and the shared shape of results. */
-import type { LoadResult } from "./tools.js";
+import { percentile, type LoadResult } from "./tools.js";
 import type { Family } from "./scenarios.js";
 
 export interface ScenarioResult {
@@ -235,6 +235,41 @@ export function targetVerdicts(results: ScenarioResult[], openLoopRate?: number)
     });
   }
   return verdicts;
+}
+
+/** Nearest-rank p50 and p99, and the maximum, of some durations (ms); NaN for none. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export function summarizeLatencies(values: readonly number[]): LatencySummary {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 0) return { count: 0, p50: Number.NaN, p99: Number.NaN, max: Number.NaN };
+  return { count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] as number };
+}
+
+/** The goals of issue 18 for revocation: every verifier refuses a revoked token within 100 ms (p99), and none is missed. */
+export function propagationVerdicts(overall: LatencySummary, misses: number, expected: number, missAfterMs: number): TargetVerdict[] {
+  return [
+    {
+      target: "revoked token refused by every verifier within 100 ms of the Revoke's acknowledgement (p99)",
+      measured: overall.count === 0 ? "no refusal seen" : `p99 ${formatMs(overall.p99)} ms (p50 ${formatMs(overall.p50)}, max ${formatMs(overall.max)}, ${formatNumber(overall.count)} refusals)`,
+      met: overall.count > 0 && overall.p99 <= 100,
+    },
+    {
+      target: `0 misses (a revoked token some verifier did not refuse within ${formatNumber(missAfterMs / 1000)} s)`,
+      measured: `${formatNumber(misses)} of ${formatNumber(expected)}`,
+      met: expected > 0 && misses === 0,
+    },
+  ];
+}
+
+/** The verdict lines under a heading, as the bench prints its targets. */
+export function verdictLines(heading: string, verdicts: readonly TargetVerdict[]): string[] {
+  return verdicts.length === 0 ? [] : ["", bold(heading), ...verdicts.map((v) => `  ${v.met ? "met    " : red("NOT met")}  ${v.target}: ${v.measured}`)];
 }
 
 /** Loud lines for every failure, or an empty list. */

@@ -15,16 +15,25 @@ const CLIENT_BATCH = 1_000;
 const REVOKED_BATCH = 20_000;
 
 /**
- * SET <prefix><jti>} 1 PX <ttl> for every jti in ARGV[3..]: one round trip per
- * batch. (Keys built in the script: fine on the standalone bench server.)
+ * SET <prefix><jti>} 1 PX <ttl> for every jti in ARGV[5..]: one round trip per
+ * batch. With a feed key (ARGV[3], else ""), also the change-feed entry a Revoke
+ * appends (src/domain/change-feed.ts encodeFeedEvent), `exp` the end of the TTL
+ * from ARGV[4] (ms since the epoch). (Keys built in the script: fine on the
+ * standalone bench server.)
  */
 const SEED_REVOKED = `
 local prefix = ARGV[1]
 local base = tonumber(ARGV[2])
-for i = 3, #ARGV do
-  redis.call('SET', prefix .. ARGV[i] .. '}', '1', 'PX', base + (i * 7919) % 3600000)
+local feed = ARGV[3]
+local now = tonumber(ARGV[4])
+for i = 5, #ARGV do
+  local ttl = base + (i * 7919) % 3600000
+  redis.call('SET', prefix .. ARGV[i] .. '}', '1', 'PX', ttl)
+  if feed ~= '' then
+    redis.call('XADD', feed, '*', 'type', 'access_token_revoked', 'jti', ARGV[i], 'exp', string.format('%d', math.floor((now + ttl) / 1000)))
+  end
 end
-return #ARGV - 2
+return #ARGV - 4
 `;
 
 export interface RedisFootprint {
@@ -77,21 +86,46 @@ export async function seed(
     }
     if (counts.clients > 0) log(`seeded ${counts.clients.toLocaleString("en-US")} clients into ${clientsKey}`);
 
-    const revokedPrefix = KEY_PREFIX + storeKeys.revokedJti("").slice(0, -1); // "tokensmith:revoked:{"
-    // TTLs between 1 and 2 hours, spread out: nothing expires during the run.
-    const baseTtlMs = 3_600_000;
-    for (let done = 0; done < counts.revoked; ) {
-      const batch = Math.min(REVOKED_BATCH, counts.revoked - done);
-      const jtis: string[] = [];
-      // Same shape as the server's jti: 16 random bytes, base64url.
-      const random = randomBytes(16 * batch);
-      for (let i = 0; i < batch; i++) jtis.push(random.subarray(i * 16, i * 16 + 16).toString("base64url"));
-      await redis.eval(SEED_REVOKED, 0, revokedPrefix, String(baseTtlMs), ...jtis);
-      done += batch;
-    }
-    if (counts.revoked > 0) log(`seeded ${counts.revoked.toLocaleString("en-US")} revoked jtis as ${revokedPrefix}<jti>} with 1-2 h TTLs`);
+    await seedRevoked(redis, counts.revoked, false);
+    if (counts.revoked > 0) log(`seeded ${counts.revoked.toLocaleString("en-US")} revoked jtis as ${REVOKED_PREFIX}<jti>} with 1-2 h TTLs`);
   } finally {
     redis.disconnect();
   }
   return { seconds: (Date.now() - started) / 1000 };
+}
+
+/** "tokensmith:revoked:{" */
+const REVOKED_PREFIX = KEY_PREFIX + storeKeys.revokedJti("").slice(0, -1);
+
+/** `count` random jtis revoked, with TTLs between 1 and 2 hours, spread out (nothing expires during a run); with `feed`, each with its feed entry. */
+async function seedRevoked(redis: Redis, count: number, feed: boolean): Promise<void> {
+  const baseTtlMs = 3_600_000;
+  const feedKey = feed ? KEY_PREFIX + storeKeys.feed() : "";
+  for (let done = 0; done < count; ) {
+    const batch = Math.min(REVOKED_BATCH, count - done);
+    const jtis: string[] = [];
+    // Same shape as the server's jti: 16 random bytes, base64url.
+    const random = randomBytes(16 * batch);
+    for (let i = 0; i < batch; i++) jtis.push(random.subarray(i * 16, i * 16 + 16).toString("base64url"));
+    await redis.eval(SEED_REVOKED, 0, REVOKED_PREFIX, String(baseTtlMs), feedKey, String(Date.now()), ...jtis);
+    done += batch;
+  }
+}
+
+/**
+ * What `count` Revokes leave behind, written directly: each revoked jti's key
+ * and its `access_token_revoked` entry in the change feed (XADD, 20k per
+ * script call), so a verifier started afterwards gets them in its snapshot.
+ * No instance is told: one that follows the feed reads them all, 500 a poll.
+ */
+export async function seedFeedRevocations(url: string, count: number): Promise<{ seconds: number; feedLength: number }> {
+  const started = Date.now();
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 120_000 });
+  try {
+    await redis.connect();
+    await seedRevoked(redis, count, true);
+    return { seconds: (Date.now() - started) / 1000, feedLength: await redis.xlen(KEY_PREFIX + storeKeys.feed()) };
+  } finally {
+    redis.disconnect();
+  }
 }

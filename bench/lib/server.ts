@@ -61,20 +61,40 @@ export interface ServerOptions {
   log: (message: string) => void;
 }
 
-export interface SystemUnderTest {
+/** One Tokensmith process (its own process group) serving on 127.0.0.1. */
+export interface ServerInstance {
   baseUrl: string;
   port: number;
   /** The server's pid (the root of its process tree). */
   pid: number;
-  redis: BenchRedis;
-  secrets: BenchSecrets;
-  /** How the server runs, for the report: "production build (NODE_ENV=production)" or "tsx (no dist/)". */
-  mode: string;
-  command: string;
   /** The last lines the server printed, for error messages. */
   recentOutput(): string;
   /** True while the server process is running. */
   alive(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface SystemUnderTest extends ServerInstance {
+  redis: BenchRedis;
+  secrets: BenchSecrets;
+  /** The `iss` of its tokens: \`http://127.0.0.1:<port>\` (a peer is given the same). */
+  issuer: string;
+  /** How the server runs, for the report: "production build (NODE_ENV=production)" or "tsx (no dist/)". */
+  mode: string;
+  command: string;
+  /**
+   * Stops the server and starts it again with the same environment and port
+   * (same Redis, signing keys and issuer): its caches start empty and it
+   * follows the change feed from the feed's end, as at any start. `pid` changes.
+   */
+  restart(): Promise<void>;
+  /**
+   * Another Tokensmith on the same Redis with the same configuration, key-encryption
+   * key and issuer, on a port of its own: two instances of one deployment. Stopped
+   * by its own stop() or with the system.
+   */
+  startPeer(): Promise<ServerInstance>;
+  /** Stops every peer, the server and Redis. */
   stop(): Promise<void>;
 }
 
@@ -165,9 +185,9 @@ export async function startSystem(options: ServerOptions): Promise<SystemUnderTe
   const redisMode = options.redis ?? "standalone";
   options.log(redisMode === "cluster" ? "starting a 3-master Redis Cluster…" : "starting redis-server…");
   const redis = await startBenchRedis(redisMode);
-  let child: ChildProcess | undefined;
   try {
     const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
     const production = existsSync(path.join(REPO_ROOT, "dist"));
     const compiled = path.join(REPO_ROOT, "dist/src/cli.js");
     const env: NodeJS.ProcessEnv = { ...process.env };
@@ -178,6 +198,8 @@ export async function startSystem(options: ServerOptions): Promise<SystemUnderTe
     Object.assign(env, {
       TOKENSMITH_PORT: String(port),
       TOKENSMITH_CONFIG: configPath,
+      // What the server would choose itself (host and port), written out so that a peer issues the same.
+      TOKENSMITH_ISSUER: issuer,
       TOKENSMITH_LOG_LEVEL: "warn",
       // Production mode requires signing keys in Redis to be encrypted.
       TOKENSMITH_KEY_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
@@ -197,27 +219,81 @@ export async function startSystem(options: ServerOptions): Promise<SystemUnderTe
     if (options.serverCommand !== undefined) mode = `custom --server-cmd; its environment has ${production ? "NODE_ENV=production (dist/ present)" : "no NODE_ENV (no dist/)"}`;
     const command = options.serverCommand ?? `${process.execPath} ${SERVER_NODE_FLAGS.join(" ")} bin/tokensmith.js serve`;
     options.log(`starting Tokensmith: ${command}  [${mode}${options.workers !== undefined ? `, TOKENSMITH_WORKERS=${options.workers}` : ""}]`);
-    child =
-      options.serverCommand === undefined
-        ? spawn(process.execPath, [...SERVER_NODE_FLAGS, "bin/tokensmith.js", "serve"], { cwd: REPO_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] })
-        : spawn("/bin/sh", ["-c", options.serverCommand], { cwd: REPO_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    const server = child;
-    liveServers.add(server);
+    const launch = (instanceEnv: NodeJS.ProcessEnv, instancePort: number) => spawnTokensmith(instanceEnv, instancePort, options.serverCommand);
+    let current = await launch(env, port);
+    const peers = new Set<ServerInstance>();
+
+    let stopped = false;
+    return {
+      baseUrl: current.baseUrl,
+      port,
+      get pid() {
+        return current.pid;
+      },
+      redis,
+      secrets,
+      issuer,
+      mode,
+      command,
+      recentOutput: () => current.recentOutput(),
+      alive: () => current.alive(),
+      async restart() {
+        await current.stop();
+        current = await launch(env, port);
+      },
+      async startPeer() {
+        const peerPort = await freePort();
+        const peer = await launch({ ...env, TOKENSMITH_PORT: String(peerPort) }, peerPort);
+        peers.add(peer);
+        return {
+          ...peer,
+          async stop() {
+            peers.delete(peer);
+            await peer.stop();
+          },
+        };
+      },
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await Promise.all([...peers].map((peer) => peer.stop()));
+        peers.clear();
+        await current.stop();
+        await redis.stop();
+      },
+    };
+  } catch (error) {
+    await redis.stop();
+    throw error;
+  }
+}
+
+/**
+ * Starts `node bin/tokensmith.js serve` (or `serverCommand` through /bin/sh)
+ * in a process group of its own and resolves once its JWKS has a key.
+ */
+async function spawnTokensmith(env: NodeJS.ProcessEnv, port: number, serverCommand: string | undefined): Promise<ServerInstance> {
+  const child =
+    serverCommand === undefined
+      ? spawn(process.execPath, [...SERVER_NODE_FLAGS, "bin/tokensmith.js", "serve"], { cwd: REPO_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("/bin/sh", ["-c", serverCommand], { cwd: REPO_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  liveServers.add(child);
+  try {
     // Keep the last lines of output; reading the pipes also keeps the server from blocking on a full pipe.
     const recent: string[] = [];
     const remember = (chunk: Buffer) => {
       recent.push(...chunk.toString().split("\n").filter((line) => line !== ""));
       if (recent.length > 50) recent.splice(0, recent.length - 50);
     };
-    server.stdout?.on("data", remember);
-    server.stderr?.on("data", remember);
-    const exited = () => server.exitCode !== null || server.signalCode !== null;
+    child.stdout?.on("data", remember);
+    child.stderr?.on("data", remember);
+    const exited = () => child.exitCode !== null || child.signalCode !== null;
     const baseUrl = `http://127.0.0.1:${port}`;
 
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       if (exited()) {
-        throw new Error(`Tokensmith exited during start-up (${server.exitCode ?? server.signalCode}):\n${recent.join("\n")}`);
+        throw new Error(`Tokensmith exited during start-up (${child.exitCode ?? child.signalCode}):\n${recent.join("\n")}`);
       }
       try {
         const response = await fetch(`${baseUrl}/.well-known/jwks.json`, { signal: AbortSignal.timeout(2_000) });
@@ -238,36 +314,28 @@ export async function startSystem(options: ServerOptions): Promise<SystemUnderTe
     return {
       baseUrl,
       port,
-      pid: server.pid as number,
-      redis,
-      secrets,
-      mode,
-      command,
+      pid: child.pid as number,
       recentOutput: () => recent.join("\n"),
       alive: () => !exited(),
       async stop() {
         if (stopped) return;
         stopped = true;
         // The server shuts down its own workers; whatever of its group is left after that is ended here.
-        if (!exited()) server.kill("SIGTERM");
-        if (!(await waitForExit(server, STOP_TIMEOUT_MS))) signalGroup(server, "SIGKILL");
-        await waitForExit(server, STOP_TIMEOUT_MS);
-        if (groupAlive(server)) {
-          signalGroup(server, "SIGTERM");
+        if (!exited()) child.kill("SIGTERM");
+        if (!(await waitForExit(child, STOP_TIMEOUT_MS))) signalGroup(child, "SIGKILL");
+        await waitForExit(child, STOP_TIMEOUT_MS);
+        if (groupAlive(child)) {
+          signalGroup(child, "SIGTERM");
           await sleep(1_000);
-          if (groupAlive(server)) signalGroup(server, "SIGKILL");
+          if (groupAlive(child)) signalGroup(child, "SIGKILL");
         }
-        liveServers.delete(server);
-        await redis.stop();
+        liveServers.delete(child);
       },
     };
   } catch (error) {
-    if (child !== undefined) {
-      signalGroup(child, "SIGKILL");
-      await waitForExit(child, STOP_TIMEOUT_MS);
-      liveServers.delete(child);
-    }
-    await redis.stop();
+    signalGroup(child, "SIGKILL");
+    await waitForExit(child, STOP_TIMEOUT_MS);
+    liveServers.delete(child);
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareWithFloors, foldRounds, roundsRange, targetVerdicts, type ScenarioResult } from "../../bench/lib/report.js";
+import { compareWithFloors, foldRounds, propagationVerdicts, roundsRange, summarizeLatencies, targetVerdicts, type ScenarioResult } from "../../bench/lib/report.js";
 import type { LoadResult } from "../../bench/lib/tools.js";
 
 /** The bench's arithmetic: rounds folded into medians, and the targets judged from them. */
@@ -106,5 +106,41 @@ describe("targetVerdicts", () => {
       measured: "3.20 ms",
       met: true,
     });
+  });
+});
+
+describe("summarizeLatencies", () => {
+  it("takes nearest-rank percentiles of the values in any order, and the maximum", () => {
+    const values = Array.from({ length: 200 }, (_, i) => 200 - i); // 200 … 1
+    expect(summarizeLatencies(values)).toEqual({ count: 200, p50: 100, p99: 198, max: 200 });
+  });
+
+  it("sorts numerically (not as text) and keeps negative values (refused before the acknowledgement arrived)", () => {
+    expect(summarizeLatencies([9, 100, -0.5, 20])).toEqual({ count: 4, p50: 9, p99: 100, max: 100 });
+  });
+
+  it("says NaN for no values", () => {
+    expect(summarizeLatencies([])).toEqual({ count: 0, p50: Number.NaN, p99: Number.NaN, max: Number.NaN });
+  });
+});
+
+describe("propagationVerdicts", () => {
+  it("meets both goals with p99 at most 100 ms and no miss", () => {
+    const verdicts = propagationVerdicts({ count: 600, p50: 14, p99: 100, max: 180 }, 0, 600, 5_000);
+    expect(verdicts.map((v) => v.met)).toEqual([true, true]);
+    expect(verdicts[0]?.measured).toBe("p99 100 ms (p50 14.0, max 180, 600 refusals)");
+    expect(verdicts[1]).toMatchObject({ target: "0 misses (a revoked token some verifier did not refuse within 5 s)", measured: "0 of 600" });
+  });
+
+  it("misses the p99 goal above 100 ms, and the miss goal with one miss", () => {
+    const verdicts = propagationVerdicts({ count: 599, p50: 14, p99: 100.5, max: 300 }, 1, 600, 5_000);
+    expect(verdicts.map((v) => v.met)).toEqual([false, false]);
+    expect(verdicts[1]?.measured).toBe("1 of 600");
+  });
+
+  it("meets nothing when nothing was measured", () => {
+    const verdicts = propagationVerdicts(summarizeLatencies([]), 0, 0, 5_000);
+    expect(verdicts.map((v) => v.met)).toEqual([false, false]);
+    expect(verdicts[0]?.measured).toBe("no refusal seen");
   });
 });

@@ -59,6 +59,27 @@ afterEach(async () => {
 const append = (event: FeedEvent) => feed.append(event);
 
 describe("FeedFollower", () => {
+  it("drops the revoked tokens of a whole page in one pass over the verified-token cache, not one pass per entry", async () => {
+    follower.start();
+    await follower.whenReachable(true);
+    const events: FeedEvent[] = [
+      { type: "access_token_revoked", jti: "j-1", exp: 1_700_000_600 },
+      { type: "access_token_revoked", jti: "j-3", exp: 1_700_000_600 },
+      { type: "client_tokens_revoked", clientId: "orders", issuedBeforeMs: 1_700_000_000_000 },
+      { type: "client_changed", clientId: "billing" },
+    ];
+    follower.stop();
+    let last = "";
+    for (const event of events) last = await append(event);
+    follower = new FeedFollower({ feed, caches, pollMs: 5, logger: pino({ level: "silent" }) });
+    // Positioned at the end: rewind it by joining with the cursor before the burst.
+    follower.join("0-0");
+    follower.start();
+    await follower.waitFor(last);
+    expect(dropped.filter((line) => line.startsWith("tokens"))).toEqual(["tokens j-1,j-2,j-3"]);
+    expect(dropped).toContain("client billing");
+  });
+
   it("starts at the feed's end: what was announced before it started is not applied", async () => {
     await append({ type: "client_changed", clientId: "before" });
     follower.start();

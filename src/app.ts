@@ -112,7 +112,9 @@ function keyPersistence(config: Config, store: Store, logger: Logger, tenant: st
     }
     return new StoreKeyPersistence(store, encryption);
   }
-  if (!config.dataDir) return new EphemeralKeyPersistence();
+  // A tenant's ring must outlive its domain, which an instance drops and loads again (tenantCacheSize):
+  // in the memory store, which lives as long as the process, as the default tenant's lives as long as its domain.
+  if (!config.dataDir) return tenant === DEFAULT_TENANT ? new EphemeralKeyPersistence() : new StoreKeyPersistence(store, encryption);
   return new FileKeyPersistence(tenant === DEFAULT_TENANT ? config.dataDir : join(config.dataDir, "tenants", tenant), encryption);
 }
 

@@ -153,3 +153,31 @@ describe.each(BACKENDS)("tenants on %s", (_name, makeBackend) => {
     expect(globexRevoked).not.toContain(acmeJti);
   });
 });
+
+describe.each(BACKENDS)("tenants dropped from an instance's cache on %s", (_name, makeBackend) => {
+  const backend = makeBackend();
+  let server: RunningServer;
+  let base: string;
+  beforeAll(async () => {
+    await backend.start();
+    const { config, ...start } = backend.serverOptions();
+    server = await startTestServer({
+      ...start,
+      config: { ...config, tenantCacheSize: 1, tenants: [{ id: "acme", clients: declared([shared]) }, { id: "globex", clients: declared([shared]) }] },
+    });
+    base = server.url.replace(/\/$/, "");
+  });
+  afterAll(async () => {
+    await server?.close();
+    await backend.stop();
+  });
+
+  it("keep their signing keys: a tenant loaded again (after others pushed it out) still accepts the tokens it issued", async () => {
+    const rpcOf = (tenant: string) => createClient(TokenService, transports["grpc (HTTP/2)"](`${base}/t/${tenant}`));
+    const { accessToken } = await rpcOf("acme").issueClientToken({}, { headers: basic(shared.id, shared.secret) });
+    // One tenant fits: using globex drops acme.
+    await rpcOf("globex").issueClientToken({}, { headers: basic(shared.id, shared.secret) });
+    expect(server.domain.tenants.peek("acme")).toBeUndefined();
+    expect((await rpcOf("acme").introspect({ token: accessToken }, { headers: basic(shared.id, shared.secret) })).active).toBe(true);
+  });
+});

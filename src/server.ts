@@ -69,7 +69,7 @@ export function createLogger(config: Config): Logger {
 function apiServices(domain: Domain): ServedService[] {
   return [
     servedService(TokenService, tokenService((context) => tokenServiceDomain(context, domain))),
-    servedService(AdminService, adminService((context) => domainOfCall(context, domain).administration)),
+    servedService(AdminService, adminService((context) => domainOfCall(context, domain).administration, domain.platform)),
     servedService(DiagnosticsService, diagnosticsService()),
   ];
 }
@@ -289,6 +289,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       accepting = false;
       if (config.shutdownDelaySeconds > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
       maintenance.stop();
+      domain.platform.close();
       domain.tenants.close();
       domain.follower.stop();
       domain.storeOutages.close();

@@ -165,6 +165,12 @@ export class MemoryStore implements Store {
     clearInterval(this.sweeper);
   }
 
+  /** The names of the live keys and non-empty hashes starting with `prefix`; for tests that check what a deletion left. */
+  keysStartingWith(prefix: string): string[] {
+    this.sweep();
+    return [...this.entries.keys(), ...[...this.hashes].filter(([, hash]) => hash.size > 0).map(([key]) => key)].filter((key) => key.startsWith(prefix));
+  }
+
   /** Number of live entries; for tests that check memory does not grow. */
   size(): number {
     this.sweep();

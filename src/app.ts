@@ -268,7 +268,9 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
   const revocations = new RevocationList({ store, clock, feed });
   const cutoffs = new ClientTokenCutoffs({ store, clock });
   const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, cutoffs, clients });
-  const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter });
+  // A state change in a tenant other than the default checks that it still exists (deleted on another instance, not yet heard of here).
+  const tenantExists = tenant === DEFAULT_TENANT ? undefined : async () => (await tenants.registry.find(tenant)) !== undefined;
+  const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter, tenantExists });
   const grants = new GrantIssuer({ apiKeys, store, clock, events: metrics, limiter });
   const introspectionLimiter = new CallerRateLimiter({
     clock,

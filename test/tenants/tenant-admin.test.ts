@@ -271,6 +271,30 @@ describe.each(BACKENDS)("tenant administration on %s", (_name, makeBackend) => {
     expect((await acme.listClients({}, adminAfter)).clients.map((client) => client.id)).toEqual(["later", "lifetimes-admin", "long", "plain"]);
   });
 
+  it("a tenant's CORS origins are allowed at its /t/<tenant>/ URLs only (preflight and response), until an update takes them away", async () => {
+    const origin = "https://app.browser.example";
+    const headers = await asPlatform();
+    await platformAdmin.createTenant({ id: "browser", corsAllowedOrigins: [origin, origin] }, headers);
+    expect((await platformAdmin.getTenant({ id: "browser" }, headers)).tenant!.corsAllowedOrigins).toEqual([origin]);
+    const preflight = (prefix: string, from = origin) =>
+      fetch(`${base}${prefix}/tokensmith.v1.TokenService/IssueClientToken`, {
+        method: "OPTIONS",
+        headers: { origin: from, "access-control-request-method": "POST", "access-control-request-headers": "content-type,authorization" },
+      });
+    const allowed = await preflight("/t/browser");
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get("access-control-allow-origin")).toBe(origin);
+    expect(allowed.headers.get("access-control-allow-headers")).toMatch(/authorization/i);
+    expect((await preflight("/t/browser", "https://evil.example")).status).toBe(403);
+    // Not the deployment's, nor another tenant's, nor the tenant by header (a preflight carries no header values).
+    for (const prefix of ["", "/t/declared", "/t/nobody"]) expect((await preflight(prefix)).headers.get("access-control-allow-origin")).toBeNull();
+    const jwks = await fetch(`${base}/t/browser/.well-known/jwks.json`, { headers: { origin } });
+    expect([jwks.status, jwks.headers.get("access-control-allow-origin"), jwks.headers.get("vary")]).toEqual([200, origin, "Origin"]);
+
+    await platformAdmin.updateTenant({ tenant: { id: "browser", corsAllowedOrigins: [] }, updateMask: { paths: ["cors_allowed_origins"] } }, headers);
+    expect((await preflight("/t/browser")).headers.get("access-control-allow-origin")).toBeNull();
+  });
+
   it("after the feed could not be read, the loaded tenants that the store has changed or lost are dropped, the others kept", async () => {
     const headers = await asPlatform();
     const ids = ["kept", "changed", "lost", "declared"];

@@ -199,14 +199,20 @@ export class TenantAdministration {
       record.deletedAt = this.deps.clock.now();
       await this.deps.registry.save(record);
     }
-    await this.deps.feedOf(record.id).append({ type: "signing_keys_changed", signingKeyIds: [] });
+    try {
+      await this.deps.feedOf(record.id).append({ type: "signing_keys_changed", signingKeyIds: [] });
+    } finally {
+      // Unreachable here from now on, whatever the announcements do; after the empty key list, which this instance's watchers get before their streams end.
+      this.deps.tenants.forget(record.id);
+    }
     await this.announce(record.id);
     this.purge(record.id);
   }
 
+  /** Dropped here first, so this instance acts on the change even if the announcement to the others fails. */
   private async announce(id: string): Promise<void> {
-    await this.deps.feedOf(DEFAULT_TENANT).append({ type: "tenant_changed", tenantId: id });
     this.deps.tenants.forget(id);
+    await this.deps.feedOf(DEFAULT_TENANT).append({ type: "tenant_changed", tenantId: id });
   }
 
   private purge(id: string): void {

@@ -35,6 +35,8 @@ import { FeedFollower } from "./domain/feed-follower.js";
 import { RevocationList } from "./domain/revocation-list.js";
 import { TokenRevoker } from "./domain/revocation.js";
 import { RevocationWatch } from "./domain/revocation-watch.js";
+import { TenantAdministration } from "./domain/tenant-administration.js";
+import { rm } from "node:fs/promises";
 
 /** Everything a transport needs, wired once. The domain gets a Store and a clock, nothing else. */
 export interface Domain {
@@ -42,6 +44,10 @@ export interface Domain {
   tenant: string;
   /** Every tenant loaded on this instance (shared by all their domains). */
   tenants: TenantDomains;
+  /** Creating, changing and deleting tenants (the platform administrators' AdminService calls; shared by all domains). */
+  platform: TenantAdministration;
+  /** What the tenant sets for itself (the default tenant: nothing, the deployment's settings hold). */
+  settings: TenantSpec["settings"];
   config: Config;
   issuer: string;
   clock: Clock;
@@ -75,7 +81,7 @@ export function apiKeysFromConfig(config: Pick<Config, "apiKeys">): ApiKey[] {
 
 /** A tenant the config file declares, with its clients and API keys (lifetimes default as the deployment's do). */
 function tenantSpecFromConfig(tenant: Config["tenants"][number], config: Config): TenantSpec {
-  return { id: tenant.id, clients: clientsFromConfig({ ...config, clients: tenant.clients }), apiKeys: apiKeysFromConfig(tenant) };
+  return { id: tenant.id, clients: clientsFromConfig({ ...config, clients: tenant.clients }), apiKeys: apiKeysFromConfig(tenant), settings: {} };
 }
 
 export const tokenEndpointOf = (issuer: string) => `${issuer}/oauth2/token`;
@@ -112,9 +118,17 @@ function keyPersistence(config: Config, store: Store, logger: Logger, tenant: st
     }
     return new StoreKeyPersistence(store, encryption);
   }
-  if (!config.dataDir) return new EphemeralKeyPersistence();
-  return new FileKeyPersistence(tenant === DEFAULT_TENANT ? config.dataDir : join(config.dataDir, "tenants", tenant), encryption);
+  // A tenant's ring must outlive its domain, which an instance drops and loads again (tenantCacheSize):
+  // in the memory store, which lives as long as the process, as the default tenant's lives as long as its domain.
+  if (!config.dataDir) return tenant === DEFAULT_TENANT ? new EphemeralKeyPersistence() : new StoreKeyPersistence(store, encryption);
+  return new FileKeyPersistence(tenant === DEFAULT_TENANT ? config.dataDir : tenantKeyDirectory(config.dataDir, tenant), encryption);
 }
+
+/** Where a tenant other than the default keeps its key ring with the memory store. */
+const tenantKeyDirectory = (dataDir: string, tenant: string) => join(dataDir, "tenants", tenant);
+
+/** Keys removed per round trip when a deleted tenant's data goes: small enough that each SCAN/UNLINK step is short. */
+const PURGE_BATCH_SIZE = 500;
 
 /** What every tenant's domain on this instance shares. */
 interface InstanceParts {
@@ -129,6 +143,7 @@ interface InstanceParts {
   ed25519: Ed25519Engine;
   /** The deployment's issuer: the default tenant's, and the base of every other's (`<issuer>/t/<tenant>`). */
   issuer: string;
+  platform: TenantAdministration;
 }
 
 export async function createDomain(options: {
@@ -153,7 +168,7 @@ export async function createDomain(options: {
     signingKeyAges: () =>
       (defaultRing?.describe() ?? []).filter((key) => key.published).map((key) => ({ kid: key.kid, ageSeconds: (clock.now() - key.createdAt) / 1000 })),
   });
-  const parts: InstanceParts = {
+  const parts: Omit<InstanceParts, "platform"> = {
     config,
     clock,
     rootStore: store,
@@ -165,14 +180,35 @@ export async function createDomain(options: {
     issuer,
   };
   // One reader of the deployment's one feed, for every tenant loaded here.
+  const retainMs = config.maxTokenLifetimeSeconds * 1000;
+  const registry = new TenantRegistry({ store, clock, declared: config.tenants.map((tenant) => tenantSpecFromConfig(tenant, config)) });
   const tenants: TenantDomains = new TenantDomains({
-    build: (spec, follower): Promise<Domain> => createTenantDomain(parts, spec, follower, tenants),
-    registry: new TenantRegistry({ store, clock, declared: config.tenants.map((tenant) => tenantSpecFromConfig(tenant, config)) }),
+    build: (spec, follower): Promise<Domain> => createTenantDomain(instance, spec, follower, tenants),
+    registry,
     capacity: config.tenantCacheSize,
     logger,
   });
+  const platform = new TenantAdministration({
+    registry,
+    tenants,
+    store,
+    feedOf: (tenant) => new ChangeFeed({ store, retainMs, tenant }),
+    issuerOf: (tenant) => tenantIssuer(issuer, tenant),
+    // With the memory store and a dataDir, a tenant's key ring is a file (keyPersistence).
+    ...(config.store.type !== "redis" && config.dataDir ? { removeFiles: (tenant: string) => rm(tenantKeyDirectory(config.dataDir!, tenant), { recursive: true, force: true }) } : {}),
+    clock,
+    logger,
+    settings: {
+      defaultTokenLifetimeSeconds: config.defaultTokenLifetimeSeconds,
+      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+      purgeBatchSize: PURGE_BATCH_SIZE,
+      // Every instance reads the feed every feedPollMs: forty polls is ample for all to have dropped the tenant.
+      purgeSettleMs: Math.max(1_000, config.feedPollMs * 40),
+    },
+  });
+  const instance: InstanceParts = { ...parts, platform };
   const follower = new FeedFollower({
-    feed: new ChangeFeed({ store, retainMs: config.maxTokenLifetimeSeconds * 1000 }),
+    feed: new ChangeFeed({ store, retainMs }),
     caches: tenants.caches(),
     pollMs: config.feedPollMs,
     logger,
@@ -182,6 +218,7 @@ export async function createDomain(options: {
     id: DEFAULT_TENANT,
     clients: [...clientsFromConfig(config), ...(options.extraClients ?? [])],
     apiKeys: [...apiKeysFromConfig(config), ...(options.extraApiKeys ?? [])],
+    settings: {},
   });
   defaultRing = domain.keyRing;
   return domain;
@@ -205,11 +242,14 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     ed25519: parts.ed25519,
   });
   const cacheMs = config.clientCacheSeconds * 1000;
+  // The tenant's own lifetimes, within the deployment's (TenantAdministration checks them; a lowered maximum caps stored clients).
+  const maxTokenLifetimeSeconds = Math.min(spec.settings.maxTokenLifetimeSeconds ?? config.maxTokenLifetimeSeconds, config.maxTokenLifetimeSeconds);
+  const defaultTokenLifetimeSeconds = Math.min(spec.settings.defaultTokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds, maxTokenLifetimeSeconds);
   const clients = new LayeredClientRegistry(spec.clients, {
     store,
     clock,
     cacheMs,
-    maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+    maxTokenLifetimeSeconds,
   });
   const assertions = new JwtClientAssertionVerifier({
     clients,
@@ -228,7 +268,9 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
   const revocations = new RevocationList({ store, clock, feed });
   const cutoffs = new ClientTokenCutoffs({ store, clock });
   const activeTokens = new ActiveAccessTokens({ accessTokens, revocations, cutoffs, clients });
-  const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter });
+  // A state change in a tenant other than the default checks that it still exists (deleted on another instance, not yet heard of here).
+  const tenantExists = tenant === DEFAULT_TENANT ? undefined : async () => (await tenants.registry.find(tenant)) !== undefined;
+  const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter, tenantExists });
   const grants = new GrantIssuer({ apiKeys, store, clock, events: metrics, limiter });
   const introspectionLimiter = new CallerRateLimiter({
     clock,
@@ -249,6 +291,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     events: metrics,
   });
   const administration = new Administration({
+    tenant,
     clients,
     apiKeys,
     keyRing,
@@ -258,8 +301,9 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     cutoffs,
     clock,
     settings: {
-      defaultTokenLifetimeSeconds: config.defaultTokenLifetimeSeconds,
-      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+      defaultTokenLifetimeSeconds,
+      maxTokenLifetimeSeconds,
+      tokenRetentionSeconds: config.maxTokenLifetimeSeconds,
       secretOverlapSeconds: config.secretOverlapSeconds,
       signingKeyPublishDelaySeconds: config.signingKeys.publishDelaySeconds,
       jwksUriPolicy: config.clientJwksUris,
@@ -268,6 +312,8 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
   return {
     tenant,
     tenants,
+    platform: parts.platform,
+    settings: spec.settings,
     config,
     issuer,
     clock,

@@ -17,12 +17,16 @@ commands:
   apikey create|list|update|delete
                           manage API keys (tokensmith apikey --help)
   keys list|rotate        list or rotate the signing keys (tokensmith keys --help)
+  tenant create|list|get|update|delete
+                          manage tenants, as a platform administrator (tokensmith tenant --help)
   token [--scopes a,b] [--json]
                           get a client-credentials access token, for scripts
 
 Commands that talk to a server take --url (TOKENSMITH_URL, default http://127.0.0.1:8080),
 --client-id (TOKENSMITH_CLIENT_ID) and --client-secret (TOKENSMITH_CLIENT_SECRET); the
-client must be allowed the scope tokensmith:admin for client, apikey and keys.
+client must be allowed the scope tokensmith:admin for client, apikey and keys, and be a
+client of the default tenant allowed tokensmith:tenants for tenant. --tenant ID
+(TOKENSMITH_TENANT), before or after the command, acts in that tenant, with a client of it.
 
 exit codes: 0 ok, 1 unexpected failure, 2 usage error, 3 authentication or permission
 failure, 4 not found / already exists / invalid input, 5 server unreachable or unavailable
@@ -188,6 +192,10 @@ const REMOTE_COMMANDS: Record<string, () => Promise<{ run(args: string[], env: N
     const { runSigningKeyCommand, SIGNING_KEY_USAGE } = await import("./cli/signing-key-commands.js");
     return { run: runSigningKeyCommand, usage: SIGNING_KEY_USAGE };
   },
+  tenant: async () => {
+    const { runTenantCommand, TENANT_USAGE } = await import("./cli/tenant-commands.js");
+    return { run: runTenantCommand, usage: TENANT_USAGE };
+  },
   token: async () => {
     const { runTokenCommand, TOKEN_USAGE } = await import("./cli/token-command.js");
     return { run: runTokenCommand, usage: TOKEN_USAGE };
@@ -214,8 +222,16 @@ async function remote(command: string, args: string[]): Promise<void> {
   }
 }
 
+/** `--tenant ID` (or `--tenant=ID`) given before the command goes to the command, which reads it with its own flags. */
+function globalFlagsLast(argv: string[]): string[] {
+  const first = argv[0];
+  if (first === "--tenant" && argv.length >= 2) return [...argv.slice(2), "--tenant", argv[1]!];
+  if (first?.startsWith("--tenant=")) return [...argv.slice(1), first];
+  return argv;
+}
+
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
+  const [command, ...rest] = globalFlagsLast(argv);
   if (command !== undefined && Object.hasOwn(REMOTE_COMMANDS, command)) return remote(command, rest);
   switch (command) {
     case "serve":

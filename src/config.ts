@@ -14,6 +14,7 @@ import { CLIENT_AUTH_METHODS, registeredAuthMethods, TOKEN_LIFETIME_LIMIT_SECOND
 
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 import { parseAddressRange } from "./http/client-address.js";
+import { isOrigin } from "./http/cors.js";
 
 const scope = z.string().refine(isScopeToken, { message: "not a valid scope token (RFC 6749 §3.3)" });
 /** Scopes that give power over Tokensmith itself: never advertised to anonymous callers. */
@@ -241,14 +242,7 @@ export const configSchema = z
         allowedOrigins: z
           .array(
             z.string().refine(
-              (origin) => {
-                if (origin === "*") return true;
-                try {
-                  return new URL(origin).origin === origin;
-                } catch {
-                  return false;
-                }
-              },
+              (origin) => origin === "*" || isOrigin(origin),
               { message: "must be an origin, scheme://host[:port] in lower case with no path or trailing slash, or *" },
             ),
           )

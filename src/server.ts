@@ -14,7 +14,7 @@ import { CallEdge } from "./edge/call-edge.js";
 import type { Client } from "./domain/client.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import { issuerOf, type Config } from "./config.js";
-import { corsHandler } from "./http/cors.js";
+import { corsHandler, type CorsHandler } from "./http/cors.js";
 import type { Metrics } from "./observability/metrics.js";
 import { clientAddressResolver, type ClientAddressResolver } from "./http/client-address.js";
 import { httpRoutes } from "./http/http-routes.js";
@@ -69,7 +69,7 @@ export function createLogger(config: Config): Logger {
 function apiServices(domain: Domain): ServedService[] {
   return [
     servedService(TokenService, tokenService((context) => tokenServiceDomain(context, domain))),
-    servedService(AdminService, adminService((context) => domainOfCall(context, domain).administration)),
+    servedService(AdminService, adminService((context) => domainOfCall(context, domain).administration, domain.platform)),
     servedService(DiagnosticsService, diagnosticsService()),
   ];
 }
@@ -131,11 +131,25 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSig
   const operations = operationsRoutes({ lifecycle, metrics: domain.metrics });
   const webConsole = consoleRoute({ logger: domain.logger });
   const cors = corsHandler(domain.config.cors);
+  // A tenant's own origins (cors_allowed_origins) are allowed, with the deployment's, at its /t/<tenant>/ URLs.
+  const corsByTenant = new WeakMap<Domain, CorsHandler>();
+  const corsOf = (tenant: Domain): CorsHandler => {
+    const own = tenant.settings.corsAllowedOrigins ?? [];
+    if (own.length === 0) return cors;
+    let handler = corsByTenant.get(tenant);
+    if (handler === undefined) {
+      const { allowedOrigins, allowCredentials } = domain.config.cors;
+      corsByTenant.set(tenant, (handler = corsHandler({ allowedOrigins: [...allowedOrigins, ...own], allowCredentials })));
+    }
+    return handler;
+  };
   const requireTls = domain.config.requireTls ?? domain.config.tls !== undefined;
   return (req, res) => {
     edge.admit(req, res);
     if (operations(req, res)) return;
-    if (cors(req, res)) return;
+    // A tenant named by path gets its own CORS once its domain is known (below); a preflight carries no header values, so by header it is the deployment's.
+    const byPath = req.url?.startsWith("/t/") === true;
+    if (!byPath && cors(req, res)) return;
     if (requireTls && !isTls(req, proxies)) {
       req.resume();
       sendJson(res, 403, { error: "invalid_request", error_description: "TLS is required: calls made over plain HTTP are refused; use https://" });
@@ -143,6 +157,8 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSig
     }
     if (webConsole(req, res)) return;
     const target = routeTenant(req);
+    const tenantCors = byPath && target.ok && target.wellFormed && target.tenant !== DEFAULT_TENANT;
+    if (byPath && !tenantCors && cors(req, res)) return;
     if (!target.ok) {
       // The RPC handlers answer InvalidArgument with this; an OAuth endpoint answers invalid_request.
       setRequestTenant(req, target.message);
@@ -150,11 +166,20 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSig
       return serve(domain, req, res);
     }
     if (target.tenant === DEFAULT_TENANT) return serve(domain, req, res);
+    const serveTenant = (tenant: Domain) => {
+      if (tenantCors && corsOf(tenant)(req, res)) return;
+      serve(tenant, req, res);
+    };
     const loaded = target.wellFormed ? domain.tenants.peek(target.tenant) : undefined;
-    if (loaded !== undefined) return serve(loaded, req, res);
+    if (loaded !== undefined) return serveTenant(loaded);
     (target.wellFormed ? domain.tenants.find(target.tenant) : Promise.resolve(undefined)).then(
-      (found) => (found !== undefined ? serve(found, req, res) : serveUnknownTenant(req, res)),
+      (found) => {
+        if (found !== undefined) return serveTenant(found);
+        if (tenantCors && cors(req, res)) return;
+        serveUnknownTenant(req, res);
+      },
       (error: unknown) => {
+        if (tenantCors && cors(req, res)) return;
         // The store could not say whether the tenant exists: Unavailable, as for any call that needs the store.
         const failure = edge.failure(error, edge.requestIdOf(req));
         setRequestTenant(req, failure.message);
@@ -289,6 +314,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       accepting = false;
       if (config.shutdownDelaySeconds > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
       maintenance.stop();
+      domain.platform.close();
       domain.tenants.close();
       domain.follower.stop();
       domain.storeOutages.close();

@@ -11,6 +11,9 @@ export const UNKNOWN_TENANT = "-";
 /** Stops what a loaded tenant runs in the background (its key maintenance). */
 type Stopper = { stop(): void };
 
+/** A tenant loaded here: its domain, its background work, and the stored record it was built from (TenantSpec.revision). */
+type Loaded = { domain: Domain; background: Stopper | undefined; revision: string | undefined };
+
 /**
  * The tenants this instance serves now: the default tenant, always, and up
  * to `capacity` others, each loaded on its first request (its key ring read,
@@ -22,7 +25,7 @@ type Stopper = { stop(): void };
 export class TenantDomains {
   private defaultDomain: Domain | undefined;
   /** Loaded tenants, least recently used first (Map order, refreshed on use). */
-  private readonly loaded = new Map<string, { domain: Domain; background: Stopper | undefined }>();
+  private readonly loaded = new Map<string, Loaded>();
   private readonly loading = new Map<string, Promise<Domain | undefined>>();
   private follower: FeedFollower | undefined;
   private maintain: ((domain: Domain) => Stopper) | undefined;
@@ -90,17 +93,43 @@ export class TenantDomains {
    * API keys, an ephemeral key ring; its store reads find nothing.
    */
   unknown(): Promise<Domain> {
-    this.standIn ??= this.deps.build({ id: UNKNOWN_TENANT, clients: [], apiKeys: [] }, this.requireFollower());
+    this.standIn ??= this.deps.build({ id: UNKNOWN_TENANT, clients: [], apiKeys: [], settings: {} }, this.requireFollower());
     return this.standIn;
   }
 
-  /** Drops a tenant's loaded domain (it was deleted or changed): the next request loads it again, or finds it gone. */
+  /**
+   * Drops a tenant's loaded domain (it was deleted or changed): the next
+   * request loads it again, or finds it gone. Its WatchRevocations streams
+   * end once they have sent what the feed holds for it, so their watchers
+   * reconnect to the tenant as it is now.
+   */
   forget(id: string): void {
     this.generation++;
     const entry = this.loaded.get(id);
     if (entry === undefined) return;
     this.loaded.delete(id);
     entry.background?.stop();
+    entry.domain.revocationWatch.retire();
+  }
+
+  /**
+   * After the feed could not be read (a tenant_changed may have been
+   * missed): drops every loaded tenant the store no longer has as it was
+   * loaded, or every loaded tenant if the store cannot say. Never rejects.
+   */
+  async recheck(): Promise<void> {
+    const loaded = [...this.loaded.entries()];
+    let current: Map<string, string | undefined>;
+    try {
+      current = await this.deps.registry.revisions(loaded.map(([id]) => id));
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, "the tenants loaded here could not be checked against the store: all are dropped and load again on use");
+      for (const [id] of loaded) this.forget(id);
+      return;
+    }
+    for (const [id, entry] of loaded) {
+      if (!current.has(id) || current.get(id) !== entry.revision) this.forget(id);
+    }
   }
 
   get loadedCount(): number {
@@ -114,6 +143,7 @@ export class TenantDomains {
       apiKeys: domain.apiKeys,
       verifiedTokens: domain.accessTokens,
       keyRing: domain.keyRing,
+      ...(domain.tenant === DEFAULT_TENANT ? { tenants: this } : {}),
     });
     return {
       of: (tenant) => {
@@ -141,9 +171,9 @@ export class TenantDomains {
       domain.clients.readThrough = true;
       domain.apiKeys.readThrough = true;
     }
-    this.loaded.set(id, { domain, background: this.maintain?.(domain) });
+    this.loaded.set(id, { domain, background: this.maintain?.(domain), revision: spec.revision });
     while (this.loaded.size > this.deps.capacity) {
-      const [oldest, entry] = this.loaded.entries().next().value as [string, { domain: Domain; background: Stopper | undefined }];
+      const [oldest, entry] = this.loaded.entries().next().value as [string, Loaded];
       this.loaded.delete(oldest);
       entry.background?.stop();
     }

@@ -9,6 +9,7 @@ export const CONNECTION_OPTIONS = {
   url: { type: "string" },
   "client-id": { type: "string" },
   "client-secret": { type: "string" },
+  tenant: { type: "string" },
   json: { type: "boolean", default: false },
 } as const satisfies Options;
 
@@ -16,6 +17,8 @@ export const CONNECTION_USAGE = `connection (flags, else environment):
   --url URL                 $TOKENSMITH_URL, default http://127.0.0.1:8080
   --client-id ID            $TOKENSMITH_CLIENT_ID
   --client-secret SECRET    $TOKENSMITH_CLIENT_SECRET (prefer the variable: flags show in ps)
+  --tenant ID               $TOKENSMITH_TENANT: act in that tenant (its <url>/t/ID URLs), with a
+                            client of that tenant; default: the default tenant
   --json                    print the response as JSON (protobuf JSON mapping) for scripts`;
 
 /** Parses a subcommand's flags (plus the connection flags); any mistake is a usage error with `usage`. */
@@ -28,7 +31,7 @@ export function parseCommand<const O extends Options>(args: string[], options: O
     throw usageError(unknown === null ? (error as Error).message : `unknown option ${unknown[1]}`, usage);
   }
   const { values, positionals } = parsed;
-  const connection: Connection = resolveConnection(values as { url?: string; "client-id"?: string; "client-secret"?: string }, env);
+  const connection: Connection = resolveConnection(values as { url?: string; "client-id"?: string; "client-secret"?: string; tenant?: string }, env);
   return { values, positionals, connection, json: (values as { json?: boolean }).json === true };
 }
 

@@ -4,6 +4,7 @@ import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { TokenService, type IssueClientTokenResponse } from "../../gen/tokensmith/v1/token_service_pb.js";
 import { basicAuthorization } from "../client/basic-authorization.js";
 import { ADMIN_SCOPE } from "../domain/scopes.js";
+import { TENANT_ID } from "../domain/tenant-registry.js";
 import { failureOfCall, usageError } from "./cli-failure.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:8080";
@@ -15,13 +16,19 @@ export interface Connection {
   url: string;
   clientId: string | undefined;
   clientSecret: string | undefined;
+  /** The tenant every call is for (its `/t/<tenant>` URLs); undefined: the default tenant. */
+  tenant: string | undefined;
 }
 
 export interface ConnectionFlags {
   url?: string | undefined;
   "client-id"?: string | undefined;
   "client-secret"?: string | undefined;
+  tenant?: string | undefined;
 }
+
+/** Where the calls go: the tenant's base URL, `<url>/t/<tenant>`, or the server's. */
+export const endpointOf = (connection: Connection) => (connection.tenant === undefined ? connection.url : `${connection.url}/t/${connection.tenant}`);
 
 const CREDENTIAL_HINT =
   "check --client-id and --client-secret (or TOKENSMITH_CLIENT_ID and TOKENSMITH_CLIENT_SECRET)";
@@ -39,15 +46,20 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw usageError(`--url (or TOKENSMITH_URL) must be an http(s) URL such as ${DEFAULT_URL}, not "${raw}"`);
   }
+  const tenant = nonEmpty(flags.tenant) ?? nonEmpty(env.TOKENSMITH_TENANT);
+  if (tenant !== undefined && !TENANT_ID.test(tenant)) {
+    throw usageError(`--tenant (or TOKENSMITH_TENANT) must be a tenant id (1-63 lower-case letters, digits or '-', not starting or ending with '-'), not "${tenant.slice(0, 64)}"`);
+  }
   return {
     url: url.toString().replace(/\/$/, ""),
     clientId: nonEmpty(flags["client-id"]) ?? nonEmpty(env.TOKENSMITH_CLIENT_ID),
     clientSecret: nonEmpty(flags["client-secret"]) ?? nonEmpty(env.TOKENSMITH_CLIENT_SECRET),
+    tenant,
   };
 }
 
 function transport(connection: Connection, interceptors: Interceptor[] = []): Transport {
-  return createConnectTransport({ baseUrl: connection.url, httpVersion: "1.1", defaultTimeoutMs: CALL_TIMEOUT_MS, interceptors });
+  return createConnectTransport({ baseUrl: endpointOf(connection), httpVersion: "1.1", defaultTimeoutMs: CALL_TIMEOUT_MS, interceptors });
 }
 
 function requireCredentials(connection: Connection, purpose: string): { clientId: string; clientSecret: string } {
@@ -73,11 +85,12 @@ export async function issueClientToken(
   try {
     return await tokens.issueClientToken(request, { headers: { authorization: basicAuthorization(clientId, clientSecret) } });
   } catch (error) {
+    const admin = request.scopes.find((scope) => scope.startsWith("tokensmith:"));
     throw failureOfCall(error, {
       url: connection.url,
-      action: `get a token for client "${clientId}" at ${connection.url}`,
-      unauthenticatedHint: CREDENTIAL_HINT,
-      permissionHint: request.scopes.includes(ADMIN_SCOPE) ? `admin commands need a client allowed the scope ${ADMIN_SCOPE}` : undefined,
+      action: `get a token for client "${clientId}" at ${endpointOf(connection)}`,
+      unauthenticatedHint: connection.tenant === undefined ? CREDENTIAL_HINT : `${CREDENTIAL_HINT}, and that the client is one of tenant "${connection.tenant}" (--tenant, TOKENSMITH_TENANT)`,
+      permissionHint: admin !== undefined ? `admin commands need a client allowed the scope ${admin}` : undefined,
     });
   }
 }
@@ -85,11 +98,12 @@ export async function issueClientToken(
 export type AdminClient = Client<typeof AdminService>;
 
 /**
- * An AdminService client that carries a fresh access token with
- * `tokensmith:admin`, obtained with the configured client credentials.
+ * An AdminService client that carries a fresh access token with `scope`
+ * (`tokensmith:admin`, or `tokensmith:tenants` for the tenant commands),
+ * obtained with the configured client credentials.
  */
-export async function connectAdmin(connection: Connection): Promise<AdminClient> {
-  const token = await issueClientToken(connection, { scopes: [ADMIN_SCOPE], audience: [] }, "an admin command");
+export async function connectAdmin(connection: Connection, scope = ADMIN_SCOPE): Promise<AdminClient> {
+  const token = await issueClientToken(connection, { scopes: [scope], audience: [] }, "an admin command");
   const bearer: Interceptor = (next) => (request) => {
     request.header.set("authorization", `Bearer ${token.accessToken}`);
     return next(request);
@@ -97,15 +111,15 @@ export async function connectAdmin(connection: Connection): Promise<AdminClient>
   return createClient(AdminService, transport(connection, [bearer]));
 }
 
-/** Runs one admin call and turns its failure into a CliFailure that says what was being done. */
-export async function adminCall<T>(connection: Connection, action: string, call: () => Promise<T>): Promise<T> {
+/** Runs one admin call and turns its failure into a CliFailure that says what was being done (and, refused, what the client needs). */
+export async function adminCall<T>(connection: Connection, action: string, call: () => Promise<T>, needs = `the scope ${ADMIN_SCOPE}`): Promise<T> {
   try {
     return await call();
   } catch (error) {
     throw failureOfCall(error, {
       url: connection.url,
-      action,
-      permissionHint: `the client "${connection.clientId ?? ""}" needs the scope ${ADMIN_SCOPE}`,
+      action: connection.tenant === undefined ? action : `${action} in tenant "${connection.tenant}"`,
+      permissionHint: `the client "${connection.clientId ?? ""}" needs ${needs}`,
     });
   }
 }

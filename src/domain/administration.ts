@@ -14,17 +14,30 @@ import type { Clock } from "./clock.js";
 import { pickFields } from "./field-list.js";
 import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-policy.js";
 import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
-import { ADMIN_SCOPE, normalizeScopes } from "./scopes.js";
+import { ADMIN_SCOPE, normalizeScopes, TENANTS_SCOPE } from "./scopes.js";
+import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Refuses a client id that is not 1-128 letters, digits, '.', '_', '-' or ':'. */
+export function checkClientId(id: string, field = "client id"): void {
+  if (!CLIENT_ID.test(id)) throw invalidRequest(`${field} must be 1-128 letters, digits, '.', '_', '-' or ':'`);
+}
 const API_KEY_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PAGE_SIZE = 500;
 const DEFAULT_PAGE_SIZE = 50;
 
 export interface AdministrationSettings {
   defaultTokenLifetimeSeconds: number;
+  /** The longest lifetime a client of this tenant may be given. */
   maxTokenLifetimeSeconds: number;
+  /**
+   * The longest any token can live (the deployment's maximum): how long a
+   * deletion's tombstone, a cut-off and a retired key are kept. Not the
+   * tenant's own maximum, which may have been lowered after longer tokens were issued.
+   */
+  tokenRetentionSeconds: number;
   secretOverlapSeconds: number;
   signingKeyPublishDelaySeconds: number;
   jwksUriPolicy: JwksUriPolicy;
@@ -63,8 +76,8 @@ export interface Page<T> {
   nextPageToken: string;
 }
 
-const notFound = (what: string) => new OAuthError("invalid_request", "not_found", `${what} not found`);
-const alreadyExists = (what: string) => new OAuthError("invalid_request", "already_exists", `${what} already exists`);
+export const notFound = (what: string) => new OAuthError("invalid_request", "not_found", `${what} not found`);
+export const alreadyExists = (what: string) => new OAuthError("invalid_request", "already_exists", `${what} already exists`);
 const keysOnly = (id: string) =>
   new OAuthError(
     "invalid_request",
@@ -87,6 +100,8 @@ const readOnly = (what: string) =>
 export class Administration {
   constructor(
     private readonly deps: {
+      /** Whose administration this is. */
+      tenant: string;
       clients: LayeredClientRegistry;
       apiKeys: LayeredApiKeyRegistry;
       keyRing: KeyRing;
@@ -111,12 +126,35 @@ export class Administration {
     return (await this.deps.callers.bearer(bearer, [ADMIN_SCOPE], { changesState: true })).claims;
   }
 
+  /**
+   * Managing tenants is for platform administrators only: a Bearer token of
+   * a client of the default tenant with `tokensmith:tenants`, checked as
+   * `authorize` checks an admin. A token of another tenant is checked in its
+   * own tenant (where the call was addressed), so a tenant's admin, even one
+   * that gave a client of its tenant that scope, is refused.
+   */
+  async authorizePlatform(authorization: string | null | undefined): Promise<AccessTokenClaims> {
+    const bearer = parseBearerAuthorization(authorization);
+    if (bearer === undefined) {
+      throw invalidClient(`managing tenants needs Authorization: Bearer <access token with ${TENANTS_SCOPE}> of a client of the default tenant`);
+    }
+    const { claims } = await this.deps.callers.bearer(bearer, [TENANTS_SCOPE], { changesState: true });
+    if (this.deps.tenant !== DEFAULT_TENANT) {
+      throw new OAuthError(
+        "access_denied",
+        "permission_denied",
+        `tenants are managed by platform administrators only: a client of the default tenant with ${TENANTS_SCOPE}, calling without a tenant path or header`,
+      );
+    }
+    return claims;
+  }
+
   // --- clients -------------------------------------------------------------
 
   /** The secret is returned once, and only to a client whose methods use one. */
   async createClient(request: { id?: string } & ClientChanges): Promise<{ client: ClientView; secret?: string }> {
     const id = request.id && request.id.length > 0 ? request.id : `client-${generateSecret("client_secret").slice(7, 19).toLowerCase()}`;
-    if (!CLIENT_ID.test(id)) throw invalidRequest("client id must be 1-128 letters, digits, '.', '_', '-' or ':'");
+    checkClientId(id);
     const record: StoredClient = {
       id,
       secrets: [],
@@ -183,7 +221,7 @@ export class Administration {
     // current second, covering tokens another instance issues from its cache until it hears of the deletion;
     // a client created again with this id starts in the next second (ClientRegistry.create), past the cut-off.
     await this.cutOffTokens(id, (Math.floor(this.deps.clock.now() / 1000) + 1) * 1000 - 1);
-    if (!(await this.deps.clients.delete(id, this.deps.settings.maxTokenLifetimeSeconds * 1000))) throw notFound(`client "${id}"`);
+    if (!(await this.deps.clients.delete(id, this.deps.settings.tokenRetentionSeconds * 1000))) throw notFound(`client "${id}"`);
     await this.deps.feed.append({ type: "client_changed", clientId: id });
   }
 
@@ -198,7 +236,7 @@ export class Administration {
   }
 
   private async cutOffTokens(id: string, at?: number): Promise<number> {
-    const cutoff = await this.deps.cutoffs.revokeAll(id, this.deps.settings.maxTokenLifetimeSeconds * 1000, at);
+    const cutoff = await this.deps.cutoffs.revokeAll(id, this.deps.settings.tokenRetentionSeconds * 1000, at);
     // A token issued in the cut-off's own millisecond counts as before it (ClientTokenCutoffs): exclusive bound cutoff + 1.
     await this.deps.feed.append({ type: "client_tokens_revoked", clientId: id, issuedBeforeMs: cutoff + 1 });
     return cutoff;
@@ -268,7 +306,7 @@ export class Administration {
     const rotation = await withRotationLock(this.deps.store, () =>
       this.deps.keyRing.rotate({
         publishDelayMs: this.deps.settings.signingKeyPublishDelaySeconds * 1000,
-        retireAfterMs: this.deps.settings.maxTokenLifetimeSeconds * 1000,
+        retireAfterMs: this.deps.settings.tokenRetentionSeconds * 1000,
       }),
     );
     if (!rotation.locked) {
@@ -392,7 +430,7 @@ function parsePublicJwks(json: string): { keys: object[] } {
   return { keys: keys as object[] };
 }
 
-function paginate<T>(items: T[], keyOf: (item: T) => string, pageSize: number, pageToken: string): Page<T> {
+export function paginate<T>(items: T[], keyOf: (item: T) => string, pageSize: number, pageToken: string): Page<T> {
   if (pageSize < 0) throw invalidRequest("page_size must not be negative");
   const size = Math.min(pageSize === 0 ? DEFAULT_PAGE_SIZE : pageSize, MAX_PAGE_SIZE);
   let after = "";

@@ -38,6 +38,12 @@ export class CallerAuthenticator {
       activeTokens: ActiveAccessTokens;
       apiKeys: ApiKeyRegistry;
       limiter?: AuthRateLimiter;
+      /**
+       * Whether the tenant still exists, asked of the store: a call that
+       * changes state must not wait for this instance to hear of the tenant's
+       * deletion. Absent for the default tenant, which always exists.
+       */
+      tenantExists?: () => Promise<boolean>;
     },
   ) {}
 
@@ -58,7 +64,9 @@ export class CallerAuthenticator {
     let client: Client | undefined;
     if (options.changesState) ({ claims, client } = (await this.deps.activeTokens.checkFresh(token)) ?? {});
     else claims = await this.deps.activeTokens.check(token);
-    if (claims === undefined) throw invalidClient("the bearer token is invalid, expired or revoked");
+    if (claims === undefined || (options.changesState && this.deps.tenantExists !== undefined && !(await this.deps.tenantExists()))) {
+      throw invalidClient("the bearer token is invalid, expired or revoked");
+    }
     const scopes = new Set(claims.scope.split(" "));
     for (const scope of requiredScopes) {
       if (!scopes.has(scope)) throw insufficientScope(scope);

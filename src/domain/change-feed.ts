@@ -20,9 +20,25 @@ export type FeedEvent =
    */
   | { type: "client_tokens_revoked"; clientId: string; issuedBeforeMs: number }
   | { type: "api_key_changed"; name: string }
-  | { type: "signing_keys_changed" };
+  /**
+   * The tenant's key ring changed. `signingKeyIds`, when present, is the list
+   * of published kids to tell watchers instead of the ring's own: empty when
+   * the tenant is being deleted, so verifiers drop every key of it at once.
+   */
+  | { type: "signing_keys_changed"; signingKeyIds?: readonly string[] }
+  /**
+   * A tenant (`tenantId`) was created, updated or deleted: every instance
+   * drops what it loaded of it. In the default tenant's view; internal, never
+   * sent to watchers (a verifier follows one tenant and needs none of it).
+   */
+  | { type: "tenant_changed"; tenantId: string };
 
 export type FeedEventType = FeedEvent["type"];
+
+/** The events WatchRevocations sends: every one but the instances' own bookkeeping. */
+export type WatchedFeedEvent = Exclude<FeedEvent, { type: "tenant_changed" }>;
+
+export const isWatchedEvent = (event: FeedEvent): event is WatchedFeedEvent => event.type !== "tenant_changed";
 
 export interface ChangeFeedEntry {
   cursor: string;
@@ -46,7 +62,10 @@ export function encodeFeedEvent(event: FeedEvent): FeedFields {
     case "api_key_changed":
       return { type: event.type, name: event.name };
     case "signing_keys_changed":
-      return { type: event.type };
+      // Space-separated (kids never hold spaces); present and empty: no key is published.
+      return event.signingKeyIds === undefined ? { type: event.type } : { type: event.type, signing_key_ids: event.signingKeyIds.join(" ") };
+    case "tenant_changed":
+      return { type: event.type, tenant_id: event.tenantId };
   }
 }
 
@@ -70,7 +89,10 @@ export function decodeFeedEvent(fields: FeedFields): FeedEvent | undefined {
     case "api_key_changed":
       return fields.name === undefined ? undefined : { type: fields.type, name: fields.name };
     case "signing_keys_changed":
-      return { type: fields.type };
+      if (fields.signing_key_ids === undefined) return { type: fields.type };
+      return { type: fields.type, signingKeyIds: fields.signing_key_ids.split(" ").filter((kid) => kid !== "") };
+    case "tenant_changed":
+      return fields.tenant_id === undefined ? undefined : { type: fields.type, tenantId: fields.tenant_id };
     default:
       return undefined;
   }

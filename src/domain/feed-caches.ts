@@ -8,6 +8,12 @@ export interface FeedCaches {
   apiKeys: { readThrough: boolean; forgetName(name: string): void; forgetAll(): void };
   verifiedTokens: { forgetVerified(matches: (claims: { jti: string; client_id: string }) => boolean): void };
   keyRing: { reload(): Promise<void> };
+  /** The default tenant's only: the other tenants loaded on this instance, which tenant_changed makes stale. */
+  tenants?: {
+    forget(tenantId: string): void;
+    /** Events may have been missed: drops every loaded tenant that is gone or changed in the store (all of them if it cannot tell); never rejects. */
+    recheck(): Promise<void>;
+  };
 }
 
 /** The caches of every tenant loaded on this instance. */
@@ -59,6 +65,9 @@ export class FeedCacheInvalidation {
         case "signing_keys_changed":
           reload = true;
           break;
+        case "tenant_changed":
+          caches.tenants?.forget(event.tenantId);
+          break;
       }
     }
     if (revokedJtis.size > 0 || revokedClients.size > 0) {
@@ -72,7 +81,7 @@ export class FeedCacheInvalidation {
     this.caches.clients.forgetAll();
     this.caches.apiKeys.forgetAll();
     this.caches.verifiedTokens.forgetVerified(() => true);
-    await this.reloadKeys();
+    await Promise.all([this.reloadKeys(), this.caches.tenants?.recheck()]);
   }
 
   /** On while the feed cannot be read: a cached client or API key may be stale unannounced, so every lookup asks the store. */

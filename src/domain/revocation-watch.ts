@@ -1,6 +1,6 @@
 import { compareFeedCursors, parseFeedCursor } from "../store/feed-cursor.js";
 import { requireClientScopes, type CallerAuthenticator } from "./caller.js";
-import type { ChangeFeed, ChangeFeedEntry, FeedEvent } from "./change-feed.js";
+import { isWatchedEvent, type ChangeFeed, type ChangeFeedEntry, type WatchedFeedEvent } from "./change-feed.js";
 import type { ClientCredentials } from "./client-authenticator.js";
 import type { Clock } from "./clock.js";
 import type { FeedFollower } from "./feed-follower.js";
@@ -24,8 +24,8 @@ export interface RevocationSnapshot {
 
 export type WatchMessage =
   | { kind: "snapshot"; snapshot: RevocationSnapshot }
-  /** `signingKeyIds`: the published kids when sent, for `signing_keys_changed`. */
-  | { kind: "event"; cursor: string; event: FeedEvent; signingKeyIds: string[] }
+  /** `signingKeyIds`: the published kids when sent (or those the event names), for `signing_keys_changed`. */
+  | { kind: "event"; cursor: string; event: WatchedFeedEvent; signingKeyIds: string[] }
   | { kind: "heartbeat"; cursor: string; serverTimeMs: number };
 
 export interface WatchEvents {
@@ -43,6 +43,10 @@ export interface WatchEvents {
  * watcher that hears nothing knows it may be missing revocations.
  */
 export class RevocationWatch {
+  /** Set once this tenant's domain is dropped (the tenant changed or was deleted): its streams end, and their watchers reconnect. */
+  private retired = false;
+  private readonly inboxes = new Set<WatcherInbox>();
+
   constructor(
     private readonly deps: {
       callers: CallerAuthenticator;
@@ -65,6 +69,7 @@ export class RevocationWatch {
       throw invalidRequest("cursor is not one this server sent: send the cursor of the last snapshot, event or heartbeat, or none");
     }
     const inbox = new WatcherInbox();
+    this.inboxes.add(inbox);
     const unsubscribe = this.deps.follower.subscribe(inbox);
     const onAbort = () => inbox.wakeUp();
     signal.addEventListener("abort", onAbort);
@@ -82,7 +87,7 @@ export class RevocationWatch {
       for (;;) {
         for (;;) {
           const page = await this.deps.feed.read(cursor, PAGE);
-          for (const entry of page.entries) yield this.sent(this.eventOf(entry));
+          yield* this.sentEvents(page.entries);
           cursor = page.next ?? cursor;
           if (!page.more) break;
         }
@@ -92,11 +97,21 @@ export class RevocationWatch {
       let heartbeatAt = performance.now() + this.deps.heartbeatMs;
       while (!signal.aborted) {
         if (inbox.ended !== undefined) throw inbox.ended;
+        if (this.retired) {
+          // What the feed holds for this tenant up to now goes out first (a deletion's empty key list above all), read from the store itself.
+          for (;;) {
+            const page = await this.deps.feed.read(cursor, PAGE);
+            yield* this.sentEvents(page.entries);
+            cursor = page.next ?? cursor;
+            if (!page.more) break;
+          }
+          throw new OAuthError("temporarily_unavailable", "unavailable", "this tenant was changed or deleted: reconnect and resume from your cursor");
+        }
         for (const entry of inbox.take()) {
           if (compareFeedCursors(entry.cursor, cursor) <= 0) continue;
           // The follower reads every tenant's entries; this stream moves past others' without sending them.
           cursor = entry.cursor;
-          if (entry.tenant === this.deps.tenant) yield this.sent(this.eventOf(entry));
+          if (entry.tenant === this.deps.tenant) yield* this.sentEvents([entry]);
         }
         const untilHeartbeat = heartbeatAt - performance.now();
         if (untilHeartbeat <= 0) {
@@ -113,6 +128,7 @@ export class RevocationWatch {
     } finally {
       signal.removeEventListener("abort", onAbort);
       unsubscribe();
+      this.inboxes.delete(inbox);
       this.deps.events?.watcherClosed();
     }
   }
@@ -140,9 +156,24 @@ export class RevocationWatch {
     };
   }
 
-  private eventOf(entry: ChangeFeedEntry): WatchMessage {
-    const signingKeyIds = entry.event.type === "signing_keys_changed" ? this.deps.publishedKids() : [];
-    return { kind: "event", cursor: entry.cursor, event: entry.event, signingKeyIds };
+  /**
+   * Ends every open stream of this tenant once it has sent what the feed
+   * holds for it: its domain was dropped (the tenant was updated or deleted),
+   * so its key ring is no longer kept current. Watchers reconnect with their
+   * cursor, to the tenant as it is now, or are refused if it is gone.
+   */
+  retire(): void {
+    this.retired = true;
+    for (const inbox of this.inboxes) inbox.wakeUp();
+  }
+
+  /** The watch messages of `entries`: the instances' own bookkeeping (tenant_changed) is not sent. */
+  private *sentEvents(entries: readonly ChangeFeedEntry[]): Generator<WatchMessage> {
+    for (const { cursor, event } of entries) {
+      if (!isWatchedEvent(event)) continue;
+      const signingKeyIds = event.type === "signing_keys_changed" ? [...(event.signingKeyIds ?? this.deps.publishedKids())] : [];
+      yield this.sent({ kind: "event", cursor, event, signingKeyIds });
+    }
   }
 
   private sent(message: WatchMessage): WatchMessage {

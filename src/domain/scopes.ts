@@ -8,6 +8,9 @@ export const SCOPE_LIMITS = { maxLength: 128, maxCount: 100 } as const;
 /** What a Bearer token must carry to call the AdminService (and what the CLI and the console ask for). */
 export const ADMIN_SCOPE = "tokensmith:admin";
 
+/** What a Bearer token of a default-tenant client must carry to create, change or delete tenants (platform administration). */
+export const TENANTS_SCOPE = "tokensmith:tenants";
+
 export function isScopeToken(value: string): boolean {
   return value.length <= SCOPE_LIMITS.maxLength && SCOPE_TOKEN.test(value);
 }

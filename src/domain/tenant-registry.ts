@@ -7,11 +7,24 @@ import type { Clock } from "./clock.js";
 /** A tenant id: a lower-case DNS label, so it fits in URLs, hash tags and host names alike. */
 export const TENANT_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** A tenant as an instance builds it: its id and what the config file declares for it. */
+/** What a tenant may set for itself; each setting left out is the deployment's. */
+export interface TenantSettings {
+  /** The lifetime of its clients' tokens when a client sets none; at most its maximum. */
+  defaultTokenLifetimeSeconds?: number;
+  /** The longest lifetime any of its clients may have; at most the deployment's maxTokenLifetimeSeconds. */
+  maxTokenLifetimeSeconds?: number;
+  /** Browser origins allowed to call it at /t/<tenant>/, besides the deployment's cors.allowedOrigins. */
+  corsAllowedOrigins?: readonly string[];
+}
+
+/** A tenant as an instance builds it: its id, its settings and what the config file declares for it. */
 export interface TenantSpec {
   id: string;
   clients: Client[];
   apiKeys: ApiKey[];
+  settings: TenantSettings;
+  /** The stored record it was built from, as stored (undefined for the default and declared tenants): a changed record means a stale domain. */
+  revision?: string;
 }
 
 /** A tenant created through the AdminService, as kept in the store. */
@@ -19,6 +32,12 @@ export interface StoredTenant {
   id: string;
   createdAt: number;
   displayName?: string;
+  settings?: TenantSettings;
+  /**
+   * Set by DeleteTenant: the tenant no longer exists for any call, and its id
+   * cannot be taken again until its data is gone (then the record goes too).
+   */
+  deletedAt?: number;
 }
 
 /** The hash of stored tenants, in the deployment's own (the default tenant's) key space. */
@@ -36,13 +55,31 @@ export class TenantRegistry {
     this.declared = new Map(deps.declared.map((spec) => [spec.id, spec]));
   }
 
-  /** The spec of a tenant other than the default; undefined when there is no such tenant. One store read at most. */
+  /** The spec of a tenant other than the default; undefined when there is no such tenant (or it is being deleted). One store read at most. */
   async find(id: string): Promise<TenantSpec | undefined> {
     if (id === DEFAULT_TENANT || !TENANT_ID.test(id)) return undefined;
     const declared = this.declared.get(id);
     if (declared !== undefined) return declared;
     const raw = await this.deps.store.hashGet(TENANTS_KEY, id);
-    return raw === null ? undefined : { id, clients: [], apiKeys: [] };
+    if (raw === null) return undefined;
+    const record = JSON.parse(raw) as StoredTenant;
+    if (record.deletedAt !== undefined) return undefined;
+    return { id, clients: [], apiKeys: [], settings: record.settings ?? {}, revision: raw };
+  }
+
+  /**
+   * Of the tenants `ids`, those that exist now, each with its revision (see
+   * TenantSpec): one store read for all of them.
+   */
+  async revisions(ids: readonly string[]): Promise<Map<string, string | undefined>> {
+    const stored = ids.some((id) => !this.declared.has(id)) ? await this.deps.store.hashEntries(TENANTS_KEY) : new Map<string, string>();
+    const current = new Map<string, string | undefined>();
+    for (const id of ids) {
+      if (this.declared.has(id)) current.set(id, undefined);
+      const raw = stored.get(id);
+      if (raw !== undefined && (JSON.parse(raw) as StoredTenant).deletedAt === undefined) current.set(id, raw);
+    }
+    return current;
   }
 
   isDeclared(id: string): boolean {
@@ -53,6 +90,7 @@ export class TenantRegistry {
     return [...this.declared.keys()];
   }
 
+  /** Every stored tenant, those being deleted too, by id. */
   async stored(): Promise<StoredTenant[]> {
     const entries = await this.deps.store.hashEntries(TENANTS_KEY);
     return [...entries.values()].map((raw) => JSON.parse(raw) as StoredTenant).sort((a, b) => a.id.localeCompare(b.id));
@@ -63,7 +101,7 @@ export class TenantRegistry {
     return raw === null ? undefined : (JSON.parse(raw) as StoredTenant);
   }
 
-  /** Creates a tenant; false when the id is taken (declared, stored, or the default). */
+  /** Creates a tenant; false when the id is taken (declared, stored, being deleted, or the default). */
   async create(record: StoredTenant): Promise<boolean> {
     if (record.id === DEFAULT_TENANT || this.declared.has(record.id)) return false;
     return this.deps.store.hashSet(TENANTS_KEY, record.id, JSON.stringify(record), { onlyIfAbsent: true });

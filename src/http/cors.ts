@@ -9,6 +9,15 @@ export interface CorsPolicy {
   allowCredentials: boolean;
 }
 
+/** An origin as browsers send it: scheme://host[:port] in lower case, no path or trailing slash. */
+export function isOrigin(value: string): boolean {
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
+
 /** Chromium caps preflight caching at two hours; longer values buy nothing. */
 export const PREFLIGHT_MAX_AGE_SECONDS = 7200;
 

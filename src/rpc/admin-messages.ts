@@ -6,14 +6,16 @@
  */
 import { create, type DescMessage } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampFromMs, type FieldMask } from "@bufbuild/protobuf/wkt";
-import { Source, type ApiKeyInfo, type ClientInfo, type SigningKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { Source, type ApiKeyInfo, type ClientInfo, type SigningKeyInfo, type Tenant } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import type { ApiKeyChanges, ApiKeyView, ClientChanges, ClientView } from "../domain/administration.js";
+import type { TenantChanges, TenantView } from "../domain/tenant-administration.js";
 import { invalidRequest } from "../domain/oauth-error.js";
 import type { KeyRingEntry } from "../keys/key-ring.js";
 
 type MessageInit<T> = Omit<T, "$typeName" | "$unknown">;
 type ClientFieldsMessage = Pick<ClientInfo, "scopes" | "audiences" | "tokenLifetimeSeconds" | "jwksJson" | "jwksUri" | "tokenEndpointAuthMethods">;
 type ApiKeyFieldsMessage = Pick<ApiKeyInfo, "scopes" | "grantLifetimeSeconds">;
+type TenantFieldsMessage = Pick<Tenant, "displayName" | "defaultTokenLifetimeSeconds" | "maxTokenLifetimeSeconds" | "corsAllowedOrigins">;
 
 const sourceOf = (source: "config" | "store") => (source === "config" ? Source.CONFIG : Source.STORE);
 const timestampOf = (ms: number | undefined) => (ms === undefined ? undefined : timestampFromMs(ms));
@@ -44,6 +46,20 @@ export function apiKeyInfo(view: ApiKeyView): MessageInit<ApiKeyInfo> {
   };
 }
 
+export function tenantInfo(view: TenantView): MessageInit<Tenant> {
+  return {
+    id: view.id,
+    displayName: view.displayName,
+    source: sourceOf(view.source),
+    issuer: view.issuer,
+    createTime: timestampOf(view.createdAt),
+    deleteTime: timestampOf(view.deletedAt),
+    defaultTokenLifetimeSeconds: BigInt(view.defaultTokenLifetimeSeconds),
+    maxTokenLifetimeSeconds: BigInt(view.maxTokenLifetimeSeconds),
+    corsAllowedOrigins: [...view.corsAllowedOrigins],
+  };
+}
+
 export function signingKeyInfo(key: Omit<KeyRingEntry, "privateJwk"> & { active: boolean; published: boolean }): MessageInit<SigningKeyInfo> {
   return {
     kid: key.kid,
@@ -71,6 +87,16 @@ export function clientChanges(message: ClientFieldsMessage | undefined): Require
 /** Every settable API key field of a CreateApiKeyRequest or an UpdateApiKeyRequest's api_key. */
 export function apiKeyChanges(message: ApiKeyFieldsMessage | undefined): Required<ApiKeyChanges> {
   return { scopes: message?.scopes ?? [], grantLifetimeSeconds: Number(message?.grantLifetimeSeconds ?? 0n) };
+}
+
+/** Every settable tenant field of a CreateTenantRequest or an UpdateTenantRequest's tenant. */
+export function tenantChanges(message: TenantFieldsMessage | undefined): Required<TenantChanges> {
+  return {
+    displayName: message?.displayName ?? "",
+    defaultTokenLifetimeSeconds: Number(message?.defaultTokenLifetimeSeconds ?? 0n),
+    maxTokenLifetimeSeconds: Number(message?.maxTokenLifetimeSeconds ?? 0n),
+    corsAllowedOrigins: message?.corsAllowedOrigins ?? [],
+  };
 }
 
 /** A mask path is the field's name in the .proto (AIP-161), which the descriptor knows. */

@@ -1,17 +1,23 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { AdminService, ApiKeyInfoSchema, ClientInfoSchema } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { AdminService, ApiKeyInfoSchema, ClientInfoSchema, TenantSchema } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import type { Domain } from "../app.js";
 import type { ApiKeyChanges, ClientChanges } from "../domain/administration.js";
-import { apiKeyChanges, apiKeyInfo, clientChanges, clientInfo, maskedChanges, signingKeyInfo } from "./admin-messages.js";
+import type { TenantChanges } from "../domain/tenant-administration.js";
+import { apiKeyChanges, apiKeyInfo, clientChanges, clientInfo, maskedChanges, signingKeyInfo, tenantChanges, tenantInfo } from "./admin-messages.js";
 
 type Administration = Domain["administration"];
+type TenantAdministration = Domain["platform"];
 
 /**
  * AdminService over the administration of the call's tenant (`adminOf`), or
- * of one tenant for every call.
+ * of one tenant for every call; the tenant calls over `platform`, the
+ * deployment's, once the call's tenant has authorized a platform administrator.
  */
-export function adminService(adminOf: Administration | ((context: HandlerContext) => Administration)): ServiceImpl<typeof AdminService> {
+export function adminService(
+  adminOf: Administration | ((context: HandlerContext) => Administration),
+  platform?: TenantAdministration,
+): ServiceImpl<typeof AdminService> {
   const administrationOf = typeof adminOf === "function" ? adminOf : () => adminOf;
   /** Every admin call starts with the same authorization: a Bearer token with tokensmith:admin, in the call's tenant. */
   const guarded =
@@ -20,6 +26,14 @@ export function adminService(adminOf: Administration | ((context: HandlerContext
       const admin = administrationOf(context);
       await admin.authorize(context.requestHeader.get("authorization"));
       return handler(request, admin);
+    };
+  /** The tenant calls: only a platform administrator (a default-tenant token with tokensmith:tenants, addressed to the default tenant). */
+  const platformGuarded =
+    <Req, Res>(handler: (request: Req, tenants: TenantAdministration) => Promise<Res>) =>
+    async (request: Req, context: HandlerContext): Promise<Res> => {
+      await administrationOf(context).authorizePlatform(context.requestHeader.get("authorization"));
+      if (platform === undefined) throw new Error("this AdminService was built without the platform's administration");
+      return handler(request, platform);
     };
   return {
     createClient: guarded(async (request, admin) => {
@@ -62,5 +76,26 @@ export function adminService(adminOf: Administration | ((context: HandlerContext
     }),
     listSigningKeys: guarded(async (_request, admin) => ({ keys: (await admin.listSigningKeys()).map(signingKeyInfo) })),
     rotateSigningKey: guarded(async (_request, admin) => ({ key: signingKeyInfo(await admin.rotateSigningKey()) })),
+    createTenant: platformGuarded(async (request, tenants) => {
+      const created = await tenants.createTenant({ id: request.id, adminClientId: request.adminClientId, ...tenantChanges(request) });
+      return {
+        tenant: tenantInfo(created.tenant),
+        adminClient: created.adminClient === undefined ? undefined : clientInfo(created.adminClient),
+        adminClientSecret: created.adminClientSecret ?? "",
+      };
+    }),
+    getTenant: platformGuarded(async (request, tenants) => ({ tenant: tenantInfo(await tenants.getTenant(request.id)) })),
+    listTenants: platformGuarded(async (request, tenants) => {
+      const page = await tenants.listTenants(request.pageSize, request.pageToken);
+      return { tenants: page.items.map(tenantInfo), nextPageToken: page.nextPageToken };
+    }),
+    updateTenant: platformGuarded(async (request, tenants) => {
+      const changes = maskedChanges<TenantChanges>(TenantSchema, request.updateMask, tenantChanges(request.tenant));
+      return { tenant: tenantInfo(await tenants.updateTenant(request.tenant?.id ?? "", changes)) };
+    }),
+    deleteTenant: platformGuarded(async (request, tenants) => {
+      await tenants.deleteTenant(request.id);
+      return {};
+    }),
   };
 }

@@ -1,7 +1,7 @@
 import type { Clock } from "../domain/clock.js";
 import { systemClock } from "../domain/clock.js";
 import { requireFeedCursor, type ParsedFeedCursor } from "./feed-cursor.js";
-import type { FeedFields, FeedPage, SetOptions, Store } from "./store.js";
+import { checkDeleteByPrefix, type FeedFields, type FeedPage, type SetOptions, type Store } from "./store.js";
 
 interface Entry {
   value: string;
@@ -98,6 +98,25 @@ export class MemoryStore implements Store {
     return new Map(this.hashes.get(key) ?? []);
   }
 
+  /** Deletes `batchSize` keys per turn of the event loop, so a large tenant does not stall the instance. */
+  async deleteByPrefix(prefix: string, batchSize: number): Promise<number> {
+    checkDeleteByPrefix(prefix, batchSize);
+    let deleted = 0;
+    const doomed = [
+      ...[...this.entries.keys()].filter((key) => key.startsWith(prefix)).map((key) => ({ key, from: "entries" as const })),
+      ...[...this.hashes.keys()].filter((key) => key.startsWith(prefix)).map((key) => ({ key, from: "hashes" as const })),
+    ];
+    for (let start = 0; start < doomed.length; start += batchSize) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const { key, from } of doomed.slice(start, start + batchSize)) {
+        // Counted as Redis counts UNLINK: keys that still exist (an expired entry or an emptied hash does not).
+        if (from === "entries" ? this.live(key) !== undefined : (this.hashes.get(key)?.size ?? 0) > 0) deleted += 1;
+        this[from].delete(key);
+      }
+    }
+    return deleted;
+  }
+
   /** The change feed, oldest first; ids minted like Redis' `*` (this clock's ms, then a sequence within the ms). */
   private readonly feed: Array<ParsedFeedCursor & { cursor: string; fields: FeedFields }> = [];
   /** Index of the oldest live feed entry; the array is compacted once the dead head outgrows the rest. */
@@ -144,6 +163,12 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+  }
+
+  /** The names of the live keys and non-empty hashes starting with `prefix`; for tests that check what a deletion left. */
+  keysStartingWith(prefix: string): string[] {
+    this.sweep();
+    return [...this.entries.keys(), ...[...this.hashes].filter(([, hash]) => hash.size > 0).map(([key]) => key)].filter((key) => key.startsWith(prefix));
   }
 
   /** Number of live entries; for tests that check memory does not grow. */

@@ -30,7 +30,7 @@ import type { Socket } from "node:net";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import { EvictionPolicyError, readEvictionPolicy, SAFE_EVICTION_POLICY } from "./eviction-policy.js";
 import { requireFeedCursor } from "./feed-cursor.js";
-import { StoreUnavailableError, storeKeys, type FeedFields, type FeedPage, type SetOptions, type Store } from "./store.js";
+import { checkDeleteByPrefix, StoreUnavailableError, storeKeys, type FeedFields, type FeedPage, type SetOptions, type Store } from "./store.js";
 
 export interface RedisEndpoint {
   host: string;
@@ -171,6 +171,11 @@ function addressOf(node: Redis): string {
   const socket = node.stream as Socket | undefined;
   if (socket?.remoteAddress !== undefined) return `${socket.remoteAddress}:${socket.remotePort}`;
   return `${node.options.host}:${node.options.port}`;
+}
+
+/** A SCAN MATCH pattern that matches `text` literally: Redis' glob characters escaped. */
+function globEscape(text: string): string {
+  return text.replace(/[\\*?[\]^]/g, (char) => `\\${char}`);
 }
 
 function unavailable(operation: string, error: unknown): StoreUnavailableError {
@@ -418,6 +423,43 @@ export class RedisStore implements Store {
   async feedLast(): Promise<string | undefined> {
     const newest = await this.run("XREVRANGE", () => this.client.xrevrange(this.k(storeKeys.feed()), "+", "-", "COUNT", 1));
     return newest[0]?.[0];
+  }
+
+  /**
+   * SCAN MATCH `<keyPrefix><prefix>*` COUNT `batchSize` on every master (a
+   * Cluster's keys are spread over all of them: one node's SCAN sees only
+   * its own), and UNLINK what each step finds (freed off the main thread).
+   * Each command runs under the usual deadline, so a large deletion is many
+   * short commands, never one long one; a failure rejects, and running it
+   * again carries on (what is gone stays gone). On a Cluster the keys of one
+   * step may lie in different slots, so each is UNLINKed on its own, in one
+   * pipeline per step.
+   */
+  async deleteByPrefix(prefix: string, batchSize: number): Promise<number> {
+    checkDeleteByPrefix(prefix, batchSize);
+    const pattern = `${globEscape(this.keyPrefix + prefix)}*`;
+    const cluster = this.client instanceof Cluster;
+    const masters: Redis[] = this.client instanceof Cluster ? this.client.nodes("master") : [this.client];
+    let deleted = 0;
+    for (const node of masters) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await this.run("SCAN", () => node.scan(cursor, "MATCH", pattern, "COUNT", batchSize));
+        cursor = next;
+        if (keys.length === 0) continue;
+        deleted += await this.run("UNLINK", async () => {
+          if (!cluster) return node.unlink(...keys);
+          const replies = (await node.pipeline(keys.map((key) => ["unlink", key])).exec()) ?? [];
+          let removed = 0;
+          for (const [error, count] of replies) {
+            if (error) throw error;
+            removed += Number(count);
+          }
+          return removed;
+        });
+      } while (cursor !== "0");
+    }
+    return deleted;
   }
 
   async ttl(key: string): Promise<number | null> {

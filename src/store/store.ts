@@ -40,6 +40,15 @@ export interface Store {
   /** The newest cursor the feed holds (undefined when empty): a follower starting now reads after it. */
   feedLast(): Promise<string | undefined>;
   /**
+   * Deletes every key (plain or hash) whose name starts with `prefix`, at
+   * most `batchSize` per round trip, and resolves how many it deleted: what
+   * removing a tenant's data takes (its keys all start `t:<tenant>:`). Not
+   * atomic: keys written under the prefix meanwhile may survive, so callers
+   * make the prefix unreachable first. The change feed is never touched.
+   * Rejects an empty prefix (that would be everything) or a batch size below 1.
+   */
+  deleteByPrefix(prefix: string, batchSize: number): Promise<number>;
+  /**
    * Resolves when the store answers and keeps what it is given until it
    * expires; rejects with StoreUnavailableError otherwise (EvictionPolicyError
    * for a Redis that may evict).
@@ -78,6 +87,12 @@ export class StoreUnavailableError extends Error {
     super(message, options);
     this.name = "StoreUnavailableError";
   }
+}
+
+/** The checks deleteByPrefix makes on its arguments, the same on every store. */
+export function checkDeleteByPrefix(prefix: string, batchSize: number): void {
+  if (prefix === "") throw new RangeError("deleteByPrefix needs a non-empty prefix");
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`deleteByPrefix needs a batch size of at least 1, got ${batchSize}`);
 }
 
 /** Key names, in one place. Each entity hashes to its own Cluster slot. */

@@ -75,6 +75,13 @@ export class TenantStore implements Store {
   feedLast(): Promise<string | undefined> {
     return this.base.feedLast();
   }
+  /** Every key of this tenant (prefix ""): a view maps names into the tenant's key space, where only the whole space is a prefix. */
+  deleteByPrefix(prefix: string, batchSize: number): Promise<number> {
+    if (prefix !== "" || this.tenant === DEFAULT_TENANT) {
+      return Promise.reject(new RangeError("a tenant's view of the store deletes only all of another tenant's keys (prefix \"\")"));
+    }
+    return this.base.deleteByPrefix(tenantKeyPrefix(this.tenant), batchSize);
+  }
   ping(): Promise<void> {
     return this.base.ping();
   }

@@ -24,6 +24,9 @@ const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const admin = testClient("cli-admin", ["tokensmith:admin"]);
 const reader = testClient("cli-reader", ["orders:read"]);
 const resourceServer = testClient("cli-resource-server", ["token:introspect"]);
+const platform = testClient("cli-platform", ["tokensmith:tenants"]);
+/** Platform credentials for the tenant commands. */
+const asPlatform = { TOKENSMITH_CLIENT_ID: platform.id, TOKENSMITH_CLIENT_SECRET: platform.secret };
 const configKey = generateSecret("api_key");
 
 interface Result {
@@ -103,7 +106,7 @@ function tableRows(output: string): Array<Record<string, string>> {
 
 beforeAll(async () => {
   server = await startTestServer({
-    clients: [admin, reader, resourceServer],
+    clients: [admin, reader, resourceServer, platform],
     config: { apiKeys: [{ name: "cli-config-key", keyHash: hashSecret(configKey), scopes: ["passkey:read"] }] },
   });
   const transport = transports["connect JSON (HTTP/1.1)"](server.url);
@@ -361,6 +364,66 @@ describe("tokensmith keys", SPAWNING, () => {
   });
 });
 
+describe("tokensmith tenant, and --tenant on the other commands", SPAWNING, () => {
+  it("create with an admin client; that admin manages its tenant with --tenant or TOKENSMITH_TENANT; list, get, update; delete ends it", async () => {
+    const created = await json<{ tenant: Record<string, unknown>; adminClient: { id: string; scopes: string[] }; adminClientSecret: string }>(
+      ["tenant", "create", "cli-acme", "--name", "Acme", "--max-lifetime", "10m", "--admin-client", "acme-admin"],
+      asPlatform,
+    );
+    expect(created.tenant).toMatchObject({ id: "cli-acme", displayName: "Acme", source: "SOURCE_STORE", maxTokenLifetimeSeconds: "600", issuer: `${server.url}/t/cli-acme` });
+    expect(created.adminClient).toMatchObject({ id: "acme-admin", scopes: ["tokensmith:admin"] });
+    const asTenantAdmin = { TOKENSMITH_CLIENT_ID: "acme-admin", TOKENSMITH_CLIENT_SECRET: created.adminClientSecret };
+
+    // The tenant's admin, by flag (after the command, or before it) and by variable.
+    const client = await json<{ client: { id: string; tokenLifetimeSeconds: string }; clientSecret: string }>(["client", "create", "--id", "acme-orders", "--tenant", "cli-acme"], asTenantAdmin);
+    expect(client.client).toMatchObject({ id: "acme-orders", tokenLifetimeSeconds: "600" });
+    expect(tableRows(await ok(["--tenant", "cli-acme", "client", "list"], asTenantAdmin)).map((row) => row.ID)).toEqual(["acme-admin", "acme-orders"]);
+    const token = (await ok(["token"], { TOKENSMITH_TENANT: "cli-acme", TOKENSMITH_CLIENT_ID: "acme-orders", TOKENSMITH_CLIENT_SECRET: client.clientSecret })).trim();
+    expect(decodeJwt(token).payload.iss).toBe(`${server.url}/t/cli-acme`);
+    // Without the tenant, its admin is nobody.
+    const outside = await tokensmith(["client", "list"], asTenantAdmin);
+    expect(outside.code).toBe(3);
+
+    const rows = tableRows(await ok(["tenant", "list"], asPlatform));
+    expect(rows.find((row) => row.ID === "cli-acme")).toMatchObject({ SOURCE: "store", NAME: "Acme", "MAX LIFETIME": "600s", "DEFAULT LIFETIME": "-", STATE: "active" });
+    expect(rows.find((row) => row.ID === "default")).toMatchObject({ SOURCE: "config" });
+    expect(await ok(["tenant", "update", "cli-acme", "--cors-origins", "https://app.acme.example", "--name", ""], asPlatform)).toMatch(/^CORS origins: +https:\/\/app\.acme\.example$/m);
+    const got = await ok(["tenant", "get", "--id", "cli-acme"], asPlatform);
+    expect(got).toMatch(/^name: +-$/m);
+    expect(got).toMatch(/^issuer: +http:\/\/\S+\/t\/cli-acme$/m);
+    expect(got).not.toContain(created.adminClientSecret);
+
+    expect(await ok(["tenant", "delete", "cli-acme"], asPlatform)).toMatch(/^deleted tenant "cli-acme"/);
+    const after = await tokensmith(["client", "list", "--tenant", "cli-acme"], asTenantAdmin);
+    expect(after.code).toBe(3);
+    expect(after.stderr).toContain(`at ${server.url}/t/cli-acme`);
+    expect(after.stderr).toContain('the client is one of tenant "cli-acme"');
+  });
+
+  it("create (table) prints the admin secret once", async () => {
+    const output = await ok(["tenant", "create", "cli-table", "--admin-client", "table-admin"], asPlatform);
+    const secret = /^admin client_secret: (tks_cs_\S+)$/m.exec(output)?.[1] ?? "";
+    expect(hasValidChecksum(secret, "client_secret")).toBe(true);
+    expect(output.split(secret)).toHaveLength(2);
+    expect(output).toContain("the only time the secret is shown");
+  });
+
+  it.concurrent.each<[string, string[], Record<string, string>, number, RegExp]>([
+    ["an admin without tokensmith:tenants", ["tenant", "list"], {}, 3, /admin commands need a client allowed the scope tokensmith:tenants/],
+    ["a tenant command with --tenant", ["tenant", "list", "--tenant", "cli-acme"], asPlatform, 2, /drop --tenant/],
+    ["an ill-formed --tenant", ["client", "list", "--tenant", "Not_A_Tenant"], {}, 2, /--tenant \(or TOKENSMITH_TENANT\) must be a tenant id/],
+    ["an ill-formed tenant id", ["tenant", "create", "Bad_Id"], asPlatform, 4, /tenant id must be/],
+    ["the default tenant", ["tenant", "delete", "default"], asPlatform, 4, /read-only/],
+    ["an unknown tenant", ["tenant", "get", "nobody-here"], asPlatform, 4, /not found/],
+    ["an update with nothing to change", ["tenant", "update", "default"], asPlatform, 2, /nothing to update/],
+  ])("%s: refused", async (_case, args, env, code, message) => {
+    const result = await tokensmith(args, env);
+    expect(result.code).toBe(code);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe("");
+  });
+});
+
 // Independent single runs: concurrent, to overlap the CLI's start-up time.
 describe.concurrent("exit codes and messages", SPAWNING, () => {
   it("a wrong client secret: 3, naming the client and what to check", async () => {
@@ -419,6 +482,6 @@ describe.concurrent("exit codes and messages", SPAWNING, () => {
     expect(result.stdout).toContain("TOKENSMITH_CLIENT_SECRET");
     expect(result.stdout).toContain("revoke-tokens ID");
     const output = await ok(["help"]);
-    for (const text of ["client create|list|get", "delete|revoke-tokens", "apikey create|list", "keys list|rotate", "token [--scopes", "exit codes:"]) expect(output).toContain(text);
+    for (const text of ["client create|list|get", "delete|revoke-tokens", "apikey create|list", "keys list|rotate", "tenant create|list|get", "--tenant ID", "token [--scopes", "exit codes:"]) expect(output).toContain(text);
   });
 });

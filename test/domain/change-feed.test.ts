@@ -22,6 +22,10 @@ describe("encodeFeedEvent / decodeFeedEvent", () => {
     [{ type: "client_tokens_revoked", clientId: "orders", issuedBeforeMs: 1_700_000_000_123 }, { type: "client_tokens_revoked", client_id: "orders", issued_before_ms: "1700000000123" }],
     [{ type: "api_key_changed", name: "backend" }, { type: "api_key_changed", name: "backend" }],
     [{ type: "signing_keys_changed" }, { type: "signing_keys_changed" }],
+    [{ type: "signing_keys_changed", signingKeyIds: ["k-1", "k-2"] }, { type: "signing_keys_changed", signing_key_ids: "k-1 k-2" }],
+    // A tenant being deleted: no key published (not the same as naming none, which leaves the ring's own).
+    [{ type: "signing_keys_changed", signingKeyIds: [] }, { type: "signing_keys_changed", signing_key_ids: "" }],
+    [{ type: "tenant_changed", tenantId: "acme" }, { type: "tenant_changed", tenant_id: "acme" }],
   ])("%j is stored as %j and read back the same", (event, fields) => {
     expect(encodeFeedEvent(event)).toEqual(fields);
     expect(decodeFeedEvent(fields)).toEqual(event);
@@ -35,6 +39,7 @@ describe("encodeFeedEvent / decodeFeedEvent", () => {
     ["a client change without client_id", { type: "client_changed" }],
     ["a client cut-off with a negative time", { type: "client_tokens_revoked", client_id: "c", issued_before_ms: "-1" }],
     ["an API key change without name", { type: "api_key_changed" }],
+    ["a tenant change without tenant_id", { type: "tenant_changed" }],
   ])("%s decodes to undefined", (_case, fields) => {
     expect(decodeFeedEvent(fields)).toBeUndefined();
   });

@@ -108,6 +108,36 @@ describe("FeedFollower", () => {
     expect(dropped).toEqual([expected]);
   });
 
+  describe("with the tenants loaded here (the default tenant's caches)", () => {
+    let withTenants: FeedFollower;
+    beforeEach(() => {
+      const tenants: NonNullable<FeedCaches["tenants"]> = {
+        forget: (id) => void dropped.push(`tenant ${id}`),
+        recheck: async () => void dropped.push("tenants rechecked"),
+      };
+      withTenants = new FeedFollower({ feed, caches: { ...caches, tenants }, pollMs: 5, logger: pino({ level: "silent" }) });
+    });
+    afterEach(() => withTenants.stop());
+
+    it("tenant_changed drops that tenant's loaded domain, and nothing else", async () => {
+      withTenants.start();
+      await withTenants.whenReachable(true);
+      await withTenants.waitFor(await append({ type: "tenant_changed", tenantId: "acme" }));
+      expect(dropped).toEqual(["tenant acme"]);
+    });
+
+    it("back after a failed read, the loaded tenants are checked against the store (a tenant_changed may have been missed)", async () => {
+      withTenants.start();
+      await withTenants.whenReachable(true);
+      unreliable.down = true;
+      await withTenants.whenReachable(false);
+      await append({ type: "tenant_changed", tenantId: "missed" });
+      unreliable.down = false;
+      await withTenants.whenReachable(true);
+      expect(dropped).toContain("tenants rechecked");
+    });
+  });
+
   it("a failed read makes the caches read through; the next good read clears them all and goes on from its cursor", async () => {
     follower.start();
     await follower.whenReachable(true);

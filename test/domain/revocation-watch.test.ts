@@ -97,6 +97,31 @@ async function untilLive(stream: AsyncGenerator<WatchMessage>): Promise<WatchMes
 const cursorOf = (message: WatchMessage) => (message.kind === "snapshot" ? message.snapshot.cursor : message.cursor);
 
 describe("RevocationWatch behind the instance's feed follower", () => {
+  it("sends a signing_keys_changed with the kids it names (none, for a tenant being deleted), and never the instances' tenant_changed", async () => {
+    follower.start();
+    const stream = openWatch();
+    expect((await nextChange(stream)).kind).toBe("snapshot");
+    await untilLive(stream);
+    await append({ type: "tenant_changed", tenantId: "acme" });
+    await append({ type: "signing_keys_changed" });
+    await append({ type: "signing_keys_changed", signingKeyIds: [] });
+    const [ownRing, named] = [await nextChange(stream), await nextChange(stream)];
+    expect(ownRing).toMatchObject({ kind: "event", event: { type: "signing_keys_changed" }, signingKeyIds: ["k-1"] });
+    expect(named).toMatchObject({ kind: "event", event: { type: "signing_keys_changed" }, signingKeyIds: [] });
+  });
+
+  it("retired (its tenant was changed or deleted), a live stream sends what the feed holds for it, then ends with Unavailable", async () => {
+    follower.start();
+    const stream = openWatch();
+    expect((await nextChange(stream)).kind).toBe("snapshot");
+    await untilLive(stream);
+    // Appended, and the stream retired before the follower delivered it: read from the feed itself.
+    const cursor = await append(revoked("last-word"));
+    watch.retire();
+    expect(await nextChange(stream)).toMatchObject({ kind: "event", cursor, event: { jti: "last-word" } });
+    await expect(nextChange(stream)).rejects.toMatchObject({ kind: "unavailable", description: expect.stringMatching(/reconnect and resume/) });
+  });
+
   it("back after an outage that trimmed nothing, a live watcher gets every entry announced meanwhile, once each and in order", async () => {
     follower.start();
     await follower.whenReachable(true);

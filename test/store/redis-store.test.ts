@@ -38,6 +38,7 @@ function everyMethod(store: RedisStore): Array<[string, () => Promise<unknown>]>
     ["feedAppend", () => store.feedAppend({ type: "m" }, { retainMs: 1_000 })],
     ["feedRead", () => store.feedRead(undefined, 10)],
     ["feedLast", () => store.feedLast()],
+    ["deleteByPrefix", () => store.deleteByPrefix("m:prefix:", 10)],
     ["ping", () => store.ping()],
   ];
 }
@@ -169,6 +170,21 @@ describe("RedisStore cluster", () => {
       }
       // 12 random tags on 3 masters: they spread (a fixed prefix tag would pin them to one).
       expect(owners.size).toBeGreaterThan(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("deleteByPrefix scans every master: a tenant's keys, spread over the Cluster by their hash tags, all go", async () => {
+    const keyPrefix = uniquePrefix();
+    const store = await readyClusterStore(keyPrefix);
+    try {
+      const keys = Array.from({ length: 30 }, (_, i) => `t:spread:grant:{spread:${i}}`);
+      for (const key of keys) await store.set(key, "v", { ttlMs: 60_000 });
+      const holders = new Set((await Promise.all(keys.map((key) => holderOf(`${keyPrefix}${key}`)))).flat().map((server) => server.port));
+      expect(holders.size).toBe(cluster.servers.length);
+      expect(await store.deleteByPrefix("t:spread:", 7)).toBe(keys.length);
+      for (const server of cluster.servers) expect(await server.command(["KEYS", `${keyPrefix}t:spread:*`])).toEqual([]);
     } finally {
       await store.close();
     }

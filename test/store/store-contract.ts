@@ -306,6 +306,66 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreUn
       });
     });
 
+    describe("deleteByPrefix", () => {
+      /** What a tenant's data looks like: plain keys with and without TTL, counters and hashes, each with its own hash tag. */
+      const tenantKeys = (tenant: string, count: number) =>
+        Array.from({ length: count }, (_, i) => `t:${tenant}:grant:{${tenant}:g${i}}`);
+
+      it("deletes every key and hash under the prefix, in batches, and resolves how many it deleted", async () => {
+        const doomed = tenantKeys("doomed", 25);
+        for (const key of doomed) await store.set(key, "v");
+        await store.set("t:doomed:expiring:{doomed:e}", "v", { ttlMs: LONG_TTL_MS });
+        await store.incr("t:doomed:failed-auth:{doomed:peer}", LONG_TTL_MS);
+        await store.hashSet("t:doomed:admin:{doomed:clients}", "c1", "{}");
+        await store.hashSet("t:doomed:admin:{doomed:clients}", "c2", "{}");
+        expect(await store.deleteByPrefix("t:doomed:", 4)).toBe(28);
+        for (const key of doomed) expect(await store.get(key)).toBeNull();
+        expect(await store.get("t:doomed:expiring:{doomed:e}")).toBeNull();
+        expect(await store.get("t:doomed:failed-auth:{doomed:peer}")).toBeNull();
+        expect(await store.hashEntries("t:doomed:admin:{doomed:clients}")).toEqual(new Map());
+        expect(await store.deleteByPrefix("t:doomed:", 4)).toBe(0);
+      });
+
+      it("leaves every other key alone: another prefix, a longer name sharing the start, the unprefixed keys, the feed", async () => {
+        await store.set("t:doomed:k:{doomed:1}", "v");
+        const kept: Array<[string, string]> = [
+          ["t:doomed-too:k:{doomed-too:1}", "a tenant whose id starts the same"],
+          ["t:other:k:{other:1}", "another tenant"],
+          ["grant:{t:doomed:1}", "an unprefixed key naming the prefix in its tag"],
+          ["k", "a plain key"],
+        ];
+        for (const [key, value] of kept) await store.set(key, value);
+        await store.hashSet("admin:{tenants}", "doomed", "{}");
+        const cursor = await store.feedAppend({ type: "kept" }, { retainMs: LONG_TTL_MS });
+        expect(await store.deleteByPrefix("t:doomed:", 100)).toBe(1);
+        for (const [key, value] of kept) expect(await store.get(key)).toBe(value);
+        expect(await store.hashGet("admin:{tenants}", "doomed")).toBe("{}");
+        expect((await store.feedRead(undefined, 10)).entries.map((entry) => entry.cursor)).toEqual([cursor]);
+      });
+
+      it("takes the prefix literally: glob characters in it match only themselves", async () => {
+        await store.set("t:a*:k:{1}", "star");
+        await store.set("t:ab:k:{1}", "plain");
+        await store.set("t:a?:k:{1}", "question");
+        await store.set("t:[a]:k:{1}", "brackets");
+        expect(await store.deleteByPrefix("t:a*:", 10)).toBe(1);
+        expect(await store.deleteByPrefix("t:[a]:", 10)).toBe(1);
+        expect([await store.get("t:a*:k:{1}"), await store.get("t:ab:k:{1}"), await store.get("t:a?:k:{1}"), await store.get("t:[a]:k:{1}")]).toEqual([
+          null,
+          "plain",
+          "question",
+          null,
+        ]);
+      });
+
+      it("refuses an empty prefix or a batch size below 1", async () => {
+        await store.set("k", "v");
+        await expect(store.deleteByPrefix("", 10)).rejects.toThrow(/prefix/);
+        await expect(store.deleteByPrefix("t:x:", 0)).rejects.toThrow(/batch/);
+        expect(await store.get("k")).toBe("v");
+      });
+    });
+
     describe("change feed", () => {
       const keep = { retainMs: LONG_TTL_MS };
 

@@ -4,8 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
 import { hashSecret } from "../../src/domain/secret-format.js";
+import type { ConfigInput } from "../../src/config.js";
 import type { RunningServer } from "../../src/server.js";
 import { BACKENDS, decodeJwt } from "../support/admin.js";
+import type { Backend } from "../support/backends.js";
 import { basic, startTestServer, testClient, transports, type TransportName } from "../support/tokensmith.js";
 
 /**
@@ -18,24 +20,30 @@ const shared = testClient("orders", ["orders:read", "token:introspect"]);
 const tenantAdmin = testClient("acme-admin", ["tokensmith:admin"]);
 const declared = (clients: typeof shared[]) => clients.map((client) => ({ id: client.id, secretHashes: [hashSecret(client.secret)], scopes: client.scopes }));
 
+/** Starts `backend`, then a server on it with `shared` in the default tenant and the tenants acme and globex declared (`extra` config on top). */
+async function startWithTenants(backend: Backend, extra: Partial<ConfigInput> = {}): Promise<RunningServer> {
+  await backend.start();
+  const { config, ...start } = backend.serverOptions();
+  return startTestServer({
+    ...start,
+    clients: [shared],
+    config: {
+      ...config,
+      ...extra,
+      tenants: [
+        { id: "acme", clients: declared([shared, tenantAdmin]) },
+        { id: "globex", clients: declared([shared]) },
+      ],
+    },
+  });
+}
+
 describe.each(BACKENDS)("tenants on %s", (_name, makeBackend) => {
   const backend = makeBackend();
   let server: RunningServer;
   let base: string;
   beforeAll(async () => {
-    await backend.start();
-    const { config, ...start } = backend.serverOptions();
-    server = await startTestServer({
-      ...start,
-      clients: [shared],
-      config: {
-        ...config,
-        tenants: [
-          { id: "acme", clients: declared([shared, tenantAdmin]) },
-          { id: "globex", clients: declared([shared]) },
-        ],
-      },
-    });
+    server = await startWithTenants(backend);
     base = server.url.replace(/\/$/, "");
   });
   afterAll(async () => {
@@ -151,5 +159,28 @@ describe.each(BACKENDS)("tenants on %s", (_name, makeBackend) => {
     expect(acmeRevoked).not.toContain(globexJti);
     expect(globexRevoked).toContain(globexJti);
     expect(globexRevoked).not.toContain(acmeJti);
+  });
+});
+
+describe.each(BACKENDS)("tenants dropped from an instance's cache on %s", (_name, makeBackend) => {
+  const backend = makeBackend();
+  let server: RunningServer;
+  let base: string;
+  beforeAll(async () => {
+    server = await startWithTenants(backend, { tenantCacheSize: 1 });
+    base = server.url.replace(/\/$/, "");
+  });
+  afterAll(async () => {
+    await server?.close();
+    await backend.stop();
+  });
+
+  it("keep their signing keys: a tenant loaded again (after others pushed it out) still accepts the tokens it issued", async () => {
+    const rpcOf = (tenant: string) => createClient(TokenService, transports["grpc (HTTP/2)"](`${base}/t/${tenant}`));
+    const { accessToken } = await rpcOf("acme").issueClientToken({}, { headers: basic(shared.id, shared.secret) });
+    // One tenant fits: using globex drops acme.
+    await rpcOf("globex").issueClientToken({}, { headers: basic(shared.id, shared.secret) });
+    expect(server.domain.tenants.peek("acme")).toBeUndefined();
+    expect((await rpcOf("acme").introspect({ token: accessToken }, { headers: basic(shared.id, shared.secret) })).active).toBe(true);
   });
 });

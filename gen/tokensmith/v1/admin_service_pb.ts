@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokensmith/v1/admin_service.proto.
  */
 export const file_tokensmith_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiF0b2tlbnNtaXRoL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDXRva2Vuc21pdGgudjEivgIKCkNsaWVudEluZm8SCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIlCgZzb3VyY2UYByABKA4yFS50b2tlbnNtaXRoLnYxLlNvdXJjZRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPwobcHJldmlvdXNfc2VjcmV0X2V4cGlyZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYCiADKAkirgEKE0NyZWF0ZUNsaWVudFJlcXVlc3QSCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYByADKAkiWAoUQ3JlYXRlQ2xpZW50UmVzcG9uc2USKQoGY2xpZW50GAEgASgLMhkudG9rZW5zbWl0aC52MS5DbGllbnRJbmZvEhUKDWNsaWVudF9zZWNyZXQYAiABKAkiHgoQR2V0Q2xpZW50UmVxdWVzdBIKCgJpZBgBIAEoCSI+ChFHZXRDbGllbnRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8iOwoSTGlzdENsaWVudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKE0xpc3RDbGllbnRzUmVzcG9uc2USKgoHY2xpZW50cxgBIAMoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicQoTVXBkYXRlQ2xpZW50UmVxdWVzdBIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkEKFFVwZGF0ZUNsaWVudFJlc3BvbnNlEikKBmNsaWVudBgBIAEoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbyJAChlSb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEhcKD292ZXJsYXBfc2Vjb25kcxgCIAEoAyJeChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SFQoNY2xpZW50X3NlY3JldBgCIAEoCSIhChNEZWxldGVDbGllbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhYKFERlbGV0ZUNsaWVudFJlc3BvbnNlIicKGVJldm9rZUNsaWVudFRva2Vuc1JlcXVlc3QSCgoCaWQYASABKAkiTQoaUmV2b2tlQ2xpZW50VG9rZW5zUmVzcG9uc2USLwoLcmV2b2tlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrYBCgpBcGlLZXlJbmZvEgwKBG5hbWUYASABKAkSDgoGc2NvcGVzGAIgAygJEh4KFmdyYW50X2xpZmV0aW1lX3NlY29uZHMYAyABKAMSJQoGc291cmNlGAQgASgOMhUudG9rZW5zbWl0aC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmtleV9wcmVmaXgYBiABKAkiUwoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnNjb3BlcxgCIAMoCRIeChZncmFudF9saWZldGltZV9zZWNvbmRzGAMgASgDIk8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SCwoDa2V5GAIgASgJIjsKEkxpc3RBcGlLZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJbChNMaXN0QXBpS2V5c1Jlc3BvbnNlEisKCGFwaV9rZXlzGAEgAygLMhkudG9rZW5zbWl0aC52MS5BcGlLZXlJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJyChNVcGRhdGVBcGlLZXlSZXF1ZXN0EioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkIKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8iIwoTRGVsZXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIhYKFERlbGV0ZUFwaUtleVJlc3BvbnNlIuQBCg5TaWduaW5nS2V5SW5mbxILCgNraWQYASABKAkSCwoDYWxnGAIgASgJEi8KC2NyZWF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9zaWduX3N0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JldGlyZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhY3RpdmUYBiABKAgSEQoJcHVibGlzaGVkGAcgASgIIhgKFkxpc3RTaWduaW5nS2V5c1JlcXVlc3QiRgoXTGlzdFNpZ25pbmdLZXlzUmVzcG9uc2USKwoEa2V5cxgBIAMoCzIdLnRva2Vuc21pdGgudjEuU2lnbmluZ0tleUluZm8iGQoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QiRgoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEioKA2tleRgBIAEoCzIdLnRva2Vuc21pdGgudjEuU2lnbmluZ0tleUluZm8qRQoGU291cmNlEhYKElNPVVJDRV9VTlNQRUNJRklFRBAAEhEKDVNPVVJDRV9DT05GSUcQARIQCgxTT1VSQ0VfU1RPUkUQAjK9CQoMQWRtaW5TZXJ2aWNlElcKDENyZWF0ZUNsaWVudBIiLnRva2Vuc21pdGgudjEuQ3JlYXRlQ2xpZW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuQ3JlYXRlQ2xpZW50UmVzcG9uc2USTgoJR2V0Q2xpZW50Eh8udG9rZW5zbWl0aC52MS5HZXRDbGllbnRSZXF1ZXN0GiAudG9rZW5zbWl0aC52MS5HZXRDbGllbnRSZXNwb25zZRJUCgtMaXN0Q2xpZW50cxIhLnRva2Vuc21pdGgudjEuTGlzdENsaWVudHNSZXF1ZXN0GiIudG9rZW5zbWl0aC52MS5MaXN0Q2xpZW50c1Jlc3BvbnNlElcKDFVwZGF0ZUNsaWVudBIiLnRva2Vuc21pdGgudjEuVXBkYXRlQ2xpZW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuVXBkYXRlQ2xpZW50UmVzcG9uc2USaQoSUm90YXRlQ2xpZW50U2VjcmV0EigudG9rZW5zbWl0aC52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0GikudG9rZW5zbWl0aC52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRJXCgxEZWxldGVDbGllbnQSIi50b2tlbnNtaXRoLnYxLkRlbGV0ZUNsaWVudFJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLkRlbGV0ZUNsaWVudFJlc3BvbnNlEmkKElJldm9rZUNsaWVudFRva2VucxIoLnRva2Vuc21pdGgudjEuUmV2b2tlQ2xpZW50VG9rZW5zUmVxdWVzdBopLnRva2Vuc21pdGgudjEuUmV2b2tlQ2xpZW50VG9rZW5zUmVzcG9uc2USVwoMQ3JlYXRlQXBpS2V5EiIudG9rZW5zbWl0aC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJUCgtMaXN0QXBpS2V5cxIhLnRva2Vuc21pdGgudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiIudG9rZW5zbWl0aC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlElcKDFVwZGF0ZUFwaUtleRIiLnRva2Vuc21pdGgudjEuVXBkYXRlQXBpS2V5UmVxdWVzdBojLnRva2Vuc21pdGgudjEuVXBkYXRlQXBpS2V5UmVzcG9uc2USVwoMRGVsZXRlQXBpS2V5EiIudG9rZW5zbWl0aC52MS5EZWxldGVBcGlLZXlSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5EZWxldGVBcGlLZXlSZXNwb25zZRJgCg9MaXN0U2lnbmluZ0tleXMSJS50b2tlbnNtaXRoLnYxLkxpc3RTaWduaW5nS2V5c1JlcXVlc3QaJi50b2tlbnNtaXRoLnYxLkxpc3RTaWduaW5nS2V5c1Jlc3BvbnNlEmMKEFJvdGF0ZVNpZ25pbmdLZXkSJi50b2tlbnNtaXRoLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GicudG9rZW5zbWl0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("CiF0b2tlbnNtaXRoL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDXRva2Vuc21pdGgudjEivgIKCkNsaWVudEluZm8SCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIlCgZzb3VyY2UYByABKA4yFS50b2tlbnNtaXRoLnYxLlNvdXJjZRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPwobcHJldmlvdXNfc2VjcmV0X2V4cGlyZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYCiADKAkirgEKE0NyZWF0ZUNsaWVudFJlcXVlc3QSCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYByADKAkiWAoUQ3JlYXRlQ2xpZW50UmVzcG9uc2USKQoGY2xpZW50GAEgASgLMhkudG9rZW5zbWl0aC52MS5DbGllbnRJbmZvEhUKDWNsaWVudF9zZWNyZXQYAiABKAkiHgoQR2V0Q2xpZW50UmVxdWVzdBIKCgJpZBgBIAEoCSI+ChFHZXRDbGllbnRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8iOwoSTGlzdENsaWVudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKE0xpc3RDbGllbnRzUmVzcG9uc2USKgoHY2xpZW50cxgBIAMoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicQoTVXBkYXRlQ2xpZW50UmVxdWVzdBIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkEKFFVwZGF0ZUNsaWVudFJlc3BvbnNlEikKBmNsaWVudBgBIAEoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbyJAChlSb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEhcKD292ZXJsYXBfc2Vjb25kcxgCIAEoAyJeChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SFQoNY2xpZW50X3NlY3JldBgCIAEoCSIhChNEZWxldGVDbGllbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhYKFERlbGV0ZUNsaWVudFJlc3BvbnNlIicKGVJldm9rZUNsaWVudFRva2Vuc1JlcXVlc3QSCgoCaWQYASABKAkiTQoaUmV2b2tlQ2xpZW50VG9rZW5zUmVzcG9uc2USLwoLcmV2b2tlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrYBCgpBcGlLZXlJbmZvEgwKBG5hbWUYASABKAkSDgoGc2NvcGVzGAIgAygJEh4KFmdyYW50X2xpZmV0aW1lX3NlY29uZHMYAyABKAMSJQoGc291cmNlGAQgASgOMhUudG9rZW5zbWl0aC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmtleV9wcmVmaXgYBiABKAkiUwoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnNjb3BlcxgCIAMoCRIeChZncmFudF9saWZldGltZV9zZWNvbmRzGAMgASgDIk8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SCwoDa2V5GAIgASgJIjsKEkxpc3RBcGlLZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJbChNMaXN0QXBpS2V5c1Jlc3BvbnNlEisKCGFwaV9rZXlzGAEgAygLMhkudG9rZW5zbWl0aC52MS5BcGlLZXlJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJyChNVcGRhdGVBcGlLZXlSZXF1ZXN0EioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkIKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8iIwoTRGVsZXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIhYKFERlbGV0ZUFwaUtleVJlc3BvbnNlIq0CCgZUZW5hbnQSCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEiUKBnNvdXJjZRgDIAEoDjIVLnRva2Vuc21pdGgudjEuU291cmNlEg4KBmlzc3VlchgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVsZXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKHmRlZmF1bHRfdG9rZW5fbGlmZXRpbWVfc2Vjb25kcxgHIAEoAxIiChptYXhfdG9rZW5fbGlmZXRpbWVfc2Vjb25kcxgIIAEoAxIcChRjb3JzX2FsbG93ZWRfb3JpZ2lucxgJIAMoCSK6AQoTQ3JlYXRlVGVuYW50UmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSJgoeZGVmYXVsdF90b2tlbl9saWZldGltZV9zZWNvbmRzGAMgASgDEiIKGm1heF90b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhwKFGNvcnNfYWxsb3dlZF9vcmlnaW5zGAUgAygJEhcKD2FkbWluX2NsaWVudF9pZBgGIAEoCSKLAQoUQ3JlYXRlVGVuYW50UmVzcG9uc2USJQoGdGVuYW50GAEgASgLMhUudG9rZW5zbWl0aC52MS5UZW5hbnQSLwoMYWRtaW5fY2xpZW50GAIgASgLMhkudG9rZW5zbWl0aC52MS5DbGllbnRJbmZvEhsKE2FkbWluX2NsaWVudF9zZWNyZXQYAyABKAkiHgoQR2V0VGVuYW50UmVxdWVzdBIKCgJpZBgBIAEoCSI6ChFHZXRUZW5hbnRSZXNwb25zZRIlCgZ0ZW5hbnQYASABKAsyFS50b2tlbnNtaXRoLnYxLlRlbmFudCI7ChJMaXN0VGVuYW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVgoTTGlzdFRlbmFudHNSZXNwb25zZRImCgd0ZW5hbnRzGAEgAygLMhUudG9rZW5zbWl0aC52MS5UZW5hbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIm0KE1VwZGF0ZVRlbmFudFJlcXVlc3QSJQoGdGVuYW50GAEgASgLMhUudG9rZW5zbWl0aC52MS5UZW5hbnQSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj0KFFVwZGF0ZVRlbmFudFJlc3BvbnNlEiUKBnRlbmFudBgBIAEoCzIVLnRva2Vuc21pdGgudjEuVGVuYW50IiEKE0RlbGV0ZVRlbmFudFJlcXVlc3QSCgoCaWQYASABKAkiFgoURGVsZXRlVGVuYW50UmVzcG9uc2Ui5AEKDlNpZ25pbmdLZXlJbmZvEgsKA2tpZBgBIAEoCRILCgNhbGcYAiABKAkSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD3NpZ25fc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV0aXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmFjdGl2ZRgGIAEoCBIRCglwdWJsaXNoZWQYByABKAgiGAoWTGlzdFNpZ25pbmdLZXlzUmVxdWVzdCJGChdMaXN0U2lnbmluZ0tleXNSZXNwb25zZRIrCgRrZXlzGAEgAygLMh0udG9rZW5zbWl0aC52MS5TaWduaW5nS2V5SW5mbyIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCJGChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USKgoDa2V5GAEgASgLMh0udG9rZW5zbWl0aC52MS5TaWduaW5nS2V5SW5mbypFCgZTb3VyY2USFgoSU09VUkNFX1VOU1BFQ0lGSUVEEAASEQoNU09VUkNFX0NPTkZJRxABEhAKDFNPVVJDRV9TVE9SRRACMu4MCgxBZG1pblNlcnZpY2USVwoMQ3JlYXRlQ2xpZW50EiIudG9rZW5zbWl0aC52MS5DcmVhdGVDbGllbnRSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5DcmVhdGVDbGllbnRSZXNwb25zZRJOCglHZXRDbGllbnQSHy50b2tlbnNtaXRoLnYxLkdldENsaWVudFJlcXVlc3QaIC50b2tlbnNtaXRoLnYxLkdldENsaWVudFJlc3BvbnNlElQKC0xpc3RDbGllbnRzEiEudG9rZW5zbWl0aC52MS5MaXN0Q2xpZW50c1JlcXVlc3QaIi50b2tlbnNtaXRoLnYxLkxpc3RDbGllbnRzUmVzcG9uc2USVwoMVXBkYXRlQ2xpZW50EiIudG9rZW5zbWl0aC52MS5VcGRhdGVDbGllbnRSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5VcGRhdGVDbGllbnRSZXNwb25zZRJpChJSb3RhdGVDbGllbnRTZWNyZXQSKC50b2tlbnNtaXRoLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QaKS50b2tlbnNtaXRoLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlc3BvbnNlElcKDERlbGV0ZUNsaWVudBIiLnRva2Vuc21pdGgudjEuRGVsZXRlQ2xpZW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuRGVsZXRlQ2xpZW50UmVzcG9uc2USaQoSUmV2b2tlQ2xpZW50VG9rZW5zEigudG9rZW5zbWl0aC52MS5SZXZva2VDbGllbnRUb2tlbnNSZXF1ZXN0GikudG9rZW5zbWl0aC52MS5SZXZva2VDbGllbnRUb2tlbnNSZXNwb25zZRJXCgxDcmVhdGVBcGlLZXkSIi50b2tlbnNtaXRoLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlElQKC0xpc3RBcGlLZXlzEiEudG9rZW5zbWl0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaIi50b2tlbnNtaXRoLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USVwoMVXBkYXRlQXBpS2V5EiIudG9rZW5zbWl0aC52MS5VcGRhdGVBcGlLZXlSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5VcGRhdGVBcGlLZXlSZXNwb25zZRJXCgxEZWxldGVBcGlLZXkSIi50b2tlbnNtaXRoLnYxLkRlbGV0ZUFwaUtleVJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLkRlbGV0ZUFwaUtleVJlc3BvbnNlEmAKD0xpc3RTaWduaW5nS2V5cxIlLnRva2Vuc21pdGgudjEuTGlzdFNpZ25pbmdLZXlzUmVxdWVzdBomLnRva2Vuc21pdGgudjEuTGlzdFNpZ25pbmdLZXlzUmVzcG9uc2USYwoQUm90YXRlU2lnbmluZ0tleRImLnRva2Vuc21pdGgudjEuUm90YXRlU2lnbmluZ0tleVJlcXVlc3QaJy50b2tlbnNtaXRoLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZRJXCgxDcmVhdGVUZW5hbnQSIi50b2tlbnNtaXRoLnYxLkNyZWF0ZVRlbmFudFJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLkNyZWF0ZVRlbmFudFJlc3BvbnNlEk4KCUdldFRlbmFudBIfLnRva2Vuc21pdGgudjEuR2V0VGVuYW50UmVxdWVzdBogLnRva2Vuc21pdGgudjEuR2V0VGVuYW50UmVzcG9uc2USVAoLTGlzdFRlbmFudHMSIS50b2tlbnNtaXRoLnYxLkxpc3RUZW5hbnRzUmVxdWVzdBoiLnRva2Vuc21pdGgudjEuTGlzdFRlbmFudHNSZXNwb25zZRJXCgxVcGRhdGVUZW5hbnQSIi50b2tlbnNtaXRoLnYxLlVwZGF0ZVRlbmFudFJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLlVwZGF0ZVRlbmFudFJlc3BvbnNlElcKDERlbGV0ZVRlbmFudBIiLnRva2Vuc21pdGgudjEuRGVsZXRlVGVuYW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuRGVsZXRlVGVuYW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message tokensmith.v1.ClientInfo
@@ -620,6 +620,326 @@ export const DeleteApiKeyResponseSchema: GenMessage<DeleteApiKeyResponse> = /*@_
   messageDesc(file_tokensmith_v1_admin_service, 23);
 
 /**
+ * A tenant: an isolated issuer in this deployment. Settings at 0 (or empty)
+ * are the deployment's.
+ *
+ * @generated from message tokensmith.v1.Tenant
+ */
+export type Tenant = Message<"tokensmith.v1.Tenant"> & {
+  /**
+   * 1-63 lower-case letters, digits or '-', not starting or ending with '-'.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * For people; at most 200 characters.
+   *
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * SOURCE_CONFIG for the default tenant and those in the config file
+   * (read-only); SOURCE_STORE for those created through this API.
+   *
+   * @generated from field: tokensmith.v1.Source source = 3;
+   */
+  source: Source;
+
+  /**
+   * The `iss` of its tokens: `<issuer>/t/<id>` (the deployment's own for the default tenant).
+   *
+   * @generated from field: string issuer = 4;
+   */
+  issuer: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 5;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Set while the tenant's data is being removed after DeleteTenant: it no
+   * longer exists for any other call, and its id is not free yet.
+   *
+   * @generated from field: google.protobuf.Timestamp delete_time = 6;
+   */
+  deleteTime?: Timestamp | undefined;
+
+  /**
+   * The lifetime of a client's tokens when the client sets none; at most
+   * max_token_lifetime_seconds (0: the deployment's defaultTokenLifetimeSeconds,
+   * capped by the tenant's maximum).
+   *
+   * @generated from field: int64 default_token_lifetime_seconds = 7;
+   */
+  defaultTokenLifetimeSeconds: bigint;
+
+  /**
+   * The longest lifetime any of its clients may have; at most the deployment's
+   * maxTokenLifetimeSeconds (0: that). Lowering it caps existing clients.
+   *
+   * @generated from field: int64 max_token_lifetime_seconds = 8;
+   */
+  maxTokenLifetimeSeconds: bigint;
+
+  /**
+   * Browser origins (scheme://host[:port]) allowed to call the tenant at its
+   * `/t/<id>/` URLs, on top of the deployment's cors.allowedOrigins.
+   *
+   * @generated from field: repeated string cors_allowed_origins = 9;
+   */
+  corsAllowedOrigins: string[];
+};
+
+/**
+ * Describes the message tokensmith.v1.Tenant.
+ * Use `create(TenantSchema)` to create a new message.
+ */
+export const TenantSchema: GenMessage<Tenant> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 24);
+
+/**
+ * @generated from message tokensmith.v1.CreateTenantRequest
+ */
+export type CreateTenantRequest = Message<"tokensmith.v1.CreateTenantRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * 0 means the deployment's.
+   *
+   * @generated from field: int64 default_token_lifetime_seconds = 3;
+   */
+  defaultTokenLifetimeSeconds: bigint;
+
+  /**
+   * 0 means the deployment's.
+   *
+   * @generated from field: int64 max_token_lifetime_seconds = 4;
+   */
+  maxTokenLifetimeSeconds: bigint;
+
+  /**
+   * @generated from field: repeated string cors_allowed_origins = 5;
+   */
+  corsAllowedOrigins: string[];
+
+  /**
+   * Optional: the id of a client to create in the new tenant with the scope
+   * `tokensmith:admin`, so that someone can administer it. Letters, digits,
+   * '.', '_', '-', ':' (1-128).
+   *
+   * @generated from field: string admin_client_id = 6;
+   */
+  adminClientId: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.CreateTenantRequest.
+ * Use `create(CreateTenantRequestSchema)` to create a new message.
+ */
+export const CreateTenantRequestSchema: GenMessage<CreateTenantRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 25);
+
+/**
+ * @generated from message tokensmith.v1.CreateTenantResponse
+ */
+export type CreateTenantResponse = Message<"tokensmith.v1.CreateTenantResponse"> & {
+  /**
+   * @generated from field: tokensmith.v1.Tenant tenant = 1;
+   */
+  tenant?: Tenant | undefined;
+
+  /**
+   * Set when admin_client_id was given.
+   *
+   * @generated from field: tokensmith.v1.ClientInfo admin_client = 2;
+   */
+  adminClient?: ClientInfo | undefined;
+
+  /**
+   * The admin client's secret: shown once; only its hash is stored.
+   *
+   * @generated from field: string admin_client_secret = 3;
+   */
+  adminClientSecret: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.CreateTenantResponse.
+ * Use `create(CreateTenantResponseSchema)` to create a new message.
+ */
+export const CreateTenantResponseSchema: GenMessage<CreateTenantResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 26);
+
+/**
+ * @generated from message tokensmith.v1.GetTenantRequest
+ */
+export type GetTenantRequest = Message<"tokensmith.v1.GetTenantRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.GetTenantRequest.
+ * Use `create(GetTenantRequestSchema)` to create a new message.
+ */
+export const GetTenantRequestSchema: GenMessage<GetTenantRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 27);
+
+/**
+ * @generated from message tokensmith.v1.GetTenantResponse
+ */
+export type GetTenantResponse = Message<"tokensmith.v1.GetTenantResponse"> & {
+  /**
+   * @generated from field: tokensmith.v1.Tenant tenant = 1;
+   */
+  tenant?: Tenant | undefined;
+};
+
+/**
+ * Describes the message tokensmith.v1.GetTenantResponse.
+ * Use `create(GetTenantResponseSchema)` to create a new message.
+ */
+export const GetTenantResponseSchema: GenMessage<GetTenantResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 28);
+
+/**
+ * @generated from message tokensmith.v1.ListTenantsRequest
+ */
+export type ListTenantsRequest = Message<"tokensmith.v1.ListTenantsRequest"> & {
+  /**
+   * At most 500; 0 means 50.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.ListTenantsRequest.
+ * Use `create(ListTenantsRequestSchema)` to create a new message.
+ */
+export const ListTenantsRequestSchema: GenMessage<ListTenantsRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 29);
+
+/**
+ * @generated from message tokensmith.v1.ListTenantsResponse
+ */
+export type ListTenantsResponse = Message<"tokensmith.v1.ListTenantsResponse"> & {
+  /**
+   * @generated from field: repeated tokensmith.v1.Tenant tenants = 1;
+   */
+  tenants: Tenant[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.ListTenantsResponse.
+ * Use `create(ListTenantsResponseSchema)` to create a new message.
+ */
+export const ListTenantsResponseSchema: GenMessage<ListTenantsResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 30);
+
+/**
+ * @generated from message tokensmith.v1.UpdateTenantRequest
+ */
+export type UpdateTenantRequest = Message<"tokensmith.v1.UpdateTenantRequest"> & {
+  /**
+   * `id` names the tenant; the fields listed in `update_mask` are replaced.
+   *
+   * @generated from field: tokensmith.v1.Tenant tenant = 1;
+   */
+  tenant?: Tenant | undefined;
+
+  /**
+   * Paths: display_name, default_token_lifetime_seconds,
+   * max_token_lifetime_seconds, cors_allowed_origins ("", 0 or empty: the
+   * deployment's).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message tokensmith.v1.UpdateTenantRequest.
+ * Use `create(UpdateTenantRequestSchema)` to create a new message.
+ */
+export const UpdateTenantRequestSchema: GenMessage<UpdateTenantRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 31);
+
+/**
+ * @generated from message tokensmith.v1.UpdateTenantResponse
+ */
+export type UpdateTenantResponse = Message<"tokensmith.v1.UpdateTenantResponse"> & {
+  /**
+   * @generated from field: tokensmith.v1.Tenant tenant = 1;
+   */
+  tenant?: Tenant | undefined;
+};
+
+/**
+ * Describes the message tokensmith.v1.UpdateTenantResponse.
+ * Use `create(UpdateTenantResponseSchema)` to create a new message.
+ */
+export const UpdateTenantResponseSchema: GenMessage<UpdateTenantResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 32);
+
+/**
+ * @generated from message tokensmith.v1.DeleteTenantRequest
+ */
+export type DeleteTenantRequest = Message<"tokensmith.v1.DeleteTenantRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.DeleteTenantRequest.
+ * Use `create(DeleteTenantRequestSchema)` to create a new message.
+ */
+export const DeleteTenantRequestSchema: GenMessage<DeleteTenantRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 33);
+
+/**
+ * @generated from message tokensmith.v1.DeleteTenantResponse
+ */
+export type DeleteTenantResponse = Message<"tokensmith.v1.DeleteTenantResponse"> & {
+};
+
+/**
+ * Describes the message tokensmith.v1.DeleteTenantResponse.
+ * Use `create(DeleteTenantResponseSchema)` to create a new message.
+ */
+export const DeleteTenantResponseSchema: GenMessage<DeleteTenantResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 34);
+
+/**
  * @generated from message tokensmith.v1.SigningKeyInfo
  */
 export type SigningKeyInfo = Message<"tokensmith.v1.SigningKeyInfo"> & {
@@ -668,7 +988,7 @@ export type SigningKeyInfo = Message<"tokensmith.v1.SigningKeyInfo"> & {
  * Use `create(SigningKeyInfoSchema)` to create a new message.
  */
 export const SigningKeyInfoSchema: GenMessage<SigningKeyInfo> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 24);
+  messageDesc(file_tokensmith_v1_admin_service, 35);
 
 /**
  * @generated from message tokensmith.v1.ListSigningKeysRequest
@@ -681,7 +1001,7 @@ export type ListSigningKeysRequest = Message<"tokensmith.v1.ListSigningKeysReque
  * Use `create(ListSigningKeysRequestSchema)` to create a new message.
  */
 export const ListSigningKeysRequestSchema: GenMessage<ListSigningKeysRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 25);
+  messageDesc(file_tokensmith_v1_admin_service, 36);
 
 /**
  * @generated from message tokensmith.v1.ListSigningKeysResponse
@@ -698,7 +1018,7 @@ export type ListSigningKeysResponse = Message<"tokensmith.v1.ListSigningKeysResp
  * Use `create(ListSigningKeysResponseSchema)` to create a new message.
  */
 export const ListSigningKeysResponseSchema: GenMessage<ListSigningKeysResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 26);
+  messageDesc(file_tokensmith_v1_admin_service, 37);
 
 /**
  * @generated from message tokensmith.v1.RotateSigningKeyRequest
@@ -711,7 +1031,7 @@ export type RotateSigningKeyRequest = Message<"tokensmith.v1.RotateSigningKeyReq
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 27);
+  messageDesc(file_tokensmith_v1_admin_service, 38);
 
 /**
  * @generated from message tokensmith.v1.RotateSigningKeyResponse
@@ -728,10 +1048,10 @@ export type RotateSigningKeyResponse = Message<"tokensmith.v1.RotateSigningKeyRe
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 28);
+  messageDesc(file_tokensmith_v1_admin_service, 39);
 
 /**
- * Where a client or API key is defined.
+ * Where a client, API key or tenant is defined.
  *
  * @generated from enum tokensmith.v1.Source
  */
@@ -742,7 +1062,7 @@ export enum Source {
   UNSPECIFIED = 0,
 
   /**
-   * The config file: read-only through this API.
+   * The config file (and, for a tenant, the default tenant): read-only through this API.
    *
    * @generated from enum value: SOURCE_CONFIG = 1;
    */
@@ -766,6 +1086,11 @@ export const SourceSchema: GenEnum<Source> = /*@__PURE__*/
  * AdminService manages clients, API keys and signing keys. Every call needs
  * `authorization: Bearer <access token>` with the scope `tokensmith:admin`.
  * Clients and API keys declared in the config file are listed but read-only.
+ * Calls are for the tenant they are addressed to (a `/t/<tenant>` base URL or
+ * the `tokensmith-tenant` header), with a token of that tenant; the tenant
+ * calls (CreateTenant to DeleteTenant) are for platform administrators only:
+ * a token of a client of the default tenant with the scope
+ * `tokensmith:tenants`, addressed to the default tenant.
  *
  * @generated from service tokensmith.v1.AdminService
  */
@@ -895,6 +1220,69 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RotateSigningKeyRequestSchema;
     output: typeof RotateSigningKeyResponseSchema;
+  },
+  /**
+   * Creates a tenant, with its own issuer `<issuer>/t/<id>`, key ring, clients
+   * and API keys; with `admin_client_id`, also its first admin client, whose
+   * secret the response holds, the only time it is shown. AlreadyExists for an
+   * id taken (the default tenant's, a config-declared one, a stored one);
+   * FailedPrecondition while a tenant with the id is still being deleted.
+   *
+   * @generated from rpc tokensmith.v1.AdminService.CreateTenant
+   */
+  createTenant: {
+    methodKind: "unary";
+    input: typeof CreateTenantRequestSchema;
+    output: typeof CreateTenantResponseSchema;
+  },
+  /**
+   * The default tenant and config-declared ones too (source SOURCE_CONFIG).
+   *
+   * @generated from rpc tokensmith.v1.AdminService.GetTenant
+   */
+  getTenant: {
+    methodKind: "unary";
+    input: typeof GetTenantRequestSchema;
+    output: typeof GetTenantResponseSchema;
+  },
+  /**
+   * Tenants in a stable order (by id), a page at a time.
+   *
+   * @generated from rpc tokensmith.v1.AdminService.ListTenants
+   */
+  listTenants: {
+    methodKind: "unary";
+    input: typeof ListTenantsRequestSchema;
+    output: typeof ListTenantsResponseSchema;
+  },
+  /**
+   * Updates the fields named in `update_mask`; every instance applies the
+   * change within one change-feed poll. FailedPrecondition for the default
+   * tenant and config-declared ones.
+   *
+   * @generated from rpc tokensmith.v1.AdminService.UpdateTenant
+   */
+  updateTenant: {
+    methodKind: "unary";
+    input: typeof UpdateTenantRequestSchema;
+    output: typeof UpdateTenantResponseSchema;
+  },
+  /**
+   * Deletes a tenant: every one of its tokens stops being active at once (at
+   * Introspect, and at verifiers following WatchRevocations, which are told
+   * that no key of it is published), its clients and API keys are refused as
+   * for a tenant that does not exist, and its data is removed from the store
+   * in the background, after which its id may be used again (by a tenant that
+   * shares nothing with this one). Calling it again for a tenant still being
+   * deleted carries the removal on. FailedPrecondition for the default tenant
+   * and config-declared ones.
+   *
+   * @generated from rpc tokensmith.v1.AdminService.DeleteTenant
+   */
+  deleteTenant: {
+    methodKind: "unary";
+    input: typeof DeleteTenantRequestSchema;
+    output: typeof DeleteTenantResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tokensmith_v1_admin_service, 0);

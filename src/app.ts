@@ -112,7 +112,9 @@ function keyPersistence(config: Config, store: Store, logger: Logger, tenant: st
     }
     return new StoreKeyPersistence(store, encryption);
   }
-  if (!config.dataDir) return new EphemeralKeyPersistence();
+  // In memory without a data directory, a tenant's ring lives in the (in-process) store: dropped from the
+  // tenant cache and loaded again, the tenant keeps its keys, and its tokens stay valid.
+  if (!config.dataDir) return tenant === DEFAULT_TENANT ? new EphemeralKeyPersistence() : new StoreKeyPersistence(store, undefined);
   return new FileKeyPersistence(tenant === DEFAULT_TENANT ? config.dataDir : join(config.dataDir, "tenants", tenant), encryption);
 }
 

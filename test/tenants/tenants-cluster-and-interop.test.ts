@@ -6,6 +6,7 @@ import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import type { RunningServer } from "../../src/server.js";
 import { storeKeys } from "../../src/store/store.js";
 import { tenantKey } from "../../src/store/tenant-store.js";
+import { BACKENDS } from "../support/admin.js";
 import { clusterBackend } from "../support/backends.js";
 import { postFormFrom, type SourcedReply } from "../support/oauth.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
@@ -181,5 +182,40 @@ describe("tenants on a Redis Cluster", () => {
       expect((await attempt("globex", orders)).status).toBe(200);
       expect((await attempt("globex", wrong)).status).toBe(401);
     });
+  });
+});
+
+describe.each(BACKENDS)("an instance holds at most tenantCacheSize tenants, on %s", (_name, makeBackend) => {
+  const backend = makeBackend();
+  const tenants = Array.from({ length: 10 }, (_, index) => `tenant-${index}`);
+  let server: RunningServer;
+  let base: string;
+  beforeAll(async () => {
+    await backend.start();
+    const { config, ...start } = backend.serverOptions();
+    server = await startTestServer({ ...start, config: { ...config, tenantCacheSize: 3, tenants: tenants.map((id) => ({ id, clients: declared([orders]) })) } });
+    base = urlOf(server);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await backend.stop();
+  });
+
+  it("10 tenants used in turn: at most 3 loaded; an evicted tenant loads again and its earlier tokens still introspect active and verify", async () => {
+    const loaded = () => server.domain.tenants.loadedCount;
+    const issued = new Map<string, string>();
+    for (const tenant of tenants) {
+      issued.set(tenant, await tokenOf(base, tenant));
+      expect(loaded()).toBeLessThanOrEqual(3);
+    }
+    expect(loaded()).toBe(3);
+    // tenant-0 was dropped long ago: this request loads it again from the store.
+    for (const tenant of tenants) {
+      expect(await isActive(base, tenant, issued.get(tenant)!)).toBe(true);
+      const keys = createRemoteJWKSet(new URL(`${base}/t/${tenant}/.well-known/jwks.json`));
+      await expect(jwtVerify(issued.get(tenant)!, keys, { issuer: `${base}/t/${tenant}` })).resolves.toBeDefined();
+      expect(loaded()).toBeLessThanOrEqual(3);
+    }
+    expect(loaded()).toBe(3);
   });
 });

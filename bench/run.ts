@@ -75,6 +75,7 @@ const USAGE = `usage: npm run bench -- [options]
                         ratio to the fewest tenants, Redis commands per call, RSS per tenant held. A count above the
                         default tenantCacheSize (${DEFAULT_TENANT_CACHE_SIZE}) runs twice: the default, and a cache that holds them all
   --tenant-clients <n>  clients over all tenants for --tenants (default: the largest count, i.e. one per tenant there)
+  --tenant-cache-size <n>  --tenants: every count with this tenantCacheSize only
   --rapid-reset <s>     HTTP/2 rapid reset: a client's gRPC Ping latency (open loop, --rate or 2000 req/s) for
                         <s> seconds alone, then <s> seconds while 120 sessions open and reset 10 streams
                         each every 50 ms (24,000 resets/s offered)
@@ -107,6 +108,7 @@ interface Options {
   /** --tenants: the tenant counts to compare, ascending. */
   tenants?: number[];
   tenantClients?: number;
+  tenantCacheSize?: number;
   /** A whole number or "auto", passed through as TOKENSMITH_WORKERS. */
   workers?: string;
   redis: BenchRedisMode;
@@ -153,6 +155,7 @@ function parseOptions(argv: string[]): Options | undefined {
       "rapid-reset": { type: "string" },
       tenants: { type: "string" },
       "tenant-clients": { type: "string" },
+      "tenant-cache-size": { type: "string" },
       workers: { type: "string" },
       redis: { type: "string" },
       "server-cmd": { type: "string" },
@@ -165,7 +168,9 @@ function parseOptions(argv: string[]): Options | undefined {
   if (values.tenants !== undefined && (values.rate !== undefined || values.paired)) {
     throw new UsageError("--tenants compares tenant counts closed loop, in rounds of its own: not with --rate or --paired");
   }
-  if (values["tenant-clients"] !== undefined && values.tenants === undefined) throw new UsageError("--tenant-clients goes with --tenants");
+  if ((values["tenant-clients"] !== undefined || values["tenant-cache-size"] !== undefined) && values.tenants === undefined) {
+    throw new UsageError("--tenant-clients and --tenant-cache-size go with --tenants");
+  }
   if (values.paired && (values.rate !== undefined || values.data || values.soak !== undefined)) {
     throw new UsageError("--paired pairs scenarios with their floors: not with --rate, --data or --soak, which compare no floors");
   }
@@ -196,6 +201,7 @@ function parseOptions(argv: string[]): Options | undefined {
     rapidResetSeconds: values["rapid-reset"] === undefined ? undefined : positiveNumber("rapid-reset", values["rapid-reset"], 0),
     tenants,
     tenantClients: values["tenant-clients"] === undefined ? undefined : positiveNumber("tenant-clients", values["tenant-clients"], 1),
+    tenantCacheSize: values["tenant-cache-size"] === undefined ? undefined : positiveNumber("tenant-cache-size", values["tenant-cache-size"], 1),
     workers: values.workers === undefined || values.workers === "auto" ? values.workers : String(positiveNumber("workers", values.workers, 1)),
     redis,
     serverCommand: values["server-cmd"],
@@ -713,7 +719,7 @@ async function tenantsMode(
   const systems: SystemUnderTest[] = [];
   const ready: Array<{ run: Run; scenarios: Scenario[]; label: string; result: TenantRunResult }> = [];
   try {
-    for (const plan of tenantRunPlans(counts)) {
+    for (const plan of tenantRunPlans(counts, options.tenantCacheSize)) {
       stopIfInterrupted();
       const cacheSize = plan.cacheSize ?? DEFAULT_TENANT_CACHE_SIZE;
       const label = `${formatNumber(plan.tenants)} tenant(s), tenantCacheSize ${formatNumber(cacheSize)}${plan.cacheSize === undefined ? " (default)" : ""}`;
@@ -921,7 +927,9 @@ async function main(): Promise<number> {
         ...(mode === "soak" ? { soakSeconds: opts.soakSeconds } : {}),
         ...(mode === "rapid-reset" ? { rapidResetSeconds: opts.rapidResetSeconds } : {}),
         ...(mode === "data" ? { dataClients: opts.dataClients, dataRevoked: opts.dataRevoked } : {}),
-        ...(mode === "tenants" ? { tenants: opts.tenants, tenantClients: opts.tenantClients ?? Math.max(...(opts.tenants ?? [])) } : {}),
+        ...(mode === "tenants"
+          ? { tenants: opts.tenants, tenantClients: opts.tenantClients ?? Math.max(...(opts.tenants ?? [])), tenantCacheSize: opts.tenantCacheSize ?? null }
+          : {}),
       },
     };
     header.machine.loadAverage1mAtEnd = machineLoad().loadAverage1m;

@@ -45,9 +45,11 @@ export interface TenantRunPlan {
 /**
  * Every N with the default tenantCacheSize and, where the default holds
  * fewer than N, again with a cache that holds them all: a spread load then
- * either reloads tenants all the time or never.
+ * either reloads tenants all the time or never. With `cacheSize`, every N
+ * with that cache only.
  */
-export function tenantRunPlans(counts: readonly number[]): TenantRunPlan[] {
+export function tenantRunPlans(counts: readonly number[], cacheSize?: number): TenantRunPlan[] {
+  if (cacheSize !== undefined) return counts.map((tenants) => ({ tenants, cacheSize }));
   return counts.flatMap((tenants) => [
     { tenants, cacheSize: undefined },
     ...(tenants > DEFAULT_TENANT_CACHE_SIZE ? [{ tenants, cacheSize: tenants }] : []),

@@ -24,6 +24,13 @@ describe("tenantRunPlans", () => {
       { tenants: 10_000, cacheSize: 10_000 },
     ]);
   });
+
+  it("with a tenantCacheSize given, runs every count with that one only", () => {
+    expect(tenantRunPlans([1, 10_000], 10_000)).toEqual([
+      { tenants: 1, cacheSize: 10_000 },
+      { tenants: 10_000, cacheSize: 10_000 },
+    ]);
+  });
 });
 
 describe("parseTenantCounts", () => {

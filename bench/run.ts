@@ -81,7 +81,7 @@ const USAGE = `usage: npm run bench -- [options]
                         each every 50 ms (24,000 resets/s offered)
   --workers <n|auto>    passed to the server as TOKENSMITH_WORKERS (CPU and RSS are summed over its workers)
   --redis <mode>        standalone (default): one redis-server; cluster: a 3-master Redis Cluster
-                        (REDIS_CLUSTER_NODES), its CPU summed over the nodes (not with --data)
+                        (REDIS_CLUSTER_NODES), its CPU summed over the nodes (not with --data or --tenants)
   --server-cmd <cmd>    start the server with this shell command instead of \`node bin/tokensmith.js serve\`
                         (it gets TOKENSMITH_PORT, TOKENSMITH_CONFIG, REDIS_URL, … in its environment)
 

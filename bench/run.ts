@@ -31,9 +31,20 @@ import {
   type ScenarioResult,
 } from "./lib/report.js";
 import { FAMILY_LABEL, FLOOR_OF, SCENARIOS, createContext, scenarioNamed, type BenchContext, type Scenario } from "./lib/scenarios.js";
-import { footprint, seed, type RedisFootprint } from "./lib/seed.js";
-import { killLiveServersNow, startSystem, type BenchRedisMode, type SystemUnderTest } from "./lib/server.js";
+import { footprint, redisCommandCounts, seed, seedTenants, type RedisFootprint } from "./lib/seed.js";
 import { measurePropagation, measureThroughput, propagationReport, throughputReport, type PropagationSettings } from "./lib/propagation.js";
+import { BENCH_SCOPES, killLiveServersNow, startSystem, type BenchRedisMode, type SystemUnderTest } from "./lib/server.js";
+import {
+  DEFAULT_TENANT_CACHE_SIZE,
+  benchTenants,
+  issueTenantTokens,
+  parseTenantCounts,
+  spreadClients,
+  tenantRunPlans,
+  tenantScenarios,
+  tenantsReport,
+  type TenantRunResult,
+} from "./lib/tenants.js";
 import { startRapidReset, type RapidResetStats } from "./lib/rapid-reset.js";
 import { killLiveProbesNow } from "./lib/verifier-probes.js";
 import { requireTools, runScenarioLoad, runWrk, runningTools, type LoadOptions, type LoadResult, type RequestSpec } from "./lib/tools.js";
@@ -60,6 +71,14 @@ const USAGE = `usage: npm run bench -- [options]
   --data-clients <n>    clients to seed for --data (default 100000)
   --data-revoked <n>    revoked jtis to seed for --data (default 1000000)
   --soak <s>            soak: mixed load for <s> seconds, server RSS sampled every 10 s
+  --tenants <n,n,…>     tenants (issue 19), e.g. --tenants 1,1000,10000: for each count a server (and redis-server) of its
+                        own with that many tenants stored in Redis and the same clients spread over them, all up at once;
+                        POST /t/<tenant>/oauth2/token and /introspect rotating over every tenant, each scenario on one
+                        system after the other (--repeat: rounds, ratios taken within each round); CPU per call and its
+                        ratio to the fewest tenants, Redis commands per call, RSS per tenant held. A count above the
+                        default tenantCacheSize (${DEFAULT_TENANT_CACHE_SIZE}) runs twice: the default, and a cache that holds them all
+  --tenant-clients <n>  clients over all tenants for --tenants (default: the largest count, i.e. one per tenant there)
+  --tenant-cache-size <n>  --tenants: every count with this tenantCacheSize only
   --rapid-reset <s>     HTTP/2 rapid reset: a client's gRPC Ping latency (open loop, --rate or 2000 req/s) for
                         <s> seconds alone, then <s> seconds while 120 sessions open and reset 10 streams
                         each every 50 ms (24,000 resets/s offered)
@@ -72,7 +91,7 @@ const USAGE = `usage: npm run bench -- [options]
                         of the last (default 0,100000,1000000; "" = none)
   --workers <n|auto>    passed to the server as TOKENSMITH_WORKERS (CPU and RSS are summed over its workers)
   --redis <mode>        standalone (default): one redis-server; cluster: a 3-master Redis Cluster
-                        (REDIS_CLUSTER_NODES), its CPU summed over the nodes (not with --data)
+                        (REDIS_CLUSTER_NODES), its CPU summed over the nodes (not with --data or --tenants)
   --server-cmd <cmd>    start the server with this shell command instead of \`node bin/tokensmith.js serve\`
                         (it gets TOKENSMITH_PORT, TOKENSMITH_CONFIG, REDIS_URL, … in its environment)
 
@@ -100,6 +119,10 @@ interface Options {
   revocations: number;
   revocationRate: number;
   revokedSets: number[];
+  /** --tenants: the tenant counts to compare, ascending. */
+  tenants?: number[];
+  tenantClients?: number;
+  tenantCacheSize?: number;
   /** A whole number or "auto", passed through as TOKENSMITH_WORKERS. */
   workers?: string;
   redis: BenchRedisMode;
@@ -148,6 +171,9 @@ function parseOptions(argv: string[]): Options | undefined {
       revocations: { type: "string" },
       "revocation-rate": { type: "string" },
       "revoked-sets": { type: "string" },
+      tenants: { type: "string" },
+      "tenant-clients": { type: "string" },
+      "tenant-cache-size": { type: "string" },
       workers: { type: "string" },
       redis: { type: "string" },
       "server-cmd": { type: "string" },
@@ -157,10 +183,16 @@ function parseOptions(argv: string[]): Options | undefined {
   if (values.help) return undefined;
   const redis = values.redis ?? "standalone";
   if (redis !== "standalone" && redis !== "cluster") throw new UsageError(`--redis must be standalone or cluster, got ${JSON.stringify(redis)}`);
-  const modes = [values.data, values.soak !== undefined, values["rapid-reset"] !== undefined, values.propagation].filter(Boolean).length;
-  if (modes > 1) throw new UsageError("--data, --soak, --rapid-reset and --propagation are separate runs: pick one");
+  const modes = [values.data, values.soak !== undefined, values["rapid-reset"] !== undefined, values.propagation, values.tenants !== undefined].filter(Boolean).length;
+  if (modes > 1) throw new UsageError("--data, --soak, --rapid-reset, --propagation and --tenants are separate runs: pick one");
   if (values.paired && (values.rate !== undefined || values.data || values.soak !== undefined || values.propagation)) {
     throw new UsageError("--paired pairs scenarios with their floors: not with --rate, --data, --soak or --propagation, which compare no floors");
+  }
+  if (values.tenants !== undefined && (values.rate !== undefined || values.paired)) {
+    throw new UsageError("--tenants compares tenant counts closed loop, in rounds of its own: not with --rate or --paired");
+  }
+  if ((values["tenant-clients"] !== undefined || values["tenant-cache-size"] !== undefined) && values.tenants === undefined) {
+    throw new UsageError("--tenant-clients and --tenant-cache-size go with --tenants");
   }
   if (values.propagation && redis === "cluster") throw new UsageError("--propagation seeds a standalone Redis: leave out --redis cluster");
   const revokedSets = (values["revoked-sets"] ?? "0,100000,1000000")
@@ -169,7 +201,13 @@ function parseOptions(argv: string[]): Options | undefined {
     .filter((size) => size !== "")
     .map((size) => positiveNumber("revoked-sets", size, 0, { allowZero: true }));
   if (revokedSets.some((size, i) => i > 0 && size < (revokedSets[i - 1] as number))) throw new UsageError("--revoked-sets must be ascending: each is seeded on top of the last");
-  if (values.data && redis === "cluster") throw new UsageError("--data seeds a standalone Redis: leave out --redis cluster");
+  if ((values.data || values.tenants !== undefined) && redis === "cluster") throw new UsageError("--data and --tenants seed a standalone Redis: leave out --redis cluster");
+  let tenants: number[] | undefined;
+  try {
+    tenants = values.tenants === undefined ? undefined : parseTenantCounts(values.tenants);
+  } catch (error) {
+    throw new UsageError(errorText(error));
+  }
   return {
     durationSeconds: positiveNumber("duration", values.duration, values.propagation ? 3 : 10),
     warmupSeconds: positiveNumber("warmup", values.warmup, 2, { allowZero: true }),
@@ -190,6 +228,9 @@ function parseOptions(argv: string[]): Options | undefined {
     revocations: positiveNumber("revocations", values.revocations, 200, { allowZero: true }),
     revocationRate: positiveNumber("revocation-rate", values["revocation-rate"], 20, { integer: false }),
     revokedSets,
+    tenants,
+    tenantClients: values["tenant-clients"] === undefined ? undefined : positiveNumber("tenant-clients", values["tenant-clients"], 1),
+    tenantCacheSize: values["tenant-cache-size"] === undefined ? undefined : positiveNumber("tenant-cache-size", values["tenant-cache-size"], 1),
     workers: values.workers === undefined || values.workers === "auto" ? values.workers : String(positiveNumber("workers", values.workers, 1)),
     redis,
     serverCommand: values["server-cmd"],
@@ -242,6 +283,8 @@ interface Run {
   /** Every redis-server the bench started (three for a Cluster); their CPU is summed. */
   redisPids: number[];
   log: (message: string) => void;
+  /** When set, the commands Redis executed so far by command: each scenario then reports the store's work per request. */
+  redisCommands?: () => Promise<Record<string, number>>;
 }
 
 /** How every load of a set of requests runs: the run's connections, threads and work directory. */
@@ -275,6 +318,7 @@ async function runScenario(run: Run, scenario: Scenario, label = scenario.name):
   const loadOptions = (durationSeconds: number, tag: string) => loadOptionsOf(run, requests, durationSeconds, tag);
   try {
     if (options.warmupSeconds > 0) await runScenarioLoad(scenario.tool, loadOptions(options.warmupSeconds, `${label}-warmup`));
+    const commandsBefore = await run.redisCommands?.();
     const serverCpu = new CpuMeter(system.pid);
     const redisCpu = run.redisPids.map((pid) => new CpuMeter(pid));
     const machine = new MachineMeter(system.pid);
@@ -285,6 +329,12 @@ async function runScenario(run: Run, scenario: Scenario, label = scenario.name):
     const cpuPercent = serverCpu.stop();
     const machineUse = machine.stop();
     result.redisCpuPercent = redisCpu.length === 0 ? undefined : redisCpu.reduce((total, meter) => total + meter.stop(), 0);
+    if (commandsBefore !== undefined && load.requests > 0) {
+      const commandsAfter = (await run.redisCommands?.()) ?? {};
+      result.redisCallsPerRequest = Object.fromEntries(
+        Object.entries(commandsAfter).map(([command, calls]) => [command, (calls - (commandsBefore[command] ?? 0)) / load.requests]),
+      );
+    }
     result.machineIdlePercent = machineUse?.idlePercent;
     result.load = load;
     result.server = {
@@ -708,6 +758,94 @@ async function rapidResetMode(run: Run, seconds: number): Promise<{ json: unknow
   };
 }
 
+/**
+ * --tenants: a system per plan (a tenant count, and a tenantCacheSize unless
+ * it is the default), all started and readied first (tenants stored, one
+ * token per client), then measured in rounds, each scenario on every system
+ * in turn, the order reversed every other round: as with bench:ab, the
+ * ratios are taken within each round, seconds apart. See bench/lib/tenants.ts.
+ * `started` hears of every system (for the header and the clean-up).
+ */
+async function tenantsMode(
+  options: Options,
+  workDir: string,
+  log: (message: string) => void,
+  started: (system: SystemUnderTest) => void,
+): Promise<{ json: unknown; human: string; results: ScenarioResult[] }> {
+  const counts = options.tenants as number[];
+  const clientCount = options.tenantClients ?? Math.max(...counts);
+  const systems: SystemUnderTest[] = [];
+  const ready: Array<{ run: Run; scenarios: Scenario[]; label: string; result: TenantRunResult }> = [];
+  try {
+    for (const plan of tenantRunPlans(counts, options.tenantCacheSize)) {
+      stopIfInterrupted();
+      const cacheSize = plan.cacheSize ?? DEFAULT_TENANT_CACHE_SIZE;
+      const label = `${formatNumber(plan.tenants)} tenant(s), tenantCacheSize ${formatNumber(cacheSize)}${plan.cacheSize === undefined ? " (default)" : ""}`;
+      log(bold(`■ ${label}`));
+      const config = plan.cacheSize === undefined ? undefined : { tenantCacheSize: plan.cacheSize };
+      const redisBefore = new Set(childrenNamed(process.pid, "redis-server"));
+      const system = await startSystem({ workDir, workers: options.workers, serverCommand: options.serverCommand, config, log });
+      systems.push(system);
+      started(system);
+      const rssAtStartMb = treeRssMb(system.pid);
+      const clients = spreadClients(plan.tenants, clientCount);
+      const seeded = await seedTenants(system.redis.url, benchTenants(plan.tenants), clients, BENCH_SCOPES);
+      log(`stored ${formatNumber(plan.tenants)} tenants and ${formatNumber(clients.length)} clients in ${formatNumber(seeded.seconds, 1)} s; issuing a token per client…`);
+      const firstUse = Date.now();
+      const tokens = await issueTenantTokens(system.baseUrl, clients);
+      const firstUseSeconds = (Date.now() - firstUse) / 1000;
+      const rssAfterFirstUseMb = treeRssMb(system.pid);
+      const run: Run = {
+        options,
+        system,
+        ctx: await createContext(system.baseUrl, system.secrets),
+        workDir,
+        // Its own redis-server: the others keep running beside it.
+        redisPids: childrenNamed(process.pid, "redis-server").filter((pid) => !redisBefore.has(pid)),
+        log,
+        redisCommands: () => redisCommandCounts(system.redis.url),
+      };
+      const scenarios = tenantScenarios(clients, tokens);
+      await warmupLap(run, scenarios);
+      ready.push({
+        run,
+        scenarios,
+        label,
+        result: {
+          tenants: plan.tenants,
+          cacheSize,
+          cacheSizeIsDefault: plan.cacheSize === undefined,
+          clients: clients.length,
+          seedSeconds: seeded.seconds,
+          firstUseSeconds,
+          rssAtStartMb,
+          rssAfterFirstUseMb,
+          scenarios: [],
+        },
+      });
+    }
+    // rounds[system][round][scenario]
+    const rounds = ready.map((): ScenarioResult[][] => []);
+    for (let round = 0; round < options.repeat; round++) {
+      const of = options.repeat > 1 ? ` [round ${round + 1}/${options.repeat}]` : "";
+      const order = round % 2 === 0 ? [...ready.keys()] : [...ready.keys()].reverse();
+      for (const systemRounds of rounds) systemRounds.push([]);
+      for (const [scenarioIndex, scenario] of (ready[0]?.scenarios ?? []).entries()) {
+        for (const index of order) {
+          const system = ready[index]!;
+          log(`▶ ${scenario.name} [${system.label}]${of}: ${options.durationSeconds} s after ${options.warmupSeconds} s warm-up`);
+          rounds[index]![round]![scenarioIndex] = await runScenario(system.run, system.scenarios[scenarioIndex]!, `${scenario.name} [${system.label}]`);
+        }
+      }
+    }
+    for (const [index, system] of ready.entries()) system.result.scenarios = foldRounds(rounds[index]!);
+  } finally {
+    for (const system of systems) await system.stop();
+  }
+  const report = tenantsReport(ready.map((system) => system.result));
+  return { ...report, results: ready.flatMap((system) => system.result.scenarios) };
+}
+
 // --- main -----------------------------------------------------------------------------
 
 async function main(): Promise<number> {
@@ -733,6 +871,8 @@ async function main(): Promise<number> {
         ? "rapid-reset"
         : opts.propagation
           ? "propagation"
+          : opts.tenants !== undefined
+            ? "tenants"
           : "scenarios";
 
   let scenarios: Scenario[] = [];
@@ -786,18 +926,65 @@ async function main(): Promise<number> {
   });
 
   try {
-    system = await startSystem({ workDir, workers: opts.workers, serverCommand: opts.serverCommand, redis: opts.redis, log });
-    log(`Tokensmith on ${system.baseUrl} (pid ${system.pid}), redis (${system.redis.mode}) on ${system.redis.url}`);
-    const redisPids = childrenNamed(process.pid, "redis-server");
-    const ctx = await createContext(system.baseUrl, system.secrets);
-    const run: Run = { options: opts, system, ctx, workDir, redisPids, log };
-
+    const startedAt = new Date().toISOString();
+    const describeServer = (running: SystemUnderTest) => ({
+      command: running.command,
+      mode: running.mode,
+      workers: opts.workers ?? null,
+      pid: running.pid,
+      processesAtStart: treeSize(running.pid),
+      redis: running.redis.mode,
+    });
+    let server: ReturnType<typeof describeServer> | undefined;
+    let ok = true;
+    let output: { json: Record<string, unknown>; human: string };
+    if (mode === "tenants") {
+      // A system per tenant count, started and stopped by the mode.
+      const started = (running: SystemUnderTest) => {
+        system = running;
+        server ??= describeServer(running);
+      };
+      const { json, human, results } = await tenantsMode(opts, workDir, log, started);
+      ok = results.every((result) => result.status === "ok");
+      output = { json: { mode, ...(json as object) }, human: [human, ...problemLines(results).map((line) => red(bold(line)))].join("\n") };
+    } else {
+      system = await startSystem({ workDir, workers: opts.workers, serverCommand: opts.serverCommand, redis: opts.redis, log });
+      log(`Tokensmith on ${system.baseUrl} (pid ${system.pid}), redis (${system.redis.mode}) on ${system.redis.url}`);
+      server = describeServer(system);
+      const redisPids = childrenNamed(process.pid, "redis-server");
+      const ctx = await createContext(system.baseUrl, system.secrets);
+      const run: Run = { options: opts, system, ctx, workDir, redisPids, log };
+      if (mode === "scenarios") {
+        const { results, human, verdicts } = await scenarioMode(run, scenarios);
+        ok = results.every((result) => result.status === "ok");
+        output = { json: { mode, scenarios: results, targets: verdicts }, human: [human, ...problemLines(results).map((line) => red(bold(line)))].join("\n") };
+      } else if (mode === "data") {
+        const { json, human, results } = await dataMode(run);
+        ok = results.every((result) => result.status === "ok");
+        output = { json: { mode, ...(json as object), scenarios: results }, human: [human, ...problemLines(results).map((line) => red(bold(line)))].join("\n") };
+      } else if (mode === "rapid-reset") {
+        const attack = await rapidResetMode(run, opts.rapidResetSeconds as number);
+        ok = attack.problems.length === 0;
+        output = { json: { mode, ...(attack.json as object), problems: attack.problems }, human: [attack.human, ...attack.problems.map((p) => red(bold(`!!! ${p}`)))].join("\n") };
+      } else if (mode === "propagation") {
+        const propagation = await propagationMode(run);
+        ok = propagation.problems.length === 0;
+        output = {
+          json: { mode, ...(propagation.json as object), problems: propagation.problems },
+          human: [propagation.human, ...propagation.problems.map((p) => red(bold(`!!! ${p}`)))].join("\n"),
+        };
+      } else {
+        const soak = await soakMode(run, opts.soakSeconds as number);
+        ok = soak.problems.length === 0;
+        output = { json: { mode, ...(soak.json as object), problems: soak.problems }, human: [soak.human, ...soak.problems.map((p) => red(bold(`!!! ${p}`)))].join("\n") };
+      }
+    }
     const header = {
-      startedAt: new Date().toISOString(),
+      startedAt,
       node: process.version,
       machine: { ...loadAtStart, loadAverage1mAtEnd: 0 },
-      server: { command: system.command, mode: system.mode, workers: opts.workers ?? null, pid: system.pid, processesAtStart: treeSize(system.pid) },
-      redis: system.redis.mode,
+      server,
+      redis: server?.redis,
       options: {
         durationSeconds: opts.durationSeconds,
         warmupSeconds: opts.warmupSeconds,
@@ -811,37 +998,14 @@ async function main(): Promise<number> {
         ...(mode === "rapid-reset" ? { rapidResetSeconds: opts.rapidResetSeconds } : {}),
         ...(mode === "data" ? { dataClients: opts.dataClients, dataRevoked: opts.dataRevoked } : {}),
         ...(mode === "propagation" ? { revocations: opts.revocations, revocationRate: opts.revocationRate, revokedSets: opts.revokedSets } : {}),
+        ...(mode === "tenants"
+          ? { tenants: opts.tenants, tenantClients: opts.tenantClients ?? Math.max(...(opts.tenants ?? [])), tenantCacheSize: opts.tenantCacheSize ?? null }
+          : {}),
       },
     };
-    let ok = true;
-    let output: { json: Record<string, unknown>; human: string };
-    if (mode === "scenarios") {
-      const { results, human, verdicts } = await scenarioMode(run, scenarios);
-      ok = results.every((result) => result.status === "ok");
-      output = { json: { mode, scenarios: results, targets: verdicts }, human: [human, ...problemLines(results).map((line) => red(bold(line)))].join("\n") };
-    } else if (mode === "data") {
-      const { json, human, results } = await dataMode(run);
-      ok = results.every((result) => result.status === "ok");
-      output = { json: { mode, ...(json as object), scenarios: results }, human: [human, ...problemLines(results).map((line) => red(bold(line)))].join("\n") };
-    } else if (mode === "rapid-reset") {
-      const attack = await rapidResetMode(run, opts.rapidResetSeconds as number);
-      ok = attack.problems.length === 0;
-      output = { json: { mode, ...(attack.json as object), problems: attack.problems }, human: [attack.human, ...attack.problems.map((p) => red(bold(`!!! ${p}`)))].join("\n") };
-    } else if (mode === "propagation") {
-      const propagation = await propagationMode(run);
-      ok = propagation.problems.length === 0;
-      output = {
-        json: { mode, ...(propagation.json as object), problems: propagation.problems },
-        human: [propagation.human, ...propagation.problems.map((p) => red(bold(`!!! ${p}`)))].join("\n"),
-      };
-    } else {
-      const soak = await soakMode(run, opts.soakSeconds as number);
-      ok = soak.problems.length === 0;
-      output = { json: { mode, ...(soak.json as object), problems: soak.problems }, human: [soak.human, ...soak.problems.map((p) => red(bold(`!!! ${p}`)))].join("\n") };
-    }
     header.machine.loadAverage1mAtEnd = machineLoad().loadAverage1m;
     // On failure, what the server logged (level warn and up) usually says why (e.g. the store timing out).
-    const serverOutput = ok ? "" : system.recentOutput().split("\n").slice(-10).join("\n");
+    const serverOutput = ok || system === undefined ? "" : system.recentOutput().split("\n").slice(-10).join("\n");
     if (serverOutput !== "") {
       output.json.serverOutputTail = serverOutput.split("\n");
       output.human += `\n\nlast lines the server printed:\n${dim(serverOutput)}`;
@@ -852,7 +1016,7 @@ async function main(): Promise<number> {
     } else {
       const context =
         `${bold("Tokensmith bench")}  ${header.startedAt}  node ${process.version}  ${header.machine.cores} cores, load ${header.machine.loadAverage1m} → ${header.machine.loadAverage1mAtEnd}\n` +
-        `server: ${system.command} [${system.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${header.server.processesAtStart} process(es), Redis ${system.redis.mode === "cluster" ? "Cluster (3 masters)" : "standalone"}\n` +
+        `server: ${server?.command} [${server?.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${server?.processesAtStart} process(es), Redis ${server?.redis === "cluster" ? "Cluster (3 masters)" : "standalone"}\n` +
         (mode === "soak"
           ? `soak: ${opts.soakSeconds} s, ${opts.connections} connections, after ${opts.warmupSeconds} s warm-up, ${opts.clientThreads} load generator thread(s)\n`
           : mode === "rapid-reset"
@@ -860,7 +1024,8 @@ async function main(): Promise<number> {
             : mode === "propagation"
               ? `propagation: ${opts.revocations} revocations at ${formatNumber(opts.revocationRate)}/s, two instances, three verifier processes; ` +
                 `throughput: ${opts.durationSeconds} s per run with ${opts.revokedSets.map((size) => formatNumber(size)).join(" / ")} revocations seeded\n`
-              : `${opts.rate !== undefined ? `open loop at ${formatNumber(opts.rate)} req/s, ` : ""}${opts.connections} connections, ${opts.durationSeconds} s per scenario after ${opts.warmupSeconds} s warm-up ` +
+              : (mode === "tenants" ? `tenants: ${opts.tenants?.map((count) => formatNumber(count)).join(", ")}, a server and redis-server for each, ${opts.repeat} round(s); ` : "") +
+                `${opts.rate !== undefined ? `open loop at ${formatNumber(opts.rate)} req/s, ` : ""}${opts.connections} connections, ${opts.durationSeconds} s per scenario after ${opts.warmupSeconds} s warm-up ` +
             `(and a ${opts.warmupLapSeconds} s warm-up lap), ${opts.clientThreads} load generator thread(s)\n`);
       process.stdout.write(`\n${context}\n${output.human}\n`);
       if (!ok) process.stdout.write(`${red(bold(`\n${mode === "propagation" ? "PROBLEMS" : "SOME SCENARIOS FAILED"}: the numbers above include failed requests or skipped scenarios.`))}\n`);

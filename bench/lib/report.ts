@@ -27,10 +27,19 @@ export interface ScenarioResult {
     processes: number;
   };
   redisCpuPercent?: number;
+  /** Commands Redis executed per request over the measured window, by command (--tenants measures it). */
+  redisCallsPerRequest?: Record<string, number>;
   /** The part of all the machine's cores that sat idle during the measured window (0 = every core busy). */
   machineIdlePercent?: number;
   /** With --repeat: every round's req/s and ratio to its floor, in round order (the row shows the median round). */
-  rounds?: { requestsPerSecond: number[]; p99Ms: number[]; throughputVsFloor: number[]; cpuPerRequestVsFloor: number[]; loopPerRequestVsFloor: number[] };
+  rounds?: {
+    requestsPerSecond: number[];
+    p99Ms: number[];
+    cpuMicrosPerRequest: number[];
+    throughputVsFloor: number[];
+    cpuPerRequestVsFloor: number[];
+    loopPerRequestVsFloor: number[];
+  };
   /** Compared with the floor of the same protocol family, measured in the same run. */
   vsFloor?: {
     floor: string;
@@ -174,6 +183,7 @@ export function foldRounds(rounds: ScenarioResult[][]): ScenarioResult[] {
       rounds: {
         requestsPerSecond: rps,
         p99Ms: runs.map((run) => run.load?.latencyMs.p99 ?? Number.NaN),
+        cpuMicrosPerRequest: runs.map((run) => run.server?.cpuMicrosPerRequest ?? Number.NaN),
         throughputVsFloor: runs.map((run) => run.vsFloor?.throughput ?? Number.NaN),
         cpuPerRequestVsFloor: runs.map((run) => run.vsFloor?.cpuPerRequest ?? Number.NaN),
         loopPerRequestVsFloor: runs.map((run) => run.vsFloor?.loopPerRequest ?? Number.NaN),

@@ -124,7 +124,7 @@ function describe(response: RawResponse): string {
 
 // --- RPC scenarios ----------------------------------------------------------------------
 
-type Expect = (json: Record<string, JsonValue>) => string | undefined;
+export type Expect = (json: Record<string, JsonValue>) => string | undefined;
 
 function grpcFrame(message: Uint8Array): Buffer {
   const frame = Buffer.alloc(5 + message.length);
@@ -223,10 +223,31 @@ function rpcScenario<I extends DescMessage, O extends DescMessage>(options: {
 
 // --- OAuth endpoint scenarios ---------------------------------------------------------
 
-function oauthScenario(options: {
+/** One request to an OAuth endpoint: a form POST with an Authorization header. */
+export interface OAuthRequest {
+  path: string;
+  form: Record<string, string>;
+  authorization: string;
+}
+
+/** How many of a scenario's requests verification replays at most, spread evenly over them. */
+const VERIFIED_AT_MOST = 64;
+
+/** Up to `count` items of `items`, evenly spaced, the first and the last included. */
+export function spreadSample<T>(items: readonly T[], count: number): T[] {
+  if (items.length <= count) return [...items];
+  return Array.from({ length: count }, (_, index) => items[Math.round((index * (items.length - 1)) / (count - 1))] as T);
+}
+
+/**
+ * A scenario of an OAuth endpoint. `request` gives one request, or several
+ * that the load generator sends in rotation (wrk's request()); verification
+ * replays up to 64 of them, spread over the list.
+ */
+export function oauthScenario(options: {
   name: string;
   measures: string;
-  request: (ctx: BenchContext) => Promise<{ path: string; form: Record<string, string>; authorization: string }>;
+  request: (ctx: BenchContext) => Promise<OAuthRequest | OAuthRequest[]>;
   expect: Expect;
 }): Scenario {
   return {
@@ -236,21 +257,23 @@ function oauthScenario(options: {
     isFloor: false,
     measures: options.measures,
     async prepare(ctx) {
-      const { path, form, authorization } = await options.request(ctx);
-      const spec: RequestSpec = {
+      const asked = await options.request(ctx);
+      const requests: RequestSpec[] = (Array.isArray(asked) ? asked : [asked]).map(({ path, form, authorization }) => ({
         method: "POST",
         path,
         headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", authorization },
         body: Buffer.from(new URLSearchParams(form).toString()),
-      };
+      }));
       return {
-        requests: [spec],
+        requests,
         async verify() {
-          const raw = await exchangeH1(ctx.baseUrl, spec);
-          if (raw.status !== 200) throw new Error(`not a success: ${describe(raw)}`);
-          const json = JSON.parse(raw.body.toString("utf8")) as Record<string, JsonValue>;
-          const problem = options.expect(json);
-          if (problem !== undefined) throw new Error(`${problem}: ${describe(raw)}`);
+          for (const spec of spreadSample(requests, VERIFIED_AT_MOST)) {
+            const raw = await exchangeH1(ctx.baseUrl, spec);
+            if (raw.status !== 200) throw new Error(`${spec.path}: not a success: ${describe(raw)}`);
+            const json = JSON.parse(raw.body.toString("utf8")) as Record<string, JsonValue>;
+            const problem = options.expect(json);
+            if (problem !== undefined) throw new Error(`${spec.path}: ${problem}: ${describe(raw)}`);
+          }
         },
       };
     },
@@ -264,7 +287,7 @@ function oauthScenario(options: {
  * needs does. (It also keeps the binary request non-empty: h2load cannot send
  * an empty body file.)
  */
-const ISSUE_SCOPE = "bench:read";
+export const ISSUE_SCOPE = "bench:read";
 const clientAuthorization = (ctx: BenchContext) => basicAuthorization(BENCH_CLIENT_ID, ctx.secrets.clientSecret);
 const apiKeyAuthorization = (key: string) => `Basic ${Buffer.from(`${key}:`).toString("base64")}`;
 
@@ -277,6 +300,8 @@ const expectActive =
   (json) =>
     json.active === true && json.tokenType === "Bearer" && json.tokenUse === tokenType ? undefined : `the ${tokenType} is not active`;
 const expectEmpty: Expect = () => undefined;
+export const expectOAuthToken: Expect = (json) => (typeof json.access_token === "string" && json.token_type === "Bearer" ? undefined : "no access_token");
+export const expectOAuthActive: Expect = (json) => (json.active === true ? undefined : "the token is not active");
 
 const ping = (family: Exclude<Family, "oauth-h1">, name: string): Scenario =>
   rpcScenario({
@@ -307,7 +332,7 @@ export const SCENARIOS: Scenario[] = [
     name: "oauth-token",
     measures: "POST /oauth2/token, client_credentials with Basic (scope bench:read): what an OAuth library does",
     request: async (ctx) => ({ path: "/oauth2/token", form: { grant_type: "client_credentials", scope: ISSUE_SCOPE }, authorization: clientAuthorization(ctx) }),
-    expect: (json) => (typeof json.access_token === "string" && json.token_type === "Bearer" ? undefined : "no access_token"),
+    expect: expectOAuthToken,
   }),
   issueClientToken("connect-json-h1", "issue-client-token-connect-json-h1"),
   issueClientToken("grpc-h2", "issue-client-token-grpc-h2"),
@@ -332,7 +357,7 @@ export const SCENARIOS: Scenario[] = [
     name: "introspect-jwt-oauth-h1",
     measures: "POST /oauth2/introspect (RFC 7662) of the same JWT: the OAuth facade's cost on top of the domain",
     request: async (ctx) => ({ path: "/oauth2/introspect", form: { token: await ctx.introspectJwt() }, authorization: clientAuthorization(ctx) }),
-    expect: (json) => (json.active === true ? undefined : "the token is not active"),
+    expect: expectOAuthActive,
   }),
   rpcScenario({
     name: "introspect-grant-connect-json-h1",

@@ -1,7 +1,7 @@
 /**
  * Data growth: fills the bench Redis with what a long-lived deployment holds,
- * many AdminService clients and a large revocation set, written directly in
- * the store's format (src/store/store.ts storeKeys, src/domain/client-registry.ts
+ * many AdminService clients and a large revocation set (or many tenants with
+ * their clients), written directly in the store's format (src/store/store.ts storeKeys, src/domain/client-registry.ts
  * StoredClient) with the default "tokensmith:" key prefix.
  */
 import { randomBytes } from "node:crypto";
@@ -9,6 +9,8 @@ import { Redis } from "ioredis";
 import type { StoredClient } from "../../src/domain/client-registry.js";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import { storeKeys } from "../../src/store/store.js";
+import { TENANTS_KEY, type StoredTenant } from "../../src/domain/tenant-registry.js";
+import { tenantKey } from "../../src/store/tenant-store.js";
 
 const KEY_PREFIX = "tokensmith:";
 const CLIENT_BATCH = 1_000;
@@ -125,6 +127,61 @@ export async function seedFeedRevocations(url: string, count: number): Promise<{
     await redis.connect();
     await seedRevoked(redis, count, true);
     return { seconds: (Date.now() - started) / 1000, feedLength: await redis.xlen(KEY_PREFIX + storeKeys.feed()) };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A client as the AdminService stores it: one secret hash, the scopes, 1 h tokens. */
+function storedClient(id: string, secretHash: string, scopes: string[], createdAt = Date.now()): StoredClient {
+  return { id, secrets: [{ hash: secretHash }], scopes, audiences: [], tokenLifetimeSeconds: 3600, createdAt };
+}
+
+/** A client of one tenant, with its secret in clear (the bench authenticates as it). */
+export interface TenantClient {
+  tenant: string;
+  id: string;
+  secret: string;
+}
+
+/**
+ * Tenants and their clients as the AdminService would store them (issue 19):
+ * each tenant a record in the deployment's `admin:{tenants}` hash (see
+ * TenantRegistry), each client a record in its tenant's clients hash (the
+ * tenant's key space, see tenantKey). Tokensmith finds them on first use;
+ * each tenant's key ring is created then.
+ */
+export async function seedTenants(url: string, tenants: readonly string[], clients: readonly TenantClient[], scopes: string[]): Promise<{ seconds: number }> {
+  const started = Date.now();
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 120_000 });
+  try {
+    await redis.connect();
+    for (let done = 0; done < tenants.length; done += CLIENT_BATCH) {
+      const records = tenants.slice(done, done + CLIENT_BATCH).map((id): StoredTenant => ({ id, createdAt: started }));
+      await redis.hset(KEY_PREFIX + TENANTS_KEY, Object.fromEntries(records.map((record) => [record.id, JSON.stringify(record)])));
+    }
+    for (let done = 0; done < clients.length; done += CLIENT_BATCH) {
+      const pipeline = redis.pipeline();
+      for (const client of clients.slice(done, done + CLIENT_BATCH)) {
+        pipeline.hset(KEY_PREFIX + tenantKey(client.tenant, storeKeys.clients()), client.id, JSON.stringify(storedClient(client.id, hashSecret(client.secret), scopes, started)));
+      }
+      await pipeline.exec();
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return { seconds: (Date.now() - started) / 1000 };
+}
+
+/** Commands Redis has executed since it started, by command (INFO commandstats), to count the store's work per request. */
+export async function redisCommandCounts(url: string): Promise<Record<string, number>> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const info = await redis.info("commandstats");
+    const counts: Record<string, number> = {};
+    for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts[match[1]!] = Number(match[2]);
+    return counts;
   } finally {
     redis.disconnect();
   }

@@ -58,6 +58,8 @@ export interface ServerOptions {
   workers?: string;
   /** Replaces `node bin/tokensmith.js serve`; run through /bin/sh. */
   serverCommand?: string;
+  /** Settings added to the bench's config file (e.g. `tenantCacheSize`). */
+  config?: Record<string, unknown>;
   log: (message: string) => void;
 }
 
@@ -180,7 +182,7 @@ export async function startSystem(options: ServerOptions): Promise<SystemUnderTe
     longApiKey: generateSecret("api_key"),
   };
   const configPath = path.join(options.workDir, "tokensmith-bench.yaml");
-  writeFileSync(configPath, toYaml(benchConfig(secrets)), { mode: 0o600 });
+  writeFileSync(configPath, toYaml({ ...benchConfig(secrets), ...options.config }), { mode: 0o600 });
 
   const redisMode = options.redis ?? "standalone";
   options.log(redisMode === "cluster" ? "starting a 3-master Redis Cluster…" : "starting redis-server…");

@@ -59,7 +59,7 @@ export function redisBackend(options: RedisServerOptions = {}): Backend & { redi
   };
 }
 
-export function clusterBackend(): Backend {
+export function clusterBackend(): Backend & { cluster(): RedisCluster } {
   let cluster: RedisCluster | undefined;
   return {
     name: "redis cluster",
@@ -73,6 +73,7 @@ export function clusterBackend(): Backend {
       return { config: { store: { type: "redis", clusterNodes: cluster!.nodes } } };
     },
     advance: realWait,
+    cluster: () => cluster!,
   };
 }
 

@@ -12,7 +12,13 @@ export const UNKNOWN_TENANT = "-";
 type Stopper = { stop(): void };
 
 /** A tenant loaded here: its domain, its background work, and the stored record it was built from (TenantSpec.revision). */
-type Loaded = { domain: Domain; background: Stopper | undefined; revision: string | undefined };
+type Loaded = {
+  domain: Domain;
+  background: Stopper | undefined;
+  revision: string | undefined;
+  /** Used since eviction last passed it (a second chance): set on every hit, which costs no Map rewrite. */
+  used: boolean;
+};
 
 /**
  * The tenants this instance serves now: the default tenant, always, and up
@@ -71,8 +77,7 @@ export class TenantDomains {
     if (id === DEFAULT_TENANT) return this.defaultDomain;
     const entry = this.loaded.get(id);
     if (entry === undefined) return undefined;
-    this.loaded.delete(id);
-    this.loaded.set(id, entry);
+    entry.used = true;
     return entry.domain;
   }
 
@@ -171,10 +176,17 @@ export class TenantDomains {
       domain.clients.readThrough = true;
       domain.apiKeys.readThrough = true;
     }
-    this.loaded.set(id, { domain, background: this.maintain?.(domain), revision: spec.revision });
+    this.loaded.set(id, { domain, background: this.maintain?.(domain), revision: spec.revision, used: true });
+    // Second chance (CLOCK): the oldest loaded tenant goes unless used since eviction last passed it, in which
+    // case it moves to the back, its mark cleared. Near LRU, without rewriting the Map on every request.
     while (this.loaded.size > this.deps.capacity) {
       const [oldest, entry] = this.loaded.entries().next().value as [string, Loaded];
       this.loaded.delete(oldest);
+      if (entry.used) {
+        entry.used = false;
+        this.loaded.set(oldest, entry);
+        continue;
+      }
       entry.background?.stop();
     }
     return domain;

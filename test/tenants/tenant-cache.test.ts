@@ -1,0 +1,63 @@
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import type { Domain } from "../../src/app.js";
+import type { FeedFollower } from "../../src/domain/feed-follower.js";
+import type { TenantRegistry, TenantSpec } from "../../src/domain/tenant-registry.js";
+import { TenantDomains } from "../../src/tenant-domains.js";
+
+/**
+ * Which tenants an instance keeps loaded (issue 19 item 5), as a unit: a
+ * bounded cache that drops the tenant not used for longest, approximately
+ * (second chance), without rewriting its map on every request.
+ */
+function tenantCache(capacity: number) {
+  const built: string[] = [];
+  const registry = { find: async (id: string): Promise<TenantSpec> => ({ id, clients: [], apiKeys: [], settings: {} as TenantSpec["settings"] }) } as unknown as TenantRegistry;
+  const tenants = new TenantDomains({
+    build: async (spec) => {
+      built.push(spec.id);
+      return { tenant: spec.id } as Domain;
+    },
+    registry,
+    capacity,
+    logger: pino({ level: "silent" }),
+  });
+  tenants.follow({ reachable: true } as FeedFollower);
+  return { tenants, built };
+}
+
+describe("TenantDomains' cache", () => {
+  it("keeps a tenant used since the last eviction pass and drops one that was not", async () => {
+    const { tenants, built } = tenantCache(2);
+    await tenants.find("a");
+    await tenants.find("b");
+    expect(tenants.peek("a")?.tenant).toBe("a");
+    // b and a were both used since loading; c pushes one out: the first pass clears marks, then the oldest unmarked goes.
+    await tenants.find("c");
+    expect(tenants.loadedCount).toBe(2);
+    tenants.peek("c");
+    await tenants.find("d");
+    expect(tenants.loadedCount).toBe(2);
+    expect(tenants.peek("c")?.tenant).toBe("c");
+    expect(tenants.peek("d")?.tenant).toBe("d");
+    expect(built).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("never drops the tenant it has just loaded, even when every other was used", async () => {
+    const { tenants } = tenantCache(2);
+    await tenants.find("a");
+    await tenants.find("b");
+    tenants.peek("a");
+    tenants.peek("b");
+    await tenants.find("c");
+    expect(tenants.peek("c")?.tenant).toBe("c");
+  });
+
+  it("loads a tenant once however many requests wait for it, and a dropped one again on its next use", async () => {
+    const { tenants, built } = tenantCache(1);
+    await Promise.all([tenants.find("a"), tenants.find("a"), tenants.find("a")]);
+    await tenants.find("b");
+    await tenants.find("a");
+    expect(built).toEqual(["a", "b", "a"]);
+  });
+});

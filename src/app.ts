@@ -37,6 +37,7 @@ import { TokenRevoker } from "./domain/revocation.js";
 import { RevocationWatch } from "./domain/revocation-watch.js";
 import { TenantAdministration } from "./domain/tenant-administration.js";
 import { rm } from "node:fs/promises";
+import { invalidClient } from "./domain/oauth-error.js";
 
 /** Everything a transport needs, wired once. The domain gets a Store and a clock, nothing else. */
 export interface Domain {
@@ -308,6 +309,16 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
       signingKeyPublishDelaySeconds: config.signingKeys.publishDelaySeconds,
       jwksUriPolicy: config.clientJwksUris,
     },
+    // Platform administrators administer every tenant that exists (on an instance that has not heard of a deletion yet too: tenantExists).
+    ...(tenantExists !== undefined && tenant !== UNKNOWN_TENANT
+      ? {
+          platformAdministrator: async (authorization: string) => {
+            const claims = await tenants.default.administration.authorizePlatform(authorization);
+            if (!(await tenantExists())) throw invalidClient("the bearer token is invalid, expired or revoked");
+            return claims;
+          },
+        }
+      : {}),
   });
   return {
     tenant,

@@ -2,6 +2,7 @@ import type { ApiKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { GRANT_LIFETIME } from "../domain/api-key.js";
 import { chips, field, h, showSecretOnce, time } from "./dom.js";
 import { entityTab, sourceBadge } from "./entity-tab.js";
+import { scopePickerFor } from "./scopes.js";
 import { parseSeconds, type View, type ViewContext } from "./view.js";
 
 /** API keys: list (paged), create, delete. Config-declared keys are read-only. */
@@ -27,8 +28,8 @@ export function apiKeysView(context: ViewContext): View {
     },
     form: {
       hint: "The key is shown once, right after creation. Backends send it as Basic base64(key + \":\") to IssueGrant.",
-      scopesLegend: "Scopes its grants may carry",
-      open: (scopes) => {
+      open: () => {
+        const scopes = scopePickerFor(admin, "api-key-scopes", "Scopes its grants may carry");
         const name = h("input", { type: "text", testid: "api-key-name", required: true, autocomplete: "off", spellcheck: false, placeholder: "checkout-backend" });
         const lifetime = h("input", { type: "number", testid: "api-key-lifetime", min: "1", max: String(GRANT_LIFETIME.maxSeconds), placeholder: String(GRANT_LIFETIME.defaultSeconds) });
         return {
@@ -36,6 +37,7 @@ export function apiKeysView(context: ViewContext): View {
             field("Name", name, "shown as the grants' client_id"),
             field("Grant lifetime (seconds)", lifetime, `default ${GRANT_LIFETIME.defaultSeconds}, at most ${GRANT_LIFETIME.maxSeconds}`),
           ],
+          below: [scopes.element],
           first: name,
           submit: () => {
             const request = {

@@ -2,6 +2,7 @@ import type { ClientInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientAuthMethod } from "../domain/client.js";
 import { chips, field, formatDate, h, showSecretOnce, time, words } from "./dom.js";
 import { entityTab, sourceBadge } from "./entity-tab.js";
+import { scopePickerFor } from "./scopes.js";
 import { afterConfirming, busy, parseSeconds, type View, type ViewContext } from "./view.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 
@@ -109,8 +110,8 @@ export function clientsView(context: ViewContext): View {
     },
     form: {
       hint: "A client secret is shown once, right after creation.",
-      scopesLegend: "Scopes the client may request",
-      open: (scopes) => {
+      open: () => {
+        const scopes = scopePickerFor(admin, "client-scopes", "Scopes the client may request");
         const id = h("input", { type: "text", testid: "client-id", placeholder: "generated when empty", autocomplete: "off", spellcheck: false });
         const audiences = h("input", { type: "text", testid: "client-audiences", placeholder: "https://api.example.com", autocomplete: "off", spellcheck: false });
         const lifetime = h("input", { type: "number", testid: "client-lifetime", min: "1", max: String(TOKEN_LIFETIME_LIMIT_SECONDS), placeholder: "server default" });
@@ -129,6 +130,7 @@ export function clientsView(context: ViewContext): View {
             field("Authentication", authMethod, "token_endpoint_auth_methods; any other method is refused"),
             keysField,
           ],
+          below: [scopes.element],
           first: id,
           submit: () => {
             const request = {

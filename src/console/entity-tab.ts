@@ -1,7 +1,6 @@
 import { Source } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { h } from "./dom.js";
-import { knownScopes, ScopePicker } from "./scopes.js";
-import { describeError, errorText } from "./session.js";
+import { errorText } from "./session.js";
 import { afterConfirming, busy, LIST_PAGE_SIZE, PagedTable, type View, type ViewContext } from "./view.js";
 
 /** An entity the store holds or the config declares, named to the admin API by its field `K`. */
@@ -14,8 +13,8 @@ export interface Created {
 }
 
 /**
- * What tells the tab of one stored entity (a client, an API key) from the
- * other's. The rest is theirs alike: a paged list whose config-declared rows
+ * What tells the tab of one stored entity (a client, an API key, a tenant)
+ * from the others'. The rest is theirs alike: a paged list whose config-declared rows
  * are read-only (but for everyRowActions), Delete behind a confirmation, and a create form that shows
  * its error in place.
  */
@@ -37,17 +36,16 @@ export interface EntityTabOptions<K extends "id" | "name", T extends Entity<K>> 
   remove: { message(key: string): string; send(key: string): Promise<unknown> };
   form: {
     hint: string;
-    scopesLegend: string;
     /**
-     * The form's own controls: `fields` go in its grid, `first` gets the
-     * focus, and `submit` reads them (throwing on bad input) and returns
-     * the call that creates the entity.
+     * The form's own controls: `fields` go in its grid, `below` under it
+     * (a scope picker), `first` gets the focus, and `submit` reads them
+     * (throwing on bad input) and returns the call that creates the entity.
      */
-    open(scopes: ScopePicker): { fields: HTMLElement[]; first: HTMLElement; submit(): () => Promise<Created> };
+    open(): { fields: HTMLElement[]; below?: HTMLElement[]; first: HTMLElement; submit(): () => Promise<Created> };
   };
 }
 
-/** A clients or API keys tab: list (paged), create, delete. Config-declared entries are read-only. */
+/** A clients, API keys or tenants tab: list (paged), create, delete. Config-declared entries are read-only. */
 export function entityTab<K extends "id" | "name", T extends Entity<K>>(context: ViewContext, options: EntityTabOptions<K, T>): View {
   const { testid, noun } = options;
   const plural = `${noun}s`;
@@ -98,8 +96,7 @@ export function entityTab<K extends "id" | "name", T extends Entity<K>>(context:
 
   function openForm(): void {
     context.clearBanners();
-    const scopes = new ScopePicker(`${testid}-scopes`, options.form.scopesLegend);
-    const { fields, first, submit } = options.form.open(scopes);
+    const { fields, below = [], first, submit } = options.form.open();
     const error = h("p", { class: "form-error", testid: "form-error", role: "alert", hidden: true });
     const create = h("button", { type: "submit", class: "primary", testid: `${testid}-create` }, `Create ${noun}`);
     const cancel = h("button", { type: "button", testid: `${testid}-cancel` }, "Cancel");
@@ -109,7 +106,7 @@ export function entityTab<K extends "id" | "name", T extends Entity<K>>(context:
       h("h3", {}, `New ${noun}`),
       h("p", { class: "hint" }, options.form.hint),
       h("div", { class: "form-grid" }, ...fields),
-      scopes.element,
+      ...below,
       error,
       h("div", { class: "form-actions" }, create, cancel),
     );
@@ -133,10 +130,6 @@ export function entityTab<K extends "id" | "name", T extends Entity<K>>(context:
     };
     formSlot.replaceChildren(form);
     first.focus();
-    knownScopes(context.admin).then(
-      (known) => scopes.setKnown(known),
-      (failure: unknown) => scopes.setFailed(describeError(failure).text),
-    );
   }
 
   void table.reload();

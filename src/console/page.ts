@@ -36,15 +36,21 @@ button.danger.primary { background: var(--danger); border-color: var(--danger); 
 input[type=text], input[type=password], input[type=number], input:not([type]) {
   font: inherit; width: 100%; padding: 6px 8px; border: 1px solid var(--line); border-radius: 6px; background: #fff;
 }
-input:focus-visible, button:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
+input:focus-visible, button:focus-visible, select:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 label { display: block; font-weight: 600; margin: 10px 0 4px; }
 [hidden] { display: none !important; }
 label .hint, .hint { font-weight: 400; color: var(--muted); }
 .topbar {
   display: flex; align-items: center; gap: 16px; padding: 10px 20px; background: #16213a; color: #fff;
 }
+.topbar h1 { white-space: nowrap; }
 .topbar .who { margin-left: auto; color: #c9d3e6; }
 .topbar button { background: transparent; color: #fff; border-color: #4a5a7d; }
+.topbar .tenant-picker { display: flex; align-items: center; gap: 8px; margin: 0; color: #c9d3e6; }
+.topbar select { font: inherit; max-width: 320px; padding: 4px 8px; border: 1px solid #4a5a7d; border-radius: 6px; background: #fff; color: var(--fg); }
+.badge.platform { margin-left: 6px; background: #f3ecff; color: #6b3fb8; }
+.tenant-bar { margin: 0; padding: 6px 20px; background: #eef2fc; border-bottom: 1px solid var(--line); }
+.tenant-bar.elsewhere { background: var(--warn-bg); border-bottom-color: var(--warn-line); }
 nav.tabs { display: flex; gap: 4px; padding: 0 20px; background: #fff; border-bottom: 1px solid var(--line); }
 nav.tabs button { border: 0; border-bottom: 2px solid transparent; border-radius: 0; padding: 10px 14px; background: none; }
 nav.tabs button[aria-selected=true] { border-bottom-color: var(--accent); color: var(--accent); font-weight: 600; }
@@ -72,7 +78,7 @@ th { white-space: nowrap; background: #f0f3f8; font-size: 12px; text-transform: 
 tr:last-child td { border-bottom: 0; }
 td:first-child > code { white-space: nowrap; }
 td.actions { white-space: nowrap; text-align: right; }
-td.actions button + button { margin-left: 6px; }
+td.actions > * + * { margin-left: 6px; }
 .chip { display: inline-block; margin: 0 4px 3px 0; padding: 0 7px; border-radius: 10px; background: #eef1f6; font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; }
 .badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 12px; font-weight: 600; background: #eef1f6; color: var(--muted); }
 .badge.config { background: #f3ecff; color: #6b3fb8; }

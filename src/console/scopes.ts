@@ -1,5 +1,5 @@
 import { h, words } from "./dom.js";
-import type { AdminClient } from "./session.js";
+import { describeError, type AdminClient } from "./session.js";
 
 /** RFC 6749 §3.3 scope-token, at most 128 characters (as the server checks). */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
@@ -31,6 +31,16 @@ export async function knownScopes(admin: AdminClient): Promise<string[]> {
     if (pageToken === "") break;
   }
   return [...known].sort();
+}
+
+/** A create form's ScopePicker, filled with the known scopes of `admin`'s tenant once they are read. */
+export function scopePickerFor(admin: AdminClient, testid: string, legend: string): ScopePicker {
+  const picker = new ScopePicker(testid, legend);
+  knownScopes(admin).then(
+    (known) => picker.setKnown(known),
+    (failure: unknown) => picker.setFailed(describeError(failure).text),
+  );
+  return picker;
 }
 
 /**

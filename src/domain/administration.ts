@@ -111,6 +111,13 @@ export class Administration {
       cutoffs: ClientTokenCutoffs;
       clock: Clock;
       settings: AdministrationSettings;
+      /**
+       * Checks a token as the default tenant's authorizePlatform does (and
+       * that this tenant still exists): platform administrators administer
+       * every tenant. Absent for the default tenant and the stand-in for
+       * unknown ones.
+       */
+      platformAdministrator?: (authorization: string) => Promise<AccessTokenClaims>;
     },
   ) {}
 
@@ -119,11 +126,29 @@ export class Administration {
    * client the store still holds with that scope, may administer: checked
    * against the store on every call, so an admin deleted or demoted on
    * another instance cannot act here in the meantime.
+   *
+   * In a tenant other than the default, a platform administrator's token
+   * (default tenant, `tokensmith:tenants`) may too, checked the same way,
+   * but only when the token is nothing in this tenant: one valid here that
+   * lacks the scope stays PermissionDenied. When it is no platform
+   * administrator's either, the answer is this tenant's own refusal.
    */
   async authorize(authorization: string | null | undefined): Promise<AccessTokenClaims> {
     const bearer = parseBearerAuthorization(authorization);
     if (bearer === undefined) throw invalidClient("administration needs Authorization: Bearer <access token with tokensmith:admin>");
-    return (await this.deps.callers.bearer(bearer, [ADMIN_SCOPE], { changesState: true })).claims;
+    try {
+      return (await this.deps.callers.bearer(bearer, [ADMIN_SCOPE], { changesState: true })).claims;
+    } catch (error) {
+      const platform = this.deps.platformAdministrator;
+      if (platform === undefined || !(error instanceof OAuthError) || error.kind !== "unauthenticated") throw error;
+      try {
+        return await platform(authorization!);
+      } catch (refusal) {
+        // A refusal is answered as this tenant's own; a store that failed, as Unavailable like any call.
+        if (refusal instanceof OAuthError && (refusal.kind === "unauthenticated" || refusal.kind === "permission_denied")) throw error;
+        throw refusal;
+      }
+    }
   }
 
   /**

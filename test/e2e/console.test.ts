@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
@@ -41,6 +41,26 @@ const CHROMIUM_ARGS = [
 const SHOTS = join(import.meta.dirname, "..", "..", "test-artifacts", "console");
 const WAIT_MS = 15_000;
 
+/**
+ * Chromium with a page for the console at `url`, collecting into `problems`
+ * every script error and CSP violation, and with `everyConsoleError` every
+ * console error (a refused request logs one, so only for runs that expect none).
+ */
+async function openChromium(url: string, options: { everyConsoleError?: boolean } = {}) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: url });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text()) || (options.everyConsoleError && message.type() === "error")) problems.push(`console: ${message.text()}`);
+  });
+  return { browser, page, problems };
+}
+
+const textOf = async (locator: Locator) => (await locator.textContent({ timeout: WAIT_MS })) ?? "";
+
 const admin = testClient("console-admin", ["tokensmith:admin"]);
 const orders = testClient("orders-service", ["orders:read", "orders:write"]);
 
@@ -51,13 +71,12 @@ describe.skipIf(!hasChromium)(
   () => {
     let tokensmith: RunningServer;
     let browser: Browser;
-    let context: BrowserContext;
     let page: Page;
-    const problems: string[] = [];
+    let problems: string[] = [];
     const tokens = () => tokenClient(createConnectTransport({ baseUrl: tokensmith.url, httpVersion: "1.1" }));
     const byTestId = (id: string) => page.getByTestId(id);
     const shot = (name: string, on: Page = page) => on.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-    const text = async (locator: Locator) => (await locator.textContent({ timeout: WAIT_MS })) ?? "";
+    const text = textOf;
 
     beforeAll(async () => {
       await rm(SHOTS, { recursive: true, force: true });
@@ -69,14 +88,7 @@ describe.skipIf(!hasChromium)(
           signingKeys: { publishDelaySeconds: 60, rotateEveryDays: 0, refreshSeconds: 3600 },
         },
       });
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
-      context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: tokensmith.url });
-      page = await context.newPage();
-      page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-      page.on("console", (message) => {
-        if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`);
-      });
+      ({ browser, page, problems } = await openChromium(tokensmith.url));
     }, 90_000);
 
     afterAll(async () => {
@@ -378,6 +390,231 @@ describe.skipIf(!hasChromium)(
       } finally {
         await expiring.close();
       }
+    });
+  },
+);
+
+// Issue 19: a platform administrator (tokensmith:tenants) picks the tenant every tab manages, and has a Tenants tab.
+describe.skipIf(!hasChromium)(
+  hasChromium ? "platform administrators in the web console" : `platform administrators in the web console — SKIPPED: ${CHROMIUM} is absent`,
+  () => {
+    const platform = testClient("console-platform", ["tokensmith:admin", "tokensmith:tenants"]);
+    const tenantsOnly = testClient("console-tenants-only", ["tokensmith:tenants"]);
+    const reader = testClient("console-reader", ["token:introspect"]);
+    let tokensmith: RunningServer;
+    let browser: Browser;
+    let page: Page;
+    let problems: string[] = [];
+    let acmeAdminSecret = "";
+    const byTestId = (id: string) => page.getByTestId(id);
+    const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    const rpcAt = (tenant?: string) => {
+      const transport = createConnectTransport({ baseUrl: tenant === undefined ? tokensmith.url : `${tokensmith.url.replace(/\/$/, "")}/t/${tenant}`, httpVersion: "1.1" });
+      return { tokens: tokenClient(transport), admin: createClient(AdminService, transport) };
+    };
+    const bearerOf = async (tenant: string | undefined, id: string, secret: string, scopes: string[]) => ({
+      headers: { authorization: `Bearer ${(await rpcAt(tenant).tokens.issueClientToken({ scopes }, { headers: basic(id, secret) })).accessToken}` },
+    });
+    const clientIdsOf = async (tenant: string | undefined, headers: { headers: Record<string, string> }) =>
+      (await rpcAt(tenant).admin.listClients({}, headers)).clients.map((client) => client.id);
+    const signIn = async (client: { id: string; secret: string }) => {
+      await byTestId("signin-client-id").fill(client.id);
+      await byTestId("signin-secret").fill(client.secret);
+      await byTestId("signin-submit").click();
+    };
+    const signOut = async () => {
+      await byTestId("sign-out").click();
+      await byTestId("signin-form").waitFor({ timeout: WAIT_MS });
+    };
+    const pickerOptions = () => byTestId("tenant-picker").locator("option").evaluateAll((options) => options.map((option) => (option as HTMLOptionElement).value));
+
+    beforeAll(async () => {
+      await mkdir(SHOTS, { recursive: true });
+      tokensmith = await startTestServer({
+        clients: [admin, platform, tenantsOnly, reader],
+        config: { signingKeys: { publishDelaySeconds: 60, rotateEveryDays: 0, refreshSeconds: 3600 } },
+      });
+      // Every console error counts here: nothing in this run is refused.
+      ({ browser, page, problems } = await openChromium(tokensmith.url, { everyConsoleError: true }));
+      await page.goto(`${tokensmith.url}/console`);
+    }, 90_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await tokensmith?.close();
+    });
+
+    it("a platform administrator signs in: a tenant picker (the default tenant chosen) and a Tenants tab", async () => {
+      await signIn(platform);
+      await byTestId("client-row").first().waitFor({ timeout: WAIT_MS });
+      expect(await textOf(byTestId("platform-administrator"))).toBe("platform administrator");
+      expect(await byTestId("tenant-picker").inputValue()).toBe("default");
+      expect(await textOf(byTestId("current-tenant"))).toContain("Managing tenant default");
+      expect(await byTestId("tab-tenants").isVisible()).toBe(true);
+      await expect.poll(pickerOptions, { timeout: WAIT_MS }).toEqual(["default"]);
+    });
+
+    it("creates tenant acme with a first admin, whose secret is shown once and works at acme's token endpoint", async () => {
+      await byTestId("tab-tenants").click();
+      const defaultRow = page.locator('[data-testid=tenant-row][data-id="default"]');
+      await defaultRow.waitFor({ timeout: WAIT_MS });
+      expect(await defaultRow.getAttribute("data-source")).toBe("config");
+      expect(await defaultRow.getByTestId("tenant-delete").count()).toBe(0);
+      // The Tenants tab manages no one tenant.
+      expect(await byTestId("current-tenant").isHidden()).toBe(true);
+
+      await byTestId("tenant-new").click();
+      await byTestId("tenant-id").fill("acme");
+      await byTestId("tenant-display-name").fill("Acme Corp");
+      await byTestId("tenant-admin-client-id").fill("acme-admin");
+      await shot("11-tenant-form");
+      await byTestId("tenant-create").click();
+      const dialog = byTestId("secret-dialog");
+      await dialog.waitFor({ timeout: WAIT_MS });
+      acmeAdminSecret = await textOf(dialog.getByTestId("secret-value"));
+      expect(acmeAdminSecret).toMatch(/^tks_cs_/);
+      expect(await textOf(dialog)).toContain("acme-admin");
+      expect(await textOf(dialog.getByTestId("secret-once-note"))).toContain("it will not be shown again");
+      await shot("12-tenant-admin-secret-shown-once");
+      await dialog.getByTestId("secret-close").click();
+      await dialog.waitFor({ state: "detached", timeout: WAIT_MS });
+      expect(await textOf(byTestId("notice"))).toBe('Tenant "acme" was created.');
+
+      const row = page.locator('[data-testid=tenant-row][data-id="acme"]');
+      await row.waitFor({ timeout: WAIT_MS });
+      expect(await row.getAttribute("data-source")).toBe("store");
+      expect(await textOf(row)).toContain("Acme Corp");
+      expect(await textOf(row)).toContain(`${tokensmith.url.replace(/\/$/, "")}/t/acme`);
+      expect(await page.content()).not.toContain(acmeAdminSecret);
+      await expect.poll(pickerOptions, { timeout: WAIT_MS }).toEqual(["default", "acme"]);
+      // The secret shown is acme's admin's, at acme's token endpoint only.
+      expect(await clientIdsOf("acme", await bearerOf("acme", "acme-admin", acmeAdminSecret, ["tokensmith:admin"]))).toEqual(["acme-admin"]);
+      await shot("13-tenants");
+    });
+
+    it("picks acme: the tabs manage acme, and a client created there is acme's, not the default tenant's", async () => {
+      await byTestId("tenant-picker").selectOption("acme");
+      // Picking a tenant from the Tenants tab shows its clients.
+      expect(await byTestId("tab-clients").getAttribute("aria-selected")).toBe("true");
+      await page.locator('[data-testid=client-row][data-id="acme-admin"]').waitFor({ timeout: WAIT_MS });
+      expect(await byTestId("current-tenant").getAttribute("data-tenant")).toBe("acme");
+      expect(await textOf(byTestId("current-tenant"))).toMatch(/^Managing tenant acme \(Acme Corp\) · issuer .*\/t\/acme$/);
+      expect(await page.title()).toBe("acme — Tokensmith console");
+      expect(await byTestId("client-row").count()).toBe(1);
+
+      await byTestId("client-new").click();
+      const form = byTestId("client-form");
+      // The known scopes are acme's.
+      await form.locator('[data-testid=scope-option][data-scope="tokensmith:admin"]').waitFor({ timeout: WAIT_MS });
+      expect(await form.getByTestId("scope-option").count()).toBe(1);
+      await byTestId("client-id").fill("acme-orders");
+      await byTestId("scope-add-input").fill("orders:read");
+      await byTestId("scope-add").click();
+      await byTestId("client-create").click();
+      const dialog = byTestId("secret-dialog");
+      await dialog.waitFor({ timeout: WAIT_MS });
+      const secret = await textOf(dialog.getByTestId("secret-value"));
+      await shot("14-acme-client-created");
+      await dialog.getByTestId("secret-close").click();
+      await dialog.waitFor({ state: "detached", timeout: WAIT_MS });
+      await page.locator('[data-testid=client-row][data-id="acme-orders"]').waitFor({ timeout: WAIT_MS });
+
+      const acmeAdminHeaders = await bearerOf("acme", "acme-admin", acmeAdminSecret, ["tokensmith:admin"]);
+      expect(await clientIdsOf("acme", acmeAdminHeaders)).toEqual(["acme-admin", "acme-orders"]);
+      expect(await clientIdsOf(undefined, await bearerOf(undefined, admin.id, admin.secret, ["tokensmith:admin"]))).not.toContain("acme-orders");
+      expect((await rpcAt("acme").tokens.issueClientToken({}, { headers: basic("acme-orders", secret) })).scopes).toEqual(["orders:read"]);
+      await expectRpcError(rpcAt().tokens.issueClientToken({}, { headers: basic("acme-orders", secret) }), Code.Unauthenticated, "invalid_client");
+
+      // acme's signing keys, not the default tenant's.
+      await byTestId("tab-signing-keys").click();
+      await byTestId("signing-key-row").first().waitFor({ timeout: WAIT_MS });
+      const kids = await byTestId("signing-key-row").evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.kid));
+      const jwksOf = async (prefix: string) =>
+        ((await (await fetch(`${tokensmith.url.replace(/\/$/, "")}${prefix}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid);
+      expect(kids).toEqual(await jwksOf("/t/acme"));
+      const defaultKids = await jwksOf("");
+      expect(kids.filter((kid) => defaultKids.includes(kid!))).toEqual([]);
+    });
+
+    it("switches back to the default tenant, and deletes acme after a confirmation", async () => {
+      await byTestId("tab-clients").click();
+      await byTestId("tenant-picker").selectOption("default");
+      await page.locator('[data-testid=client-row][data-id="console-platform"]').waitFor({ timeout: WAIT_MS });
+      expect(await byTestId("current-tenant").getAttribute("data-tenant")).toBe("default");
+      const ids = await byTestId("client-row").evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.id));
+      expect(ids).not.toContain("acme-orders");
+      expect(ids).not.toContain("acme-admin");
+
+      await byTestId("tab-tenants").click();
+      const row = page.locator('[data-testid=tenant-row][data-id="acme"]');
+      await row.getByTestId("tenant-delete").click();
+      const confirm = byTestId("confirm-dialog");
+      await confirm.waitFor({ timeout: WAIT_MS });
+      expect(await textOf(confirm.getByTestId("confirm-message"))).toContain('Every token of tenant "acme" stops being active at once');
+      await shot("15-tenant-confirm-delete");
+      await confirm.getByTestId("confirm-ok").click();
+      await byTestId("notice").filter({ hasText: "acme" }).waitFor({ timeout: WAIT_MS });
+      expect(await textOf(byTestId("notice"))).toBe('Tenant "acme" was deleted.');
+      await expect.poll(pickerOptions, { timeout: WAIT_MS }).toEqual(["default"]);
+      await expectRpcError(bearerOf("acme", "acme-admin", acmeAdminSecret, ["tokensmith:admin"]), Code.Unauthenticated, "invalid_client");
+      await shot("16-tenant-deleted");
+    });
+
+    it("an admin without tokensmith:tenants sees neither the picker nor the Tenants tab", async () => {
+      await signOut();
+      await signIn(admin);
+      await byTestId("client-row").first().waitFor({ timeout: WAIT_MS });
+      expect(await byTestId("tab-clients").isVisible()).toBe(true);
+      expect(await byTestId("tab-tenants").count()).toBe(0);
+      expect(await byTestId("tenant-picker").count()).toBe(0);
+      expect(await byTestId("platform-administrator").count()).toBe(0);
+      expect(await byTestId("current-tenant").isHidden()).toBe(true);
+      await shot("17-admin-without-tenants");
+    });
+
+    it("a platform administrator without tokensmith:admin starts on the Tenants tab; a client with neither scope is told so", async () => {
+      await signOut();
+      await signIn(tenantsOnly);
+      await page.locator('[data-testid=tenant-row][data-id="default"]').waitFor({ timeout: WAIT_MS });
+      expect(await byTestId("tab-tenants").getAttribute("aria-selected")).toBe("true");
+      await signOut();
+      await signIn(reader);
+      const error = byTestId("signin-error");
+      await error.waitFor({ timeout: WAIT_MS });
+      expect(await textOf(error)).toBe("Sign-in failed: the client holds neither tokensmith:admin nor tokensmith:tenants: the console needs one of them (PermissionDenied)");
+    });
+
+    it("a tenant deleted elsewhere while picked: its refusal is shown, the session stays, and the console goes back to the default tenant", async () => {
+      // A page of its own: the refused call logs a console error, which the main page counts.
+      const other = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      other.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+      try {
+        const platformHeaders = await bearerOf(undefined, platform.id, platform.secret, ["tokensmith:tenants"]);
+        await rpcAt().admin.createTenant({ id: "globex" }, platformHeaders);
+        await other.goto(`${tokensmith.url}/console`);
+        await other.getByTestId("signin-client-id").fill(platform.id);
+        await other.getByTestId("signin-secret").fill(platform.secret);
+        await other.getByTestId("signin-submit").click();
+        await other.locator('[data-testid=tenant-picker] option[value="globex"]').waitFor({ state: "attached", timeout: WAIT_MS });
+        await other.getByTestId("tenant-picker").selectOption("globex");
+        await other.getByTestId("clients-empty").waitFor({ timeout: WAIT_MS });
+
+        await rpcAt().admin.deleteTenant({ id: "globex" }, platformHeaders);
+        await other.getByTestId("clients-refresh").click();
+        const notice = other.getByTestId("notice");
+        await notice.waitFor({ timeout: WAIT_MS });
+        expect(await textOf(notice)).toBe('Tenant "globex" no longer exists: the console manages the default tenant.');
+        expect(await other.getByTestId("tenant-picker").inputValue()).toBe("default");
+        expect(await other.getByTestId("current-tenant").getAttribute("data-tenant")).toBe("default");
+        await other.locator('[data-testid=client-row][data-id="console-platform"]').waitFor({ timeout: WAIT_MS });
+        expect(await other.getByTestId("signed-in-as").isVisible()).toBe(true);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("had no script error, no CSP violation and no console error", () => {
+      expect(problems).toEqual([]);
     });
   },
 );

@@ -77,6 +77,15 @@ describe("tenants on two instances sharing one Redis", () => {
     await expectRpcError(used.adminOnB.listClients({}, { headers: bearer(used.adminToken) }), Code.Unauthenticated, "invalid_client");
   });
 
+  it("DeleteTenant on A: an instance that has not read the feed yet refuses a platform administrator in the tenant at once too", async () => {
+    const used = await tenantInUseOnB("gone-for-platform", slow);
+    const headers = await platformHeaders();
+    expect((await used.adminOnB.listClients({}, headers)).clients.map((client) => client.id)).toEqual(["gone-for-platform-admin", "reader", "service"]);
+    await a.admin.deleteTenant({ id: "gone-for-platform" }, headers);
+    await expectRpcError(used.adminOnB.createClient({ id: "late", scopes: [ADMIN_SCOPE] }, headers), Code.Unauthenticated, "invalid_client");
+    await expectRpcError(used.adminOnB.listClients({}, headers), Code.Unauthenticated, "invalid_client");
+  });
+
   it("DeleteTenant on A: B refuses the tenant's clients and tokens once it reads the feed; a verifier on B drops its keys", async () => {
     const used = await tenantInUseOnB("gone");
     const verifier = createVerifier({

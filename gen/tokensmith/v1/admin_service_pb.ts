@@ -1087,10 +1087,11 @@ export const SourceSchema: GenEnum<Source> = /*@__PURE__*/
  * `authorization: Bearer <access token>` with the scope `tokensmith:admin`.
  * Clients and API keys declared in the config file are listed but read-only.
  * Calls are for the tenant they are addressed to (a `/t/<tenant>` base URL or
- * the `tokensmith-tenant` header), with a token of that tenant; the tenant
- * calls (CreateTenant to DeleteTenant) are for platform administrators only:
- * a token of a client of the default tenant with the scope
- * `tokensmith:tenants`, addressed to the default tenant.
+ * the `tokensmith-tenant` header), with a token of that tenant or, in a tenant
+ * other than the default, of a platform administrator: a client of the
+ * default tenant with the scope `tokensmith:tenants`. The tenant calls
+ * (CreateTenant to DeleteTenant) are for platform administrators only,
+ * addressed to the default tenant.
  *
  * @generated from service tokensmith.v1.AdminService
  */

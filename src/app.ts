@@ -187,6 +187,7 @@ export async function createDomain(options: {
     build: (spec, follower): Promise<Domain> => createTenantDomain(instance, spec, follower, tenants),
     registry,
     capacity: config.tenantCacheSize,
+    absentMs: config.clientCacheSeconds * 1000,
     logger,
   });
   const platform = new TenantAdministration({

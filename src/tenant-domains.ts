@@ -8,6 +8,9 @@ import { DEFAULT_TENANT } from "./store/tenant-store.js";
 /** The stand-in for tenants that do not exist: not a valid tenant id, so no real tenant's keys can be its. */
 export const UNKNOWN_TENANT = "-";
 
+/** Ids remembered as not existing, at least (see TenantDomains.absent). */
+const MAX_ABSENT = 10_000;
+
 /** Stops what a loaded tenant runs in the background (its key maintenance). */
 type Stopper = { stop(): void };
 
@@ -44,9 +47,14 @@ export class TenantDomains {
       build(spec: TenantSpec, follower: FeedFollower): Promise<Domain>;
       registry: TenantRegistry;
       capacity: number;
+      /** How long an id found not to exist is remembered (the client cache's time): an unknown tenant then costs what an unknown client does. */
+      absentMs: number;
       logger: Logger;
     },
   ) {}
+
+  /** Ids found not to exist, with when that stops being trusted (performance.now()); bounded, oldest dropped first. */
+  private readonly absent = new Map<string, number>();
 
   get registry(): TenantRegistry {
     return this.deps.registry;
@@ -110,6 +118,7 @@ export class TenantDomains {
    */
   forget(id: string): void {
     this.generation++;
+    this.absent.delete(id);
     const entry = this.loaded.get(id);
     if (entry === undefined) return;
     this.loaded.delete(id);
@@ -123,6 +132,7 @@ export class TenantDomains {
    * loaded, or every loaded tenant if the store cannot say. Never rejects.
    */
   async recheck(): Promise<void> {
+    this.absent.clear();
     const loaded = [...this.loaded.entries()];
     let current: Map<string, string | undefined>;
     try {
@@ -167,8 +177,16 @@ export class TenantDomains {
 
   private async load(id: string): Promise<Domain | undefined> {
     const generation = this.generation;
+    // While the feed cannot be read a tenant created elsewhere would go unannounced: then the store is asked every time.
+    const trusted = this.follower?.reachable !== false;
+    const absentUntil = this.absent.get(id);
+    if (trusted && absentUntil !== undefined && performance.now() < absentUntil) return undefined;
     const spec = await this.deps.registry.find(id);
-    if (spec === undefined) return undefined;
+    if (spec === undefined) {
+      if (generation === this.generation) this.rememberAbsent(id);
+      return undefined;
+    }
+    this.absent.delete(id);
     const domain = await this.deps.build(spec, this.requireFollower());
     if (generation !== this.generation && (await this.deps.registry.find(id)) === undefined) return undefined;
     // While the feed cannot be read, a new tenant's caches read through like everyone else's.
@@ -190,6 +208,13 @@ export class TenantDomains {
       entry.background?.stop();
     }
     return domain;
+  }
+
+  private rememberAbsent(id: string): void {
+    this.absent.delete(id);
+    this.absent.set(id, performance.now() + this.deps.absentMs);
+    // Bounded like the loaded tenants: probing random ids cannot grow it without end.
+    if (this.absent.size > Math.max(this.deps.capacity, MAX_ABSENT)) this.absent.delete(this.absent.keys().next().value as string);
   }
 
   private requireFollower(): FeedFollower {

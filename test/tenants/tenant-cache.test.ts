@@ -10,9 +10,15 @@ import { TenantDomains } from "../../src/tenant-domains.js";
  * bounded cache that drops the tenant not used for longest, approximately
  * (second chance), without rewriting its map on every request.
  */
-function tenantCache(capacity: number) {
+function tenantCache(capacity: number, exists: (id: string) => boolean = () => true) {
   const built: string[] = [];
-  const registry = { find: async (id: string): Promise<TenantSpec> => ({ id, clients: [], apiKeys: [], settings: {} as TenantSpec["settings"] }) } as unknown as TenantRegistry;
+  const lookups: string[] = [];
+  const registry = {
+    find: async (id: string): Promise<TenantSpec | undefined> => {
+      lookups.push(id);
+      return exists(id) ? { id, clients: [], apiKeys: [], settings: {} as TenantSpec["settings"] } : undefined;
+    },
+  } as unknown as TenantRegistry;
   const tenants = new TenantDomains({
     build: async (spec) => {
       built.push(spec.id);
@@ -20,10 +26,12 @@ function tenantCache(capacity: number) {
     },
     registry,
     capacity,
+    absentMs: 60_000,
     logger: pino({ level: "silent" }),
   });
-  tenants.follow({ reachable: true } as FeedFollower);
-  return { tenants, built };
+  const follower = { reachable: true } as { reachable: boolean };
+  tenants.follow(follower as FeedFollower);
+  return { tenants, built, lookups, follower };
 }
 
 describe("TenantDomains' cache", () => {
@@ -59,5 +67,22 @@ describe("TenantDomains' cache", () => {
     await tenants.find("b");
     await tenants.find("a");
     expect(built).toEqual(["a", "b", "a"]);
+  });
+
+  it("remembers that a tenant does not exist, as a client registry remembers an unknown client: an unknown tenant costs what an unknown client of a known tenant does", async () => {
+    const created = new Set<string>();
+    const { tenants, lookups, follower } = tenantCache(10, (id) => created.has(id));
+    expect([await tenants.find("nobody"), await tenants.find("nobody")]).toEqual([undefined, undefined]);
+    expect(lookups).toEqual(["nobody"]);
+    // Created on another instance: its tenant_changed makes this one forget what it remembered.
+    created.add("nobody");
+    tenants.forget("nobody");
+    expect((await tenants.find("nobody"))?.tenant).toBe("nobody");
+    // While the feed cannot be read, nothing unannounced can be trusted: every lookup asks the store.
+    const before = lookups.length;
+    follower.reachable = false;
+    await tenants.find("ghost");
+    await tenants.find("ghost");
+    expect(lookups.length - before).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { clientOf, registeredAuthMethods, type Client } from "./domain/client.js";
+import { clientOf, registeredAuthMethods, registeredGrantTypes, type Client } from "./domain/client.js";
 import { LayeredClientRegistry } from "./domain/client-registry.js";
 import { LayeredApiKeyRegistry } from "./domain/api-key-registry.js";
 import { Administration } from "./domain/administration.js";
@@ -91,6 +91,7 @@ export function clientsFromConfig(config: Pick<Config, "clients" | "defaultToken
     clientOf(client, {
       tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
       tokenEndpointAuthMethods: registeredAuthMethods(client),
+      grantTypes: registeredGrantTypes(client),
       secretHashes: client.secretHashes,
       source: "config",
     }),

@@ -2,6 +2,7 @@ import { randomId } from "./random-id.js";
 import type { AccessTokenClaims, AccessTokenSigner } from "./access-token.js";
 import type { ClientAuthenticator, ClientCredentials } from "./client-authenticator.js";
 import type { Clock } from "./clock.js";
+import { requireGrantType } from "./client.js";
 import { invalidRequest, invalidTarget } from "./oauth-error.js";
 import { grantScopes } from "./scopes.js";
 import type { TokenEvents } from "./token-events.js";
@@ -38,6 +39,7 @@ export class ClientTokenIssuer {
   async issue(credentials: ClientCredentials, request: ClientTokenRequest): Promise<IssuedAccessToken> {
     const audienceRequested = checkAudienceSyntax(request.audience);
     const { client } = await this.deps.authenticator.authenticate(credentials);
+    requireGrantType(client, "client_credentials");
     const scopes = grantScopes(request.scopes, client.scopes);
     const aud = chooseAudience(audienceRequested, client.audiences, this.deps.issuer);
     // Never before the client's creation (a recreated id starts in a later second than its predecessor's tokens).

@@ -3,7 +3,7 @@ import { tokenEndpointOf } from "../app.js";
 import { parseBearerAuthorization } from "../domain/basic-credentials.js";
 import type { ClientCredentials } from "../domain/client-authenticator.js";
 import { ASSERTION_ALGORITHMS } from "../domain/client-assertion.js";
-import { CLIENT_AUTH_METHODS } from "../domain/client.js";
+import { CLIENT_AUTH_METHODS, GRANT_TYPES } from "../domain/client.js";
 import type { Introspection } from "../domain/introspection.js";
 import { invalidRequest, OAuthError, type FailureKind } from "../domain/oauth-error.js";
 import type { CallEdge } from "../edge/call-edge.js";
@@ -148,7 +148,7 @@ export function authorizationServerMetadata(domain: Domain): Record<string, unkn
     introspection_endpoint: `${issuer}/oauth2/introspect`,
     revocation_endpoint: `${issuer}/oauth2/revoke`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
-    grant_types_supported: ["client_credentials"],
+    grant_types_supported: [...GRANT_TYPES],
     response_types_supported: [],
     token_endpoint_auth_methods_supported: authMethods,
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,

@@ -5,6 +5,7 @@ import { LayeredApiKeyRegistry } from "./domain/api-key-registry.js";
 import { Administration } from "./domain/administration.js";
 import { ClientAuthenticator } from "./domain/client-authenticator.js";
 import { ClientTokenIssuer } from "./domain/client-token-issuer.js";
+import { TokenExchanger } from "./domain/token-exchange.js";
 import type { Clock } from "./domain/clock.js";
 import { ConfigError, type Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
@@ -55,6 +56,8 @@ export interface Domain {
   keyRing: KeyRing;
   clients: LayeredClientRegistry;
   clientTokens: ClientTokenIssuer;
+  /** RFC 8693 token exchange (issue 20). */
+  tokenExchange: TokenExchanger;
   accessTokens: JwtAccessTokenVerifier;
   apiKeys: LayeredApiKeyRegistry;
   administration: Administration;
@@ -272,6 +275,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
   // A state change in a tenant other than the default checks that it still exists (deleted on another instance, not yet heard of here).
   const tenantExists = tenant === DEFAULT_TENANT ? undefined : async () => (await tenants.registry.find(tenant)) !== undefined;
   const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter, tenantExists });
+  const tokenExchange = new TokenExchanger({ authenticator, activeTokens, signer: keyRing, issuer, clock, events: metrics });
   const grants = new GrantIssuer({ apiKeys, store, clock, events: metrics, limiter });
   const introspectionLimiter = new CallerRateLimiter({
     clock,
@@ -322,6 +326,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     keyRing,
     clients,
     clientTokens,
+    tokenExchange,
     accessTokens,
     apiKeys,
     administration,

@@ -68,7 +68,7 @@ export class ClientTokenIssuer {
   }
 }
 
-function checkAudienceSyntax(audience: readonly string[]): string[] {
+export function checkAudienceSyntax(audience: readonly string[]): string[] {
   if (audience.length > MAX_AUDIENCES) throw invalidRequest(`too many audiences: at most ${MAX_AUDIENCES}`);
   for (const value of audience) {
     if (value.length === 0 || value.length > MAX_AUDIENCE_LENGTH || /\s/.test(value)) {
@@ -83,7 +83,7 @@ function checkAudienceSyntax(audience: readonly string[]): string[] {
  * requested: the client's registered audiences, or the issuer itself when it
  * has none, since RFC 9068 requires an `aud`.
  */
-function chooseAudience(requested: string[], allowed: readonly string[], issuer: string): string[] {
+export function chooseAudience(requested: string[], allowed: readonly string[], issuer: string): string[] {
   if (requested.length === 0) return allowed.length > 0 ? [...allowed] : [issuer];
   const allowedSet = new Set(allowed);
   const refused = requested.filter((value) => !allowedSet.has(value));

@@ -2,10 +2,9 @@ import { MAX_TOKEN_LENGTH, type AccessTokenClaims, type AccessTokenSigner, type 
 import type { ActiveAccessTokens } from "./active-access-tokens.js";
 import type { ClientAuthenticator, ClientCredentials } from "./client-authenticator.js";
 import { requireGrantType, TOKEN_EXCHANGE_GRANT, type Client } from "./client.js";
-import { checkAudienceSyntax, chooseAudience, type IssuedAccessToken } from "./client-token-issuer.js";
+import { checkAudienceSyntax, chooseAudience, claimsIssuedNow, type IssuedAccessToken } from "./client-token-issuer.js";
 import type { Clock } from "./clock.js";
 import { invalidRequest, OAuthError } from "./oauth-error.js";
-import { randomId } from "./random-id.js";
 import { grantScopes } from "./scopes.js";
 import type { TokenEvents } from "./token-events.js";
 
@@ -74,26 +73,13 @@ export class TokenExchanger {
     const subjectScopes = new Set(subject.scope === "" ? [] : subject.scope.split(" "));
     const scopes = grantScopes(request.scopes, client.scopes.filter((scope) => subjectScopes.has(scope)));
     const aud = chooseAudience(audienceRequested, client.audiences, this.deps.issuer);
-    const issuedAtMs = Math.max(this.deps.clock.now(), client.createdAt ?? 0);
-    const iat = Math.floor(issuedAtMs / 1000);
-    const exp = Math.min(iat + client.tokenLifetimeSeconds, subject.exp);
-    if (exp <= iat) throw invalidGrant("the subject token expires too soon to exchange");
-    const claims: AccessTokenClaims = {
-      iss: this.deps.issuer,
-      sub: subject.sub,
-      client_id: client.id,
-      aud: aud.length === 1 ? (aud[0] as string) : aud,
-      scope: scopes.join(" "),
-      iat,
-      exp,
-      jti: randomId(),
-      iat_ms: issuedAtMs,
-      act: actingClient(client, subject.act),
-      parent_jti: subject.jti,
-    };
+    const claims = claimsIssuedNow(this.deps, client, { sub: subject.sub, aud, scopes, notAfter: subject.exp });
+    if (claims.exp <= claims.iat) throw invalidGrant("the subject token expires too soon to exchange");
+    claims.act = actingClient(client, subject.act);
+    claims.parent_jti = subject.jti;
     const accessToken = await this.deps.signer.sign(claims);
     this.deps.events.tokenIssued("access_token");
-    return { accessToken, issuedTokenType: ACCESS_TOKEN_TYPE, tokenType: "Bearer", expiresIn: exp - iat, scopes, claims };
+    return { accessToken, issuedTokenType: ACCESS_TOKEN_TYPE, tokenType: "Bearer", expiresIn: claims.exp - claims.iat, scopes, claims };
   }
 
   /** The claims of a token of this tenant in force (signature, lifetime, revocation, its client), else invalid_grant. */

@@ -22,6 +22,11 @@ export interface AccessTokenClaims {
   may_act?: { sub?: string; client_id?: string };
   /** Private claim: the `jti` of the token this one was exchanged for. */
   parent_jti?: string;
+  /**
+   * Private claim: the `jti`s of every token this one descends from by
+   * exchange, the root first and the parent last. Revoking any of them ends this one too.
+   */
+  ancestor_jtis?: string[];
 }
 
 /** An `act` claim: the acting party (for Tokensmith, a client) and whoever acted before it. */
@@ -42,6 +47,11 @@ export function actorOf(value: unknown, depth = 0): Actor | undefined {
   const inner = act === undefined ? undefined : actorOf(act, depth + 1);
   if (act !== undefined && inner === undefined) return undefined;
   return { sub, ...(clientId !== undefined ? { client_id: clientId } : {}), ...(inner !== undefined ? { act: inner } : {}) };
+}
+
+/** An `ancestor_jtis` claim, or undefined when it is not a list of strings. */
+export function ancestorJtisOf(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.every((jti) => typeof jti === "string") ? (value as string[]) : undefined;
 }
 
 /** A `may_act` claim, or undefined when it is not an object naming a `sub` or `client_id`. */

@@ -14,6 +14,9 @@ export const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
 /** What a subject or actor token may be said to be: a Tokensmith access token is both. */
 const ACCEPTED_TOKEN_TYPES: readonly string[] = [ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE];
 
+/** How many exchanges a chain may have: each is one revocation lookup more for every check of its last token. */
+export const MAX_EXCHANGE_DEPTH = 10;
+
 export interface TokenExchangeRequest {
   subjectToken?: string;
   subjectTokenType?: string;
@@ -77,6 +80,8 @@ export class TokenExchanger {
     if (claims.exp <= claims.iat) throw invalidGrant("the subject token expires too soon to exchange");
     claims.act = actingClient(client, subject.act);
     claims.parent_jti = subject.jti;
+    claims.ancestor_jtis = [...(subject.ancestor_jtis ?? []), subject.jti];
+    if (claims.ancestor_jtis.length > MAX_EXCHANGE_DEPTH) throw invalidGrant(`the subject token was exchanged ${MAX_EXCHANGE_DEPTH} times already: exchange an earlier one`);
     const accessToken = await this.deps.signer.sign(claims);
     this.deps.events.tokenIssued("access_token");
     return { accessToken, issuedTokenType: ACCESS_TOKEN_TYPE, tokenType: "Bearer", expiresIn: claims.exp - claims.iat, scopes, claims };

@@ -1,4 +1,4 @@
-import { actorOf, mayActOf, MAX_TOKEN_LENGTH, type AccessTokenClaims, type AccessTokenVerifier, type VerifyResult } from "../domain/access-token.js";
+import { actorOf, ancestorJtisOf, mayActOf, MAX_TOKEN_LENGTH, type AccessTokenClaims, type AccessTokenVerifier, type VerifyResult } from "../domain/access-token.js";
 import type { Clock } from "../domain/clock.js";
 import { isCanonicalBase64url } from "./canonical-base64url.js";
 import { verifySignature } from "./jws.js";
@@ -109,6 +109,11 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
       verified.may_act = mayAct;
     }
     if (isString(claims.parent_jti)) verified.parent_jti = claims.parent_jti;
+    if (claims.ancestor_jtis !== undefined) {
+      const ancestors = ancestorJtisOf(claims.ancestor_jtis);
+      if (ancestors === undefined) return { ok: false, reason: "bad_claims" };
+      verified.ancestor_jtis = ancestors;
+    }
     if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(token, { claims: verified, kid: header.kid, nbf: nbf as number | undefined });
     return { ok: true, claims: verified };

@@ -166,6 +166,44 @@ describe.each(BACKENDS)("token exchange (RFC 8693) on %s", (_name, makeBackend) 
     expect((await t().tokens.introspect({ token: subject }, { headers: basic(introspector.id, introspector.secret) })).act).toBeUndefined();
   });
 
+  // Item 4: an exchanged token lives no longer than the tokens it was exchanged for.
+  it("revoking the root ends the whole chain; revoking a link ends what was exchanged for it, not what it came from", async () => {
+    const root = await subjectToken();
+    const middle = (await exchange(orders, { subject_token: root, subject_token_type: ACCESS_TOKEN, scope: "orders:read" })).json as { access_token: string };
+    const last = (await exchange(inventory, { subject_token: middle.access_token, subject_token_type: ACCESS_TOKEN })).json as { access_token: string };
+    const jtiOf = (token: string) => decodeJwt(token).payload.jti;
+    expect(decodeJwt(last.access_token).payload.ancestor_jtis).toEqual([jtiOf(root), jtiOf(middle.access_token)]);
+    const active = async (token: string) =>
+      (await t().tokens.introspect({ token }, { headers: basic(introspector.id, introspector.secret) })).active;
+
+    // The middle link, revoked by the client it was issued to: the last one goes with it, the root stays.
+    const sibling = (await exchange(orders, { subject_token: root, subject_token_type: ACCESS_TOKEN })).json as { access_token: string };
+    const nephew = (await exchange(inventory, { subject_token: sibling.access_token, subject_token_type: ACCESS_TOKEN })).json as { access_token: string };
+    await t().tokens.revoke({ token: sibling.access_token }, { headers: basic(orders.id, orders.secret) });
+    expect([await active(root), await active(sibling.access_token), await active(nephew.access_token)]).toEqual([true, false, false]);
+    expect([await active(middle.access_token), await active(last.access_token)]).toEqual([true, true]);
+
+    await t().tokens.revoke({ token: root }, { headers: basic(frontend.id, frontend.secret) });
+    expect([await active(root), await active(middle.access_token), await active(last.access_token)]).toEqual([false, false, false]);
+    expect(refusal(await exchange(inventory, { subject_token: middle.access_token, subject_token_type: ACCESS_TOKEN }))).toEqual({
+      status: 400,
+      error: "invalid_grant",
+    });
+  });
+
+  it("a chain is at most 10 exchanges long: the 11th is invalid_grant", async () => {
+    let token = await subjectToken();
+    for (let depth = 1; depth <= 10; depth++) {
+      const result = await exchange(orders, { subject_token: token, subject_token_type: ACCESS_TOKEN });
+      expect(result.status, result.text).toBe(200);
+      token = (result.json as { access_token: string }).access_token;
+    }
+    expect(decodeJwt(token).payload.ancestor_jtis).toHaveLength(10);
+    const refused = await exchange(orders, { subject_token: token, subject_token_type: ACCESS_TOKEN });
+    expect(refusal(refused)).toEqual({ status: 400, error: "invalid_grant" });
+    expect(oauthErrorOf(refused) && (refused.json as { error_description: string }).error_description).toMatch(/exchanged 10 times/);
+  });
+
   it("the lifetime is the subject token's remaining lifetime, and never more than the client's", async () => {
     const subject = await subjectToken();
     await t().clock.advance(40_000);

@@ -1,10 +1,11 @@
 import type { Logger } from "pino";
-import { clientOf, registeredAuthMethods, type Client } from "./domain/client.js";
+import { clientOf, registeredAuthMethods, registeredGrantTypes, type Client } from "./domain/client.js";
 import { LayeredClientRegistry } from "./domain/client-registry.js";
 import { LayeredApiKeyRegistry } from "./domain/api-key-registry.js";
 import { Administration } from "./domain/administration.js";
 import { ClientAuthenticator } from "./domain/client-authenticator.js";
 import { ClientTokenIssuer } from "./domain/client-token-issuer.js";
+import { TokenExchanger } from "./domain/token-exchange.js";
 import type { Clock } from "./domain/clock.js";
 import { ConfigError, type Config } from "./config.js";
 import { JwtAccessTokenVerifier } from "./keys/access-token-verifier.js";
@@ -56,6 +57,8 @@ export interface Domain {
   keyRing: KeyRing;
   clients: LayeredClientRegistry;
   clientTokens: ClientTokenIssuer;
+  /** RFC 8693 token exchange (issue 20). */
+  tokenExchange: TokenExchanger;
   accessTokens: JwtAccessTokenVerifier;
   apiKeys: LayeredApiKeyRegistry;
   administration: Administration;
@@ -92,6 +95,7 @@ export function clientsFromConfig(config: Pick<Config, "clients" | "defaultToken
     clientOf(client, {
       tokenLifetimeSeconds: client.tokenLifetimeSeconds ?? config.defaultTokenLifetimeSeconds,
       tokenEndpointAuthMethods: registeredAuthMethods(client),
+      grantTypes: registeredGrantTypes(client),
       secretHashes: client.secretHashes,
       source: "config",
     }),
@@ -273,6 +277,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
   // A state change in a tenant other than the default checks that it still exists (deleted on another instance, not yet heard of here).
   const tenantExists = tenant === DEFAULT_TENANT ? undefined : async () => (await tenants.registry.find(tenant)) !== undefined;
   const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter, tenantExists });
+  const tokenExchange = new TokenExchanger({ authenticator, activeTokens, signer: keyRing, issuer, clock, events: metrics });
   const grants = new GrantIssuer({ apiKeys, store, clock, events: metrics, limiter });
   const introspectionLimiter = new CallerRateLimiter({
     clock,
@@ -333,6 +338,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     keyRing,
     clients,
     clientTokens,
+    tokenExchange,
     accessTokens,
     apiKeys,
     administration,

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { CliFailure, ExitCode } from "./cli/cli-failure.js";
-import { clientOf, defaultAuthMethods, type Client } from "./domain/client.js";
+import { clientOf, DEFAULT_GRANT_TYPES, defaultAuthMethods, type Client } from "./domain/client.js";
 import { generateSecret, hashSecret } from "./domain/secret-format.js";
 import { runtimeWarning } from "./runtime-support.js";
 
@@ -128,7 +128,7 @@ async function serve(args: string[]): Promise<void> {
     extraClients.push(
       clientOf(
         { id: "demo", scopes: DEMO_SCOPES, audiences: [] },
-        { tokenLifetimeSeconds: config.defaultTokenLifetimeSeconds, tokenEndpointAuthMethods: defaultAuthMethods(false), secretHashes: [hashSecret(demoSecret)], source: "demo" },
+        { tokenLifetimeSeconds: config.defaultTokenLifetimeSeconds, tokenEndpointAuthMethods: defaultAuthMethods(false), grantTypes: DEFAULT_GRANT_TYPES, secretHashes: [hashSecret(demoSecret)], source: "demo" },
       ),
     );
   }

@@ -10,7 +10,7 @@ import { ADMIN_SCOPE } from "./domain/scopes.js";
 import { INTROSPECT_SCOPE } from "./domain/introspection.js";
 import { REVOKE_SCOPE } from "./domain/revocation.js";
 import { checkJwksUri, JwksUriError } from "./domain/jwks-uri-policy.js";
-import { CLIENT_AUTH_METHODS, registeredAuthMethods, TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientSettings } from "./domain/client.js";
+import { CLIENT_AUTH_METHODS, GRANT_TYPES, registeredAuthMethods, TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientSettings } from "./domain/client.js";
 
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 import { parseAddressRange } from "./http/client-address.js";
@@ -45,6 +45,12 @@ const clientSettings = {
     .array(z.enum(CLIENT_AUTH_METHODS))
     .min(1)
     .refine((methods) => new Set(methods).size === methods.length, { message: "names a method more than once" })
+    .optional(),
+  /** RFC 7591 names; default: [client_credentials]. */
+  grantTypes: z
+    .array(z.enum(GRANT_TYPES))
+    .min(1)
+    .refine((types) => new Set(types).size === types.length, { message: "names a grant type more than once" })
     .optional(),
   scopes: z.array(scope).default([]),
   audiences: z.array(z.string().min(1).max(512)).default([]),

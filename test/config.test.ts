@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, parseConfig } from "../src/config.js";
+import { clientsFromConfig } from "../src/app.js";
 import { generateSecret, hashSecret } from "../src/domain/secret-format.js";
 
 /**
@@ -109,6 +110,15 @@ describe("a bad configuration is refused, naming every bad field", () => {
     ["a method twice", client({ tokenEndpointAuthMethods: ["client_secret_basic", "client_secret_basic"] }), /more than once/],
     ["no method", client({ tokenEndpointAuthMethods: [] }), /clients\.0\.tokenEndpointAuthMethods/],
   ])("tokenEndpointAuthMethods: %s", (_case, entry, message) => {
+    expect(configError(() => parseConfig({ clients: [entry] })).message).toMatch(message);
+  });
+
+  // Issue 20, item 1: grant types by their RFC 7591 names.
+  it.each([
+    ["an unknown grant type", client({ grantTypes: ["password"] }), /clients\.0\.grantTypes\.0/],
+    ["a grant type twice", client({ grantTypes: ["client_credentials", "client_credentials"] }), /clients\.0\.grantTypes: names a grant type more than once/],
+    ["no grant type", client({ grantTypes: [] }), /clients\.0\.grantTypes/],
+  ])("grantTypes: %s", (_case, entry, message) => {
     expect(configError(() => parseConfig({ clients: [entry] })).message).toMatch(message);
   });
 
@@ -244,6 +254,7 @@ describe("defaults", () => {
   it("fills the optional fields of a client", () => {
     const config = parseConfig({ clients: [{ id: "c", secretHashes: [hash] }] });
     expect(config.clients[0]).toMatchObject({ id: "c", secretHashes: [hash], scopes: [], audiences: [] });
+    expect(clientsFromConfig(config)[0]!.grantTypes).toEqual(["client_credentials"]);
   });
 });
 

@@ -20,13 +20,13 @@ export const CLIENT_USAGE = `usage: tokensmith client <command> [options]
 
 commands:
   create [--id ID] [--scopes a,b] [--audiences x,y] [--lifetime SECONDS]
-         [--jwks-file FILE | --jwks-uri URL] [--auth-method m1,m2]
+         [--jwks-file FILE | --jwks-uri URL] [--auth-method m1,m2] [--grant-types g1,g2]
                             create a client; prints its secret, the only time it is shown
                             (none when it authenticates with private_key_jwt only)
   list                      every client, config-declared ones included
   get ID                    one client (or --id ID)
   update ID [--scopes a,b] [--audiences x,y] [--lifetime SECONDS] [--jwks-file FILE | --jwks-uri URL]
-         [--auth-method m1,m2]
+         [--auth-method m1,m2] [--grant-types g1,g2]
                             replace the fields given (--scopes "" clears the scopes)
   rotate-secret ID [--overlap DURATION]
                             issue a new secret; the old one keeps working for the overlap
@@ -39,6 +39,10 @@ commands:
 Auth methods (how the client may authenticate; any other is refused): client_secret_basic,
 client_secret_post, private_key_jwt. Default: private_key_jwt with --jwks-file or --jwks-uri,
 else client_secret_basic,client_secret_post.
+
+Grant types (what the client may ask the token endpoint for; any other is refused with
+unauthorized_client): client_credentials, urn:ietf:params:oauth:grant-type:token-exchange
+(RFC 8693). Default: client_credentials.
 
 Durations: 3600, 90s, 15m, 1h, 30d.
 
@@ -53,6 +57,7 @@ const FIELD_OPTIONS = {
   "jwks-file": { type: "string" },
   "jwks-uri": { type: "string" },
   "auth-method": { type: "string", multiple: true },
+  "grant-types": { type: "string", multiple: true },
 } as const;
 
 
@@ -69,6 +74,7 @@ function clientFields(client: ClientInfo): string {
     ["audiences", listText(client.audiences)],
     ["token lifetime", secondsText(client.tokenLifetimeSeconds)],
     ["authentication", authenticationText(client)],
+    ["grant types", listText(client.grantTypes, ", ")],
     ["created", timeText(client.createTime)],
   ];
   if (client.previousSecretExpireTime !== undefined) fields.push(["previous secret valid until", timeText(client.previousSecretExpireTime)]);
@@ -102,6 +108,7 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
         jwksJson: readJwksFile(values["jwks-file"]) ?? "",
         jwksUri: values["jwks-uri"] ?? "",
         tokenEndpointAuthMethods: listFlag(values["auth-method"]) ?? [],
+        grantTypes: listFlag(values["grant-types"]) ?? [],
       };
       const admin = await connectAdmin(connection);
       const what = request.id === "" ? "create a client" : `create client "${request.id}"`;
@@ -157,9 +164,10 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
         // A client authenticates with one kind of key: setting one clears the other.
         ...(jwksJson !== undefined || jwksUri !== undefined ? { jwksJson: jwksJson ?? "", jwksUri: jwksUri ?? "" } : {}),
         tokenEndpointAuthMethods: listFlag(values["auth-method"]),
+        grantTypes: listFlag(values["grant-types"]),
       };
       if (Object.values(changes).every((value) => value === undefined)) {
-        throw usageError("nothing to update: give --scopes, --audiences, --lifetime, --jwks-file, --jwks-uri or --auth-method", CLIENT_USAGE);
+        throw usageError("nothing to update: give --scopes, --audiences, --lifetime, --jwks-file, --jwks-uri, --auth-method or --grant-types", CLIENT_USAGE);
       }
       const admin = await connectAdmin(connection);
       const updated = await adminCall(connection, `update client "${id}"`, () =>

@@ -21,7 +21,7 @@ export class ActiveAccessTokens {
     const { claims } = verified;
     const known = this.deps.clients.peek?.(claims.client_id);
     // Both revocation reads in the same turn: one round trip on a pipelining store, not two.
-    const revoked = Promise.all([this.deps.revocations.isRevoked(claims.jti), this.deps.cutoffs.cutoff(claims.client_id)]);
+    const revoked = Promise.all([this.revokedWithAncestors(claims), this.deps.cutoffs.cutoff(claims.client_id)]);
     const [[jtiRevoked, cutoff], client] =
       known === undefined ? await Promise.all([revoked, this.deps.clients.find(claims.client_id)]) : [await revoked, known ?? undefined];
     return inForce(claims, jtiRevoked, cutoff, client) ? claims : undefined;
@@ -38,11 +38,18 @@ export class ActiveAccessTokens {
     if (!verified.ok) return undefined;
     const { claims } = verified;
     const [revoked, cutoff, client] = await Promise.all([
-      this.deps.revocations.isRevoked(claims.jti),
+      this.revokedWithAncestors(claims),
       this.deps.cutoffs.cutoff(claims.client_id),
       this.deps.clients.findFresh(claims.client_id),
     ]);
     return inForce(claims, revoked, cutoff, client) ? { claims, client: client as Client } : undefined;
+  }
+
+  /** Whether the token, or any token it was exchanged from (RFC 8693), is revoked: all asked in the same turn. */
+  private revokedWithAncestors(claims: AccessTokenClaims): Promise<boolean> {
+    const ancestors = claims.ancestor_jtis;
+    if (ancestors === undefined) return this.deps.revocations.isRevoked(claims.jti);
+    return Promise.all([claims.jti, ...ancestors].map((jti) => this.deps.revocations.isRevoked(jti))).then((answers) => answers.includes(true));
   }
 }
 

@@ -7,7 +7,7 @@ import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js"
 import { parseBearerAuthorization } from "./basic-credentials.js";
 import type { CallerAuthenticator } from "./caller.js";
 import type { ChangeFeed } from "./change-feed.js";
-import { CLIENT_AUTH_METHODS, CLIENT_SETTINGS, registeredAuthMethods, usesSecret, type Client, type ClientAuthMethod, type ClientSettings } from "./client.js";
+import { CLIENT_AUTH_METHODS, CLIENT_SETTINGS, DEFAULT_GRANT_TYPES, GRANT_TYPES, registeredAuthMethods, usesSecret, type Client, type ClientAuthMethod, type ClientSettings } from "./client.js";
 import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
 import type { ClientTokenCutoffs } from "./client-token-cutoffs.js";
 import type { Clock } from "./clock.js";
@@ -62,10 +62,12 @@ export type ApiKeyView = ApiKeySettings & {
  * them: keys as JWK Set JSON, methods by name (checked here). In an update,
  * a field present changes, and "", [] or 0 puts it back to its default.
  */
-export type ClientChanges = Partial<Omit<ClientSettings, "id" | "jwks" | "tokenEndpointAuthMethods">> & {
+export type ClientChanges = Partial<Omit<ClientSettings, "id" | "jwks" | "tokenEndpointAuthMethods" | "grantTypes">> & {
   jwksJson?: string;
   /** RFC 7591 names; empty means the default for the client's keys. */
   tokenEndpointAuthMethods?: readonly string[];
+  /** RFC 7591 names; empty means the default, client_credentials. */
+  grantTypes?: readonly string[];
 };
 
 /** The API key fields an update sets; a field present changes. */
@@ -190,6 +192,7 @@ export class Administration {
     };
     this.applyClientChanges(record, request);
     record.tokenEndpointAuthMethods = registeredAuthMethods(record);
+    record.grantTypes ??= DEFAULT_GRANT_TYPES;
     const secret = usesSecret(record.tokenEndpointAuthMethods) ? generateSecret("client_secret") : undefined;
     if (secret !== undefined) record.secrets = [{ hash: hashSecret(secret) }];
     if (!(await this.deps.clients.create(record))) throw alreadyExists(`client "${id}"`);
@@ -385,6 +388,7 @@ export class Administration {
     }
     if (record.jwks && record.jwksUri) throw invalidRequest("set jwks_json or jwks_uri, not both");
     if (fields.tokenEndpointAuthMethods !== undefined) record.tokenEndpointAuthMethods = parseAuthMethods(fields.tokenEndpointAuthMethods, record);
+    if (fields.grantTypes !== undefined) record.grantTypes = parseNames("grant_types", "grant type", fields.grantTypes, GRANT_TYPES) ?? DEFAULT_GRANT_TYPES;
     const methods = registeredAuthMethods(record);
     if (methods.includes("private_key_jwt") && !record.jwks && !record.jwksUri) throw invalidRequest("private_key_jwt needs jwks_json or jwks_uri");
     // A client that no longer authenticates by secret keeps none.
@@ -425,14 +429,16 @@ function checkGrantLifetime(seconds: number): number {
 }
 
 function parseAuthMethods(values: readonly string[], record: StoredClient): readonly ClientAuthMethod[] {
-  if (values.length === 0) return registeredAuthMethods({ jwks: record.jwks, jwksUri: record.jwksUri });
-  const known: readonly string[] = CLIENT_AUTH_METHODS;
-  const unknown = values.find((value) => !known.includes(value));
-  if (unknown !== undefined) {
-    throw invalidRequest(`token_endpoint_auth_methods: "${unknown.slice(0, 64)}" is not one of ${CLIENT_AUTH_METHODS.join(", ")}`);
-  }
-  if (new Set(values).size !== values.length) throw invalidRequest("token_endpoint_auth_methods names a method more than once");
-  return values as ClientAuthMethod[];
+  return parseNames("token_endpoint_auth_methods", "method", values, CLIENT_AUTH_METHODS) ?? registeredAuthMethods({ jwks: record.jwks, jwksUri: record.jwksUri });
+}
+
+/** A list of RFC 7591 names, each one of `known` and none twice; undefined for an empty list (the default). */
+function parseNames<T extends string>(field: string, what: string, values: readonly string[], known: readonly T[]): readonly T[] | undefined {
+  if (values.length === 0) return undefined;
+  const unknown = values.find((value) => !(known as readonly string[]).includes(value));
+  if (unknown !== undefined) throw invalidRequest(`${field}: "${unknown.slice(0, 64)}" is not one of ${known.join(", ")}`);
+  if (new Set(values).size !== values.length) throw invalidRequest(`${field} names a ${what} more than once`);
+  return values as T[];
 }
 
 function parsePublicJwks(json: string): { keys: object[] } {

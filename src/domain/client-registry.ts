@@ -1,6 +1,6 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import { clientOf, registeredAuthMethods, type Client, type ClientAuthMethod, type ClientRegistry, type ClientSettings } from "./client.js";
+import { clientOf, registeredAuthMethods, registeredGrantTypes, type Client, type ClientAuthMethod, type ClientRegistry, type ClientSettings, type GrantType } from "./client.js";
 import type { Clock } from "./clock.js";
 import { ExpiringCache } from "./expiring-cache.js";
 
@@ -11,10 +11,12 @@ export interface StoredSecret {
 }
 
 /** A client as kept in the store by the AdminService: its settings, its secrets, when it was created. */
-export type StoredClient = Omit<ClientSettings, "tokenEndpointAuthMethods"> & {
+export type StoredClient = Omit<ClientSettings, "tokenEndpointAuthMethods" | "grantTypes"> & {
   secrets: StoredSecret[];
   /** Absent on records written before it existed: then the default for the record's keys (see registeredAuthMethods). */
   tokenEndpointAuthMethods?: readonly ClientAuthMethod[];
+  /** Absent on records written before it existed: then client_credentials only (see registeredGrantTypes). */
+  grantTypes?: readonly GrantType[];
   createdAt: number;
 };
 
@@ -161,6 +163,7 @@ export class LayeredClientRegistry implements ClientRegistry {
       // A record saved while the maximum was higher: a longer token would outlive its signing key's publication.
       tokenLifetimeSeconds: Math.min(record.tokenLifetimeSeconds, this.deps.maxTokenLifetimeSeconds),
       tokenEndpointAuthMethods: registeredAuthMethods(record),
+      grantTypes: registeredGrantTypes(record),
       secretHashes: live.map((secret) => secret.hash),
       createdAt: record.createdAt,
       source: "store",

@@ -2,6 +2,7 @@ import { randomId } from "./random-id.js";
 import type { AccessTokenClaims, AccessTokenSigner } from "./access-token.js";
 import type { ClientAuthenticator, ClientCredentials } from "./client-authenticator.js";
 import type { Clock } from "./clock.js";
+import { requireGrantType, type Client } from "./client.js";
 import { invalidRequest, invalidTarget } from "./oauth-error.js";
 import { grantScopes } from "./scopes.js";
 import type { TokenEvents } from "./token-events.js";
@@ -38,22 +39,10 @@ export class ClientTokenIssuer {
   async issue(credentials: ClientCredentials, request: ClientTokenRequest): Promise<IssuedAccessToken> {
     const audienceRequested = checkAudienceSyntax(request.audience);
     const { client } = await this.deps.authenticator.authenticate(credentials);
+    requireGrantType(client, "client_credentials");
     const scopes = grantScopes(request.scopes, client.scopes);
     const aud = chooseAudience(audienceRequested, client.audiences, this.deps.issuer);
-    // Never before the client's creation (a recreated id starts in a later second than its predecessor's tokens).
-    const issuedAtMs = Math.max(this.deps.clock.now(), client.createdAt ?? 0);
-    const iat = Math.floor(issuedAtMs / 1000);
-    const claims: AccessTokenClaims = {
-      iss: this.deps.issuer,
-      sub: client.id,
-      client_id: client.id,
-      aud: aud.length === 1 ? (aud[0] as string) : aud,
-      scope: scopes.join(" "),
-      iat,
-      exp: iat + client.tokenLifetimeSeconds,
-      jti: randomId(),
-      iat_ms: issuedAtMs,
-    };
+    const claims = claimsIssuedNow(this.deps, client, { sub: client.id, aud, scopes });
     const accessToken = await this.deps.signer.sign(claims);
     this.deps.events.tokenIssued("access_token");
     return {
@@ -66,7 +55,33 @@ export class ClientTokenIssuer {
   }
 }
 
-function checkAudienceSyntax(audience: readonly string[]): string[] {
+/**
+ * The claims of an access token issued to `client` now, for `sub`: its
+ * lifetime is the client's, cut to `notAfter` (seconds) when given.
+ */
+export function claimsIssuedNow(
+  deps: { issuer: string; clock: Clock },
+  client: Client,
+  grant: { sub: string; aud: string[]; scopes: readonly string[]; notAfter?: number },
+): AccessTokenClaims {
+  // Never before the client's creation (a recreated id starts in a later second than its predecessor's tokens).
+  const issuedAtMs = Math.max(deps.clock.now(), client.createdAt ?? 0);
+  const iat = Math.floor(issuedAtMs / 1000);
+  const exp = iat + client.tokenLifetimeSeconds;
+  return {
+    iss: deps.issuer,
+    sub: grant.sub,
+    client_id: client.id,
+    aud: grant.aud.length === 1 ? (grant.aud[0] as string) : grant.aud,
+    scope: grant.scopes.join(" "),
+    iat,
+    exp: grant.notAfter === undefined ? exp : Math.min(exp, grant.notAfter),
+    jti: randomId(),
+    iat_ms: issuedAtMs,
+  };
+}
+
+export function checkAudienceSyntax(audience: readonly string[]): string[] {
   if (audience.length > MAX_AUDIENCES) throw invalidRequest(`too many audiences: at most ${MAX_AUDIENCES}`);
   for (const value of audience) {
     if (value.length === 0 || value.length > MAX_AUDIENCE_LENGTH || /\s/.test(value)) {
@@ -81,7 +96,7 @@ function checkAudienceSyntax(audience: readonly string[]): string[] {
  * requested: the client's registered audiences, or the issuer itself when it
  * has none, since RFC 9068 requires an `aud`.
  */
-function chooseAudience(requested: string[], allowed: readonly string[], issuer: string): string[] {
+export function chooseAudience(requested: string[], allowed: readonly string[], issuer: string): string[] {
   if (requested.length === 0) return allowed.length > 0 ? [...allowed] : [issuer];
   const allowedSet = new Set(allowed);
   const refused = requested.filter((value) => !allowedSet.has(value));

@@ -1,8 +1,19 @@
+import { OAuthError } from "./oauth-error.js";
 import type { FieldList } from "./field-list.js";
 
 /** Client authentication methods, by their RFC 7591 §2 names; what RFC 8414 metadata advertises. */
 export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/** RFC 8693 token exchange, by its RFC 7591 / RFC 8414 name. */
+export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/** Grant types a client may be registered for, by their RFC 7591 §2 names; what RFC 8414 metadata advertises. */
+export const GRANT_TYPES = ["client_credentials", TOKEN_EXCHANGE_GRANT] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+
+/** What a client may use when nothing says otherwise (config entries and records older than the field). */
+export const DEFAULT_GRANT_TYPES: readonly GrantType[] = Object.freeze(["client_credentials"]);
 
 /** No access token lives longer than a day, whatever the configuration says. */
 export const TOKEN_LIFETIME_LIMIT_SECONDS = 86_400;
@@ -36,6 +47,8 @@ export interface ClientSettings {
   tokenLifetimeSeconds: number;
   /** The only methods it may authenticate with; any other is invalid_client. */
   tokenEndpointAuthMethods: readonly ClientAuthMethod[];
+  /** The grant types it may use at the token endpoint; any other is unauthorized_client. */
+  grantTypes: readonly GrantType[];
   /** Public keys for private_key_jwt (RFC 7523), inline... */
   jwks?: { keys: readonly object[] };
   /** ...or fetched (and cached) from a URL. */
@@ -48,6 +61,7 @@ export const CLIENT_SETTINGS = {
   audiences: true,
   tokenLifetimeSeconds: true,
   tokenEndpointAuthMethods: true,
+  grantTypes: true,
   jwks: true,
   jwksUri: true,
 } as const satisfies FieldList<ClientSettings>;
@@ -61,6 +75,18 @@ export function registeredAuthMethods(
   client: Pick<ClientSettings, "jwks" | "jwksUri"> & { tokenEndpointAuthMethods?: readonly ClientAuthMethod[] | undefined },
 ): readonly ClientAuthMethod[] {
   return client.tokenEndpointAuthMethods ?? defaultAuthMethods(Boolean(client.jwks || client.jwksUri));
+}
+
+/** The grant types registered for a client; where none are written down, the default. */
+export function registeredGrantTypes(client: { grantTypes?: readonly GrantType[] | undefined }): readonly GrantType[] {
+  return client.grantTypes ?? DEFAULT_GRANT_TYPES;
+}
+
+/** Refuses a grant type the client is not registered for (RFC 6749 §5.2 unauthorized_client). */
+export function requireGrantType(client: Pick<ClientSettings, "id" | "grantTypes">, grantType: GrantType): void {
+  if (!client.grantTypes.includes(grantType)) {
+    throw new OAuthError("unauthorized_client", "permission_denied", `client "${client.id}" is not registered for the grant type ${grantType} (grant_types)`);
+  }
 }
 
 /** A registered OAuth client, as the domain sees it. */
@@ -81,7 +107,7 @@ export interface Client extends ClientSettings {
  */
 export function clientOf(
   settings: Pick<ClientSettings, "id" | "scopes" | "audiences" | "jwks" | "jwksUri">,
-  rest: Pick<Client, "tokenLifetimeSeconds" | "tokenEndpointAuthMethods" | "secretHashes" | "createdAt" | "source">,
+  rest: Pick<Client, "tokenLifetimeSeconds" | "tokenEndpointAuthMethods" | "grantTypes" | "secretHashes" | "createdAt" | "source">,
 ): Client {
   return {
     id: settings.id,
@@ -90,6 +116,7 @@ export function clientOf(
     audiences: settings.audiences,
     tokenLifetimeSeconds: rest.tokenLifetimeSeconds,
     tokenEndpointAuthMethods: rest.tokenEndpointAuthMethods,
+    grantTypes: rest.grantTypes,
     ...(settings.jwks ? { jwks: settings.jwks } : {}),
     ...(settings.jwksUri ? { jwksUri: settings.jwksUri } : {}),
     ...(rest.createdAt !== undefined ? { createdAt: rest.createdAt } : {}),

@@ -1,6 +1,6 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
-import { audienceList, MAX_TOKEN_LENGTH } from "./access-token.js";
+import { audienceList, MAX_TOKEN_LENGTH, type Actor } from "./access-token.js";
 import type { ActiveAccessTokens } from "./active-access-tokens.js";
 import type { CallerRateLimiter } from "./caller-rate-limiter.js";
 import { requireClientScopes, type Caller, type CallerAuthenticator } from "./caller.js";
@@ -34,6 +34,8 @@ export type Introspection =
       exp: number;
       iat: number;
       jti: string;
+      /** RFC 8693 §4.1, for a token issued by token exchange. */
+      act?: Actor;
     };
 
 export const INACTIVE: Introspection = Object.freeze({ active: false });
@@ -95,6 +97,7 @@ export class Introspector {
       exp: claims.exp,
       iat: claims.iat,
       jti: claims.jti,
+      ...(claims.act !== undefined ? { act: claims.act } : {}),
     };
   }
 

@@ -3,7 +3,7 @@ import { tokenEndpointOf } from "../app.js";
 import { parseBearerAuthorization } from "../domain/basic-credentials.js";
 import type { ClientCredentials } from "../domain/client-authenticator.js";
 import { ASSERTION_ALGORITHMS } from "../domain/client-assertion.js";
-import { CLIENT_AUTH_METHODS } from "../domain/client.js";
+import { CLIENT_AUTH_METHODS, GRANT_TYPES, TOKEN_EXCHANGE_GRANT } from "../domain/client.js";
 import type { Introspection } from "../domain/introspection.js";
 import { invalidRequest, OAuthError, type FailureKind } from "../domain/oauth-error.js";
 import type { CallEdge } from "../edge/call-edge.js";
@@ -91,6 +91,7 @@ function introspectionBody(result: Introspection): Record<string, unknown> {
     aud: result.aud.length === 1 ? result.aud[0] : result.aud,
     iss: result.iss,
     jti: result.jti,
+    ...(result.act !== undefined ? { act: result.act } : {}),
   };
 }
 
@@ -102,8 +103,29 @@ export function oauthEndpoints(domain: Domain, { peerOf }: CallEdge): Record<str
     "/oauth2/token": async (req, res, form) => {
       const grantType = form.get("grant_type");
       if (!grantType) throw invalidRequest("grant_type is required");
+      if (grantType === TOKEN_EXCHANGE_GRANT) {
+        const exchanged = await domain.tokenExchange.exchange(credentialsOf(req, form, peerOf(req)), {
+          subjectToken: form.get("subject_token"),
+          subjectTokenType: form.get("subject_token_type"),
+          actorToken: form.get("actor_token"),
+          actorTokenType: form.get("actor_token_type"),
+          requestedTokenType: form.get("requested_token_type"),
+          scopes: parseScopeParameter(form.get("scope")),
+          audience: [...form.getAll("resource"), ...form.getAll("audience")],
+        });
+        // RFC 8693 §2.2.1.
+        const body = {
+          access_token: exchanged.accessToken,
+          issued_token_type: exchanged.issuedTokenType,
+          token_type: exchanged.tokenType,
+          expires_in: exchanged.expiresIn,
+          scope: exchanged.scopes.join(" "),
+        };
+        sendJson(res, 200, body, noStoreHeaders());
+        return;
+      }
       if (grantType !== "client_credentials") {
-        throw new OAuthError("unsupported_grant_type", "invalid_argument", `grant_type "${grantType.slice(0, 64)}" is not supported; use client_credentials`);
+        throw new OAuthError("unsupported_grant_type", "invalid_argument", `grant_type "${grantType.slice(0, 64)}" is not supported; use ${GRANT_TYPES.join(" or ")}`);
       }
       const issued = await domain.clientTokens.issue(credentialsOf(req, form, peerOf(req)), {
         scopes: parseScopeParameter(form.get("scope")),
@@ -148,7 +170,7 @@ export function authorizationServerMetadata(domain: Domain): Record<string, unkn
     introspection_endpoint: `${issuer}/oauth2/introspect`,
     revocation_endpoint: `${issuer}/oauth2/revoke`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
-    grant_types_supported: ["client_credentials"],
+    grant_types_supported: [...GRANT_TYPES],
     response_types_supported: [],
     token_endpoint_auth_methods_supported: authMethods,
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,

@@ -1,4 +1,4 @@
-import { MAX_TOKEN_LENGTH, type AccessTokenClaims, type AccessTokenVerifier, type VerifyResult } from "../domain/access-token.js";
+import { actorOf, ancestorJtisOf, mayActOf, MAX_TOKEN_LENGTH, type AccessTokenClaims, type AccessTokenVerifier, type VerifyResult } from "../domain/access-token.js";
 import type { Clock } from "../domain/clock.js";
 import { isCanonicalBase64url } from "./canonical-base64url.js";
 import { verifySignature } from "./jws.js";
@@ -97,6 +97,23 @@ export class JwtAccessTokenVerifier implements AccessTokenVerifier {
     // Only a value consistent with iat counts; otherwise iat alone (see issuedAtMs).
     const iatMs = claims.iat_ms;
     if (typeof iatMs === "number" && Number.isSafeInteger(iatMs) && Math.floor(iatMs / 1000) === iat) verified.iat_ms = iatMs;
+    // Token exchange (RFC 8693): kept only when well formed; a token with a malformed act is refused, not read as unacted.
+    if (claims.act !== undefined) {
+      const act = actorOf(claims.act);
+      if (act === undefined) return { ok: false, reason: "bad_claims" };
+      verified.act = act;
+    }
+    if (claims.may_act !== undefined) {
+      const mayAct = mayActOf(claims.may_act);
+      if (mayAct === undefined) return { ok: false, reason: "bad_claims" };
+      verified.may_act = mayAct;
+    }
+    if (isString(claims.parent_jti)) verified.parent_jti = claims.parent_jti;
+    if (claims.ancestor_jtis !== undefined) {
+      const ancestors = ancestorJtisOf(claims.ancestor_jtis);
+      if (ancestors === undefined) return { ok: false, reason: "bad_claims" };
+      verified.ancestor_jtis = ancestors;
+    }
     if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(token, { claims: verified, kid: header.kid, nbf: nbf as number | undefined });
     return { ok: true, claims: verified };

@@ -13,7 +13,7 @@ import { invalidRequest } from "../domain/oauth-error.js";
 import type { KeyRingEntry } from "../keys/key-ring.js";
 
 type MessageInit<T> = Omit<T, "$typeName" | "$unknown">;
-type ClientFieldsMessage = Pick<ClientInfo, "scopes" | "audiences" | "tokenLifetimeSeconds" | "jwksJson" | "jwksUri" | "tokenEndpointAuthMethods">;
+type ClientFieldsMessage = Pick<ClientInfo, "scopes" | "audiences" | "tokenLifetimeSeconds" | "jwksJson" | "jwksUri" | "tokenEndpointAuthMethods" | "grantTypes">;
 type ApiKeyFieldsMessage = Pick<ApiKeyInfo, "scopes" | "grantLifetimeSeconds">;
 type TenantFieldsMessage = Pick<Tenant, "displayName" | "defaultTokenLifetimeSeconds" | "maxTokenLifetimeSeconds" | "corsAllowedOrigins">;
 
@@ -29,6 +29,7 @@ export function clientInfo(view: ClientView): MessageInit<ClientInfo> {
     jwksJson: view.jwks ? JSON.stringify(view.jwks) : "",
     jwksUri: view.jwksUri ?? "",
     tokenEndpointAuthMethods: [...view.tokenEndpointAuthMethods],
+    grantTypes: [...view.grantTypes],
     source: sourceOf(view.source),
     createTime: timestampOf(view.createdAt),
     previousSecretExpireTime: timestampOf(view.previousSecretExpiresAt),
@@ -81,6 +82,7 @@ export function clientChanges(message: ClientFieldsMessage | undefined): Require
     jwksJson: message?.jwksJson ?? "",
     jwksUri: message?.jwksUri ?? "",
     tokenEndpointAuthMethods: message?.tokenEndpointAuthMethods ?? [],
+    grantTypes: message?.grantTypes ?? [],
   };
 }
 

@@ -1,13 +1,15 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { TokenService, type RevocationEventSchema, type WatchRevocationsResponseSchema } from "../../gen/tokensmith/v1/token_service_pb.js";
+import type { Actor } from "../domain/access-token.js";
+import { TokenService, type ActorSchema, type IssueClientTokenRequest, type RevocationEventSchema, type WatchRevocationsResponseSchema } from "../../gen/tokensmith/v1/token_service_pb.js";
 import type { FeedEvent } from "../domain/change-feed.js";
 import type { WatchMessage } from "../domain/revocation-watch.js";
 import type { Domain } from "../app.js";
+import type { ClientCredentials } from "../domain/client-authenticator.js";
 import { callerOf } from "./call-context.js";
 
-export type TokenServiceDeps = Pick<Domain, "clientTokens" | "keyRing" | "grants" | "introspector" | "revoker" | "revocationWatch">;
+export type TokenServiceDeps = Pick<Domain, "clientTokens" | "tokenExchange" | "keyRing" | "grants" | "introspector" | "revoker" | "revocationWatch">;
 
 /**
  * Thin handlers: read the request and the authorization header, call the
@@ -19,25 +21,32 @@ export function tokenService(depsOf: TokenServiceDeps | ((context: HandlerContex
   return {
     async issueClientToken(request, context) {
       const deps = domainOf(context);
-      // Named fields, not `{ ...caller, clientId, … }`: on Node 20 (V8 11.3) each property added
-      // after a spread costs ~0.7 µs (measured here: this literal took 3.6 µs).
-      const { authorization, peer } = callerOf(context);
-      const issued = await deps.clientTokens.issue(
-        {
-          authorization,
-          peer,
-          clientId: request.clientId,
-          clientSecret: request.clientSecret,
-          clientAssertionType: request.clientAssertionType,
-          clientAssertion: request.clientAssertion,
-        },
-        { scopes: request.scopes, audience: request.audience },
-      );
+      const issued = await deps.clientTokens.issue(clientCredentialsOf(request, context), { scopes: request.scopes, audience: request.audience });
       return {
         accessToken: issued.accessToken,
         tokenType: issued.tokenType,
         expiresIn: BigInt(issued.expiresIn),
         scopes: issued.scopes,
+      };
+    },
+
+    async exchangeToken(request, context) {
+      const deps = domainOf(context);
+      const exchanged = await deps.tokenExchange.exchange(clientCredentialsOf(request, context), {
+        subjectToken: request.subjectToken,
+        subjectTokenType: request.subjectTokenType,
+        actorToken: request.actorToken,
+        actorTokenType: request.actorTokenType,
+        requestedTokenType: request.requestedTokenType,
+        scopes: request.scopes,
+        audience: [...request.resource, ...request.audience],
+      });
+      return {
+        accessToken: exchanged.accessToken,
+        issuedTokenType: exchanged.issuedTokenType,
+        tokenType: exchanged.tokenType,
+        expiresIn: BigInt(exchanged.expiresIn),
+        scopes: exchanged.scopes,
       };
     },
 
@@ -73,6 +82,7 @@ export function tokenService(depsOf: TokenServiceDeps | ((context: HandlerContex
         jti: result.jti,
         tokenType: "Bearer",
         tokenUse: result.tokenType,
+        act: result.act === undefined ? undefined : actorMessage(result.act),
       };
     },
 
@@ -93,6 +103,29 @@ export function tokenService(depsOf: TokenServiceDeps | ((context: HandlerContex
       }
     },
   };
+}
+
+/** A request's client credentials: the authorization header and the peer, and the client fields of the message. */
+function clientCredentialsOf(
+  request: Pick<IssueClientTokenRequest, "clientId" | "clientSecret" | "clientAssertionType" | "clientAssertion">,
+  context: HandlerContext,
+): ClientCredentials {
+  // Named fields, not `{ ...caller, clientId, … }`: on Node 20 (V8 11.3) each property added
+  // after a spread costs ~0.7 µs (measured here: this literal took 3.6 µs).
+  const { authorization, peer } = callerOf(context);
+  return {
+    authorization,
+    peer,
+    clientId: request.clientId,
+    clientSecret: request.clientSecret,
+    clientAssertionType: request.clientAssertionType,
+    clientAssertion: request.clientAssertion,
+  };
+}
+
+/** The `act` claim as the Actor message, nested as deep as the claim. */
+function actorMessage(act: Actor): MessageInitShape<typeof ActorSchema> {
+  return { sub: act.sub, clientId: act.client_id ?? "", act: act.act === undefined ? undefined : actorMessage(act.act) };
 }
 
 /** The wire shape of a watch message; connect fills in the `$typeName`s. */

@@ -47,6 +47,11 @@ export class RevocationSet {
     for (const { clientId, issuedBeforeMs } of cutoffs) this.revokeClient(clientId, issuedBeforeMs);
   }
 
+  /** Whether the token with this `jti` itself is revoked (not its client's cut-off). */
+  isRevokedToken(jti: string): boolean {
+    return this.jtis.has(jti);
+  }
+
   isRevoked(jti: string, clientId: string, issuedAtMs: number): boolean {
     if (this.jtis.has(jti)) return true;
     const cutoff = this.cutoffs.get(clientId);

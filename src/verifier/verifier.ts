@@ -213,7 +213,11 @@ class TokensmithVerifier implements Verifier {
     if (!local.ok) return { active: false, reason: local.reason };
     const { claims, issuedAtMs } = local;
     if (this.isStale()) return this.options.onStale === "introspect" && !this.closed ? this.introspect(token, claims) : STALE;
-    return this.revocations.isRevoked(claims.jti, claims.client_id, issuedAtMs) ? REVOKED : { active: true, claims };
+    if (this.revocations.isRevoked(claims.jti, claims.client_id, issuedAtMs)) return REVOKED;
+    // A token exchanged (RFC 8693) for one that is revoked is revoked too.
+    const ancestors = claims.ancestor_jtis;
+    if (Array.isArray(ancestors) && ancestors.some((jti) => typeof jti !== "string" || this.revocations.isRevokedToken(jti))) return REVOKED;
+    return { active: true, claims };
   }
 
   private isStale(): boolean {

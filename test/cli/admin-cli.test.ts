@@ -189,6 +189,17 @@ describe("tokensmith client", SPAWNING, () => {
     await expectRpcError(rpc.issueClientToken({}, { headers: basic("cli-post-only", created.clientSecret) }), Code.Unauthenticated, "invalid_client");
   });
 
+  // Issue 20, item 1: --grant-types registers the grant types (RFC 7591 names).
+  it("create --grant-types token-exchange, then update --grant-types client_credentials: each shown and enforced", async () => {
+    const exchange = "urn:ietf:params:oauth:grant-type:token-exchange";
+    const created = await json<{ client: { grantTypes: string[] }; clientSecret: string }>(["client", "create", "--id", "cli-exchanger", "--grant-types", exchange]);
+    expect(created.client.grantTypes).toEqual([exchange]);
+    await expectRpcError(rpc.issueClientToken({}, { headers: basic("cli-exchanger", created.clientSecret) }), Code.PermissionDenied, "unauthorized_client");
+    const output = await ok(["client", "update", "cli-exchanger", "--grant-types", `client_credentials,${exchange}`]);
+    expect(output).toMatch(new RegExp(`^grant types: +client_credentials, ${exchange}$`, "m"));
+    await rpc.issueClientToken({}, { headers: basic("cli-exchanger", created.clientSecret) });
+  });
+
   it("list: an aligned table of every client, and --json in order by id", async () => {
     await adminRpc.createClient({ id: "cli-list", scopes: ["l:one", "l:two"] }, asAdmin());
     const rows = tableRows(await ok(["client", "list"]));

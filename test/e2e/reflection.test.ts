@@ -103,6 +103,7 @@ describe.each(Object.keys(versions) as (keyof typeof versions)[])("%s on Tokensm
       "IssueGrant",
       "IssueExternalAuthGrant",
       "Introspect",
+      "ExchangeToken",
       "Revoke",
       "GetJwks",
       "WatchRevocations",

@@ -100,9 +100,9 @@ describe("GET /.well-known/oauth-authorization-server (RFC 8414)", () => {
     }
   });
 
-  it("offers only client_credentials, no authorization endpoint, and the three client authentication methods", async () => {
+  it("offers client_credentials and token exchange, no authorization endpoint, and the three client authentication methods", async () => {
     const metadata = asObject(await metadataOf(server));
-    expect(metadata.grant_types_supported).toEqual(["client_credentials"]);
+    expect(metadata.grant_types_supported).toEqual(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]);
     expect(metadata).not.toHaveProperty("authorization_endpoint");
     expect(Array.isArray(metadata.response_types_supported)).toBe(true);
     for (const name of ["token_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"]) {

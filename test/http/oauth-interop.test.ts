@@ -16,6 +16,10 @@ import { basic, startTestServer, testClient } from "../support/tokensmith.js";
 
 const orders = testClient("orders-service", ["orders:read", "orders:write", "token:introspect"]);
 const billing = testClient("billing-service", ["billing:read"], { audiences: ["https://api.billing.test", "https://api.ledger.test"] });
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+/** Registered for token exchange (RFC 8693) only. */
+const exchanger = testClient("exchanger-service", ["orders:read"], { audiences: ["https://api.inventory.test"], grantTypes: [TOKEN_EXCHANGE] });
 const PKJWT_ES256 = "pkjwt-es256";
 const PKJWT_ED25519 = "pkjwt-ed25519";
 
@@ -26,7 +30,7 @@ let server: RunningServer;
 beforeAll(async () => {
   [es256, ed25519] = await Promise.all([generateClientKey("ES256"), generateClientKey("Ed25519")]);
   server = await startTestServer({
-    clients: [orders, billing],
+    clients: [orders, billing, exchanger],
     config: {
       clients: [
         { id: PKJWT_ES256, jwks: { keys: [es256.publicJwk] }, scopes: ["reports:read", "token:introspect"] },
@@ -152,6 +156,44 @@ describe("openid-client: resource indicators (RFC 8707)", () => {
     const config = await discover(billing.id, oidc.ClientSecretBasic(billing.secret));
     const error = await thrown(oidc.clientCredentialsGrant(config, { resource: "https://evil.test" }));
     expect(error).toMatchObject({ error: "invalid_target", status: 400 });
+  });
+});
+
+describe("openid-client: token exchange (RFC 8693) through genericGrantRequest, unmodified", () => {
+  it("exchanges an access token for one that acts for its subject, and introspection shows the actor", async () => {
+    const subject = await oidc.clientCredentialsGrant(await discover(orders.id, oidc.ClientSecretBasic(orders.secret)), { scope: "orders:read orders:write" });
+    const config = await discover(exchanger.id, oidc.ClientSecretPost(exchanger.secret));
+    const exchanged = await oidc.genericGrantRequest(config, TOKEN_EXCHANGE, {
+      subject_token: subject.access_token,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: "https://api.inventory.test",
+      scope: "orders:read",
+    });
+    expect(exchanged).toMatchObject({ issued_token_type: ACCESS_TOKEN_TYPE, token_type: "bearer", scope: "orders:read", expires_in: subject.expires_in });
+    expect(decodeJwt(exchanged.access_token)).toMatchObject({
+      sub: orders.id,
+      client_id: exchanger.id,
+      aud: "https://api.inventory.test",
+      act: { sub: exchanger.id, client_id: exchanger.id },
+      parent_jti: decodeJwt(subject.access_token).jti,
+    });
+    const introspection = await oidc.tokenIntrospection(await discover(orders.id, oidc.ClientSecretBasic(orders.secret)), exchanged.access_token);
+    expect(introspection).toMatchObject({ active: true, sub: orders.id, act: { sub: exchanger.id, client_id: exchanger.id } });
+  });
+
+  it("a scope beyond the subject token's: ResponseBodyError invalid_scope", async () => {
+    const subject = await oidc.clientCredentialsGrant(await discover(orders.id, oidc.ClientSecretBasic(orders.secret)), { scope: "token:introspect" });
+    const config = await discover(exchanger.id, oidc.ClientSecretPost(exchanger.secret));
+    const error = await thrown(oidc.genericGrantRequest(config, TOKEN_EXCHANGE, { subject_token: subject.access_token, subject_token_type: ACCESS_TOKEN_TYPE, scope: "orders:read" }));
+    expect(error).toBeInstanceOf(oidc.ResponseBodyError);
+    expect((error as oidc.ResponseBodyError).error).toBe("invalid_scope");
+  });
+
+  it("a client without the grant type: ResponseBodyError unauthorized_client", async () => {
+    const subject = await oidc.clientCredentialsGrant(await discover(orders.id, oidc.ClientSecretBasic(orders.secret)));
+    const config = await discover(billing.id, oidc.ClientSecretBasic(billing.secret));
+    const error = await thrown(oidc.genericGrantRequest(config, TOKEN_EXCHANGE, { subject_token: subject.access_token, subject_token_type: ACCESS_TOKEN_TYPE }));
+    expect((error as oidc.ResponseBodyError).error).toBe("unauthorized_client");
   });
 });
 

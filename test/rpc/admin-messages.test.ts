@@ -21,12 +21,13 @@ describe("AdminService update_mask", () => {
       jwksJson: '{"keys":[]}',
       jwksUri: "https://keys.test/jwks.json",
       tokenEndpointAuthMethods: ["private_key_jwt"],
+      grantTypes: ["client_credentials"],
     }),
   );
   const apiKey = apiKeyChanges(create(ApiKeyInfoSchema, { name: "masked", scopes: ["passkey:read"], grantLifetimeSeconds: 120n }));
 
   it.each([
-    ["UpdateClient", ClientInfoSchema, client, ["scopes", "audiences", "token_lifetime_seconds", "jwks_json", "jwks_uri", "token_endpoint_auth_methods"]],
+    ["UpdateClient", ClientInfoSchema, client, ["scopes", "audiences", "token_lifetime_seconds", "jwks_json", "jwks_uri", "token_endpoint_auth_methods", "grant_types"]],
     ["UpdateApiKey", ApiKeyInfoSchema, apiKey, ["scopes", "grant_lifetime_seconds"]],
   ] as const)("%s: every settable field has its .proto name, and the mask reads back as the same changes", (_rpc, schema, all, paths) => {
     const mask = updateMaskOf(schema, all);

@@ -23,6 +23,7 @@ const known: Client = {
   secretHashes: [hashSecret(realSecret)],
   scopes: ["orders:read"],
   audiences: [],
+  grantTypes: ["client_credentials"],
   tokenLifetimeSeconds: 3600,
   tokenEndpointAuthMethods: ["client_secret_basic", "client_secret_post"],
   source: "config",

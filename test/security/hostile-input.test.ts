@@ -145,7 +145,7 @@ describe("hostile input never crashes, hangs or leaks a 500", () => {
   });
 
   it("garbage bodies on every RPC get a clear error, and the server keeps serving", async () => {
-    for (const method of ["IssueClientToken", "IssueGrant", "IssueExternalAuthGrant", "Introspect", "Revoke", "GetJwks"]) {
+    for (const method of ["IssueClientToken", "IssueGrant", "IssueExternalAuthGrant", "Introspect", "ExchangeToken", "Revoke", "GetJwks"]) {
       for (const body of ["{", "[]", '{"scopes": 5}', '{"unknownField": true}', "\u0000\u0001", "x".repeat(10_000)]) {
         const response = await fetch(`${server.url}/tokensmith.v1.TokenService/${method}`, {
           method: "POST",

@@ -16,6 +16,8 @@ export interface TestClient {
   scopes: string[];
   audiences?: string[];
   tokenLifetimeSeconds?: number;
+  /** RFC 7591 names; default client_credentials only. */
+  grantTypes?: string[];
 }
 
 /** A client entry for the config, with a fresh generated secret unless one is given. */
@@ -54,6 +56,7 @@ export async function startTestServer(
           scopes: client.scopes,
           audiences: client.audiences ?? [],
           ...(client.tokenLifetimeSeconds ? { tokenLifetimeSeconds: client.tokenLifetimeSeconds } : {}),
+          ...(client.grantTypes ? { grantTypes: client.grantTypes } : {}),
         })),
       ],
     }),

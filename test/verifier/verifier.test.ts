@@ -18,6 +18,8 @@ import { basic, testClient } from "../support/tokensmith.js";
 const admin = testClient("admin", [ADMIN_SCOPE]);
 const resourceServer = testClient("orders-api", ["token:introspect"]);
 const holder = testClient("checkout", ["orders:read", "orders:write"], { audiences: ["orders", "billing"] });
+/** A service that trades the holder's tokens for its own (RFC 8693, issue 20). */
+const delegate = testClient("fulfilment", ["orders:read"], { audiences: ["orders"], grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"] });
 
 const verifiers = new Set<Verifier>();
 afterEach(async () => {
@@ -51,7 +53,7 @@ describe.each(BACKENDS)("tokensmith/verifier on %s", (_name, makeBackend) => {
   let t: AdminTestServer;
   beforeAll(async () => {
     await backend.start();
-    t = await startAdminServer(backend, { admin, clients: [resourceServer, holder], config: { watchHeartbeatSeconds: 0.1 } });
+    t = await startAdminServer(backend, { admin, clients: [resourceServer, holder, delegate], config: { watchHeartbeatSeconds: 0.1 } });
   });
   afterAll(async () => {
     await t?.close();
@@ -73,6 +75,19 @@ describe.each(BACKENDS)("tokensmith/verifier on %s", (_name, makeBackend) => {
     await untilReason(verifier, token, "revoked");
     expect(verifier.status().revokedTokens).toBeGreaterThanOrEqual(1);
     expect(reasonOf(await verifier.verify(await tokenOf()))).toBe("active");
+  });
+
+  it("a token exchanged for a revoked one is refused as revoked too (issue 20, item 4)", async () => {
+    const verifier = verifierFor(t);
+    await verifier.ready();
+    const root = await tokenOf();
+    const exchanged = await t.tokens.exchangeToken(
+      { subjectToken: root, subjectTokenType: "urn:ietf:params:oauth:token-type:access_token" },
+      { headers: basic(delegate.id, delegate.secret) },
+    );
+    expect(await verifier.verify(exchanged.accessToken)).toMatchObject({ active: true, claims: { sub: holder.id, client_id: delegate.id, act: { sub: delegate.id } } });
+    await t.tokens.revoke({ token: root }, { headers: basic(holder.id, holder.secret) });
+    await untilReason(verifier, exchanged.accessToken, "revoked");
   });
 
   it("a verifier started after a revocation gets it in its snapshot", async () => {

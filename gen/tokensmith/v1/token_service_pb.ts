@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokensmith/v1/token_service.proto.
  */
 export const file_tokensmith_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("CiF0b2tlbnNtaXRoL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SDXRva2Vuc21pdGgudjEingEKF0lzc3VlQ2xpZW50VG9rZW5SZXF1ZXN0EhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJEh0KFWNsaWVudF9hc3NlcnRpb25fdHlwZRgDIAEoCRIYChBjbGllbnRfYXNzZXJ0aW9uGAQgASgJEg4KBnNjb3BlcxgFIAMoCRIQCghhdWRpZW5jZRgGIAMoCSJoChhJc3N1ZUNsaWVudFRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAxIOCgZzY29wZXMYBCADKAkiNQoRSXNzdWVHcmFudFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSDgoGZ3JhbnRzGAIgAygJIkcKEklzc3VlR3JhbnRSZXNwb25zZRINCgV0b2tlbhgBIAEoCRISCgpleHBpcmVzX2luGAIgASgDEg4KBmdyYW50cxgDIAMoCSIxCh1Jc3N1ZUV4dGVybmFsQXV0aEdyYW50UmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCSJDCh5Jc3N1ZUV4dGVybmFsQXV0aEdyYW50UmVzcG9uc2USDQoFdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoAyJMChFJbnRyb3NwZWN0UmVxdWVzdBINCgV0b2tlbhgBIAEoCRIXCg90b2tlbl90eXBlX2hpbnQYAiABKAkSDwoHY29uc3VtZRgDIAEoCCLOAQoSSW50cm9zcGVjdFJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIOCgZzY29wZXMYAiADKAkSEQoJY2xpZW50X2lkGAMgASgJEhAKCHVzZXJuYW1lGAQgASgJEgsKA3N1YhgFIAEoCRILCgNhdWQYBiADKAkSCwoDaXNzGAcgASgJEgsKA2V4cBgIIAEoAxILCgNpYXQYCSABKAMSCwoDanRpGAogASgJEhIKCnRva2VuX3R5cGUYCyABKAkSEQoJdG9rZW5fdXNlGAwgASgJIjcKDVJldm9rZVJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJIhAKDlJldm9rZVJlc3BvbnNlIhAKDkdldEp3a3NSZXF1ZXN0IjMKD0dldEp3a3NSZXNwb25zZRIgCgRrZXlzGAEgAygLMhIudG9rZW5zbWl0aC52MS5Kd2siXAoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRIJCgF5GAQgASgJEgsKA2tpZBgFIAEoCRILCgNhbGcYBiABKAkSCwoDdXNlGAcgASgJIikKF1dhdGNoUmV2b2NhdGlvbnNSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCSLBAQoYV2F0Y2hSZXZvY2F0aW9uc1Jlc3BvbnNlEjUKCHNuYXBzaG90GAEgASgLMiEudG9rZW5zbWl0aC52MS5SZXZvY2F0aW9uU25hcHNob3RIABIvCgVldmVudBgCIAEoCzIeLnRva2Vuc21pdGgudjEuUmV2b2NhdGlvbkV2ZW50SAASMgoJaGVhcnRiZWF0GAMgASgLMh0udG9rZW5zbWl0aC52MS5XYXRjaEhlYXJ0YmVhdEgAQgkKB21lc3NhZ2UitAEKElJldm9jYXRpb25TbmFwc2hvdBIOCgZjdXJzb3IYASABKAkSOQoOcmV2b2tlZF90b2tlbnMYAiADKAsyIS50b2tlbnNtaXRoLnYxLlJldm9rZWRBY2Nlc3NUb2tlbhI6Cg5jbGllbnRfY3V0b2ZmcxgDIAMoCzIiLnRva2Vuc21pdGgudjEuQ2xpZW50VG9rZW5zUmV2b2tlZBIXCg9zaWduaW5nX2tleV9pZHMYBCADKAki5QIKD1Jldm9jYXRpb25FdmVudBIOCgZjdXJzb3IYASABKAkSQQoUYWNjZXNzX3Rva2VuX3Jldm9rZWQYAiABKAsyIS50b2tlbnNtaXRoLnYxLlJldm9rZWRBY2Nlc3NUb2tlbkgAEjYKDmNsaWVudF9jaGFuZ2VkGAMgASgLMhwudG9rZW5zbWl0aC52MS5DbGllbnRDaGFuZ2VkSAASQwoVY2xpZW50X3Rva2Vuc19yZXZva2VkGAQgASgLMiIudG9rZW5zbWl0aC52MS5DbGllbnRUb2tlbnNSZXZva2VkSAASNwoPYXBpX2tleV9jaGFuZ2VkGAUgASgLMhwudG9rZW5zbWl0aC52MS5BcGlLZXlDaGFuZ2VkSAASQQoUc2lnbmluZ19rZXlzX2NoYW5nZWQYBiABKAsyIS50b2tlbnNtaXRoLnYxLlNpZ25pbmdLZXlzQ2hhbmdlZEgAQgYKBGtpbmQiLgoSUmV2b2tlZEFjY2Vzc1Rva2VuEgsKA2p0aRgBIAEoCRILCgNleHAYAiABKAMiIgoNQ2xpZW50Q2hhbmdlZBIRCgljbGllbnRfaWQYASABKAkiQgoTQ2xpZW50VG9rZW5zUmV2b2tlZBIRCgljbGllbnRfaWQYASABKAkSGAoQaXNzdWVkX2JlZm9yZV9tcxgCIAEoAyIdCg1BcGlLZXlDaGFuZ2VkEgwKBG5hbWUYASABKAkiLQoSU2lnbmluZ0tleXNDaGFuZ2VkEhcKD3NpZ25pbmdfa2V5X2lkcxgBIAMoCSJRCg5XYXRjaEhlYXJ0YmVhdBIOCgZjdXJzb3IYASABKAkSLwoLc2VydmVyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjwKEE9BdXRoRXJyb3JEZXRhaWwSDQoFZXJyb3IYASABKAkSGQoRZXJyb3JfZGVzY3JpcHRpb24YAiABKAkyjQUKDFRva2VuU2VydmljZRJjChBJc3N1ZUNsaWVudFRva2VuEiYudG9rZW5zbWl0aC52MS5Jc3N1ZUNsaWVudFRva2VuUmVxdWVzdBonLnRva2Vuc21pdGgudjEuSXNzdWVDbGllbnRUb2tlblJlc3BvbnNlElEKCklzc3VlR3JhbnQSIC50b2tlbnNtaXRoLnYxLklzc3VlR3JhbnRSZXF1ZXN0GiEudG9rZW5zbWl0aC52MS5Jc3N1ZUdyYW50UmVzcG9uc2USdQoWSXNzdWVFeHRlcm5hbEF1dGhHcmFudBIsLnRva2Vuc21pdGgudjEuSXNzdWVFeHRlcm5hbEF1dGhHcmFudFJlcXVlc3QaLS50b2tlbnNtaXRoLnYxLklzc3VlRXh0ZXJuYWxBdXRoR3JhbnRSZXNwb25zZRJRCgpJbnRyb3NwZWN0EiAudG9rZW5zbWl0aC52MS5JbnRyb3NwZWN0UmVxdWVzdBohLnRva2Vuc21pdGgudjEuSW50cm9zcGVjdFJlc3BvbnNlEkUKBlJldm9rZRIcLnRva2Vuc21pdGgudjEuUmV2b2tlUmVxdWVzdBodLnRva2Vuc21pdGgudjEuUmV2b2tlUmVzcG9uc2USTQoHR2V0SndrcxIdLnRva2Vuc21pdGgudjEuR2V0Sndrc1JlcXVlc3QaHi50b2tlbnNtaXRoLnYxLkdldEp3a3NSZXNwb25zZSIDkAIBEmUKEFdhdGNoUmV2b2NhdGlvbnMSJi50b2tlbnNtaXRoLnYxLldhdGNoUmV2b2NhdGlvbnNSZXF1ZXN0GicudG9rZW5zbWl0aC52MS5XYXRjaFJldm9jYXRpb25zUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiF0b2tlbnNtaXRoL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SDXRva2Vuc21pdGgudjEingEKF0lzc3VlQ2xpZW50VG9rZW5SZXF1ZXN0EhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJEh0KFWNsaWVudF9hc3NlcnRpb25fdHlwZRgDIAEoCRIYChBjbGllbnRfYXNzZXJ0aW9uGAQgASgJEg4KBnNjb3BlcxgFIAMoCRIQCghhdWRpZW5jZRgGIAMoCSJoChhJc3N1ZUNsaWVudFRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoAxIOCgZzY29wZXMYBCADKAkirQIKFEV4Y2hhbmdlVG9rZW5SZXF1ZXN0EhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJEh0KFWNsaWVudF9hc3NlcnRpb25fdHlwZRgDIAEoCRIYChBjbGllbnRfYXNzZXJ0aW9uGAQgASgJEhUKDXN1YmplY3RfdG9rZW4YBSABKAkSGgoSc3ViamVjdF90b2tlbl90eXBlGAYgASgJEhMKC2FjdG9yX3Rva2VuGAcgASgJEhgKEGFjdG9yX3Rva2VuX3R5cGUYCCABKAkSHAoUcmVxdWVzdGVkX3Rva2VuX3R5cGUYCSABKAkSDgoGc2NvcGVzGAogAygJEhAKCGF1ZGllbmNlGAsgAygJEhAKCHJlc291cmNlGAwgAygJIoABChVFeGNoYW5nZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhkKEWlzc3VlZF90b2tlbl90eXBlGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoAxIOCgZzY29wZXMYBSADKAkiSgoFQWN0b3ISCwoDc3ViGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIhCgNhY3QYAyABKAsyFC50b2tlbnNtaXRoLnYxLkFjdG9yIjUKEUlzc3VlR3JhbnRSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEg4KBmdyYW50cxgCIAMoCSJHChJJc3N1ZUdyYW50UmVzcG9uc2USDQoFdG9rZW4YASABKAkSEgoKZXhwaXJlc19pbhgCIAEoAxIOCgZncmFudHMYAyADKAkiMQodSXNzdWVFeHRlcm5hbEF1dGhHcmFudFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiQwoeSXNzdWVFeHRlcm5hbEF1dGhHcmFudFJlc3BvbnNlEg0KBXRva2VuGAEgASgJEhIKCmV4cGlyZXNfaW4YAiABKAMiTAoRSW50cm9zcGVjdFJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJEg8KB2NvbnN1bWUYAyABKAgi8QEKEkludHJvc3BlY3RSZXNwb25zZRIOCgZhY3RpdmUYASABKAgSDgoGc2NvcGVzGAIgAygJEhEKCWNsaWVudF9pZBgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRILCgNzdWIYBSABKAkSCwoDYXVkGAYgAygJEgsKA2lzcxgHIAEoCRILCgNleHAYCCABKAMSCwoDaWF0GAkgASgDEgsKA2p0aRgKIAEoCRISCgp0b2tlbl90eXBlGAsgASgJEhEKCXRva2VuX3VzZRgMIAEoCRIhCgNhY3QYDSABKAsyFC50b2tlbnNtaXRoLnYxLkFjdG9yIjcKDVJldm9rZVJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJIhAKDlJldm9rZVJlc3BvbnNlIhAKDkdldEp3a3NSZXF1ZXN0IjMKD0dldEp3a3NSZXNwb25zZRIgCgRrZXlzGAEgAygLMhIudG9rZW5zbWl0aC52MS5Kd2siXAoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRIJCgF5GAQgASgJEgsKA2tpZBgFIAEoCRILCgNhbGcYBiABKAkSCwoDdXNlGAcgASgJIikKF1dhdGNoUmV2b2NhdGlvbnNSZXF1ZXN0Eg4KBmN1cnNvchgBIAEoCSLBAQoYV2F0Y2hSZXZvY2F0aW9uc1Jlc3BvbnNlEjUKCHNuYXBzaG90GAEgASgLMiEudG9rZW5zbWl0aC52MS5SZXZvY2F0aW9uU25hcHNob3RIABIvCgVldmVudBgCIAEoCzIeLnRva2Vuc21pdGgudjEuUmV2b2NhdGlvbkV2ZW50SAASMgoJaGVhcnRiZWF0GAMgASgLMh0udG9rZW5zbWl0aC52MS5XYXRjaEhlYXJ0YmVhdEgAQgkKB21lc3NhZ2UitAEKElJldm9jYXRpb25TbmFwc2hvdBIOCgZjdXJzb3IYASABKAkSOQoOcmV2b2tlZF90b2tlbnMYAiADKAsyIS50b2tlbnNtaXRoLnYxLlJldm9rZWRBY2Nlc3NUb2tlbhI6Cg5jbGllbnRfY3V0b2ZmcxgDIAMoCzIiLnRva2Vuc21pdGgudjEuQ2xpZW50VG9rZW5zUmV2b2tlZBIXCg9zaWduaW5nX2tleV9pZHMYBCADKAki5QIKD1Jldm9jYXRpb25FdmVudBIOCgZjdXJzb3IYASABKAkSQQoUYWNjZXNzX3Rva2VuX3Jldm9rZWQYAiABKAsyIS50b2tlbnNtaXRoLnYxLlJldm9rZWRBY2Nlc3NUb2tlbkgAEjYKDmNsaWVudF9jaGFuZ2VkGAMgASgLMhwudG9rZW5zbWl0aC52MS5DbGllbnRDaGFuZ2VkSAASQwoVY2xpZW50X3Rva2Vuc19yZXZva2VkGAQgASgLMiIudG9rZW5zbWl0aC52MS5DbGllbnRUb2tlbnNSZXZva2VkSAASNwoPYXBpX2tleV9jaGFuZ2VkGAUgASgLMhwudG9rZW5zbWl0aC52MS5BcGlLZXlDaGFuZ2VkSAASQQoUc2lnbmluZ19rZXlzX2NoYW5nZWQYBiABKAsyIS50b2tlbnNtaXRoLnYxLlNpZ25pbmdLZXlzQ2hhbmdlZEgAQgYKBGtpbmQiLgoSUmV2b2tlZEFjY2Vzc1Rva2VuEgsKA2p0aRgBIAEoCRILCgNleHAYAiABKAMiIgoNQ2xpZW50Q2hhbmdlZBIRCgljbGllbnRfaWQYASABKAkiQgoTQ2xpZW50VG9rZW5zUmV2b2tlZBIRCgljbGllbnRfaWQYASABKAkSGAoQaXNzdWVkX2JlZm9yZV9tcxgCIAEoAyIdCg1BcGlLZXlDaGFuZ2VkEgwKBG5hbWUYASABKAkiLQoSU2lnbmluZ0tleXNDaGFuZ2VkEhcKD3NpZ25pbmdfa2V5X2lkcxgBIAMoCSJRCg5XYXRjaEhlYXJ0YmVhdBIOCgZjdXJzb3IYASABKAkSLwoLc2VydmVyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjwKEE9BdXRoRXJyb3JEZXRhaWwSDQoFZXJyb3IYASABKAkSGQoRZXJyb3JfZGVzY3JpcHRpb24YAiABKAky6QUKDFRva2VuU2VydmljZRJjChBJc3N1ZUNsaWVudFRva2VuEiYudG9rZW5zbWl0aC52MS5Jc3N1ZUNsaWVudFRva2VuUmVxdWVzdBonLnRva2Vuc21pdGgudjEuSXNzdWVDbGllbnRUb2tlblJlc3BvbnNlElEKCklzc3VlR3JhbnQSIC50b2tlbnNtaXRoLnYxLklzc3VlR3JhbnRSZXF1ZXN0GiEudG9rZW5zbWl0aC52MS5Jc3N1ZUdyYW50UmVzcG9uc2USdQoWSXNzdWVFeHRlcm5hbEF1dGhHcmFudBIsLnRva2Vuc21pdGgudjEuSXNzdWVFeHRlcm5hbEF1dGhHcmFudFJlcXVlc3QaLS50b2tlbnNtaXRoLnYxLklzc3VlRXh0ZXJuYWxBdXRoR3JhbnRSZXNwb25zZRJRCgpJbnRyb3NwZWN0EiAudG9rZW5zbWl0aC52MS5JbnRyb3NwZWN0UmVxdWVzdBohLnRva2Vuc21pdGgudjEuSW50cm9zcGVjdFJlc3BvbnNlEloKDUV4Y2hhbmdlVG9rZW4SIy50b2tlbnNtaXRoLnYxLkV4Y2hhbmdlVG9rZW5SZXF1ZXN0GiQudG9rZW5zbWl0aC52MS5FeGNoYW5nZVRva2VuUmVzcG9uc2USRQoGUmV2b2tlEhwudG9rZW5zbWl0aC52MS5SZXZva2VSZXF1ZXN0Gh0udG9rZW5zbWl0aC52MS5SZXZva2VSZXNwb25zZRJNCgdHZXRKd2tzEh0udG9rZW5zbWl0aC52MS5HZXRKd2tzUmVxdWVzdBoeLnRva2Vuc21pdGgudjEuR2V0Sndrc1Jlc3BvbnNlIgOQAgESZQoQV2F0Y2hSZXZvY2F0aW9ucxImLnRva2Vuc21pdGgudjEuV2F0Y2hSZXZvY2F0aW9uc1JlcXVlc3QaJy50b2tlbnNtaXRoLnYxLldhdGNoUmV2b2NhdGlvbnNSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message tokensmith.v1.IssueClientTokenRequest
@@ -101,6 +101,168 @@ export const IssueClientTokenResponseSchema: GenMessage<IssueClientTokenResponse
   messageDesc(file_tokensmith_v1_token_service, 1);
 
 /**
+ * @generated from message tokensmith.v1.ExchangeTokenRequest
+ */
+export type ExchangeTokenRequest = Message<"tokensmith.v1.ExchangeTokenRequest"> & {
+  /**
+   * Client authentication as in IssueClientTokenRequest (or a Basic header).
+   *
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: string client_secret = 2;
+   */
+  clientSecret: string;
+
+  /**
+   * @generated from field: string client_assertion_type = 3;
+   */
+  clientAssertionType: string;
+
+  /**
+   * @generated from field: string client_assertion = 4;
+   */
+  clientAssertion: string;
+
+  /**
+   * A Tokensmith access token of the same tenant.
+   *
+   * @generated from field: string subject_token = 5;
+   */
+  subjectToken: string;
+
+  /**
+   * urn:ietf:params:oauth:token-type:access_token or urn:ietf:params:oauth:token-type:jwt.
+   *
+   * @generated from field: string subject_token_type = 6;
+   */
+  subjectTokenType: string;
+
+  /**
+   * Optional: an access token of the acting client itself (its sub and client_id are the client).
+   *
+   * @generated from field: string actor_token = 7;
+   */
+  actorToken: string;
+
+  /**
+   * Required with actor_token, as subject_token_type.
+   *
+   * @generated from field: string actor_token_type = 8;
+   */
+  actorTokenType: string;
+
+  /**
+   * Empty: urn:ietf:params:oauth:token-type:access_token, the only type issued.
+   *
+   * @generated from field: string requested_token_type = 9;
+   */
+  requestedTokenType: string;
+
+  /**
+   * Requested scopes, each in both the subject token and the client's; empty means all of those.
+   *
+   * @generated from field: repeated string scopes = 10;
+   */
+  scopes: string[];
+
+  /**
+   * Logical audiences and resource URIs (RFC 8707); each must be one the client may target.
+   * Together they become the token's `aud`; none: the client's registered audiences.
+   *
+   * @generated from field: repeated string audience = 11;
+   */
+  audience: string[];
+
+  /**
+   * @generated from field: repeated string resource = 12;
+   */
+  resource: string[];
+};
+
+/**
+ * Describes the message tokensmith.v1.ExchangeTokenRequest.
+ * Use `create(ExchangeTokenRequestSchema)` to create a new message.
+ */
+export const ExchangeTokenRequestSchema: GenMessage<ExchangeTokenRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 2);
+
+/**
+ * @generated from message tokensmith.v1.ExchangeTokenResponse
+ */
+export type ExchangeTokenResponse = Message<"tokensmith.v1.ExchangeTokenResponse"> & {
+  /**
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * urn:ietf:params:oauth:token-type:access_token
+   *
+   * @generated from field: string issued_token_type = 2;
+   */
+  issuedTokenType: string;
+
+  /**
+   * Always "Bearer".
+   *
+   * @generated from field: string token_type = 3;
+   */
+  tokenType: string;
+
+  /**
+   * Lifetime in seconds: at most the subject token's remaining lifetime and the client's.
+   *
+   * @generated from field: int64 expires_in = 4;
+   */
+  expiresIn: bigint;
+
+  /**
+   * @generated from field: repeated string scopes = 5;
+   */
+  scopes: string[];
+};
+
+/**
+ * Describes the message tokensmith.v1.ExchangeTokenResponse.
+ * Use `create(ExchangeTokenResponseSchema)` to create a new message.
+ */
+export const ExchangeTokenResponseSchema: GenMessage<ExchangeTokenResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 3);
+
+/**
+ * The `act` claim (RFC 8693 section 4.1): who acts for the subject; `act` inside it
+ * is who acted before (the subject token's own actor), and so on.
+ *
+ * @generated from message tokensmith.v1.Actor
+ */
+export type Actor = Message<"tokensmith.v1.Actor"> & {
+  /**
+   * @generated from field: string sub = 1;
+   */
+  sub: string;
+
+  /**
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: tokensmith.v1.Actor act = 3;
+   */
+  act?: Actor | undefined;
+};
+
+/**
+ * Describes the message tokensmith.v1.Actor.
+ * Use `create(ActorSchema)` to create a new message.
+ */
+export const ActorSchema: GenMessage<Actor> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_token_service, 4);
+
+/**
  * @generated from message tokensmith.v1.IssueGrantRequest
  */
 export type IssueGrantRequest = Message<"tokensmith.v1.IssueGrantRequest"> & {
@@ -122,7 +284,7 @@ export type IssueGrantRequest = Message<"tokensmith.v1.IssueGrantRequest"> & {
  * Use `create(IssueGrantRequestSchema)` to create a new message.
  */
 export const IssueGrantRequestSchema: GenMessage<IssueGrantRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 2);
+  messageDesc(file_tokensmith_v1_token_service, 5);
 
 /**
  * @generated from message tokensmith.v1.IssueGrantResponse
@@ -149,7 +311,7 @@ export type IssueGrantResponse = Message<"tokensmith.v1.IssueGrantResponse"> & {
  * Use `create(IssueGrantResponseSchema)` to create a new message.
  */
 export const IssueGrantResponseSchema: GenMessage<IssueGrantResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 3);
+  messageDesc(file_tokensmith_v1_token_service, 6);
 
 /**
  * @generated from message tokensmith.v1.IssueExternalAuthGrantRequest
@@ -166,7 +328,7 @@ export type IssueExternalAuthGrantRequest = Message<"tokensmith.v1.IssueExternal
  * Use `create(IssueExternalAuthGrantRequestSchema)` to create a new message.
  */
 export const IssueExternalAuthGrantRequestSchema: GenMessage<IssueExternalAuthGrantRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 4);
+  messageDesc(file_tokensmith_v1_token_service, 7);
 
 /**
  * @generated from message tokensmith.v1.IssueExternalAuthGrantResponse
@@ -188,7 +350,7 @@ export type IssueExternalAuthGrantResponse = Message<"tokensmith.v1.IssueExterna
  * Use `create(IssueExternalAuthGrantResponseSchema)` to create a new message.
  */
 export const IssueExternalAuthGrantResponseSchema: GenMessage<IssueExternalAuthGrantResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 5);
+  messageDesc(file_tokensmith_v1_token_service, 8);
 
 /**
  * @generated from message tokensmith.v1.IntrospectRequest
@@ -219,7 +381,7 @@ export type IntrospectRequest = Message<"tokensmith.v1.IntrospectRequest"> & {
  * Use `create(IntrospectRequestSchema)` to create a new message.
  */
 export const IntrospectRequestSchema: GenMessage<IntrospectRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 6);
+  messageDesc(file_tokensmith_v1_token_service, 9);
 
 /**
  * Fields other than `active` are set only when the token is active.
@@ -290,6 +452,13 @@ export type IntrospectResponse = Message<"tokensmith.v1.IntrospectResponse"> & {
    * @generated from field: string token_use = 12;
    */
   tokenUse: string;
+
+  /**
+   * For a token issued by token exchange (RFC 8693): the acting party and those before it.
+   *
+   * @generated from field: tokensmith.v1.Actor act = 13;
+   */
+  act?: Actor | undefined;
 };
 
 /**
@@ -297,7 +466,7 @@ export type IntrospectResponse = Message<"tokensmith.v1.IntrospectResponse"> & {
  * Use `create(IntrospectResponseSchema)` to create a new message.
  */
 export const IntrospectResponseSchema: GenMessage<IntrospectResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 7);
+  messageDesc(file_tokensmith_v1_token_service, 10);
 
 /**
  * @generated from message tokensmith.v1.RevokeRequest
@@ -319,7 +488,7 @@ export type RevokeRequest = Message<"tokensmith.v1.RevokeRequest"> & {
  * Use `create(RevokeRequestSchema)` to create a new message.
  */
 export const RevokeRequestSchema: GenMessage<RevokeRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 8);
+  messageDesc(file_tokensmith_v1_token_service, 11);
 
 /**
  * @generated from message tokensmith.v1.RevokeResponse
@@ -332,7 +501,7 @@ export type RevokeResponse = Message<"tokensmith.v1.RevokeResponse"> & {
  * Use `create(RevokeResponseSchema)` to create a new message.
  */
 export const RevokeResponseSchema: GenMessage<RevokeResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 9);
+  messageDesc(file_tokensmith_v1_token_service, 12);
 
 /**
  * @generated from message tokensmith.v1.GetJwksRequest
@@ -345,7 +514,7 @@ export type GetJwksRequest = Message<"tokensmith.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 10);
+  messageDesc(file_tokensmith_v1_token_service, 13);
 
 /**
  * @generated from message tokensmith.v1.GetJwksResponse
@@ -362,7 +531,7 @@ export type GetJwksResponse = Message<"tokensmith.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 11);
+  messageDesc(file_tokensmith_v1_token_service, 14);
 
 /**
  * A public JSON Web Key (RFC 7517) for EdDSA (OKP/Ed25519) or ES256 (EC/P-256).
@@ -413,7 +582,7 @@ export type Jwk = Message<"tokensmith.v1.Jwk"> & {
  * Use `create(JwkSchema)` to create a new message.
  */
 export const JwkSchema: GenMessage<Jwk> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 12);
+  messageDesc(file_tokensmith_v1_token_service, 15);
 
 /**
  * @generated from message tokensmith.v1.WatchRevocationsRequest
@@ -432,7 +601,7 @@ export type WatchRevocationsRequest = Message<"tokensmith.v1.WatchRevocationsReq
  * Use `create(WatchRevocationsRequestSchema)` to create a new message.
  */
 export const WatchRevocationsRequestSchema: GenMessage<WatchRevocationsRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 13);
+  messageDesc(file_tokensmith_v1_token_service, 16);
 
 /**
  * Exactly one of snapshot, event or heartbeat.
@@ -469,7 +638,7 @@ export type WatchRevocationsResponse = Message<"tokensmith.v1.WatchRevocationsRe
  * Use `create(WatchRevocationsResponseSchema)` to create a new message.
  */
 export const WatchRevocationsResponseSchema: GenMessage<WatchRevocationsResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 14);
+  messageDesc(file_tokensmith_v1_token_service, 17);
 
 /**
  * Everything in force as of `cursor`: replaces whatever the watcher held before.
@@ -509,7 +678,7 @@ export type RevocationSnapshot = Message<"tokensmith.v1.RevocationSnapshot"> & {
  * Use `create(RevocationSnapshotSchema)` to create a new message.
  */
 export const RevocationSnapshotSchema: GenMessage<RevocationSnapshot> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 15);
+  messageDesc(file_tokensmith_v1_token_service, 18);
 
 /**
  * One change, in feed order. Resume from its cursor.
@@ -563,7 +732,7 @@ export type RevocationEvent = Message<"tokensmith.v1.RevocationEvent"> & {
  * Use `create(RevocationEventSchema)` to create a new message.
  */
 export const RevocationEventSchema: GenMessage<RevocationEvent> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 16);
+  messageDesc(file_tokensmith_v1_token_service, 19);
 
 /**
  * @generated from message tokensmith.v1.RevokedAccessToken
@@ -587,7 +756,7 @@ export type RevokedAccessToken = Message<"tokensmith.v1.RevokedAccessToken"> & {
  * Use `create(RevokedAccessTokenSchema)` to create a new message.
  */
 export const RevokedAccessTokenSchema: GenMessage<RevokedAccessToken> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 17);
+  messageDesc(file_tokensmith_v1_token_service, 20);
 
 /**
  * The client was deleted or updated, or its secret rotated.
@@ -606,7 +775,7 @@ export type ClientChanged = Message<"tokensmith.v1.ClientChanged"> & {
  * Use `create(ClientChangedSchema)` to create a new message.
  */
 export const ClientChangedSchema: GenMessage<ClientChanged> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 18);
+  messageDesc(file_tokensmith_v1_token_service, 21);
 
 /**
  * Every token of the client with an issue time before `issued_before_ms` (ms since the
@@ -631,7 +800,7 @@ export type ClientTokensRevoked = Message<"tokensmith.v1.ClientTokensRevoked"> &
  * Use `create(ClientTokensRevokedSchema)` to create a new message.
  */
 export const ClientTokensRevokedSchema: GenMessage<ClientTokensRevoked> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 19);
+  messageDesc(file_tokensmith_v1_token_service, 22);
 
 /**
  * @generated from message tokensmith.v1.ApiKeyChanged
@@ -648,7 +817,7 @@ export type ApiKeyChanged = Message<"tokensmith.v1.ApiKeyChanged"> & {
  * Use `create(ApiKeyChangedSchema)` to create a new message.
  */
 export const ApiKeyChangedSchema: GenMessage<ApiKeyChanged> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 20);
+  messageDesc(file_tokensmith_v1_token_service, 23);
 
 /**
  * The key ring changed: a key was published, started signing or was retired.
@@ -669,7 +838,7 @@ export type SigningKeysChanged = Message<"tokensmith.v1.SigningKeysChanged"> & {
  * Use `create(SigningKeysChangedSchema)` to create a new message.
  */
 export const SigningKeysChangedSchema: GenMessage<SigningKeysChanged> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 21);
+  messageDesc(file_tokensmith_v1_token_service, 24);
 
 /**
  * Sent every heartbeat interval while the server follows the feed: the watcher is
@@ -694,7 +863,7 @@ export type WatchHeartbeat = Message<"tokensmith.v1.WatchHeartbeat"> & {
  * Use `create(WatchHeartbeatSchema)` to create a new message.
  */
 export const WatchHeartbeatSchema: GenMessage<WatchHeartbeat> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 22);
+  messageDesc(file_tokensmith_v1_token_service, 25);
 
 /**
  * Attached to every error as a detail, so callers branch on the OAuth error code.
@@ -722,7 +891,7 @@ export type OAuthErrorDetail = Message<"tokensmith.v1.OAuthErrorDetail"> & {
  * Use `create(OAuthErrorDetailSchema)` to create a new message.
  */
 export const OAuthErrorDetailSchema: GenMessage<OAuthErrorDetail> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_token_service, 23);
+  messageDesc(file_tokensmith_v1_token_service, 26);
 
 /**
  * TokenService issues, introspects and revokes tokens.
@@ -774,6 +943,21 @@ export const TokenService: GenService<{
     methodKind: "unary";
     input: typeof IntrospectRequestSchema;
     output: typeof IntrospectResponseSchema;
+  },
+  /**
+   * OAuth 2.0 token exchange (RFC 8693), as at /oauth2/token with grant_type
+   * urn:ietf:params:oauth:grant-type:token-exchange: the authenticated client, registered
+   * for that grant type, trades an access token of this tenant (the subject) for one of
+   * its own that acts for the subject. Refusals: InvalidArgument invalid_request;
+   * PermissionDenied unauthorized_client, invalid_scope, invalid_target, or invalid_grant
+   * (a subject or actor token that is not in force, or a may_act that names another client).
+   *
+   * @generated from rpc tokensmith.v1.TokenService.ExchangeToken
+   */
+  exchangeToken: {
+    methodKind: "unary";
+    input: typeof ExchangeTokenRequestSchema;
+    output: typeof ExchangeTokenResponseSchema;
   },
   /**
    * Token revocation with RFC 7009 semantics.

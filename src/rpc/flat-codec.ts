@@ -29,7 +29,8 @@ export interface FlatCodec {
   decodeBinary(bytes: Uint8Array): Record<string, unknown> | undefined;
 }
 
-type Kind = "string" | "bool" | "int32" | "uint32" | "int64" | "uint64" | "strings";
+/** `absent`: a message field, handled here only while unset (IntrospectResponse.act): set, protobuf-es encodes it. */
+type Kind = "string" | "bool" | "int32" | "uint32" | "int64" | "uint64" | "strings" | "absent";
 
 interface Field {
   kind: Kind;
@@ -59,6 +60,7 @@ const IMPLICIT_PRESENCE = 2; // FeatureSet_FieldPresence.IMPLICIT
 
 function kindOf(field: DescField): Kind | undefined {
   if (field.oneof !== undefined) return undefined;
+  if (field.fieldKind === "message") return field.message.typeName.startsWith("google.protobuf.") ? undefined : "absent";
   if (field.fieldKind === "list") return field.listKind === "scalar" && field.scalar === ScalarType.STRING ? "strings" : undefined;
   if (field.fieldKind !== "scalar" || field.presence !== IMPLICIT_PRESENCE) return undefined;
   const kind = SCALAR_KINDS.get(field.scalar);
@@ -86,7 +88,7 @@ function compile(schema: DescMessage): FlatCodec | null {
   for (const field of [...schema.fields].sort((a, b) => a.number - b.number)) {
     const kind = kindOf(field);
     if (kind === undefined) return null;
-    const wireType = kind === "string" || kind === "strings" ? 2 : 0;
+    const wireType = kind === "string" || kind === "strings" || kind === "absent" ? 2 : 0;
     fields.push({ kind, localName: field.localName, number: field.number, jsonKey: `${JSON.stringify(field.jsonName)}:`, tag: varintBytes((field.number << 3) | wireType), bit: 1 << fields.length });
   }
   const byNumber = new Map(fields.map((field) => [field.number, field]));
@@ -100,7 +102,8 @@ function compile(schema: DescMessage): FlatCodec | null {
   const declared = schema.fields.map((field) => byNumber.get(field.number)!);
   const zero = (): Record<string, unknown> => {
     const message: Record<string, unknown> = { $typeName: typeName };
-    for (const field of declared) message[field.localName] = zeroOf(field.kind);
+    // protobuf-es's create() leaves message fields out.
+    for (const field of declared) if (field.kind !== "absent") message[field.localName] = zeroOf(field.kind);
     return message;
   };
   return {
@@ -125,6 +128,8 @@ function zeroOf(kind: Kind): unknown {
       return 0n;
     case "strings":
       return [];
+    case "absent":
+      return undefined;
   }
 }
 
@@ -157,6 +162,8 @@ function checked(kind: Kind, value: unknown): unknown {
     case "uint64":
       if (typeof value !== "bigint" || value < 0n || value > UINT64_MAX) return undefined;
       return value === 0n ? null : value;
+    case "absent":
+      return undefined; // set (unset returned null above): protobuf-es encodes it
     case "strings":
       if (!Array.isArray(value)) return undefined;
       for (const item of value) if (typeof item !== "string" || !item.isWellFormed()) return undefined;

@@ -20,6 +20,8 @@ export interface KeySetOptions {
  */
 export class KeySet {
   private readonly keys = new Map<string, { key: CryptoKey; alg: string }>();
+  /** Kids the feed has retired: a JWKS fetched before the retirement (still in flight, or cached on the way) must not bring them back. */
+  private readonly retired = new Set<string>();
   private lastFetchAt = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | undefined;
   private scheduled: NodeJS.Timeout | undefined;
@@ -80,7 +82,11 @@ export class KeySet {
   /** Keeps only the keys published now (as the revocation feed says); says whether some published kid is not held yet. */
   retain(publishedKids: readonly string[]): boolean {
     const published = new Set(publishedKids);
-    for (const kid of this.keys.keys()) if (!published.has(kid)) this.keys.delete(kid);
+    for (const kid of this.keys.keys()) {
+      if (published.has(kid)) continue;
+      this.keys.delete(kid);
+      this.retired.add(kid);
+    }
     return publishedKids.some((kid) => !this.keys.has(kid));
   }
 
@@ -99,7 +105,7 @@ export class KeySet {
         fetched.set(jwk.kid, { key: (await importJWK(jwk, jwk.alg)) as CryptoKey, alg: jwk.alg });
       }
       this.keys.clear();
-      for (const [kid, entry] of fetched) this.keys.set(kid, entry);
+      for (const [kid, entry] of fetched) if (!this.retired.has(kid)) this.keys.set(kid, entry);
     } finally {
       this.lastFetchAt = performance.now();
     }

@@ -8,11 +8,11 @@ import {
   exchangeToken,
   oauthErrorOf,
   TokenExchangeSource,
-  TokenSourceError,
   type TokenExchangeSourceOptions,
 } from "../../src/client/index.js";
 import { createTokenClient as createWebTokenClient, TokenExchangeSource as WebTokenExchangeSource } from "../../src/client/web.js";
 import type { RunningServer } from "../../src/server.js";
+import { FakeClock, failure } from "../support/token-sources.js";
 import { startTestServer, testClient } from "../support/tokensmith.js";
 
 /**
@@ -46,14 +46,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-class FakeClock {
-  constructor(public current = Date.UTC(2026, 0, 1)) {}
-  now = () => this.current;
-  advance(ms: number) {
-    this.current += ms;
-  }
-}
-
 const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
 
 function countingClient() {
@@ -78,15 +70,6 @@ function exchangeSource(options: Partial<TokenExchangeSourceOptions> & Pick<Toke
   const clock = new FakeClock();
   const source = new TokenExchangeSource({ client, clientId: orders.id, clientSecret: orders.secret, clock, random: () => 0, ...options });
   return { source, clock, calls };
-}
-
-async function failure(promise: Promise<unknown>): Promise<TokenSourceError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TokenSourceError);
-  return error as TokenSourceError;
 }
 
 describe("exchangeToken", () => {

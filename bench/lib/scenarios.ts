@@ -16,7 +16,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { DiagnosticsService } from "../../gen/tokensmith/v1/diagnostics_service_pb.js";
 import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
 import { basicAuthorization } from "../../src/client/basic-authorization.js";
-import { BENCH_CLIENT_ID, GRANT_SCOPE, type BenchSecrets } from "./server.js";
+import { BENCH_CLIENT_ID, EXCHANGE_CLIENT_ID, GRANT_SCOPE, TOKEN_EXCHANGE_GRANT, type BenchSecrets } from "./server.js";
 import type { RequestSpec } from "./tools.js";
 
 /** A protocol family; each has a floor (Ping) measured in the same run. */
@@ -42,6 +42,8 @@ export interface BenchContext {
   secrets: BenchSecrets;
   /** An access token issued before the run, introspected by the introspect-jwt scenarios. */
   introspectJwt(): Promise<string>;
+  /** bench-client's token (scope bench:read), the subject token of the oauth-token-exchange scenario. */
+  subjectJwt(): Promise<string>;
   /** Another one, revoked over and over by the revoke scenario. */
   revokeJwt(): Promise<string>;
   /** A fresh grant from the 300 s API key (issued right before the scenario runs). */
@@ -289,6 +291,7 @@ export function oauthScenario(options: {
  */
 export const ISSUE_SCOPE = "bench:read";
 const clientAuthorization = (ctx: BenchContext) => basicAuthorization(BENCH_CLIENT_ID, ctx.secrets.clientSecret);
+const exchangerAuthorization = (ctx: BenchContext) => basicAuthorization(EXCHANGE_CLIENT_ID, ctx.secrets.clientSecret);
 const apiKeyAuthorization = (key: string) => `Basic ${Buffer.from(`${key}:`).toString("base64")}`;
 
 const expectPing: Expect = (json) => (json.payload === "bench" ? undefined : "Ping did not echo the payload");
@@ -333,6 +336,22 @@ export const SCENARIOS: Scenario[] = [
     measures: "POST /oauth2/token, client_credentials with Basic (scope bench:read): what an OAuth library does",
     request: async (ctx) => ({ path: "/oauth2/token", form: { grant_type: "client_credentials", scope: ISSUE_SCOPE }, authorization: clientAuthorization(ctx) }),
     expect: expectOAuthToken,
+  }),
+  oauthScenario({
+    name: "oauth-token-exchange",
+    measures:
+      "POST /oauth2/token, token exchange (RFC 8693) with Basic: bench-exchanger trades bench-client's token issued before the run (scope bench:read) for one acting for it; the subject's signature and revocation check + an EdDSA-signed JWT",
+    request: async (ctx) => ({
+      path: "/oauth2/token",
+      form: {
+        grant_type: TOKEN_EXCHANGE_GRANT,
+        subject_token: await ctx.subjectJwt(),
+        subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        scope: ISSUE_SCOPE,
+      },
+      authorization: exchangerAuthorization(ctx),
+    }),
+    expect: (json) => expectOAuthToken(json) ?? (json.issued_token_type === "urn:ietf:params:oauth:token-type:access_token" ? undefined : "no issued_token_type"),
   }),
   issueClientToken("connect-json-h1", "issue-client-token-connect-json-h1"),
   issueClientToken("grpc-h2", "issue-client-token-grpc-h2"),
@@ -396,6 +415,7 @@ export async function createContext(baseUrl: string, secrets: BenchSecrets): Pro
   };
   const issueJwt = async () => (await client.issueClientToken({}, { headers: clientAuth })).accessToken;
   const introspectJwt = once(issueJwt);
+  const subjectJwt = once(async () => (await client.issueClientToken({ scopes: [ISSUE_SCOPE] }, { headers: clientAuth })).accessToken);
   const revokeJwt = once(async () => {
     const token = await issueJwt();
     if (token === (await introspectJwt())) throw new Error("the server issued the same access token twice");
@@ -405,6 +425,7 @@ export async function createContext(baseUrl: string, secrets: BenchSecrets): Pro
     baseUrl,
     secrets,
     introspectJwt,
+    subjectJwt,
     revokeJwt,
     async issueLongGrant() {
       const response = await client.issueGrant(

@@ -13,6 +13,9 @@ import { freePort, startRedis, startRedisCluster } from "../../test/support/redi
 
 export const BENCH_CLIENT_ID = "bench-client";
 export const BENCH_SCOPES = ["bench:read", "bench:write", "token:introspect", "token:delete"];
+/** Registered for token exchange (RFC 8693): trades bench-client's tokens in the oauth-token-exchange scenario. */
+export const EXCHANGE_CLIENT_ID = "bench-exchanger";
+export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const GRANT_SCOPE = "bench:grant";
 /** Default grant lifetime (30 s): what a real backend asking for grants would have. */
 export const GRANT_KEY_NAME = "bench-backend";
@@ -110,7 +113,16 @@ function benchConfig(secrets: BenchSecrets): Record<string, unknown> {
   return {
     host: "127.0.0.1",
     demoClient: false,
-    clients: [{ id: BENCH_CLIENT_ID, secretHashes: [hashSecret(secrets.clientSecret)], scopes: BENCH_SCOPES }],
+    clients: [
+      { id: BENCH_CLIENT_ID, secretHashes: [hashSecret(secrets.clientSecret)], scopes: BENCH_SCOPES },
+      // The same secret, its own hash: a second client only for its grant types.
+      {
+        id: EXCHANGE_CLIENT_ID,
+        secretHashes: [hashSecret(secrets.clientSecret)],
+        scopes: ["bench:read", "bench:write"],
+        grantTypes: ["client_credentials", TOKEN_EXCHANGE_GRANT],
+      },
+    ],
     apiKeys: [
       { name: GRANT_KEY_NAME, keyHash: hashSecret(secrets.apiKey), scopes: [GRANT_SCOPE] },
       { name: LONG_GRANT_KEY_NAME, keyHash: hashSecret(secrets.longApiKey), scopes: [GRANT_SCOPE], grantLifetimeSeconds: 300 },

@@ -11,6 +11,16 @@ export {
   type AccessToken,
   type ClientCredentialsTokenSourceOptions,
   type Clock,
+  type TokenSource,
 } from "./token-source.js";
+export {
+  exchangeToken,
+  TokenExchangeSource,
+  ACCESS_TOKEN_TYPE,
+  type ExchangeTokenOptions,
+  type ExchangedToken,
+  type SubjectTokenProvider,
+  type TokenExchangeSourceOptions,
+} from "./token-exchange.js";
 export { TokenService, OAuthErrorDetailSchema, type OAuthErrorDetail } from "../../gen/tokensmith/v1/token_service_pb.js";
 export { Code, ConnectError } from "@connectrpc/connect";

@@ -124,24 +124,38 @@ export class ClientCredentialsTokenSource {
     } catch (error) {
       throw TokenSourceError.from(error);
     }
-    const lifetimeMs = Number(response.expiresIn) * 1000;
-    if (!response.accessToken || !(lifetimeMs > 0)) {
-      throw new TokenSourceError("cannot get an access token: the response has no token or no lifetime", Code.Internal, undefined);
-    }
-    const token: AccessToken = {
-      accessToken: response.accessToken,
-      tokenType: response.tokenType,
-      scopes: response.scopes,
-      expiresAt: startedAt + lifetimeMs,
-      refreshAt: refreshTimeOf(startedAt, lifetimeMs, this.random()),
-    };
+    const token = accessTokenOf(response, startedAt, this.random());
     this.current = token;
     return token;
   }
 }
 
+/** A response carrying an access token (IssueClientToken's, ExchangeToken's) as an AccessToken, timed from `startedAt`. */
+export function accessTokenOf(
+  response: { accessToken: string; tokenType: string; scopes: string[]; expiresIn: bigint },
+  startedAt: number,
+  random: number,
+): AccessToken {
+  const lifetimeMs = Number(response.expiresIn) * 1000;
+  if (!response.accessToken || !(lifetimeMs > 0)) {
+    throw new TokenSourceError("cannot get an access token: the response has no token or no lifetime", Code.Internal, undefined);
+  }
+  return {
+    accessToken: response.accessToken,
+    tokenType: response.tokenType,
+    scopes: response.scopes,
+    expiresAt: startedAt + lifetimeMs,
+    refreshAt: refreshTimeOf(startedAt, lifetimeMs, random),
+  };
+}
+
+/** Anything that gives a current access token: ClientCredentialsTokenSource, TokenExchangeSource. */
+export interface TokenSource {
+  getToken(): Promise<string>;
+}
+
 /** Sends `authorization: Bearer <token>` from the source on every call that has no authorization of its own. */
-export function bearerTokenInterceptor(source: Pick<ClientCredentialsTokenSource, "getToken">): Interceptor {
+export function bearerTokenInterceptor(source: TokenSource): Interceptor {
   return (next) => async (request) => {
     if (!request.header.has("authorization")) request.header.set("authorization", bearerAuthorization(await source.getToken()));
     return next(request);

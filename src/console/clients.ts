@@ -1,5 +1,5 @@
 import type { ClientInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
-import { TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientAuthMethod } from "../domain/client.js";
+import { DEFAULT_GRANT_TYPES, GRANT_TYPES, TOKEN_EXCHANGE_GRANT, TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientAuthMethod, type GrantType } from "../domain/client.js";
 import { chips, field, formatDate, h, showSecretOnce, time, words } from "./dom.js";
 import { entityTab, sourceBadge } from "./entity-tab.js";
 import { scopePickerFor } from "./scopes.js";
@@ -13,6 +13,39 @@ const AUTH_CHOICES: Array<[value: string, label: string, methods: ClientAuthMeth
   ["client_secret_post", "client secret, POST body only", ["client_secret_post"]],
   ["private_key_jwt", "private_key_jwt (signed assertion; no secret)", ["private_key_jwt"]],
 ];
+
+/** What each grant type is for, next to its RFC 7591 name. */
+const GRANT_LABELS: Record<GrantType, string> = {
+  client_credentials: "tokens for the client itself",
+  [TOKEN_EXCHANGE_GRANT]: "token exchange (RFC 8693): trade a caller's token for one acting for it",
+};
+
+/** Checkboxes for the grant types, the default ones ticked; `selected()` refuses none. */
+function grantTypePicker(): { element: HTMLElement; selected(): string[] } {
+  const boxes = GRANT_TYPES.map((grantType) => {
+    const box = h("input", { type: "checkbox", value: grantType, checked: DEFAULT_GRANT_TYPES.includes(grantType) });
+    const label = h(
+      "label",
+      { class: "scope-option", testid: "client-grant-type", data: { grantType }, title: GRANT_LABELS[grantType] },
+      box,
+      h("span", { class: "mono" }, grantType),
+    );
+    return { box, label };
+  });
+  return {
+    element: h(
+      "fieldset",
+      { testid: "client-grant-types-field" },
+      h("legend", {}, "Grant types", h("span", { class: "hint" }, " — grant_types: what the client may ask the token endpoint for")),
+      h("div", { class: "scope-options" }, ...boxes.map(({ label }) => label)),
+    ),
+    selected() {
+      const selected = boxes.filter(({ box }) => box.checked).map(({ box }) => box.value);
+      if (selected.length === 0) throw new Error("Pick at least one grant type");
+      return selected;
+    },
+  };
+}
 
 /**
  * Clients: list (paged), create, rotate secret, revoke all tokens, delete.
@@ -84,6 +117,7 @@ export function clientsView(context: ViewContext): View {
           h("code", {}, client.id),
           previous ? h("div", { class: "hint", testid: "previous-secret" }, `previous secret works until ${formatDate(timestampDate(previous))}`) : null,
           h("div", { class: "hint", testid: "client-auth-methods", title: "token_endpoint_auth_methods" }, client.tokenEndpointAuthMethods.join(", ")),
+          h("div", { class: "hint", testid: "client-grant-types", title: "grant_types" }, client.grantTypes.join(", ")),
         ),
         h("td", {}, chips(client.scopes, "none")),
         h("td", {}, chips(client.audiences)),
@@ -112,6 +146,7 @@ export function clientsView(context: ViewContext): View {
       hint: "A client secret is shown once, right after creation.",
       open: () => {
         const scopes = scopePickerFor(admin, "client-scopes", "Scopes the client may request");
+        const grantTypes = grantTypePicker();
         const id = h("input", { type: "text", testid: "client-id", placeholder: "generated when empty", autocomplete: "off", spellcheck: false });
         const audiences = h("input", { type: "text", testid: "client-audiences", placeholder: "https://api.example.com", autocomplete: "off", spellcheck: false });
         const lifetime = h("input", { type: "number", testid: "client-lifetime", min: "1", max: String(TOKEN_LIFETIME_LIMIT_SECONDS), placeholder: "server default" });
@@ -130,7 +165,7 @@ export function clientsView(context: ViewContext): View {
             field("Authentication", authMethod, "token_endpoint_auth_methods; any other method is refused"),
             keysField,
           ],
-          below: [scopes.element],
+          below: [grantTypes.element, scopes.element],
           first: id,
           submit: () => {
             const request = {
@@ -139,6 +174,7 @@ export function clientsView(context: ViewContext): View {
               audiences: words(audiences.value),
               tokenLifetimeSeconds: parseSeconds(lifetime.value, "The token lifetime", TOKEN_LIFETIME_LIMIT_SECONDS),
               tokenEndpointAuthMethods: AUTH_CHOICES.find(([value]) => value === authMethod.value)?.[2] ?? [],
+              grantTypes: grantTypes.selected(),
               ...keyFields(authMethod.value === "private_key_jwt" ? keys.value.trim() : ""),
             };
             return async () => {

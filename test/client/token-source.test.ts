@@ -6,11 +6,11 @@ import {
   Code,
   createTokenClient,
   refreshTimeOf,
-  TokenSourceError,
   type ClientCredentialsTokenSourceOptions,
 } from "../../src/client/index.js";
 import { createTokenClient as createWebTokenClient } from "../../src/client/web.js";
 import type { RunningServer } from "../../src/server.js";
+import { FakeClock, failure } from "../support/token-sources.js";
 import { startTestServer, testClient } from "../support/tokensmith.js";
 
 /**
@@ -34,14 +34,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-class FakeClock {
-  constructor(public current = Date.UTC(2026, 0, 1)) {}
-  now = () => this.current;
-  advance(ms: number) {
-    this.current += ms;
-  }
-}
-
 /** A token source on a gRPC client that counts the IssueClientToken calls it makes. */
 function tokenSource(options: Partial<ClientCredentialsTokenSourceOptions> & { baseUrl?: string } = {}) {
   const calls = { issueClientToken: 0 };
@@ -63,15 +55,6 @@ function tokenSource(options: Partial<ClientCredentialsTokenSourceOptions> & { b
 }
 
 const jtiOf = (token: string) => (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { jti: string }).jti;
-
-async function failure(promise: Promise<unknown>): Promise<TokenSourceError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TokenSourceError);
-  return error as TokenSourceError;
-}
 
 describe("caching", () => {
   it("fetches once and serves the cached token while it is fresh", async () => {

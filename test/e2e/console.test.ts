@@ -282,6 +282,33 @@ describe.skipIf(!hasChromium)(
       expect(await text(secretRow.getByTestId("client-auth-methods"))).toBe("client_secret_basic, client_secret_post");
     });
 
+    // Issue 20: the grant types, client_credentials by default; token exchange can be ticked.
+    it("creates a client registered for token exchange: its grant types listed, and in GetClient", async () => {
+      await byTestId("client-new").click();
+      await byTestId("client-id").fill("exchanging-service");
+      const grant = (name: string) => page.locator(`[data-testid=client-grant-type][data-grant-type="${name}"] input`);
+      expect(await grant("client_credentials").isChecked()).toBe(true);
+      expect(await grant("urn:ietf:params:oauth:grant-type:token-exchange").isChecked()).toBe(false);
+      await grant("urn:ietf:params:oauth:grant-type:token-exchange").check();
+      await byTestId("client-create").click();
+      const dialog = byTestId("secret-dialog");
+      await dialog.waitFor({ timeout: WAIT_MS });
+      await dialog.getByTestId("secret-close").click();
+      await dialog.waitFor({ state: "detached", timeout: WAIT_MS });
+
+      await byTestId("clients-refresh").click();
+      const row = page.locator('[data-testid=client-row][data-id="exchanging-service"]');
+      await row.waitFor({ timeout: WAIT_MS });
+      expect(await text(row.getByTestId("client-grant-types"))).toBe("client_credentials, urn:ietf:params:oauth:grant-type:token-exchange");
+      const reportingRow = page.locator('[data-testid=client-row][data-id="reporting-service"]');
+      expect(await text(reportingRow.getByTestId("client-grant-types"))).toBe("client_credentials");
+
+      const { accessToken: adminToken } = await tokens().issueClientToken({ scopes: ["tokensmith:admin"] }, { headers: basic(admin.id, admin.secret) });
+      const adminRpc = createClient(AdminService, createConnectTransport({ baseUrl: tokensmith.url, httpVersion: "1.1" }));
+      const { client } = await adminRpc.getClient({ id: "exchanging-service" }, { headers: { authorization: `Bearer ${adminToken}` } });
+      expect(client?.grantTypes).toEqual(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]);
+    });
+
     // Issue 18, item 3: the kill switch, on a stored client's row and on a config client's (revoking is not an edit).
     it("revokes every token of a stored client and of a config-declared client, after a confirmation", async () => {
       const { accessToken: adminToken } = await tokens().issueClientToken({ scopes: ["tokensmith:admin"] }, { headers: basic(admin.id, admin.secret) });
@@ -337,12 +364,12 @@ describe.skipIf(!hasChromium)(
       await more.waitFor({ timeout: WAIT_MS });
       expect(await rows.count()).toBe(50);
       await more.click();
-      // 60 created here, plus console-admin, orders-service, reporting-service, keys-only-service and leaky-service.
-      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(65);
+      // 60 created here, plus console-admin, orders-service, reporting-service, keys-only-service, exchanging-service and leaky-service.
+      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(66);
       expect(await more.isHidden()).toBe(true);
       const ids = await rows.evaluateAll((elements) => elements.map((element) => (element as HTMLElement).dataset.id));
       expect(ids).toEqual([...ids].sort());
-      expect(new Set(ids).size).toBe(65);
+      expect(new Set(ids).size).toBe(66);
     });
 
     it("rotates the signing key and lists the new one next to the current one", async () => {

@@ -1,0 +1,197 @@
+import { Code } from "@connectrpc/connect";
+import { randomUUID } from "node:crypto";
+import type { JWTPayload } from "jose";
+import { afterAll, describe, expect, it } from "vitest";
+import type { ConfigInput } from "../../src/config.js";
+import { hashSecret } from "../../src/domain/secret-format.js";
+import { BACKENDS, decodeJwt, useAdminServer } from "../support/admin.js";
+import { assertionForm, generateClientKey, hs256Jwt, oauthErrorOf, postForm, signAssertion, startJsonHost, type ClientKey, type HttpResult } from "../support/oauth.js";
+import { expectRpcError } from "../support/rpc-assertions.js";
+import { basic, testClient } from "../support/tokensmith.js";
+
+/**
+ * Issue 20, item 3: trusted external issuers (workload identity federation).
+ * A workload authenticates as the client its platform token's subject maps to,
+ * presenting the platform JWT as an RFC 7523 §2.2 client_assertion and no
+ * secret: here a local "Kubernetes" API server (a JWKS on 127.0.0.1, allowed
+ * by clientJwksUris) and a GitHub-Actions-style issuer with an inline JWK Set.
+ */
+
+const K8S = "https://kubernetes.default.svc";
+const GITHUB = "https://token.actions.githubusercontent.com";
+const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
+const PAYMENTS_SA = "system:serviceaccount:payments:api";
+
+const [k8sKey, githubKey, strangerKey] = await Promise.all([generateClientKey("RS256"), generateClientKey("ES256"), generateClientKey("RS256")]);
+/** The cluster's service-account issuer: its JWKS served over real HTTP on loopback. */
+const k8sJwks = await startJsonHost(() => ({ keys: [k8sKey.publicJwk] }));
+afterAll(() => k8sJwks.close());
+
+const admin = testClient("admin", ["tokensmith:admin"]);
+/** A secret client that exchanges workload tokens for its own use. */
+const gateway = testClient("payments-gateway", ["payments:charge", "payments:refund", "ledger:read"], { grantTypes: ["client_credentials", EXCHANGE] });
+const legacySecret = "legacy-secret-0123456789";
+
+const federatedClient = (id: string, scopes: string[]) => ({ id, tokenEndpointAuthMethods: ["federated_jwt" as const], scopes });
+
+const config: Partial<ConfigInput> = {
+  clientJwksUris: { allowHttp: true, allowPrivateNetworks: true },
+  clients: [
+    federatedClient("payments-api", ["payments:charge", "payments:refund"]),
+    federatedClient("app-deployer", ["deploy:production"]),
+    federatedClient("app-ci", ["deploy:staging"]),
+    // Mapped, but registered for client_secret_basic only: a platform token does not authenticate it.
+    { id: "legacy-app", secretHashes: [hashSecret(legacySecret)], tokenEndpointAuthMethods: ["client_secret_basic" as const], scopes: ["payments:charge"] },
+  ],
+  trustedIssuers: [
+    {
+      issuer: K8S,
+      jwksUri: k8sJwks.url,
+      audiences: ["tokensmith"],
+      subjectMapping: [
+        { subject: PAYMENTS_SA, clientId: "payments-api" },
+        { subject: "system:serviceaccount:legacy:app", clientId: "legacy-app" },
+        { subject: "system:serviceaccount:ghost:app", clientId: "no-such-client" },
+      ],
+    },
+    {
+      issuer: GITHUB,
+      jwks: { keys: [githubKey.publicJwk] },
+      audiences: ["https://github.com/org", "tokensmith"],
+      subjectMapping: [
+        { subject: "repo:org/app:ref:refs/heads/main", clientId: "app-deployer", claims: { repository_owner: "org", ref_protected: true } },
+        { subject: "repo:org/app:*", clientId: "app-ci", claims: { repository_owner: "org" } },
+      ],
+    },
+  ],
+};
+
+describe.each(BACKENDS)("trusted external issuers on %s", (_name, makeBackend) => {
+  const t = useAdminServer(makeBackend, { admin, clients: [gateway], config });
+  const tokenUrl = () => `${t().server.url}/oauth2/token`;
+  const nowSeconds = () => Math.floor(t().clock.now() / 1000);
+
+  /** A projected service-account token as the kubelet writes it. */
+  const k8sClaims = (overrides: Record<string, unknown> = {}): JWTPayload => ({
+    iss: K8S,
+    sub: PAYMENTS_SA,
+    aud: ["tokensmith"],
+    iat: nowSeconds() - 10,
+    nbf: nowSeconds() - 10,
+    exp: nowSeconds() + 600,
+    jti: randomUUID(),
+    "kubernetes.io": { namespace: "payments", serviceaccount: { name: "api", uid: randomUUID() } },
+    ...overrides,
+  });
+  const k8sToken = (overrides: Record<string, unknown> = {}, key: ClientKey = k8sKey, header: Record<string, unknown> = {}) =>
+    signAssertion(key, k8sClaims(overrides), header);
+
+  /** An Actions OIDC token as the runner gets it. */
+  const githubToken = (overrides: Record<string, unknown> = {}) =>
+    signAssertion(githubKey, {
+      iss: GITHUB,
+      sub: "repo:org/app:ref:refs/heads/main",
+      aud: "https://github.com/org",
+      repository: "org/app",
+      repository_owner: "org",
+      ref: "refs/heads/main",
+      ref_protected: true,
+      iat: nowSeconds() - 5,
+      exp: nowSeconds() + 300,
+      jti: randomUUID(),
+      ...overrides,
+    });
+
+  const clientCredentials = (assertion: string, extra: Record<string, string> = {}) =>
+    postForm(tokenUrl(), { grant_type: "client_credentials", ...assertionForm(assertion, extra) });
+
+  function issuedTo(result: HttpResult, clientId: string): Record<string, unknown> {
+    expect(result.status, result.text).toBe(200);
+    const claims = decodeJwt((result.json as { access_token: string }).access_token).payload;
+    expect(claims).toMatchObject({ client_id: clientId, sub: clientId });
+    return claims;
+  }
+
+  const refusal = (result: HttpResult) => ({ status: result.status, error: oauthErrorOf(result), description: (result.json as { error_description?: string }).error_description });
+  const INVALID_CLIENT = { status: 401, error: "invalid_client", description: "client authentication failed" };
+
+  it("a Kubernetes service-account token authenticates payments-api over /oauth2/token, with no secret", async () => {
+    const claims = issuedTo(await clientCredentials(await k8sToken()), "payments-api");
+    expect(claims.scope).toBe("payments:charge payments:refund");
+  });
+
+  it("...and over the IssueClientToken RPC", async () => {
+    const issued = await t().tokens.issueClientToken({
+      clientAssertionType: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      clientAssertion: await k8sToken(),
+      scopes: ["payments:charge"],
+    });
+    expect(decodeJwt(issued.accessToken).payload).toMatchObject({ client_id: "payments-api", sub: "payments-api", scope: "payments:charge" });
+  });
+
+  it("client_id may be sent along when it names the mapped client", async () => {
+    issuedTo(await clientCredentials(await k8sToken(), { client_id: "payments-api" }), "payments-api");
+  });
+
+  it("a token of the other audience the issuer is trusted for works too (an array aud naming one)", async () => {
+    issuedTo(await clientCredentials(await githubToken({ aud: ["sts.amazonaws.com", "tokensmith"] })), "app-deployer");
+  });
+
+  it("a GitHub Actions token of the protected main branch authenticates app-deployer; another ref of the repository, app-ci (trailing * pattern)", async () => {
+    issuedTo(await clientCredentials(await githubToken()), "app-deployer");
+    const branch = await githubToken({ sub: "repo:org/app:ref:refs/heads/feature", ref: "refs/heads/feature", ref_protected: false });
+    issuedTo(await clientCredentials(branch), "app-ci");
+  });
+
+  it("claim conditions compare values and types exactly: ref_protected \"true\" (a string) is not true, so main falls through to app-ci", async () => {
+    issuedTo(await clientCredentials(await githubToken({ ref_protected: "true" })), "app-ci");
+  });
+
+  it("a replayed jti is refused: the same token authenticates once", async () => {
+    const token = await k8sToken();
+    issuedTo(await clientCredentials(token), "payments-api");
+    expect(refusal(await clientCredentials(token))).toEqual(INVALID_CLIENT);
+  });
+
+  it("a token without jti is not replay-checked (nothing to remember it by)", async () => {
+    const token = await k8sToken({ jti: undefined });
+    issuedTo(await clientCredentials(token), "payments-api");
+    issuedTo(await clientCredentials(token), "payments-api");
+  });
+
+  const refused: [string, () => Promise<string>, Record<string, string>?][] = [
+    ["expired (60 s ago, beyond the skew)", () => k8sToken({ exp: nowSeconds() - 60 })],
+    ["no exp", () => k8sToken({ exp: undefined })],
+    ["not yet valid (nbf five minutes ahead)", () => k8sToken({ nbf: nowSeconds() + 300 })],
+    ["of another audience", () => k8sToken({ aud: ["https://kubernetes.default.svc"] })],
+    ["without aud", () => k8sToken({ aud: undefined })],
+    ["an unmapped subject", () => k8sToken({ sub: "system:serviceaccount:payments:other" })],
+    ["a subject that only starts like a mapped one (no pattern)", () => k8sToken({ sub: `${PAYMENTS_SA}x` })],
+    ["signed by another key under the issuer's kid", () => k8sToken({}, strangerKey, { kid: k8sKey.kid })],
+    ["signed by another key with its own kid", () => k8sToken({}, strangerKey)],
+    ["HS256 MACed with the issuer's public key", () => hs256Jwt(JSON.stringify(k8sKey.publicJwk), k8sClaims(), { kid: k8sKey.kid })],
+    ["signed by the Kubernetes key but naming the GitHub issuer", () => signAssertion(k8sKey, { ...k8sClaims(), iss: GITHUB, sub: "repo:org/app:ref:refs/heads/main", aud: "tokensmith", repository_owner: "org", ref_protected: true })],
+    ["an unknown issuer", () => k8sToken({ iss: "https://kubernetes.evil.test" })],
+    ["a claim condition that fails (repository_owner of a fork)", () => githubToken({ sub: "repo:org/app:ref:refs/heads/main", repository_owner: "fork" })],
+    ["a subject mapped to a client not registered for federated_jwt", () => k8sToken({ sub: "system:serviceaccount:legacy:app" })],
+    ["a subject mapped to a client that does not exist", () => k8sToken({ sub: "system:serviceaccount:ghost:app" })],
+    ["a client_id other than the mapped client", () => k8sToken(), { client_id: "app-ci" }],
+  ];
+
+  it.each(refused)("refused, the same invalid_client for all: %s", async (_case, build, extra) => {
+    expect(refusal(await clientCredentials(await build(), extra))).toEqual(INVALID_CLIENT);
+  });
+
+  it("refused over the IssueClientToken RPC as Unauthenticated invalid_client", async () => {
+    await expectRpcError(
+      t().tokens.issueClientToken({ clientAssertionType: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", clientAssertion: await k8sToken({ aud: ["other"] }) }),
+      Code.Unauthenticated,
+      "invalid_client",
+    );
+  });
+
+  it("control: the base token of the refusal table, unaltered, is accepted", async () => {
+    issuedTo(await clientCredentials(await k8sToken()), "payments-api");
+  });
+});

@@ -281,7 +281,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
   // A state change in a tenant other than the default checks that it still exists (deleted on another instance, not yet heard of here).
   const tenantExists = tenant === DEFAULT_TENANT ? undefined : async () => (await tenants.registry.find(tenant)) !== undefined;
   const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter, tenantExists });
-  const tokenExchange = new TokenExchanger({ authenticator, activeTokens, signer: keyRing, issuer, clock, events: metrics });
+  const tokenExchange = new TokenExchanger({ authenticator, activeTokens, signer: keyRing, issuer, clock, events: metrics, federation });
   const grants = new GrantIssuer({ apiKeys, store, clock, events: metrics, limiter });
   const introspectionLimiter = new CallerRateLimiter({
     clock,

@@ -29,8 +29,9 @@ const k8sJwks = await startJsonHost(() => ({ keys: [k8sKey.publicJwk] }));
 afterAll(() => k8sJwks.close());
 
 const admin = testClient("admin", ["tokensmith:admin"]);
+const introspector = testClient("introspector", ["token:introspect"]);
 /** A secret client that exchanges workload tokens for its own use. */
-const gateway = testClient("payments-gateway", ["payments:charge", "payments:refund", "ledger:read"], { grantTypes: ["client_credentials", EXCHANGE] });
+const gateway = testClient("payments-gateway", ["payments:charge", "payments:refund", "ledger:read", "deploy:production"], { grantTypes: ["client_credentials", EXCHANGE] });
 const legacySecret = "legacy-secret-0123456789";
 
 const federatedClient = (id: string, scopes: string[]) => ({ id, tokenEndpointAuthMethods: ["federated_jwt" as const], scopes });
@@ -68,7 +69,7 @@ const config: Partial<ConfigInput> = {
 };
 
 describe.each(BACKENDS)("trusted external issuers on %s", (_name, makeBackend) => {
-  const t = useAdminServer(makeBackend, { admin, clients: [gateway], config });
+  const t = useAdminServer(makeBackend, { admin, clients: [gateway, introspector], config });
   const tokenUrl = () => `${t().server.url}/oauth2/token`;
   const nowSeconds = () => Math.floor(t().clock.now() / 1000);
 
@@ -193,5 +194,63 @@ describe.each(BACKENDS)("trusted external issuers on %s", (_name, makeBackend) =
 
   it("control: the base token of the refusal table, unaltered, is accepted", async () => {
     issuedTo(await clientCredentials(await k8sToken()), "payments-api");
+  });
+
+  describe("as the subject_token of a token exchange (RFC 8693, subject_token_type jwt)", () => {
+    const exchange = (subjectToken: string, extra: Record<string, string> = {}) =>
+      postForm(tokenUrl(), { grant_type: EXCHANGE, subject_token: subjectToken, subject_token_type: JWT_TOKEN_TYPE, ...extra }, basic(gateway.id, gateway.secret));
+
+    it("the issued token's sub is the external subject, act names the acting client, scopes within the mapped client's and the actor's, exp within the external token's", async () => {
+      const external = await k8sToken({ exp: nowSeconds() + 120 });
+      const result = await exchange(external);
+      expect(result.status, result.text).toBe(200);
+      const { access_token: token, issued_token_type: type } = result.json as { access_token: string; issued_token_type: string };
+      expect(type).toBe("urn:ietf:params:oauth:token-type:access_token");
+      const claims = decodeJwt(token).payload;
+      expect(claims).toMatchObject({ sub: PAYMENTS_SA, client_id: gateway.id, act: { sub: gateway.id, client_id: gateway.id }, scope: "payments:charge payments:refund" });
+      expect(claims.exp as number).toBeLessThanOrEqual(nowSeconds() + 120);
+      expect(claims).not.toHaveProperty("parent_jti");
+      const introspected = await postForm(`${t().server.url}/oauth2/introspect`, { token }, basic(introspector.id, introspector.secret));
+      expect(introspected.json).toMatchObject({ active: true, sub: PAYMENTS_SA, client_id: gateway.id, act: { sub: gateway.id, client_id: gateway.id } });
+    });
+
+    it("down-scoping works; a scope the mapped client lacks is invalid_scope even when the actor has it", async () => {
+      const external = await k8sToken();
+      const narrowed = await exchange(external, { scope: "payments:charge" });
+      expect(decodeJwt((narrowed.json as { access_token: string }).access_token).payload.scope).toBe("payments:charge");
+      expect(refusal(await exchange(external, { scope: "ledger:read" }))).toMatchObject({ status: 400, error: "invalid_scope" });
+    });
+
+    it("a subject token is not used up: the same one is exchanged twice (its jti is spent only as a client assertion)", async () => {
+      const external = await k8sToken();
+      expect((await exchange(external)).status).toBe(200);
+      expect((await exchange(external)).status).toBe(200);
+    });
+
+    const refusedSubjects: [string, () => Promise<string>][] = [
+      ["expired", () => k8sToken({ exp: nowSeconds() - 60 })],
+      ["of another audience", () => k8sToken({ aud: ["other"] })],
+      ["an unmapped subject", () => k8sToken({ sub: "system:serviceaccount:payments:other" })],
+      ["signed by another key", () => k8sToken({}, strangerKey, { kid: k8sKey.kid })],
+      ["an unknown issuer", () => k8sToken({ iss: "https://kubernetes.evil.test" })],
+      ["a failed claim condition", () => githubToken({ repository_owner: "fork" })],
+    ];
+
+    it.each(refusedSubjects)("refused as invalid_grant: %s", async (_case, build) => {
+      expect(refusal(await exchange(await build()))).toMatchObject({ status: 400, error: "invalid_grant" });
+    });
+
+    it("an external token said to be an access_token (not a Tokensmith one) is invalid_grant", async () => {
+      const result = await exchange(await k8sToken(), { subject_token_type: "urn:ietf:params:oauth:token-type:access_token" });
+      expect(refusal(result)).toMatchObject({ status: 400, error: "invalid_grant" });
+    });
+
+    it("over the ExchangeToken RPC", async () => {
+      const issued = await t().tokens.exchangeToken(
+        { subjectToken: await githubToken(), subjectTokenType: JWT_TOKEN_TYPE },
+        { headers: basic(gateway.id, gateway.secret) },
+      );
+      expect(decodeJwt(issued.accessToken).payload).toMatchObject({ sub: "repo:org/app:ref:refs/heads/main", client_id: gateway.id, act: { sub: gateway.id } });
+    });
   });
 });

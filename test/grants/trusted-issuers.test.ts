@@ -25,7 +25,11 @@ const PAYMENTS_SA = "system:serviceaccount:payments:api";
 
 const [k8sKey, githubKey, strangerKey] = await Promise.all([generateClientKey("RS256"), generateClientKey("ES256"), generateClientKey("RS256")]);
 /** The cluster's service-account issuer: its JWKS served over real HTTP on loopback. */
-const k8sJwks = await startJsonHost(() => ({ keys: [k8sKey.publicJwk] }));
+let k8sJwksFetches = 0;
+const k8sJwks = await startJsonHost(() => {
+  k8sJwksFetches += 1;
+  return { keys: [k8sKey.publicJwk] };
+});
 afterAll(() => k8sJwks.close());
 
 const admin = testClient("admin", ["tokensmith:admin"]);
@@ -45,6 +49,13 @@ const config: Partial<ConfigInput> = {
     // Mapped, but registered for client_secret_basic only: a platform token does not authenticate it.
     { id: "legacy-app", secretHashes: [hashSecret(legacySecret)], tokenEndpointAuthMethods: ["client_secret_basic" as const], scopes: ["payments:charge"] },
   ],
+  tenants: [
+    {
+      id: "acme",
+      clients: [{ id: "acme-payments", tokenEndpointAuthMethods: ["federated_jwt"], scopes: ["payments:charge"] }],
+      trustedIssuers: [{ issuer: K8S, jwksUri: k8sJwks.url, audiences: ["acme"], subjectMapping: [{ subject: PAYMENTS_SA, clientId: "acme-payments" }] }],
+    },
+  ],
   trustedIssuers: [
     {
       issuer: K8S,
@@ -54,6 +65,8 @@ const config: Partial<ConfigInput> = {
         { subject: PAYMENTS_SA, clientId: "payments-api" },
         { subject: "system:serviceaccount:legacy:app", clientId: "legacy-app" },
         { subject: "system:serviceaccount:ghost:app", clientId: "no-such-client" },
+        // Created over AdminService by the tests (a stored client registered for federated_jwt).
+        { subject: "system:serviceaccount:jobs:*", clientId: "stored-jobs" },
       ],
     },
     {
@@ -147,6 +160,36 @@ describe.each(BACKENDS)("trusted external issuers on %s", (_name, makeBackend) =
 
   it("claim conditions compare values and types exactly: ref_protected \"true\" (a string) is not true, so main falls through to app-ci", async () => {
     issuedTo(await clientCredentials(await githubToken({ ref_protected: "true" })), "app-ci");
+  });
+
+  it("the issuer's JWKS is fetched once and cached; a token naming an unknown kid does not refetch it within the cooldown", async () => {
+    issuedTo(await clientCredentials(await k8sToken()), "payments-api");
+    const fetched = k8sJwksFetches;
+    issuedTo(await clientCredentials(await k8sToken()), "payments-api");
+    expect(refusal(await clientCredentials(await k8sToken({}, strangerKey)))).toEqual(INVALID_CLIENT);
+    expect(refusal(await clientCredentials(await k8sToken({}, strangerKey, { kid: "another-unknown-kid" })))).toEqual(INVALID_CLIENT);
+    issuedTo(await clientCredentials(await k8sToken()), "payments-api");
+    expect(k8sJwksFetches).toBe(fetched);
+  });
+
+  it("a client created over AdminService with token_endpoint_auth_methods [federated_jwt] has no secret and is authenticated by a mapped subject", async () => {
+    const created = await t().admin.createClient({ id: "stored-jobs", scopes: ["jobs:run"], tokenEndpointAuthMethods: ["federated_jwt"] });
+    expect(created.clientSecret).toBe("");
+    expect(created.client?.tokenEndpointAuthMethods).toEqual(["federated_jwt"]);
+    const claims = issuedTo(await clientCredentials(await k8sToken({ sub: "system:serviceaccount:jobs:nightly" })), "stored-jobs");
+    expect(claims.scope).toBe("jobs:run");
+  });
+
+  it("a tenant declared in the config trusts its own issuers, not the deployment's", async () => {
+    const tenantTokenUrl = `${t().server.url}/t/acme/oauth2/token`;
+    const ok = await postForm(tenantTokenUrl, { grant_type: "client_credentials", ...assertionForm(await k8sToken({ aud: ["acme"] })) });
+    expect(ok.status, ok.text).toBe(200);
+    expect(decodeJwt((ok.json as { access_token: string }).access_token).payload).toMatchObject({ iss: `${t().server.url}/t/acme`, client_id: "acme-payments" });
+    // The deployment's GitHub issuer is not the tenant's.
+    const refused = await postForm(tenantTokenUrl, { grant_type: "client_credentials", ...assertionForm(await githubToken()) });
+    expect(refusal(refused)).toEqual(INVALID_CLIENT);
+    // Nor is the tenant's mapping the default tenant's: aud acme is not an audience of the deployment's Kubernetes issuer.
+    expect(refusal(await clientCredentials(await k8sToken({ aud: ["acme"] })))).toEqual(INVALID_CLIENT);
   });
 
   it("a replayed jti is refused: the same token authenticates once", async () => {

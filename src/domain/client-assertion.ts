@@ -98,16 +98,24 @@ export class JwtClientAssertionVerifier implements ClientAssertionVerifier {
     if (client.jwksUri === undefined || this.deps.fetchJwks === undefined) return undefined;
     let keySet = this.remoteKeySets.get(client.jwksUri);
     if (keySet === undefined) {
-      keySet = createRemoteJWKSet(new URL(client.jwksUri), {
-        timeoutDuration: 2000,
-        cooldownDuration: JWKS_REFETCH_COOLDOWN_MS,
-        cacheMaxAge: 600_000,
-        [customFetch]: this.deps.fetchJwks,
-      });
+      keySet = remoteKeySet(client.jwksUri, this.deps.fetchJwks);
       this.remoteKeySets.set(client.jwksUri, keySet);
     }
     return keySet;
   }
+}
+
+/**
+ * A JWK Set fetched from `uri` by `fetchJwks` (bounded, policy-checked): kept
+ * ten minutes, fetched again on an unknown kid at most every 30 s.
+ */
+export function remoteKeySet(uri: string, fetchJwks: FetchImplementation): JWTVerifyGetKey {
+  return createRemoteJWKSet(new URL(uri), {
+    timeoutDuration: 2000,
+    cooldownDuration: JWKS_REFETCH_COOLDOWN_MS,
+    cacheMaxAge: 600_000,
+    [customFetch]: fetchJwks,
+  });
 }
 
 function describeJoseFailure(error: unknown): string {

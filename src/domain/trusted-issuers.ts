@@ -1,9 +1,9 @@
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type FetchImplementation, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, decodeJwt, jwtVerify, type FetchImplementation, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Logger } from "pino";
 import { isCanonicalCompactJws } from "../keys/canonical-base64url.js";
 import type { Store } from "../store/store.js";
 import { storeKeys, StoreUnavailableError } from "../store/store.js";
-import { ASSERTION_ALGORITHMS } from "./client-assertion.js";
+import { ASSERTION_ALGORITHMS, remoteKeySet } from "./client-assertion.js";
 import type { Client, ClientRegistry } from "./client.js";
 import type { Clock } from "./clock.js";
 import { invalidClient } from "./oauth-error.js";
@@ -47,8 +47,6 @@ const CLOCK_SKEW_SECONDS = 30;
 /** Replay records last until the token expires: a token living longer than this is refused, so they stay bounded. */
 const MAX_TOKEN_LIFETIME_SECONDS = 86_400;
 const MAX_TOKEN_LENGTH = 16_384;
-/** A token naming an unknown kid refetches the issuer's JWKS at most this often. */
-const JWKS_REFETCH_COOLDOWN_MS = 30_000;
 
 /** Why a token was refused: logged, never told to the caller (every refusal looks the same). */
 class Refusal extends Error {}
@@ -78,12 +76,7 @@ export class TrustedIssuers {
     for (const trusted of deps.issuers) {
       const keys = trusted.jwks
         ? createLocalJWKSet(trusted.jwks as JSONWebKeySet)
-        : createRemoteJWKSet(new URL(trusted.jwksUri as string), {
-            timeoutDuration: 2000,
-            cooldownDuration: JWKS_REFETCH_COOLDOWN_MS,
-            cacheMaxAge: 600_000,
-            [customFetch]: deps.fetchJwks,
-          });
+        : remoteKeySet(trusted.jwksUri as string, deps.fetchJwks);
       this.issuers.set(trusted.issuer, { trusted, keys });
     }
   }

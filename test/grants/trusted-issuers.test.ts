@@ -7,7 +7,8 @@ import { hashSecret } from "../../src/domain/secret-format.js";
 import { BACKENDS, decodeJwt, useAdminServer } from "../support/admin.js";
 import { assertionForm, generateClientKey, hs256Jwt, oauthErrorOf, postForm, signAssertion, startJsonHost, type ClientKey, type HttpResult } from "../support/oauth.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
-import { basic, testClient } from "../support/tokensmith.js";
+import type { RunningServer } from "../../src/server.js";
+import { basic, startTestServer, testClient } from "../support/tokensmith.js";
 
 /**
  * Issue 20, item 3: trusted external issuers (workload identity federation).
@@ -295,5 +296,60 @@ describe.each(BACKENDS)("trusted external issuers on %s", (_name, makeBackend) =
       );
       expect(decodeJwt(issued.accessToken).payload).toMatchObject({ sub: "repo:org/app:ref:refs/heads/main", client_id: gateway.id, act: { sub: gateway.id } });
     });
+  });
+});
+
+describe("a trusted issuer's jwksUri is fetched within the limits of clients' jwks_uris", () => {
+  let oversizedFetches = 0;
+  let localhostFetches = 0;
+  const hosts: Array<{ close(): Promise<void> }> = [];
+  const servers: RunningServer[] = [];
+  afterAll(async () => {
+    await Promise.all([...servers.map((server) => server.close()), ...hosts.map((host) => host.close())]);
+  });
+
+  async function serverTrusting(jwksUri: string, clientJwksUris: ConfigInput["clientJwksUris"]): Promise<RunningServer> {
+    const server = await startTestServer({
+      config: {
+        clientJwksUris,
+        clients: [federatedClient("payments-api", ["payments:charge"])],
+        trustedIssuers: [{ issuer: K8S, jwksUri, audiences: ["tokensmith"], subjectMapping: [{ subject: PAYMENTS_SA, clientId: "payments-api" }] }],
+      },
+    });
+    servers.push(server);
+    return server;
+  }
+
+  const workloadToken = () =>
+    signAssertion(k8sKey, { iss: K8S, sub: PAYMENTS_SA, aud: "tokensmith", exp: Math.floor(Date.now() / 1000) + 300, jti: randomUUID() });
+
+  it("a JWK Set over 64 KiB is not read: invalid_client", async () => {
+    const oversized = await startJsonHost(() => {
+      oversizedFetches += 1;
+      return { keys: [k8sKey.publicJwk], padding: "x".repeat(70 * 1024) };
+    });
+    hosts.push(oversized);
+    const server = await serverTrusting(oversized.url, { allowHttp: true, allowPrivateNetworks: true });
+    const result = await postForm(`${server.url}/oauth2/token`, { grant_type: "client_credentials", ...assertionForm(await workloadToken()) });
+    expect({ status: result.status, error: oauthErrorOf(result) }).toEqual({ status: 401, error: "invalid_client" });
+    expect(oversizedFetches).toBe(1);
+  });
+
+  it("a host name that resolves to loopback is not connected to unless allowPrivateNetworks: invalid_client, nothing fetched", async () => {
+    const local = await startJsonHost(() => {
+      localhostFetches += 1;
+      return { keys: [k8sKey.publicJwk] };
+    });
+    hosts.push(local);
+    const byName = local.url.replace("127.0.0.1", "localhost");
+    const server = await serverTrusting(byName, { allowHttp: true, allowPrivateNetworks: false });
+    const result = await postForm(`${server.url}/oauth2/token`, { grant_type: "client_credentials", ...assertionForm(await workloadToken()) });
+    expect({ status: result.status, error: oauthErrorOf(result) }).toEqual({ status: 401, error: "invalid_client" });
+    expect(localhostFetches).toBe(0);
+    // control: the same issuer, allowed explicitly, is fetched and authenticates.
+    const allowed = await serverTrusting(byName, { allowHttp: true, allowPrivateNetworks: true });
+    const ok = await postForm(`${allowed.url}/oauth2/token`, { grant_type: "client_credentials", ...assertionForm(await workloadToken()) });
+    expect(ok.status, ok.text).toBe(200);
+    expect(localhostFetches).toBe(1);
   });
 });

@@ -3,7 +3,8 @@ import type { Logger } from "pino";
 import { isCanonicalCompactJws } from "../keys/canonical-base64url.js";
 import type { Store } from "../store/store.js";
 import { storeKeys, StoreUnavailableError } from "../store/store.js";
-import { ASSERTION_ALGORITHMS, remoteKeySet } from "./client-assertion.js";
+import { ASSERTION_ALGORITHMS } from "./client-assertion.js";
+import { clockedKeySet } from "../keys/clocked-key-set.js";
 import type { Client, ClientRegistry } from "./client.js";
 import type { Clock } from "./clock.js";
 import { invalidClient } from "./oauth-error.js";
@@ -76,7 +77,7 @@ export class TrustedIssuers {
     for (const trusted of deps.issuers) {
       const keys = trusted.jwks
         ? createLocalJWKSet(trusted.jwks as JSONWebKeySet)
-        : remoteKeySet(trusted.jwksUri as string, deps.fetchJwks);
+        : clockedKeySet(trusted.jwksUri as string, deps.fetchJwks, deps.clock);
       this.issuers.set(trusted.issuer, { trusted, keys });
     }
   }

@@ -173,6 +173,28 @@ describe.each(BACKENDS)("trusted external issuers on %s", (_name, makeBackend) =
     expect(k8sJwksFetches).toBe(fetched);
   });
 
+  it("a key the issuer rotated in is fetched on its unknown kid once the 30 s refetch cooldown (the server's clock) has passed", async () => {
+    const rotated = await generateClientKey("RS256");
+    k8sJwks.serve(() => {
+      k8sJwksFetches += 1;
+      return { keys: [k8sKey.publicJwk, rotated.publicJwk] };
+    });
+    try {
+      const fetched = k8sJwksFetches;
+      expect(refusal(await clientCredentials(await k8sToken({}, rotated)))).toEqual(INVALID_CLIENT);
+      expect(k8sJwksFetches).toBe(fetched);
+      t().clock.advance(31_000);
+      issuedTo(await clientCredentials(await k8sToken({}, rotated)), "payments-api");
+      issuedTo(await clientCredentials(await k8sToken()), "payments-api");
+      expect(k8sJwksFetches).toBe(fetched + 1);
+    } finally {
+      k8sJwks.serve(() => {
+        k8sJwksFetches += 1;
+        return { keys: [k8sKey.publicJwk] };
+      });
+    }
+  });
+
   it("a client created over AdminService with token_endpoint_auth_methods [federated_jwt] has no secret and is authenticated by a mapped subject", async () => {
     const created = await t().admin.createClient({ id: "stored-jobs", scopes: ["jobs:run"], tokenEndpointAuthMethods: ["federated_jwt"] });
     expect(created.clientSecret).toBe("");

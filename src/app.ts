@@ -21,6 +21,7 @@ import { StoreKeyPersistence } from "./keys/store-key-persistence.js";
 import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
 import { createJwksUriFetch } from "./keys/jwks-uri-fetch.js";
+import { TrustedIssuers } from "./domain/trusted-issuers.js";
 import { apiKeyOf, type ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
@@ -265,7 +266,10 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     fetchJwks: createJwksUriFetch(config.clientJwksUris),
   });
   const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits, events: metrics });
-  const authenticator = new ClientAuthenticator(clients, assertions, limiter);
+  // The deployment's trusted issuers are the default tenant's; a tenant declared in the config file may list its own.
+  const trusted = tenant === DEFAULT_TENANT ? config.trustedIssuers : (config.tenants.find((declared) => declared.id === tenant)?.trustedIssuers ?? []);
+  const federation = new TrustedIssuers({ issuers: trusted, clients, store, clock, fetchJwks: createJwksUriFetch(config.clientJwksUris), logger });
+  const authenticator = new ClientAuthenticator(clients, assertions, limiter, federation);
   const clientTokens = new ClientTokenIssuer({ authenticator, signer: keyRing, issuer, clock, events: metrics });
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
   const apiKeys = new LayeredApiKeyRegistry(spec.apiKeys, { store, clock, cacheMs });
@@ -277,7 +281,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
   // A state change in a tenant other than the default checks that it still exists (deleted on another instance, not yet heard of here).
   const tenantExists = tenant === DEFAULT_TENANT ? undefined : async () => (await tenants.registry.find(tenant)) !== undefined;
   const callers = new CallerAuthenticator({ clients: authenticator, activeTokens, apiKeys, limiter, tenantExists });
-  const tokenExchange = new TokenExchanger({ authenticator, activeTokens, signer: keyRing, issuer, clock, events: metrics });
+  const tokenExchange = new TokenExchanger({ authenticator, activeTokens, signer: keyRing, issuer, clock, events: metrics, federation });
   const grants = new GrantIssuer({ apiKeys, store, clock, events: metrics, limiter });
   const introspectionLimiter = new CallerRateLimiter({
     clock,

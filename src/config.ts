@@ -61,8 +61,8 @@ const clientSettings = {
 const clientSchema = z
   .object({ ...clientSettings, secretHashes: z.array(secretHash).default([]) })
   .strict()
-  .refine((client) => client.secretHashes.length > 0 || client.jwks || client.jwksUri, {
-    message: "a client needs secretHashes, jwks or jwksUri to authenticate",
+  .refine((client) => client.secretHashes.length > 0 || client.jwks || client.jwksUri || client.tokenEndpointAuthMethods?.includes("federated_jwt"), {
+    message: "a client needs secretHashes, jwks or jwksUri to authenticate (or federated_jwt in tokenEndpointAuthMethods, mapped from trustedIssuers)",
   })
   .refine((client) => !(client.jwks && client.jwksUri), { message: "set jwks or jwksUri, not both", path: ["jwksUri"] })
   .refine((client) => !client.jwks?.keys.some((key) => "d" in key || "k" in key), {
@@ -74,7 +74,7 @@ const clientSchema = z
     const issue = (message: string) => ctx.addIssue({ code: "custom", message, path: ["tokenEndpointAuthMethods"] });
     if (methods.includes("private_key_jwt") && !client.jwks && !client.jwksUri) issue("private_key_jwt needs jwks or jwksUri");
     if (usesSecret(methods) && client.secretHashes.length === 0 && (client.jwks || client.jwksUri)) {
-      issue(`${methods.filter((method) => method !== "private_key_jwt").join(", ")} needs secretHashes`);
+      issue(`${methods.filter((method) => method !== "private_key_jwt" && method !== "federated_jwt").join(", ")} needs secretHashes`);
     }
     if (!usesSecret(methods) && client.secretHashes.length > 0) {
       issue(
@@ -83,6 +83,41 @@ const clientSchema = z
       );
     }
   });
+
+const publicJwks = z
+  .object({ keys: z.array(z.object({ kty: z.string() }).passthrough()).min(1) })
+  .strict()
+  .refine((jwks) => !jwks.keys.some((key) => "d" in key || "k" in key), {
+    message: "jwks must hold public asymmetric keys only (found a private or symmetric key member \"d\" or \"k\")",
+  });
+
+/** An external issuer whose JWTs authenticate the clients their subjects map to (federated_jwt) and are subject tokens of token exchange. */
+const trustedIssuerSchema = z
+  .object({
+    issuer: z.string().min(1).max(512),
+    jwks: publicJwks.optional(),
+    jwksUri: z.string().url().optional(),
+    audiences: z.array(z.string().min(1).max(512)).min(1),
+    subjectMapping: z
+      .array(
+        z
+          .object({
+            /** Exact, or ending in `*`: every subject starting with what precedes it. */
+            subject: z.string().min(1).max(512).refine((subject) => subject !== "*", { message: "a bare * would map every subject of the issuer: name a prefix" }),
+            clientId: z.string().min(1).max(256),
+            claims: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()])).optional(),
+          })
+          .strict(),
+      )
+      .min(1),
+  })
+  .strict()
+  .refine((trusted) => Boolean(trusted.jwks) !== Boolean(trusted.jwksUri), { message: "set jwks or jwksUri (exactly one)", path: ["jwksUri"] });
+
+const trustedIssuers = z
+  .array(trustedIssuerSchema)
+  .default([])
+  .refine((issuers) => new Set(issuers.map((trusted) => trusted.issuer)).size === issuers.length, { message: "an issuer is trusted once: merge its entries" });
 
 const apiKeySettings = {
   name: z.string().min(1).max(128),
@@ -186,10 +221,14 @@ export const configSchema = z
           id: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "a tenant id is 1-63 lower-case letters, digits or '-', not starting or ending with '-'").refine((id) => id !== "default", "the tenant default always exists: declare its clients at the top level"),
           clients: z.array(clientSchema).default([]),
           apiKeys: z.array(apiKeySchema).default([]),
+          /** The tenant's own trusted external issuers (see the top-level trustedIssuers). */
+          trustedIssuers,
         }),
       )
       .default([])
       .refine((tenants) => new Set(tenants.map((tenant) => tenant.id)).size === tenants.length, "tenant ids must be unique"),
+    /** External issuers (Kubernetes, GitHub Actions, ...) whose JWTs authenticate mapped clients of the default tenant (federated_jwt). */
+    trustedIssuers,
     /** Tenants other than the default held in memory by one instance at most (loaded on first use, least recently used dropped). */
     tenantCacheSize: z.number().int().min(1).max(1_000_000).default(1_000),
     /** Production mode refuses to keep private signing keys in a shared store unencrypted. */
@@ -276,6 +315,18 @@ export const configSchema = z
         ctx.addIssue({ code: "custom", message: error.message, path: ["clients", index, "jwksUri"] });
       }
     });
+    const checkTrustedJwksUris = (issuers: Array<{ jwksUri?: string | undefined }>, path: Array<string | number>) =>
+      issuers.forEach((trusted, index) => {
+        if (trusted.jwksUri === undefined) return;
+        try {
+          checkJwksUri(trusted.jwksUri, value.clientJwksUris);
+        } catch (error) {
+          if (!(error instanceof JwksUriError)) throw error;
+          ctx.addIssue({ code: "custom", message: error.message, path: [...path, index, "jwksUri"] });
+        }
+      });
+    checkTrustedJwksUris(value.trustedIssuers, ["trustedIssuers"]);
+    value.tenants.forEach((tenant, index) => checkTrustedJwksUris(tenant.trustedIssuers, ["tenants", index, "trustedIssuers"]));
     if (value.workers > 1 && value.store.type !== "redis") {
       ctx.addIssue({
         code: "custom",

@@ -343,3 +343,44 @@ describe("environment variables override the file", () => {
     expect(loadConfig({ TOKENSMITH_CONFIG: other }, path).port).toBe(9000);
   });
 });
+
+describe("trustedIssuers (issue 20, item 3)", () => {
+  const jwk = { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", kid: "k1" };
+  const trusted = (overrides: Record<string, unknown> = {}) => ({
+    issuer: "https://kubernetes.default.svc",
+    jwks: { keys: [jwk] },
+    audiences: ["tokensmith"],
+    subjectMapping: [{ subject: "system:serviceaccount:payments:api", clientId: "payments-api" }],
+    ...overrides,
+  });
+  const federated = { id: "payments-api", tokenEndpointAuthMethods: ["federated_jwt"], scopes: ["payments:charge"] };
+
+  it("accepts an issuer with inline keys, and a client registered for federated_jwt with no secret nor keys", () => {
+    const config = parseConfig({ clients: [federated], trustedIssuers: [trusted({ subjectMapping: [{ subject: "repo:org/app:*", clientId: "payments-api", claims: { repository_owner: "org", ref_protected: true } }] })] });
+    expect(config.trustedIssuers[0]).toMatchObject({ issuer: "https://kubernetes.default.svc", audiences: ["tokensmith"] });
+    expect(clientsFromConfig(config)[0]).toMatchObject({ id: "payments-api", secretHashes: [], tokenEndpointAuthMethods: ["federated_jwt"] });
+  });
+
+  it("a jwksUri is held to the clientJwksUris policy: loopback only when allowed explicitly", () => {
+    const onLoopback = { trustedIssuers: [trusted({ jwks: undefined, jwksUri: "http://127.0.0.1:9000/jwks.json" })] };
+    expect(configError(() => parseConfig(onLoopback)).message).toMatch(/trustedIssuers\.0\.jwksUri: jwks_uri must be an https URL/);
+    expect(configError(() => parseConfig({ ...onLoopback, clientJwksUris: { allowHttp: true } })).message).toMatch(/trustedIssuers\.0\.jwksUri: .*internal address/);
+    expect(parseConfig({ ...onLoopback, clientJwksUris: { allowHttp: true, allowPrivateNetworks: true } }).trustedIssuers[0]!.jwksUri).toBe("http://127.0.0.1:9000/jwks.json");
+    const inTenant = { tenants: [{ id: "acme", trustedIssuers: [trusted({ jwks: undefined, jwksUri: "https://10.0.0.1/jwks.json" })] }] };
+    expect(configError(() => parseConfig(inTenant)).message).toMatch(/tenants\.0\.trustedIssuers\.0\.jwksUri: .*internal address/);
+  });
+
+  it.each([
+    ["neither jwks nor jwksUri", { trustedIssuers: [trusted({ jwks: undefined })] }, "trustedIssuers.0.jwksUri"],
+    ["both jwks and jwksUri", { trustedIssuers: [trusted({ jwksUri: "https://keys.example/jwks.json" })] }, "trustedIssuers.0.jwksUri"],
+    ["a private key in jwks", { trustedIssuers: [trusted({ jwks: { keys: [{ ...jwk, d: "secret" }] } })] }, "trustedIssuers.0.jwks"],
+    ["no audiences", { trustedIssuers: [trusted({ audiences: [] })] }, "trustedIssuers.0.audiences"],
+    ["no subject mapping", { trustedIssuers: [trusted({ subjectMapping: [] })] }, "trustedIssuers.0.subjectMapping"],
+    ["a bare * subject", { trustedIssuers: [trusted({ subjectMapping: [{ subject: "*", clientId: "x" }] })] }, "trustedIssuers.0.subjectMapping.0.subject"],
+    ["a claim condition that is an object", { trustedIssuers: [trusted({ subjectMapping: [{ subject: "s", clientId: "x", claims: { a: { b: 1 } } }] })] }, "trustedIssuers.0.subjectMapping.0.claims"],
+    ["the same issuer twice", { trustedIssuers: [trusted(), trusted()] }, "trustedIssuers"],
+    ["a client with no way to authenticate (no federated_jwt)", { clients: [{ id: "nothing", scopes: [] }] }, "clients.0"],
+  ])("refuses %s", (_case, input, named) => {
+    expect(configError(() => parseConfig(input)).message).toContain(named);
+  });
+});

@@ -22,7 +22,7 @@ commands:
   create [--id ID] [--scopes a,b] [--audiences x,y] [--lifetime SECONDS]
          [--jwks-file FILE | --jwks-uri URL] [--auth-method m1,m2] [--grant-types g1,g2]
                             create a client; prints its secret, the only time it is shown
-                            (none when it authenticates with private_key_jwt only)
+                            (none when it authenticates with private_key_jwt or federated_jwt only)
   list                      every client, config-declared ones included
   get ID                    one client (or --id ID)
   update ID [--scopes a,b] [--audiences x,y] [--lifetime SECONDS] [--jwks-file FILE | --jwks-uri URL]
@@ -37,7 +37,8 @@ commands:
                             gets new tokens (config-declared clients too)
 
 Auth methods (how the client may authenticate; any other is refused): client_secret_basic,
-client_secret_post, private_key_jwt. Default: private_key_jwt with --jwks-file or --jwks-uri,
+client_secret_post, private_key_jwt, federated_jwt (a token of a trusted external issuer whose
+subject maps to the client: config trustedIssuers). Default: private_key_jwt with --jwks-file or --jwks-uri,
 else client_secret_basic,client_secret_post.
 
 Grant types (what the client may ask the token endpoint for; any other is refused with
@@ -90,7 +91,7 @@ function readJwksFile(path: string | undefined): string | undefined {
   }
 }
 
-const NO_SECRET_NOTE = "No secret: this client authenticates with private_key_jwt only.\n";
+const noSecretNote = (client: { tokenEndpointAuthMethods: readonly string[] }) => `No secret: this client authenticates with ${client.tokenEndpointAuthMethods.join(", ")} only.\n`;
 const SECRET_NOTE = "This is the only time the secret is shown: store it now (e.g. in your secret manager).\n";
 
 export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -115,7 +116,7 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
       const created = await adminCall(connection, what, () => admin.createClient(request));
       if (asJson) return json(toJson(CreateClientResponseSchema, created, { alwaysEmitImplicit: true }));
       const client = created.client!;
-      if (created.clientSecret === "") return `created client "${client.id}"\n\n${clientFields(client)}\n${NO_SECRET_NOTE}`;
+      if (created.clientSecret === "") return `created client "${client.id}"\n\n${clientFields(client)}\n${noSecretNote(client)}`;
       return `created client "${client.id}"\n\n${clientFields(client)}\nclient_secret: ${created.clientSecret}\n${SECRET_NOTE}`;
     }
     case "list": {

@@ -12,6 +12,7 @@ const AUTH_CHOICES: Array<[value: string, label: string, methods: ClientAuthMeth
   ["client_secret_basic", "client secret, Basic header only", ["client_secret_basic"]],
   ["client_secret_post", "client secret, POST body only", ["client_secret_post"]],
   ["private_key_jwt", "private_key_jwt (signed assertion; no secret)", ["private_key_jwt"]],
+  ["federated_jwt", "federated_jwt (platform token of a trusted issuer; no secret)", ["federated_jwt"]],
 ];
 
 /** What each grant type is for, next to its RFC 7591 name. */
@@ -181,7 +182,7 @@ export function clientsView(context: ViewContext): View {
               const created = await admin.createClient(request);
               const clientId = created.client?.id ?? request.id;
               const reveal = async (): Promise<void> => {
-                if (created.clientSecret === "") context.notice(`Client "${clientId}" was created; it authenticates with private_key_jwt and has no secret.`);
+                if (created.clientSecret === "") context.notice(`Client "${clientId}" was created; it authenticates with ${request.tokenEndpointAuthMethods.join(", ")} and has no secret.`);
                 else await showSecretOnce({ title: "Client created", what: "secret", facts: [["Client ID", clientId]] }, created.clientSecret);
               };
               return { key: clientId, reveal };

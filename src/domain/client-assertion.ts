@@ -1,7 +1,5 @@
 import {
   createLocalJWKSet,
-  createRemoteJWKSet,
-  customFetch,
   decodeJwt,
   errors,
   jwtVerify,
@@ -10,6 +8,7 @@ import {
   type JWTVerifyGetKey,
 } from "jose";
 import { isCanonicalCompactJws } from "../keys/canonical-base64url.js";
+import { clockedKeySet } from "../keys/clocked-key-set.js";
 import type { Store } from "../store/store.js";
 import { storeKeys, StoreUnavailableError } from "../store/store.js";
 import type { ClientAssertionVerifier } from "./client-authenticator.js";
@@ -23,8 +22,6 @@ export const ASSERTION_ALGORITHMS = ["EdDSA", "Ed25519", "ES256", "ES384", "ES51
 const CLOCK_SKEW_SECONDS = 30;
 const MAX_ASSERTION_LIFETIME_SECONDS = 3600;
 const MAX_ASSERTION_LENGTH = 8192;
-/** An assertion naming an unknown kid refetches the client's jwks_uri at most this often. */
-const JWKS_REFETCH_COOLDOWN_MS = 30_000;
 
 /**
  * private_key_jwt (RFC 7523 §3, OIDC Core §9): the client signs a JWT with
@@ -98,12 +95,7 @@ export class JwtClientAssertionVerifier implements ClientAssertionVerifier {
     if (client.jwksUri === undefined || this.deps.fetchJwks === undefined) return undefined;
     let keySet = this.remoteKeySets.get(client.jwksUri);
     if (keySet === undefined) {
-      keySet = createRemoteJWKSet(new URL(client.jwksUri), {
-        timeoutDuration: 2000,
-        cooldownDuration: JWKS_REFETCH_COOLDOWN_MS,
-        cacheMaxAge: 600_000,
-        [customFetch]: this.deps.fetchJwks,
-      });
+      keySet = clockedKeySet(client.jwksUri, this.deps.fetchJwks, this.deps.clock);
       this.remoteKeySets.set(client.jwksUri, keySet);
     }
     return keySet;

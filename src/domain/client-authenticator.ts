@@ -4,6 +4,7 @@ import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { RememberedHeaders } from "./remembered-headers.js";
 import { secretMatches } from "./secret-format.js";
+import type { TrustedIssuers } from "./trusted-issuers.js";
 
 export const JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -46,6 +47,8 @@ export class ClientAuthenticator {
     private readonly clients: ClientRegistry,
     private readonly assertions?: ClientAssertionVerifier,
     private readonly limiter?: AuthRateLimiter,
+    /** Assertions whose iss is a trusted external issuer (federated_jwt) go here instead of to `assertions`. */
+    private readonly federation?: TrustedIssuers,
   ) {
     this.verifiedBasic = new RememberedHeaders((id) => clients.peek?.(id), (client) => client.id);
   }
@@ -67,10 +70,12 @@ export class ClientAuthenticator {
         throw invalidRequest(`client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`);
       }
       if (!credentials.clientAssertion) throw invalidRequest("client_assertion is missing");
-      if (this.assertions === undefined) throw invalidClient("private_key_jwt is not enabled");
+      const federated = this.federation?.issued(credentials.clientAssertion) ?? false;
+      if (!federated && this.assertions === undefined) throw invalidClient("private_key_jwt is not enabled");
       this.limiter?.checkNotBlocked(credentials.clientId || undefined, credentials.peer);
       try {
-        const client = await this.assertions.verify(credentials.clientAssertion, credentials.clientId || undefined);
+        if (federated) return { client: await this.federation!.authenticate(credentials.clientAssertion, credentials.clientId || undefined), method: "federated_jwt" };
+        const client = await this.assertions!.verify(credentials.clientAssertion, credentials.clientId || undefined);
         return this.registered(client, "private_key_jwt");
       } catch (error) {
         if (error instanceof OAuthError && error.error === "invalid_client") {

@@ -1,8 +1,13 @@
 import { OAuthError } from "./oauth-error.js";
 import type { FieldList } from "./field-list.js";
 
-/** Client authentication methods, by their RFC 7591 §2 names; what RFC 8414 metadata advertises. */
-export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
+/**
+ * Client authentication methods, by their RFC 7591 §2 names; what RFC 8414
+ * metadata advertises. `federated_jwt` is Tokensmith's own: a JWT of a
+ * trusted external issuer (trustedIssuers) whose subject maps to the client,
+ * presented as an RFC 7523 §2.2 client_assertion; metadata does not list it.
+ */
+export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "federated_jwt"] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
 /** RFC 8693 token exchange, by its RFC 7591 / RFC 8414 name. */
@@ -29,7 +34,7 @@ export function defaultAuthMethods(hasKeys: boolean): ClientAuthMethod[] {
 }
 
 /** Whether the methods authenticate by a client secret (so the client has one). */
-export const usesSecret = (methods: readonly string[]) => methods.some((method) => method !== "private_key_jwt");
+export const usesSecret = (methods: readonly string[]) => methods.some((method) => method === "client_secret_basic" || method === "client_secret_post");
 
 /**
  * What is registered about a client apart from its credentials: the one

@@ -7,6 +7,7 @@ import type { Clock } from "./clock.js";
 import { invalidRequest, OAuthError } from "./oauth-error.js";
 import { grantScopes } from "./scopes.js";
 import type { TokenEvents } from "./token-events.js";
+import type { TrustedIssuers } from "./trusted-issuers.js";
 
 /** RFC 8693 §3 token type identifiers. */
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
@@ -52,6 +53,8 @@ export class TokenExchanger {
       issuer: string;
       clock: Clock;
       events: TokenEvents;
+      /** External JWTs (trustedIssuers) as subject tokens of type jwt. */
+      federation?: TrustedIssuers;
     },
   ) {}
 
@@ -65,7 +68,10 @@ export class TokenExchanger {
     const { client } = await this.deps.authenticator.authenticate(credentials);
     requireGrantType(client, TOKEN_EXCHANGE_GRANT);
 
-    const [subject, actor] = await Promise.all([this.inForce(subjectToken, "subject_token"), actorToken && this.inForce(actorToken, "actor_token")]);
+    const [subject, actor] = await Promise.all([
+      this.subjectOf(subjectToken, request.subjectTokenType as string),
+      actorToken && this.inForce(actorToken, "actor_token"),
+    ]);
     if (actor && (actor.client_id !== client.id || actor.sub !== client.id)) {
       throw invalidGrant("actor_token must be an access token of the authenticated client itself");
     }
@@ -73,18 +79,43 @@ export class TokenExchanger {
       throw invalidGrant("the subject token's may_act does not name this client");
     }
 
-    const subjectScopes = new Set(subject.scope === "" ? [] : subject.scope.split(" "));
+    const subjectScopes = new Set(subject.scopes);
     const scopes = grantScopes(request.scopes, client.scopes.filter((scope) => subjectScopes.has(scope)));
     const aud = chooseAudience(audienceRequested, client.audiences, this.deps.issuer);
     const claims = claimsIssuedNow(this.deps, client, { sub: subject.sub, aud, scopes, notAfter: subject.exp });
     if (claims.exp <= claims.iat) throw invalidGrant("the subject token expires too soon to exchange");
     claims.act = actingClient(client, subject.act);
-    claims.parent_jti = subject.jti;
-    claims.ancestor_jtis = [...(subject.ancestor_jtis ?? []), subject.jti];
-    if (claims.ancestor_jtis.length > MAX_EXCHANGE_DEPTH) throw invalidGrant(`the subject token was exchanged ${MAX_EXCHANGE_DEPTH} times already: exchange an earlier one`);
+    if (subject.chain !== undefined) {
+      claims.parent_jti = subject.chain[subject.chain.length - 1];
+      claims.ancestor_jtis = subject.chain;
+      if (claims.ancestor_jtis.length > MAX_EXCHANGE_DEPTH) throw invalidGrant(`the subject token was exchanged ${MAX_EXCHANGE_DEPTH} times already: exchange an earlier one`);
+    }
     const accessToken = await this.deps.signer.sign(claims);
     this.deps.events.tokenIssued("access_token");
     return { accessToken, issuedTokenType: ACCESS_TOKEN_TYPE, tokenType: "Bearer", expiresIn: claims.exp - claims.iat, scopes, claims };
+  }
+
+  /**
+   * What the subject token stands for: a Tokensmith access token in force, or
+   * (type jwt) a token of a trusted external issuer, whose subject may have
+   * what the client it maps to may have; else invalid_grant.
+   */
+  private async subjectOf(token: string, type: string): Promise<Subject> {
+    const federation = this.deps.federation;
+    if (type === JWT_TOKEN_TYPE && federation?.issued(token)) {
+      const identity = await federation.identify(token);
+      if (identity === undefined) throw invalidGrant("subject_token is not a valid token of a trusted issuer for a mapped subject");
+      return { sub: identity.subject, scopes: identity.client.scopes, exp: identity.exp };
+    }
+    const claims = await this.inForce(token, "subject_token");
+    return {
+      sub: claims.sub,
+      scopes: claims.scope === "" ? [] : claims.scope.split(" "),
+      exp: claims.exp,
+      act: claims.act,
+      may_act: claims.may_act,
+      chain: [...(claims.ancestor_jtis ?? []), claims.jti],
+    };
   }
 
   /** The claims of a token of this tenant in force (signature, lifetime, revocation, its client), else invalid_grant. */
@@ -93,6 +124,18 @@ export class TokenExchanger {
     if (claims === undefined) throw invalidGrant(`${parameter} is not an access token of this issuer in force (invalid, expired or revoked)`);
     return claims;
   }
+}
+
+/** A subject token, whoever issued it. */
+interface Subject {
+  sub: string;
+  /** What the subject may have: a Tokensmith token's scopes, or the mapped client's for an external token. */
+  scopes: readonly string[];
+  exp: number;
+  act?: Actor | undefined;
+  may_act?: AccessTokenClaims["may_act"];
+  /** A Tokensmith token's ancestors and its own jti (root first); none for an external token, which Tokensmith cannot revoke. */
+  chain?: string[];
 }
 
 /** A token parameter and its type: both present, and the type one Tokensmith takes (RFC 8693 §2.1). */

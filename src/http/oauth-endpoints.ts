@@ -163,7 +163,8 @@ export function oauthEndpoints(domain: Domain, { peerOf }: CallEdge): Record<str
 export function authorizationServerMetadata(domain: Domain): Record<string, unknown> {
   const { issuer } = domain;
   // Every method some client may register; each client is bound to its own (AdminService, config).
-  const authMethods = [...CLIENT_AUTH_METHODS];
+  // federated_jwt is Tokensmith's own name (no RFC 7591 registration); on the wire it is a jwt-bearer client_assertion.
+  const authMethods = CLIENT_AUTH_METHODS.filter((method) => method !== "federated_jwt");
   return {
     issuer,
     token_endpoint: tokenEndpointOf(issuer),

@@ -180,6 +180,14 @@ describe("tokensmith client", SPAWNING, () => {
     await expectRpcError(adminRpc.rotateClientSecret({ id: "cli-keys" }, asAdmin()), Code.FailedPrecondition, "invalid_request");
   });
 
+  // Issue 20, item 3: a client that a trusted external issuer's token authenticates has no secret either.
+  it("create --auth-method federated_jwt: no secret printed, nor keys needed", async () => {
+    const output = await ok(["client", "create", "--id", "cli-workload", "--auth-method", "federated_jwt"]);
+    expect(output).toMatch(/^authentication: +federated_jwt$/m);
+    expect(output).toContain("No secret: this client authenticates with federated_jwt only.");
+    expect(output).not.toMatch(/client_secret:|tks_cs_/);
+  });
+
   it("create --auth-method client_secret_post --json: that method only", async () => {
     const created = await json<{ client: { tokenEndpointAuthMethods: string[] }; clientSecret: string }>([
       "client", "create", "--id", "cli-post-only", "--auth-method", "client_secret_post",

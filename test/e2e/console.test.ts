@@ -309,6 +309,23 @@ describe.skipIf(!hasChromium)(
       expect(client?.grantTypes).toEqual(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]);
     });
 
+    // Issue 20, item 3: a client authenticated by a trusted external issuer's token has neither secret nor keys.
+    it("creates a federated_jwt client: no keys asked, no secret shown, its method listed", async () => {
+      await byTestId("client-new").click();
+      await byTestId("client-id").fill("workload-service");
+      await byTestId("client-auth-method").selectOption("federated_jwt");
+      expect(await byTestId("client-jwks").isVisible()).toBe(false);
+      await byTestId("client-create").click();
+      await byTestId("notice").filter({ hasText: "workload-service" }).waitFor({ timeout: WAIT_MS });
+      expect(await text(byTestId("notice"))).toBe('Client "workload-service" was created; it authenticates with federated_jwt and has no secret.');
+      expect(await byTestId("secret-dialog").count()).toBe(0);
+      await byTestId("clients-refresh").click();
+      const row = page.locator('[data-testid=client-row][data-id="workload-service"]');
+      await row.waitFor({ timeout: WAIT_MS });
+      expect(await text(row.getByTestId("client-auth-methods"))).toBe("federated_jwt");
+      expect(await row.getByTestId("client-rotate").count()).toBe(0);
+    });
+
     // Issue 18, item 3: the kill switch, on a stored client's row and on a config client's (revoking is not an edit).
     it("revokes every token of a stored client and of a config-declared client, after a confirmation", async () => {
       const { accessToken: adminToken } = await tokens().issueClientToken({ scopes: ["tokensmith:admin"] }, { headers: basic(admin.id, admin.secret) });
@@ -364,12 +381,12 @@ describe.skipIf(!hasChromium)(
       await more.waitFor({ timeout: WAIT_MS });
       expect(await rows.count()).toBe(50);
       await more.click();
-      // 60 created here, plus console-admin, orders-service, reporting-service, keys-only-service, exchanging-service and leaky-service.
-      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(66);
+      // 60 created here, plus console-admin, orders-service, reporting-service, keys-only-service, exchanging-service, workload-service and leaky-service.
+      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(67);
       expect(await more.isHidden()).toBe(true);
       const ids = await rows.evaluateAll((elements) => elements.map((element) => (element as HTMLElement).dataset.id));
       expect(ids).toEqual([...ids].sort());
-      expect(new Set(ids).size).toBe(66);
+      expect(new Set(ids).size).toBe(67);
     });
 
     it("rotates the signing key and lists the new one next to the current one", async () => {

@@ -69,8 +69,9 @@ export type ClientInfo = Message<"tokensmith.v1.ClientInfo"> & {
 
   /**
    * How the client may authenticate (RFC 7591 names): client_secret_basic,
-   * client_secret_post, private_key_jwt. Any other method is refused with
-   * invalid_client. A list, because the default for a client without keys
+   * client_secret_post, private_key_jwt; and federated_jwt, a JWT of a trusted
+   * external issuer whose subject maps to the client (config trustedIssuers).
+   * Any other method is refused with invalid_client. A list, because the default for a client without keys
    * allows both secret methods.
    *
    * @generated from field: repeated string token_endpoint_auth_methods = 10;
@@ -1115,7 +1116,7 @@ export const SourceSchema: GenEnum<Source> = /*@__PURE__*/
 export const AdminService: GenService<{
   /**
    * Creates a client; the response holds its secret, the only time it is shown
-   * (none for a client that authenticates with private_key_jwt only).
+   * (none for a client that authenticates with private_key_jwt or federated_jwt only).
    *
    * @generated from rpc tokensmith.v1.AdminService.CreateClient
    */

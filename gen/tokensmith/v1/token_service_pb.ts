@@ -31,7 +31,8 @@ export type IssueClientTokenRequest = Message<"tokensmith.v1.IssueClientTokenReq
   clientSecret: string;
 
   /**
-   * private_key_jwt (RFC 7523): urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+   * private_key_jwt (RFC 7523): urn:ietf:params:oauth:client-assertion-type:jwt-bearer;
+   * also federated_jwt: the assertion is a JWT of a trusted external issuer.
    *
    * @generated from field: string client_assertion_type = 3;
    */

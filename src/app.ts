@@ -22,6 +22,7 @@ import type { Store } from "./store/store.js";
 import { JwtClientAssertionVerifier } from "./domain/client-assertion.js";
 import { createJwksUriFetch } from "./keys/jwks-uri-fetch.js";
 import { TrustedIssuers } from "./domain/trusted-issuers.js";
+import { TrustedIssuerRegistry } from "./domain/trusted-issuer-registry.js";
 import { apiKeyOf, type ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
@@ -57,6 +58,8 @@ export interface Domain {
   store: Store;
   keyRing: KeyRing;
   clients: LayeredClientRegistry;
+  /** The tenant's trusted external issuers: declared in the config file, and stored through the AdminService. */
+  trustedIssuers: TrustedIssuerRegistry;
   clientTokens: ClientTokenIssuer;
   /** RFC 8693 token exchange (issue 20). */
   tokenExchange: TokenExchanger;
@@ -268,7 +271,8 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
   const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits, events: metrics });
   // The deployment's trusted issuers are the default tenant's; a tenant declared in the config file may list its own.
   const trusted = tenant === DEFAULT_TENANT ? config.trustedIssuers : (config.tenants.find((declared) => declared.id === tenant)?.trustedIssuers ?? []);
-  const federation = new TrustedIssuers({ issuers: trusted, clients, store, clock, fetchJwks: createJwksUriFetch(config.clientJwksUris), logger });
+  const trustedIssuers = new TrustedIssuerRegistry(trusted, { store, clock, cacheMs });
+  const federation = new TrustedIssuers({ issuers: trustedIssuers, clients, store, clock, fetchJwks: createJwksUriFetch(config.clientJwksUris), logger });
   const authenticator = new ClientAuthenticator(clients, assertions, limiter, federation);
   const clientTokens = new ClientTokenIssuer({ authenticator, signer: keyRing, issuer, clock, events: metrics });
   const accessTokens = new JwtAccessTokenVerifier(keyRing, issuer, clock);
@@ -305,6 +309,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     tenant,
     clients,
     apiKeys,
+    trustedIssuers,
     keyRing,
     store,
     feed,
@@ -341,6 +346,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     store,
     keyRing,
     clients,
+    trustedIssuers,
     clientTokens,
     tokenExchange,
     accessTokens,

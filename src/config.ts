@@ -91,8 +91,8 @@ const publicJwks = z
     message: "jwks must hold public asymmetric keys only (found a private or symmetric key member \"d\" or \"k\")",
   });
 
-/** An external issuer whose JWTs authenticate the clients their subjects map to (federated_jwt) and are subject tokens of token exchange. */
-const trustedIssuerSchema = z
+/** An external issuer whose JWTs authenticate the clients their subjects map to (federated_jwt) and are subject tokens of token exchange. AdminService's CreateTrustedIssuer validates with it too. */
+export const trustedIssuerSchema = z
   .object({
     issuer: z.string().min(1).max(512),
     jwks: publicJwks.optional(),

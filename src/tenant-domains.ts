@@ -158,6 +158,7 @@ export class TenantDomains {
       apiKeys: domain.apiKeys,
       verifiedTokens: domain.accessTokens,
       keyRing: domain.keyRing,
+      trustedIssuers: domain.trustedIssuers,
       ...(domain.tenant === DEFAULT_TENANT ? { tenants: this } : {}),
     });
     return {
@@ -193,6 +194,7 @@ export class TenantDomains {
     if (this.follower !== undefined && !this.follower.reachable) {
       domain.clients.readThrough = true;
       domain.apiKeys.readThrough = true;
+      domain.trustedIssuers.readThrough = true;
     }
     this.loaded.set(id, { domain, background: this.maintain?.(domain), revision: spec.revision, used: true });
     // Second chance (CLOCK): the oldest loaded tenant goes unless used since eviction last passed it, in which

@@ -17,6 +17,9 @@ import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { ADMIN_SCOPE, normalizeScopes, TENANTS_SCOPE } from "./scopes.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
+import { trustedIssuerSchema } from "../config.js";
+import type { StoredTrustedIssuer, TrustedIssuerRegistry } from "./trusted-issuer-registry.js";
+import type { TrustedIssuer } from "./trusted-issuers.js";
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -56,6 +59,21 @@ export type ApiKeyView = ApiKeySettings & {
   createdAt?: number;
   keyPrefix?: string;
 };
+
+/** A trusted issuer as administrators see it. */
+export type TrustedIssuerView = TrustedIssuer & { source: "config" | "store"; createdAt?: number };
+
+/** A trusted issuer as an administrator gives it: keys as JWK Set JSON, claim conditions string-valued. */
+export interface TrustedIssuerRequest {
+  issuer: string;
+  jwksJson: string;
+  jwksUri: string;
+  audiences: readonly string[];
+  subjectMappings: ReadonlyArray<{ subject: string; clientId: string; claims: Readonly<Record<string, string>> }>;
+}
+
+/** The AdminService's field names for the config's, in validation messages. */
+const TRUSTED_ISSUER_FIELDS: Record<string, string> = { jwks: "jwks_json", jwksUri: "jwks_uri", subjectMapping: "subject_mappings", clientId: "client_id" };
 
 /**
  * The client fields a create or an update sets, as an administrator gives
@@ -106,6 +124,7 @@ export class Administration {
       tenant: string;
       clients: LayeredClientRegistry;
       apiKeys: LayeredApiKeyRegistry;
+      trustedIssuers: TrustedIssuerRegistry;
       keyRing: KeyRing;
       store: Store;
       feed: ChangeFeed;
@@ -322,6 +341,72 @@ export class Administration {
     await this.deps.feed.append({ type: "api_key_changed", name });
   }
 
+  // --- trusted external issuers ---------------------------------------------
+
+  /**
+   * Validated as the config file's trustedIssuers are (the same schema, the
+   * clientJwksUris policy), then stored and announced: followers may have
+   * remembered that the issuer was not trusted.
+   */
+  async createTrustedIssuer(request: TrustedIssuerRequest): Promise<TrustedIssuerView> {
+    const trusted = this.parseTrustedIssuer(request);
+    const record: StoredTrustedIssuer = { ...trusted, createdAt: this.deps.clock.now() };
+    if (!(await this.deps.trustedIssuers.create(record))) throw alreadyExists(`trusted issuer "${trusted.issuer}"`);
+    await this.deps.feed.append({ type: "trusted_issuers_changed" });
+    return viewStoredIssuer(record);
+  }
+
+  async listTrustedIssuers(pageSize: number, pageToken: string): Promise<Page<TrustedIssuerView>> {
+    const all: TrustedIssuerView[] = [
+      ...this.deps.trustedIssuers.declared().map((trusted): TrustedIssuerView => ({ ...trusted, source: "config" })),
+      ...(await this.deps.trustedIssuers.allStored()).map(viewStoredIssuer),
+    ];
+    return paginate(all, (trusted) => trusted.issuer, pageSize, pageToken);
+  }
+
+  /** Its tokens are refused here at once, and on every instance once it has read the announcement. */
+  async deleteTrustedIssuer(issuer: string): Promise<void> {
+    if (this.deps.trustedIssuers.isDeclared(issuer)) throw readOnly(`trusted issuer "${issuer}"`);
+    if (!(await this.deps.trustedIssuers.delete(issuer))) throw notFound(`trusted issuer "${issuer}"`);
+    await this.deps.feed.append({ type: "trusted_issuers_changed" });
+  }
+
+  private parseTrustedIssuer(request: TrustedIssuerRequest): TrustedIssuer {
+    let jwks: unknown;
+    if (request.jwksJson !== "") {
+      try {
+        jwks = JSON.parse(request.jwksJson);
+      } catch {
+        throw invalidRequest("jwks_json is not valid JSON");
+      }
+    }
+    const parsed = trustedIssuerSchema.safeParse({
+      issuer: request.issuer,
+      ...(jwks !== undefined ? { jwks } : {}),
+      ...(request.jwksUri !== "" ? { jwksUri: request.jwksUri } : {}),
+      audiences: request.audiences,
+      subjectMapping: request.subjectMappings.map((mapping) => ({
+        subject: mapping.subject,
+        clientId: mapping.clientId,
+        ...(Object.keys(mapping.claims).length > 0 ? { claims: { ...mapping.claims } } : {}),
+      })),
+    });
+    if (!parsed.success) {
+      const named = (text: string) => text.replace(/\b(jwksUri|jwks|subjectMapping|clientId)\b/g, (field) => TRUSTED_ISSUER_FIELDS[field] ?? field);
+      throw invalidRequest(parsed.error.issues.map((issue) => `${named(issue.path.join("."))}: ${named(issue.message)}`).join("; "));
+    }
+    const trusted = parsed.data as TrustedIssuer;
+    if (trusted.jwksUri !== undefined) {
+      try {
+        checkJwksUri(trusted.jwksUri, this.deps.settings.jwksUriPolicy);
+      } catch (error) {
+        if (error instanceof JwksUriError) throw invalidRequest(`jwks_uri: ${error.message}`);
+        throw error;
+      }
+    }
+    return trusted;
+  }
+
   // --- signing keys --------------------------------------------------------
 
   async listSigningKeys() {
@@ -410,6 +495,11 @@ export class Administration {
 /** The public view of a client (never a secret or hash); config clients are exactly this. */
 function viewFixed(client: Client): ClientView {
   return { ...pickFields<ClientSettings>(client, CLIENT_SETTINGS), source: "config" };
+}
+
+function viewStoredIssuer(record: StoredTrustedIssuer): TrustedIssuerView {
+  const { createdAt, ...trusted } = record;
+  return { ...trusted, source: "store", createdAt };
 }
 
 function viewFixedKey(key: ApiKey): ApiKeyView {

@@ -31,14 +31,19 @@ export type FeedEvent =
    * drops what it loaded of it. In the default tenant's view; internal, never
    * sent to watchers (a verifier follows one tenant and needs none of it).
    */
-  | { type: "tenant_changed"; tenantId: string };
+  | { type: "tenant_changed"; tenantId: string }
+  /**
+   * The tenant's stored trusted external issuers changed: every instance
+   * drops what it cached of them. Internal, never sent to watchers.
+   */
+  | { type: "trusted_issuers_changed" };
 
 export type FeedEventType = FeedEvent["type"];
 
 /** The events WatchRevocations sends: every one but the instances' own bookkeeping. */
-export type WatchedFeedEvent = Exclude<FeedEvent, { type: "tenant_changed" }>;
+export type WatchedFeedEvent = Exclude<FeedEvent, { type: "tenant_changed" } | { type: "trusted_issuers_changed" }>;
 
-export const isWatchedEvent = (event: FeedEvent): event is WatchedFeedEvent => event.type !== "tenant_changed";
+export const isWatchedEvent = (event: FeedEvent): event is WatchedFeedEvent => event.type !== "tenant_changed" && event.type !== "trusted_issuers_changed";
 
 export interface ChangeFeedEntry {
   cursor: string;
@@ -66,6 +71,8 @@ export function encodeFeedEvent(event: FeedEvent): FeedFields {
       return event.signingKeyIds === undefined ? { type: event.type } : { type: event.type, signing_key_ids: event.signingKeyIds.join(" ") };
     case "tenant_changed":
       return { type: event.type, tenant_id: event.tenantId };
+    case "trusted_issuers_changed":
+      return { type: event.type };
   }
 }
 
@@ -93,6 +100,8 @@ export function decodeFeedEvent(fields: FeedFields): FeedEvent | undefined {
       return { type: fields.type, signingKeyIds: fields.signing_key_ids.split(" ").filter((kid) => kid !== "") };
     case "tenant_changed":
       return fields.tenant_id === undefined ? undefined : { type: fields.type, tenantId: fields.tenant_id };
+    case "trusted_issuers_changed":
+      return { type: fields.type };
     default:
       return undefined;
   }

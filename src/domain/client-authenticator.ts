@@ -70,7 +70,7 @@ export class ClientAuthenticator {
         throw invalidRequest(`client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`);
       }
       if (!credentials.clientAssertion) throw invalidRequest("client_assertion is missing");
-      const federated = this.federation?.issued(credentials.clientAssertion) ?? false;
+      const federated = (await this.federation?.issued(credentials.clientAssertion)) ?? false;
       if (!federated && this.assertions === undefined) throw invalidClient("private_key_jwt is not enabled");
       this.limiter?.checkNotBlocked(credentials.clientId || undefined, credentials.peer);
       try {

@@ -8,6 +8,8 @@ export interface FeedCaches {
   apiKeys: { readThrough: boolean; forgetName(name: string): void; forgetAll(): void };
   verifiedTokens: { forgetVerified(matches: (claims: { jti: string; client_id: string }) => boolean): void };
   keyRing: { reload(): Promise<void> };
+  /** The tenant's stored trusted issuers (absent where none are kept). */
+  trustedIssuers?: { readThrough: boolean; forgetAll(): void };
   /** The default tenant's only: the other tenants loaded on this instance, which tenant_changed makes stale. */
   tenants?: {
     forget(tenantId: string): void;
@@ -68,6 +70,9 @@ export class FeedCacheInvalidation {
         case "tenant_changed":
           caches.tenants?.forget(event.tenantId);
           break;
+        case "trusted_issuers_changed":
+          caches.trustedIssuers?.forgetAll();
+          break;
       }
     }
     if (revokedJtis.size > 0 || revokedClients.size > 0) {
@@ -80,6 +85,7 @@ export class FeedCacheInvalidation {
   async forgetEverything(): Promise<void> {
     this.caches.clients.forgetAll();
     this.caches.apiKeys.forgetAll();
+    this.caches.trustedIssuers?.forgetAll();
     this.caches.verifiedTokens.forgetVerified(() => true);
     await Promise.all([this.reloadKeys(), this.caches.tenants?.recheck()]);
   }
@@ -88,6 +94,7 @@ export class FeedCacheInvalidation {
   set readThrough(on: boolean) {
     this.caches.clients.readThrough = on;
     this.caches.apiKeys.readThrough = on;
+    if (this.caches.trustedIssuers !== undefined) this.caches.trustedIssuers.readThrough = on;
   }
 
   private async reloadKeys(): Promise<void> {

@@ -102,7 +102,7 @@ export class TokenExchanger {
    */
   private async subjectOf(token: string, type: string): Promise<Subject> {
     const federation = this.deps.federation;
-    if (type === JWT_TOKEN_TYPE && federation?.issued(token)) {
+    if (type === JWT_TOKEN_TYPE && federation !== undefined && (await federation.issued(token))) {
       const identity = await federation.identify(token);
       if (identity === undefined) throw invalidGrant("subject_token is not a valid token of a trusted issuer for a mapped subject");
       return { sub: identity.subject, scopes: identity.client.scopes, exp: identity.exp };

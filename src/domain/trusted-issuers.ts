@@ -7,6 +7,7 @@ import { ASSERTION_ALGORITHMS } from "./client-assertion.js";
 import { clockedKeySet } from "../keys/clocked-key-set.js";
 import type { Client, ClientRegistry } from "./client.js";
 import type { Clock } from "./clock.js";
+import type { TrustedIssuerRegistry } from "./trusted-issuer-registry.js";
 import { invalidClient } from "./oauth-error.js";
 
 /** A claim condition's value: the token's claim must be equal, type included (or, for an array claim, hold it). */
@@ -61,11 +62,13 @@ class Refusal extends Error {}
  * is used once (the store remembers it until `exp`, on every instance).
  */
 export class TrustedIssuers {
-  private readonly issuers = new Map<string, { trusted: TrustedIssuer; keys: JWTVerifyGetKey }>();
+  /** The key set of each issuer seen, kept while its keys (jwks or jwksUri) stay the same: a remote set keeps its cache. */
+  private readonly keySets = new Map<string, { source: string; keys: JWTVerifyGetKey }>();
 
   constructor(
     private readonly deps: {
-      issuers: readonly TrustedIssuer[];
+      /** Declared in the config file and stored through the AdminService. */
+      issuers: TrustedIssuerRegistry;
       clients: ClientRegistry;
       store: Store;
       clock: Clock;
@@ -73,24 +76,29 @@ export class TrustedIssuers {
       fetchJwks: FetchImplementation;
       logger?: Pick<Logger, "info">;
     },
-  ) {
-    for (const trusted of deps.issuers) {
-      const keys = trusted.jwks
-        ? createLocalJWKSet(trusted.jwks as JSONWebKeySet)
-        : clockedKeySet(trusted.jwksUri as string, deps.fetchJwks, deps.clock);
-      this.issuers.set(trusted.issuer, { trusted, keys });
-    }
-  }
+  ) {}
 
-  /** Whether a JWT says a trusted issuer issued it (unverified: decides which verifier reads it). */
-  issued(token: string): boolean {
-    if (this.issuers.size === 0 || token.length > MAX_TOKEN_LENGTH) return false;
+  /** Whether a JWT says a trusted issuer issued it (unverified: decides which verifier reads it). Rejects only when the store cannot tell. */
+  async issued(token: string): Promise<boolean> {
+    if (token.length > MAX_TOKEN_LENGTH) return false;
+    let iss: unknown;
     try {
-      const iss = decodeJwt(token).iss;
-      return typeof iss === "string" && this.issuers.has(iss);
+      iss = decodeJwt(token).iss;
     } catch {
       return false;
     }
+    return typeof iss === "string" && iss.length > 0 && iss.length <= 512 && (await this.deps.issuers.find(iss)) !== undefined;
+  }
+
+  private keysOf(trusted: TrustedIssuer): JWTVerifyGetKey {
+    const source = trusted.jwks ? JSON.stringify(trusted.jwks) : `uri:${trusted.jwksUri}`;
+    const known = this.keySets.get(trusted.issuer);
+    if (known !== undefined && known.source === source) return known.keys;
+    const keys = trusted.jwks
+      ? createLocalJWKSet(trusted.jwks as JSONWebKeySet)
+      : clockedKeySet(trusted.jwksUri as string, this.deps.fetchJwks, this.deps.clock);
+    this.keySets.set(trusted.issuer, { source, keys });
+    return keys;
   }
 
   /**
@@ -134,9 +142,12 @@ export class TrustedIssuers {
     } catch {
       throw new Refusal("not a well-formed JWT");
     }
-    const entry = typeof iss === "string" ? this.issuers.get(iss) : undefined;
-    if (entry === undefined) throw new Refusal("iss is not a trusted issuer");
-    const { trusted, keys } = entry;
+    const trusted = typeof iss === "string" && iss.length > 0 && iss.length <= 512 ? await this.deps.issuers.find(iss) : undefined;
+    if (trusted === undefined) {
+      if (typeof iss === "string") this.keySets.delete(iss);
+      throw new Refusal("iss is not a trusted issuer");
+    }
+    const keys = this.keysOf(trusted);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, keys, {

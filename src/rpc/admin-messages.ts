@@ -6,8 +6,8 @@
  */
 import { create, type DescMessage } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampFromMs, type FieldMask } from "@bufbuild/protobuf/wkt";
-import { Source, type ApiKeyInfo, type ClientInfo, type SigningKeyInfo, type Tenant } from "../../gen/tokensmith/v1/admin_service_pb.js";
-import type { ApiKeyChanges, ApiKeyView, ClientChanges, ClientView } from "../domain/administration.js";
+import { Source, type ApiKeyInfo, type ClientInfo, type CreateTrustedIssuerRequest, type SigningKeyInfo, type Tenant, type TrustedIssuerInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import type { ApiKeyChanges, ApiKeyView, ClientChanges, ClientView, TrustedIssuerRequest, TrustedIssuerView } from "../domain/administration.js";
 import type { TenantChanges, TenantView } from "../domain/tenant-administration.js";
 import { invalidRequest } from "../domain/oauth-error.js";
 import type { KeyRingEntry } from "../keys/key-ring.js";
@@ -58,6 +58,34 @@ export function tenantInfo(view: TenantView): MessageInit<Tenant> {
     defaultTokenLifetimeSeconds: BigInt(view.defaultTokenLifetimeSeconds),
     maxTokenLifetimeSeconds: BigInt(view.maxTokenLifetimeSeconds),
     corsAllowedOrigins: [...view.corsAllowedOrigins],
+  };
+}
+
+export function trustedIssuerInfo(view: TrustedIssuerView): MessageInit<TrustedIssuerInfo> {
+  return {
+    issuer: view.issuer,
+    jwksJson: view.jwks ? JSON.stringify(view.jwks) : "",
+    jwksUri: view.jwksUri ?? "",
+    audiences: [...view.audiences],
+    subjectMappings: view.subjectMapping.map((mapping) => ({
+      $typeName: "tokensmith.v1.SubjectMapping" as const,
+      subject: mapping.subject,
+      clientId: mapping.clientId,
+      // A config file may ask for a number or a boolean: shown as text.
+      claims: Object.fromEntries(Object.entries(mapping.claims ?? {}).map(([name, value]) => [name, String(value)])),
+    })),
+    source: sourceOf(view.source),
+    createTime: timestampOf(view.createdAt),
+  };
+}
+
+export function trustedIssuerRequest(message: CreateTrustedIssuerRequest): TrustedIssuerRequest {
+  return {
+    issuer: message.issuer,
+    jwksJson: message.jwksJson,
+    jwksUri: message.jwksUri,
+    audiences: message.audiences,
+    subjectMappings: message.subjectMappings.map((mapping) => ({ subject: mapping.subject, clientId: mapping.clientId, claims: mapping.claims })),
   };
 }
 

@@ -4,7 +4,18 @@ import { AdminService, ApiKeyInfoSchema, ClientInfoSchema, TenantSchema } from "
 import type { Domain } from "../app.js";
 import type { ApiKeyChanges, ClientChanges } from "../domain/administration.js";
 import type { TenantChanges } from "../domain/tenant-administration.js";
-import { apiKeyChanges, apiKeyInfo, clientChanges, clientInfo, maskedChanges, signingKeyInfo, tenantChanges, tenantInfo } from "./admin-messages.js";
+import {
+  apiKeyChanges,
+  apiKeyInfo,
+  clientChanges,
+  clientInfo,
+  maskedChanges,
+  signingKeyInfo,
+  tenantChanges,
+  tenantInfo,
+  trustedIssuerInfo,
+  trustedIssuerRequest,
+} from "./admin-messages.js";
 
 type Administration = Domain["administration"];
 type TenantAdministration = Domain["platform"];
@@ -76,6 +87,15 @@ export function adminService(
     }),
     listSigningKeys: guarded(async (_request, admin) => ({ keys: (await admin.listSigningKeys()).map(signingKeyInfo) })),
     rotateSigningKey: guarded(async (_request, admin) => ({ key: signingKeyInfo(await admin.rotateSigningKey()) })),
+    createTrustedIssuer: guarded(async (request, admin) => ({ trustedIssuer: trustedIssuerInfo(await admin.createTrustedIssuer(trustedIssuerRequest(request))) })),
+    listTrustedIssuers: guarded(async (request, admin) => {
+      const page = await admin.listTrustedIssuers(request.pageSize, request.pageToken);
+      return { trustedIssuers: page.items.map(trustedIssuerInfo), nextPageToken: page.nextPageToken };
+    }),
+    deleteTrustedIssuer: guarded(async (request, admin) => {
+      await admin.deleteTrustedIssuer(request.issuer);
+      return {};
+    }),
     createTenant: platformGuarded(async (request, tenants) => {
       const created = await tenants.createTenant({ id: request.id, adminClientId: request.adminClientId, ...tenantChanges(request) });
       return {

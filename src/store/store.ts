@@ -107,6 +107,8 @@ export const storeKeys = {
   clientTombstone: (clientId: string) => `client-deleted:{${clientId}}`,
   /** RevokeClientTokens: the client's tokens issued up to this instant (ms) are inactive; kept as long as its tokens could live. */
   clientTokensRevoked: (clientId: string) => `client-tokens-revoked:{${clientId}}`,
+  /** Trusted external issuers created through the AdminService, by issuer. */
+  trustedIssuers: () => "admin:{trusted-issuers}",
   /** API keys by the hash of the key: the index authentication needs. */
   apiKeys: () => "admin:{api-keys}",
   /** API key hash by name: makes names unique (HSETNX), in the same slot as the keys. */

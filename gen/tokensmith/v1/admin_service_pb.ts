@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokensmith/v1/admin_service.proto.
  */
 export const file_tokensmith_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiF0b2tlbnNtaXRoL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDXRva2Vuc21pdGgudjEi0wIKCkNsaWVudEluZm8SCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIlCgZzb3VyY2UYByABKA4yFS50b2tlbnNtaXRoLnYxLlNvdXJjZRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPwobcHJldmlvdXNfc2VjcmV0X2V4cGlyZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYCiADKAkSEwoLZ3JhbnRfdHlwZXMYCyADKAkiwwEKE0NyZWF0ZUNsaWVudFJlcXVlc3QSCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYByADKAkSEwoLZ3JhbnRfdHlwZXMYCCADKAkiWAoUQ3JlYXRlQ2xpZW50UmVzcG9uc2USKQoGY2xpZW50GAEgASgLMhkudG9rZW5zbWl0aC52MS5DbGllbnRJbmZvEhUKDWNsaWVudF9zZWNyZXQYAiABKAkiHgoQR2V0Q2xpZW50UmVxdWVzdBIKCgJpZBgBIAEoCSI+ChFHZXRDbGllbnRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8iOwoSTGlzdENsaWVudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKE0xpc3RDbGllbnRzUmVzcG9uc2USKgoHY2xpZW50cxgBIAMoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicQoTVXBkYXRlQ2xpZW50UmVxdWVzdBIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkEKFFVwZGF0ZUNsaWVudFJlc3BvbnNlEikKBmNsaWVudBgBIAEoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbyJAChlSb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEhcKD292ZXJsYXBfc2Vjb25kcxgCIAEoAyJeChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SFQoNY2xpZW50X3NlY3JldBgCIAEoCSIhChNEZWxldGVDbGllbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhYKFERlbGV0ZUNsaWVudFJlc3BvbnNlIicKGVJldm9rZUNsaWVudFRva2Vuc1JlcXVlc3QSCgoCaWQYASABKAkiTQoaUmV2b2tlQ2xpZW50VG9rZW5zUmVzcG9uc2USLwoLcmV2b2tlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrYBCgpBcGlLZXlJbmZvEgwKBG5hbWUYASABKAkSDgoGc2NvcGVzGAIgAygJEh4KFmdyYW50X2xpZmV0aW1lX3NlY29uZHMYAyABKAMSJQoGc291cmNlGAQgASgOMhUudG9rZW5zbWl0aC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmtleV9wcmVmaXgYBiABKAkiUwoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnNjb3BlcxgCIAMoCRIeChZncmFudF9saWZldGltZV9zZWNvbmRzGAMgASgDIk8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SCwoDa2V5GAIgASgJIjsKEkxpc3RBcGlLZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJbChNMaXN0QXBpS2V5c1Jlc3BvbnNlEisKCGFwaV9rZXlzGAEgAygLMhkudG9rZW5zbWl0aC52MS5BcGlLZXlJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJyChNVcGRhdGVBcGlLZXlSZXF1ZXN0EioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkIKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8iIwoTRGVsZXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIhYKFERlbGV0ZUFwaUtleVJlc3BvbnNlIq0CCgZUZW5hbnQSCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEiUKBnNvdXJjZRgDIAEoDjIVLnRva2Vuc21pdGgudjEuU291cmNlEg4KBmlzc3VlchgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVsZXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKHmRlZmF1bHRfdG9rZW5fbGlmZXRpbWVfc2Vjb25kcxgHIAEoAxIiChptYXhfdG9rZW5fbGlmZXRpbWVfc2Vjb25kcxgIIAEoAxIcChRjb3JzX2FsbG93ZWRfb3JpZ2lucxgJIAMoCSK6AQoTQ3JlYXRlVGVuYW50UmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSJgoeZGVmYXVsdF90b2tlbl9saWZldGltZV9zZWNvbmRzGAMgASgDEiIKGm1heF90b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhwKFGNvcnNfYWxsb3dlZF9vcmlnaW5zGAUgAygJEhcKD2FkbWluX2NsaWVudF9pZBgGIAEoCSKLAQoUQ3JlYXRlVGVuYW50UmVzcG9uc2USJQoGdGVuYW50GAEgASgLMhUudG9rZW5zbWl0aC52MS5UZW5hbnQSLwoMYWRtaW5fY2xpZW50GAIgASgLMhkudG9rZW5zbWl0aC52MS5DbGllbnRJbmZvEhsKE2FkbWluX2NsaWVudF9zZWNyZXQYAyABKAkiHgoQR2V0VGVuYW50UmVxdWVzdBIKCgJpZBgBIAEoCSI6ChFHZXRUZW5hbnRSZXNwb25zZRIlCgZ0ZW5hbnQYASABKAsyFS50b2tlbnNtaXRoLnYxLlRlbmFudCI7ChJMaXN0VGVuYW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVgoTTGlzdFRlbmFudHNSZXNwb25zZRImCgd0ZW5hbnRzGAEgAygLMhUudG9rZW5zbWl0aC52MS5UZW5hbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIm0KE1VwZGF0ZVRlbmFudFJlcXVlc3QSJQoGdGVuYW50GAEgASgLMhUudG9rZW5zbWl0aC52MS5UZW5hbnQSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj0KFFVwZGF0ZVRlbmFudFJlc3BvbnNlEiUKBnRlbmFudBgBIAEoCzIVLnRva2Vuc21pdGgudjEuVGVuYW50IiEKE0RlbGV0ZVRlbmFudFJlcXVlc3QSCgoCaWQYASABKAkiFgoURGVsZXRlVGVuYW50UmVzcG9uc2Ui5AEKDlNpZ25pbmdLZXlJbmZvEgsKA2tpZBgBIAEoCRILCgNhbGcYAiABKAkSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD3NpZ25fc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV0aXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmFjdGl2ZRgGIAEoCBIRCglwdWJsaXNoZWQYByABKAgiGAoWTGlzdFNpZ25pbmdLZXlzUmVxdWVzdCJGChdMaXN0U2lnbmluZ0tleXNSZXNwb25zZRIrCgRrZXlzGAEgAygLMh0udG9rZW5zbWl0aC52MS5TaWduaW5nS2V5SW5mbyIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCJGChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USKgoDa2V5GAEgASgLMh0udG9rZW5zbWl0aC52MS5TaWduaW5nS2V5SW5mbypFCgZTb3VyY2USFgoSU09VUkNFX1VOU1BFQ0lGSUVEEAASEQoNU09VUkNFX0NPTkZJRxABEhAKDFNPVVJDRV9TVE9SRRACMu4MCgxBZG1pblNlcnZpY2USVwoMQ3JlYXRlQ2xpZW50EiIudG9rZW5zbWl0aC52MS5DcmVhdGVDbGllbnRSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5DcmVhdGVDbGllbnRSZXNwb25zZRJOCglHZXRDbGllbnQSHy50b2tlbnNtaXRoLnYxLkdldENsaWVudFJlcXVlc3QaIC50b2tlbnNtaXRoLnYxLkdldENsaWVudFJlc3BvbnNlElQKC0xpc3RDbGllbnRzEiEudG9rZW5zbWl0aC52MS5MaXN0Q2xpZW50c1JlcXVlc3QaIi50b2tlbnNtaXRoLnYxLkxpc3RDbGllbnRzUmVzcG9uc2USVwoMVXBkYXRlQ2xpZW50EiIudG9rZW5zbWl0aC52MS5VcGRhdGVDbGllbnRSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5VcGRhdGVDbGllbnRSZXNwb25zZRJpChJSb3RhdGVDbGllbnRTZWNyZXQSKC50b2tlbnNtaXRoLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QaKS50b2tlbnNtaXRoLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlc3BvbnNlElcKDERlbGV0ZUNsaWVudBIiLnRva2Vuc21pdGgudjEuRGVsZXRlQ2xpZW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuRGVsZXRlQ2xpZW50UmVzcG9uc2USaQoSUmV2b2tlQ2xpZW50VG9rZW5zEigudG9rZW5zbWl0aC52MS5SZXZva2VDbGllbnRUb2tlbnNSZXF1ZXN0GikudG9rZW5zbWl0aC52MS5SZXZva2VDbGllbnRUb2tlbnNSZXNwb25zZRJXCgxDcmVhdGVBcGlLZXkSIi50b2tlbnNtaXRoLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlElQKC0xpc3RBcGlLZXlzEiEudG9rZW5zbWl0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaIi50b2tlbnNtaXRoLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USVwoMVXBkYXRlQXBpS2V5EiIudG9rZW5zbWl0aC52MS5VcGRhdGVBcGlLZXlSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5VcGRhdGVBcGlLZXlSZXNwb25zZRJXCgxEZWxldGVBcGlLZXkSIi50b2tlbnNtaXRoLnYxLkRlbGV0ZUFwaUtleVJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLkRlbGV0ZUFwaUtleVJlc3BvbnNlEmAKD0xpc3RTaWduaW5nS2V5cxIlLnRva2Vuc21pdGgudjEuTGlzdFNpZ25pbmdLZXlzUmVxdWVzdBomLnRva2Vuc21pdGgudjEuTGlzdFNpZ25pbmdLZXlzUmVzcG9uc2USYwoQUm90YXRlU2lnbmluZ0tleRImLnRva2Vuc21pdGgudjEuUm90YXRlU2lnbmluZ0tleVJlcXVlc3QaJy50b2tlbnNtaXRoLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZRJXCgxDcmVhdGVUZW5hbnQSIi50b2tlbnNtaXRoLnYxLkNyZWF0ZVRlbmFudFJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLkNyZWF0ZVRlbmFudFJlc3BvbnNlEk4KCUdldFRlbmFudBIfLnRva2Vuc21pdGgudjEuR2V0VGVuYW50UmVxdWVzdBogLnRva2Vuc21pdGgudjEuR2V0VGVuYW50UmVzcG9uc2USVAoLTGlzdFRlbmFudHMSIS50b2tlbnNtaXRoLnYxLkxpc3RUZW5hbnRzUmVxdWVzdBoiLnRva2Vuc21pdGgudjEuTGlzdFRlbmFudHNSZXNwb25zZRJXCgxVcGRhdGVUZW5hbnQSIi50b2tlbnNtaXRoLnYxLlVwZGF0ZVRlbmFudFJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLlVwZGF0ZVRlbmFudFJlc3BvbnNlElcKDERlbGV0ZVRlbmFudBIiLnRva2Vuc21pdGgudjEuRGVsZXRlVGVuYW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuRGVsZXRlVGVuYW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("CiF0b2tlbnNtaXRoL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDXRva2Vuc21pdGgudjEi0wIKCkNsaWVudEluZm8SCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIlCgZzb3VyY2UYByABKA4yFS50b2tlbnNtaXRoLnYxLlNvdXJjZRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPwobcHJldmlvdXNfc2VjcmV0X2V4cGlyZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYCiADKAkSEwoLZ3JhbnRfdHlwZXMYCyADKAkiwwEKE0NyZWF0ZUNsaWVudFJlcXVlc3QSCgoCaWQYASABKAkSDgoGc2NvcGVzGAIgAygJEhEKCWF1ZGllbmNlcxgDIAMoCRIeChZ0b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhEKCWp3a3NfanNvbhgFIAEoCRIQCghqd2tzX3VyaRgGIAEoCRIjCht0b2tlbl9lbmRwb2ludF9hdXRoX21ldGhvZHMYByADKAkSEwoLZ3JhbnRfdHlwZXMYCCADKAkiWAoUQ3JlYXRlQ2xpZW50UmVzcG9uc2USKQoGY2xpZW50GAEgASgLMhkudG9rZW5zbWl0aC52MS5DbGllbnRJbmZvEhUKDWNsaWVudF9zZWNyZXQYAiABKAkiHgoQR2V0Q2xpZW50UmVxdWVzdBIKCgJpZBgBIAEoCSI+ChFHZXRDbGllbnRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8iOwoSTGlzdENsaWVudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKE0xpc3RDbGllbnRzUmVzcG9uc2USKgoHY2xpZW50cxgBIAMoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicQoTVXBkYXRlQ2xpZW50UmVxdWVzdBIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkEKFFVwZGF0ZUNsaWVudFJlc3BvbnNlEikKBmNsaWVudBgBIAEoCzIZLnRva2Vuc21pdGgudjEuQ2xpZW50SW5mbyJAChlSb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0EgoKAmlkGAEgASgJEhcKD292ZXJsYXBfc2Vjb25kcxgCIAEoAyJeChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIpCgZjbGllbnQYASABKAsyGS50b2tlbnNtaXRoLnYxLkNsaWVudEluZm8SFQoNY2xpZW50X3NlY3JldBgCIAEoCSIhChNEZWxldGVDbGllbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhYKFERlbGV0ZUNsaWVudFJlc3BvbnNlIicKGVJldm9rZUNsaWVudFRva2Vuc1JlcXVlc3QSCgoCaWQYASABKAkiTQoaUmV2b2tlQ2xpZW50VG9rZW5zUmVzcG9uc2USLwoLcmV2b2tlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrYBCgpBcGlLZXlJbmZvEgwKBG5hbWUYASABKAkSDgoGc2NvcGVzGAIgAygJEh4KFmdyYW50X2xpZmV0aW1lX3NlY29uZHMYAyABKAMSJQoGc291cmNlGAQgASgOMhUudG9rZW5zbWl0aC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmtleV9wcmVmaXgYBiABKAkiUwoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnNjb3BlcxgCIAMoCRIeChZncmFudF9saWZldGltZV9zZWNvbmRzGAMgASgDIk8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SCwoDa2V5GAIgASgJIjsKEkxpc3RBcGlLZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJbChNMaXN0QXBpS2V5c1Jlc3BvbnNlEisKCGFwaV9rZXlzGAEgAygLMhkudG9rZW5zbWl0aC52MS5BcGlLZXlJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJyChNVcGRhdGVBcGlLZXlSZXF1ZXN0EioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkIKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50b2tlbnNtaXRoLnYxLkFwaUtleUluZm8iIwoTRGVsZXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIhYKFERlbGV0ZUFwaUtleVJlc3BvbnNlIq0CCgZUZW5hbnQSCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEiUKBnNvdXJjZRgDIAEoDjIVLnRva2Vuc21pdGgudjEuU291cmNlEg4KBmlzc3VlchgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVsZXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKHmRlZmF1bHRfdG9rZW5fbGlmZXRpbWVfc2Vjb25kcxgHIAEoAxIiChptYXhfdG9rZW5fbGlmZXRpbWVfc2Vjb25kcxgIIAEoAxIcChRjb3JzX2FsbG93ZWRfb3JpZ2lucxgJIAMoCSK6AQoTQ3JlYXRlVGVuYW50UmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSJgoeZGVmYXVsdF90b2tlbl9saWZldGltZV9zZWNvbmRzGAMgASgDEiIKGm1heF90b2tlbl9saWZldGltZV9zZWNvbmRzGAQgASgDEhwKFGNvcnNfYWxsb3dlZF9vcmlnaW5zGAUgAygJEhcKD2FkbWluX2NsaWVudF9pZBgGIAEoCSKLAQoUQ3JlYXRlVGVuYW50UmVzcG9uc2USJQoGdGVuYW50GAEgASgLMhUudG9rZW5zbWl0aC52MS5UZW5hbnQSLwoMYWRtaW5fY2xpZW50GAIgASgLMhkudG9rZW5zbWl0aC52MS5DbGllbnRJbmZvEhsKE2FkbWluX2NsaWVudF9zZWNyZXQYAyABKAkiHgoQR2V0VGVuYW50UmVxdWVzdBIKCgJpZBgBIAEoCSI6ChFHZXRUZW5hbnRSZXNwb25zZRIlCgZ0ZW5hbnQYASABKAsyFS50b2tlbnNtaXRoLnYxLlRlbmFudCI7ChJMaXN0VGVuYW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVgoTTGlzdFRlbmFudHNSZXNwb25zZRImCgd0ZW5hbnRzGAEgAygLMhUudG9rZW5zbWl0aC52MS5UZW5hbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIm0KE1VwZGF0ZVRlbmFudFJlcXVlc3QSJQoGdGVuYW50GAEgASgLMhUudG9rZW5zbWl0aC52MS5UZW5hbnQSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj0KFFVwZGF0ZVRlbmFudFJlc3BvbnNlEiUKBnRlbmFudBgBIAEoCzIVLnRva2Vuc21pdGgudjEuVGVuYW50IiEKE0RlbGV0ZVRlbmFudFJlcXVlc3QSCgoCaWQYASABKAkiFgoURGVsZXRlVGVuYW50UmVzcG9uc2UingEKDlN1YmplY3RNYXBwaW5nEg8KB3N1YmplY3QYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEjkKBmNsYWltcxgDIAMoCzIpLnRva2Vuc21pdGgudjEuU3ViamVjdE1hcHBpbmcuQ2xhaW1zRW50cnkaLQoLQ2xhaW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLsAQoRVHJ1c3RlZElzc3VlckluZm8SDgoGaXNzdWVyGAEgASgJEhEKCWp3a3NfanNvbhgCIAEoCRIQCghqd2tzX3VyaRgDIAEoCRIRCglhdWRpZW5jZXMYBCADKAkSNwoQc3ViamVjdF9tYXBwaW5ncxgFIAMoCzIdLnRva2Vuc21pdGgudjEuU3ViamVjdE1hcHBpbmcSJQoGc291cmNlGAYgASgOMhUudG9rZW5zbWl0aC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp0BChpDcmVhdGVUcnVzdGVkSXNzdWVyUmVxdWVzdBIOCgZpc3N1ZXIYASABKAkSEQoJandrc19qc29uGAIgASgJEhAKCGp3a3NfdXJpGAMgASgJEhEKCWF1ZGllbmNlcxgEIAMoCRI3ChBzdWJqZWN0X21hcHBpbmdzGAUgAygLMh0udG9rZW5zbWl0aC52MS5TdWJqZWN0TWFwcGluZyJXChtDcmVhdGVUcnVzdGVkSXNzdWVyUmVzcG9uc2USOAoOdHJ1c3RlZF9pc3N1ZXIYASABKAsyIC50b2tlbnNtaXRoLnYxLlRydXN0ZWRJc3N1ZXJJbmZvIkIKGUxpc3RUcnVzdGVkSXNzdWVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkicAoaTGlzdFRydXN0ZWRJc3N1ZXJzUmVzcG9uc2USOQoPdHJ1c3RlZF9pc3N1ZXJzGAEgAygLMiAudG9rZW5zbWl0aC52MS5UcnVzdGVkSXNzdWVySW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLAoaRGVsZXRlVHJ1c3RlZElzc3VlclJlcXVlc3QSDgoGaXNzdWVyGAEgASgJIh0KG0RlbGV0ZVRydXN0ZWRJc3N1ZXJSZXNwb25zZSLkAQoOU2lnbmluZ0tleUluZm8SCwoDa2lkGAEgASgJEgsKA2FsZxgCIAEoCRIvCgtjcmVhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPc2lnbl9zdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXRpcmVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGYWN0aXZlGAYgASgIEhEKCXB1Ymxpc2hlZBgHIAEoCCIYChZMaXN0U2lnbmluZ0tleXNSZXF1ZXN0IkYKF0xpc3RTaWduaW5nS2V5c1Jlc3BvbnNlEisKBGtleXMYASADKAsyHS50b2tlbnNtaXRoLnYxLlNpZ25pbmdLZXlJbmZvIhkKF1JvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0IkYKGFJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZRIqCgNrZXkYASABKAsyHS50b2tlbnNtaXRoLnYxLlNpZ25pbmdLZXlJbmZvKkUKBlNvdXJjZRIWChJTT1VSQ0VfVU5TUEVDSUZJRUQQABIRCg1TT1VSQ0VfQ09ORklHEAESEAoMU09VUkNFX1NUT1JFEAIytQ8KDEFkbWluU2VydmljZRJXCgxDcmVhdGVDbGllbnQSIi50b2tlbnNtaXRoLnYxLkNyZWF0ZUNsaWVudFJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLkNyZWF0ZUNsaWVudFJlc3BvbnNlEk4KCUdldENsaWVudBIfLnRva2Vuc21pdGgudjEuR2V0Q2xpZW50UmVxdWVzdBogLnRva2Vuc21pdGgudjEuR2V0Q2xpZW50UmVzcG9uc2USVAoLTGlzdENsaWVudHMSIS50b2tlbnNtaXRoLnYxLkxpc3RDbGllbnRzUmVxdWVzdBoiLnRva2Vuc21pdGgudjEuTGlzdENsaWVudHNSZXNwb25zZRJXCgxVcGRhdGVDbGllbnQSIi50b2tlbnNtaXRoLnYxLlVwZGF0ZUNsaWVudFJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLlVwZGF0ZUNsaWVudFJlc3BvbnNlEmkKElJvdGF0ZUNsaWVudFNlY3JldBIoLnRva2Vuc21pdGgudjEuUm90YXRlQ2xpZW50U2VjcmV0UmVxdWVzdBopLnRva2Vuc21pdGgudjEuUm90YXRlQ2xpZW50U2VjcmV0UmVzcG9uc2USVwoMRGVsZXRlQ2xpZW50EiIudG9rZW5zbWl0aC52MS5EZWxldGVDbGllbnRSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5EZWxldGVDbGllbnRSZXNwb25zZRJpChJSZXZva2VDbGllbnRUb2tlbnMSKC50b2tlbnNtaXRoLnYxLlJldm9rZUNsaWVudFRva2Vuc1JlcXVlc3QaKS50b2tlbnNtaXRoLnYxLlJldm9rZUNsaWVudFRva2Vuc1Jlc3BvbnNlElcKDENyZWF0ZUFwaUtleRIiLnRva2Vuc21pdGgudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBojLnRva2Vuc21pdGgudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USVAoLTGlzdEFwaUtleXMSIS50b2tlbnNtaXRoLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBoiLnRva2Vuc21pdGgudjEuTGlzdEFwaUtleXNSZXNwb25zZRJXCgxVcGRhdGVBcGlLZXkSIi50b2tlbnNtaXRoLnYxLlVwZGF0ZUFwaUtleVJlcXVlc3QaIy50b2tlbnNtaXRoLnYxLlVwZGF0ZUFwaUtleVJlc3BvbnNlElcKDERlbGV0ZUFwaUtleRIiLnRva2Vuc21pdGgudjEuRGVsZXRlQXBpS2V5UmVxdWVzdBojLnRva2Vuc21pdGgudjEuRGVsZXRlQXBpS2V5UmVzcG9uc2USYAoPTGlzdFNpZ25pbmdLZXlzEiUudG9rZW5zbWl0aC52MS5MaXN0U2lnbmluZ0tleXNSZXF1ZXN0GiYudG9rZW5zbWl0aC52MS5MaXN0U2lnbmluZ0tleXNSZXNwb25zZRJjChBSb3RhdGVTaWduaW5nS2V5EiYudG9rZW5zbWl0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBonLnRva2Vuc21pdGgudjEuUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEmwKE0NyZWF0ZVRydXN0ZWRJc3N1ZXISKS50b2tlbnNtaXRoLnYxLkNyZWF0ZVRydXN0ZWRJc3N1ZXJSZXF1ZXN0GioudG9rZW5zbWl0aC52MS5DcmVhdGVUcnVzdGVkSXNzdWVyUmVzcG9uc2USaQoSTGlzdFRydXN0ZWRJc3N1ZXJzEigudG9rZW5zbWl0aC52MS5MaXN0VHJ1c3RlZElzc3VlcnNSZXF1ZXN0GikudG9rZW5zbWl0aC52MS5MaXN0VHJ1c3RlZElzc3VlcnNSZXNwb25zZRJsChNEZWxldGVUcnVzdGVkSXNzdWVyEikudG9rZW5zbWl0aC52MS5EZWxldGVUcnVzdGVkSXNzdWVyUmVxdWVzdBoqLnRva2Vuc21pdGgudjEuRGVsZXRlVHJ1c3RlZElzc3VlclJlc3BvbnNlElcKDENyZWF0ZVRlbmFudBIiLnRva2Vuc21pdGgudjEuQ3JlYXRlVGVuYW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuQ3JlYXRlVGVuYW50UmVzcG9uc2USTgoJR2V0VGVuYW50Eh8udG9rZW5zbWl0aC52MS5HZXRUZW5hbnRSZXF1ZXN0GiAudG9rZW5zbWl0aC52MS5HZXRUZW5hbnRSZXNwb25zZRJUCgtMaXN0VGVuYW50cxIhLnRva2Vuc21pdGgudjEuTGlzdFRlbmFudHNSZXF1ZXN0GiIudG9rZW5zbWl0aC52MS5MaXN0VGVuYW50c1Jlc3BvbnNlElcKDFVwZGF0ZVRlbmFudBIiLnRva2Vuc21pdGgudjEuVXBkYXRlVGVuYW50UmVxdWVzdBojLnRva2Vuc21pdGgudjEuVXBkYXRlVGVuYW50UmVzcG9uc2USVwoMRGVsZXRlVGVuYW50EiIudG9rZW5zbWl0aC52MS5EZWxldGVUZW5hbnRSZXF1ZXN0GiMudG9rZW5zbWl0aC52MS5EZWxldGVUZW5hbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message tokensmith.v1.ClientInfo
@@ -958,6 +958,231 @@ export const DeleteTenantResponseSchema: GenMessage<DeleteTenantResponse> = /*@_
   messageDesc(file_tokensmith_v1_admin_service, 34);
 
 /**
+ * Which client an external subject acts as.
+ *
+ * @generated from message tokensmith.v1.SubjectMapping
+ */
+export type SubjectMapping = Message<"tokensmith.v1.SubjectMapping"> & {
+  /**
+   * The token's `sub`, exactly; or, ending in `*`, every `sub` starting with what precedes it (not a bare `*`).
+   *
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * A client of the tenant registered for federated_jwt.
+   *
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * Claims the token must carry with these values (string-valued; a config
+   * file may also ask for numbers and booleans), besides the subject.
+   *
+   * @generated from field: map<string, string> claims = 3;
+   */
+  claims: { [key: string]: string };
+};
+
+/**
+ * Describes the message tokensmith.v1.SubjectMapping.
+ * Use `create(SubjectMappingSchema)` to create a new message.
+ */
+export const SubjectMappingSchema: GenMessage<SubjectMapping> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 35);
+
+/**
+ * An external issuer whose JWTs Tokensmith accepts.
+ *
+ * @generated from message tokensmith.v1.TrustedIssuerInfo
+ */
+export type TrustedIssuerInfo = Message<"tokensmith.v1.TrustedIssuerInfo"> & {
+  /**
+   * The `iss` of its tokens, exactly.
+   *
+   * @generated from field: string issuer = 1;
+   */
+  issuer: string;
+
+  /**
+   * Its public keys as a JWK Set (JSON), or
+   *
+   * @generated from field: string jwks_json = 2;
+   */
+  jwksJson: string;
+
+  /**
+   * a URL they are fetched from (under the clientJwksUris policy): exactly one of the two.
+   *
+   * @generated from field: string jwks_uri = 3;
+   */
+  jwksUri: string;
+
+  /**
+   * Its tokens must name one of these in `aud`.
+   *
+   * @generated from field: repeated string audiences = 4;
+   */
+  audiences: string[];
+
+  /**
+   * Tried in order: the first whose subject and claims match decides.
+   *
+   * @generated from field: repeated tokensmith.v1.SubjectMapping subject_mappings = 5;
+   */
+  subjectMappings: SubjectMapping[];
+
+  /**
+   * @generated from field: tokensmith.v1.Source source = 6;
+   */
+  source: Source;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message tokensmith.v1.TrustedIssuerInfo.
+ * Use `create(TrustedIssuerInfoSchema)` to create a new message.
+ */
+export const TrustedIssuerInfoSchema: GenMessage<TrustedIssuerInfo> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 36);
+
+/**
+ * @generated from message tokensmith.v1.CreateTrustedIssuerRequest
+ */
+export type CreateTrustedIssuerRequest = Message<"tokensmith.v1.CreateTrustedIssuerRequest"> & {
+  /**
+   * @generated from field: string issuer = 1;
+   */
+  issuer: string;
+
+  /**
+   * @generated from field: string jwks_json = 2;
+   */
+  jwksJson: string;
+
+  /**
+   * @generated from field: string jwks_uri = 3;
+   */
+  jwksUri: string;
+
+  /**
+   * @generated from field: repeated string audiences = 4;
+   */
+  audiences: string[];
+
+  /**
+   * @generated from field: repeated tokensmith.v1.SubjectMapping subject_mappings = 5;
+   */
+  subjectMappings: SubjectMapping[];
+};
+
+/**
+ * Describes the message tokensmith.v1.CreateTrustedIssuerRequest.
+ * Use `create(CreateTrustedIssuerRequestSchema)` to create a new message.
+ */
+export const CreateTrustedIssuerRequestSchema: GenMessage<CreateTrustedIssuerRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 37);
+
+/**
+ * @generated from message tokensmith.v1.CreateTrustedIssuerResponse
+ */
+export type CreateTrustedIssuerResponse = Message<"tokensmith.v1.CreateTrustedIssuerResponse"> & {
+  /**
+   * @generated from field: tokensmith.v1.TrustedIssuerInfo trusted_issuer = 1;
+   */
+  trustedIssuer?: TrustedIssuerInfo | undefined;
+};
+
+/**
+ * Describes the message tokensmith.v1.CreateTrustedIssuerResponse.
+ * Use `create(CreateTrustedIssuerResponseSchema)` to create a new message.
+ */
+export const CreateTrustedIssuerResponseSchema: GenMessage<CreateTrustedIssuerResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 38);
+
+/**
+ * @generated from message tokensmith.v1.ListTrustedIssuersRequest
+ */
+export type ListTrustedIssuersRequest = Message<"tokensmith.v1.ListTrustedIssuersRequest"> & {
+  /**
+   * At most 500; 0 means 50.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.ListTrustedIssuersRequest.
+ * Use `create(ListTrustedIssuersRequestSchema)` to create a new message.
+ */
+export const ListTrustedIssuersRequestSchema: GenMessage<ListTrustedIssuersRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 39);
+
+/**
+ * @generated from message tokensmith.v1.ListTrustedIssuersResponse
+ */
+export type ListTrustedIssuersResponse = Message<"tokensmith.v1.ListTrustedIssuersResponse"> & {
+  /**
+   * @generated from field: repeated tokensmith.v1.TrustedIssuerInfo trusted_issuers = 1;
+   */
+  trustedIssuers: TrustedIssuerInfo[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.ListTrustedIssuersResponse.
+ * Use `create(ListTrustedIssuersResponseSchema)` to create a new message.
+ */
+export const ListTrustedIssuersResponseSchema: GenMessage<ListTrustedIssuersResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 40);
+
+/**
+ * @generated from message tokensmith.v1.DeleteTrustedIssuerRequest
+ */
+export type DeleteTrustedIssuerRequest = Message<"tokensmith.v1.DeleteTrustedIssuerRequest"> & {
+  /**
+   * @generated from field: string issuer = 1;
+   */
+  issuer: string;
+};
+
+/**
+ * Describes the message tokensmith.v1.DeleteTrustedIssuerRequest.
+ * Use `create(DeleteTrustedIssuerRequestSchema)` to create a new message.
+ */
+export const DeleteTrustedIssuerRequestSchema: GenMessage<DeleteTrustedIssuerRequest> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 41);
+
+/**
+ * @generated from message tokensmith.v1.DeleteTrustedIssuerResponse
+ */
+export type DeleteTrustedIssuerResponse = Message<"tokensmith.v1.DeleteTrustedIssuerResponse"> & {
+};
+
+/**
+ * Describes the message tokensmith.v1.DeleteTrustedIssuerResponse.
+ * Use `create(DeleteTrustedIssuerResponseSchema)` to create a new message.
+ */
+export const DeleteTrustedIssuerResponseSchema: GenMessage<DeleteTrustedIssuerResponse> = /*@__PURE__*/
+  messageDesc(file_tokensmith_v1_admin_service, 42);
+
+/**
  * @generated from message tokensmith.v1.SigningKeyInfo
  */
 export type SigningKeyInfo = Message<"tokensmith.v1.SigningKeyInfo"> & {
@@ -1006,7 +1231,7 @@ export type SigningKeyInfo = Message<"tokensmith.v1.SigningKeyInfo"> & {
  * Use `create(SigningKeyInfoSchema)` to create a new message.
  */
 export const SigningKeyInfoSchema: GenMessage<SigningKeyInfo> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 35);
+  messageDesc(file_tokensmith_v1_admin_service, 43);
 
 /**
  * @generated from message tokensmith.v1.ListSigningKeysRequest
@@ -1019,7 +1244,7 @@ export type ListSigningKeysRequest = Message<"tokensmith.v1.ListSigningKeysReque
  * Use `create(ListSigningKeysRequestSchema)` to create a new message.
  */
 export const ListSigningKeysRequestSchema: GenMessage<ListSigningKeysRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 36);
+  messageDesc(file_tokensmith_v1_admin_service, 44);
 
 /**
  * @generated from message tokensmith.v1.ListSigningKeysResponse
@@ -1036,7 +1261,7 @@ export type ListSigningKeysResponse = Message<"tokensmith.v1.ListSigningKeysResp
  * Use `create(ListSigningKeysResponseSchema)` to create a new message.
  */
 export const ListSigningKeysResponseSchema: GenMessage<ListSigningKeysResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 37);
+  messageDesc(file_tokensmith_v1_admin_service, 45);
 
 /**
  * @generated from message tokensmith.v1.RotateSigningKeyRequest
@@ -1049,7 +1274,7 @@ export type RotateSigningKeyRequest = Message<"tokensmith.v1.RotateSigningKeyReq
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 38);
+  messageDesc(file_tokensmith_v1_admin_service, 46);
 
 /**
  * @generated from message tokensmith.v1.RotateSigningKeyResponse
@@ -1066,7 +1291,7 @@ export type RotateSigningKeyResponse = Message<"tokensmith.v1.RotateSigningKeyRe
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tokensmith_v1_admin_service, 39);
+  messageDesc(file_tokensmith_v1_admin_service, 47);
 
 /**
  * Where a client, API key or tenant is defined.
@@ -1239,6 +1464,43 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RotateSigningKeyRequestSchema;
     output: typeof RotateSigningKeyResponseSchema;
+  },
+  /**
+   * Trusts an external issuer of the call's tenant (workload identity
+   * federation): its JWTs authenticate the federated_jwt clients its subjects
+   * map to, and serve as token exchange subject tokens. Validated as the
+   * config's trustedIssuers (InvalidArgument); AlreadyExists for an issuer
+   * already trusted (stored, or declared in the config file). Every instance
+   * applies it within one change-feed poll.
+   *
+   * @generated from rpc tokensmith.v1.AdminService.CreateTrustedIssuer
+   */
+  createTrustedIssuer: {
+    methodKind: "unary";
+    input: typeof CreateTrustedIssuerRequestSchema;
+    output: typeof CreateTrustedIssuerResponseSchema;
+  },
+  /**
+   * The config-declared issuers (source SOURCE_CONFIG) and the stored ones, by issuer.
+   *
+   * @generated from rpc tokensmith.v1.AdminService.ListTrustedIssuers
+   */
+  listTrustedIssuers: {
+    methodKind: "unary";
+    input: typeof ListTrustedIssuersRequestSchema;
+    output: typeof ListTrustedIssuersResponseSchema;
+  },
+  /**
+   * Stops trusting a stored issuer: its tokens are refused on this instance
+   * at once, on every other within one change-feed poll. FailedPrecondition
+   * for a config-declared one; NotFound for an unknown one.
+   *
+   * @generated from rpc tokensmith.v1.AdminService.DeleteTrustedIssuer
+   */
+  deleteTrustedIssuer: {
+    methodKind: "unary";
+    input: typeof DeleteTrustedIssuerRequestSchema;
+    output: typeof DeleteTrustedIssuerResponseSchema;
   },
   /**
    * Creates a tenant, with its own issuer `<issuer>/t/<id>`, key ring, clients

@@ -1,14 +1,16 @@
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Source } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { AdminService, Source } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
 import type { ConfigInput } from "../../src/config.js";
 import { ManualClock } from "../../src/domain/clock.js";
 import { redisBackend } from "../support/backends.js";
-import { ADMIN_SCOPE, BACKENDS, decodeJwt, startAdminServer, useAdminServer, type AdminTestServer } from "../support/admin.js";
+import { ADMIN_SCOPE, BACKENDS, bearer, decodeJwt, startAdminServer, useAdminServer, type AdminTestServer } from "../support/admin.js";
 import { assertionForm, generateClientKey, postForm, signAssertion, type ClientKey, type HttpResult } from "../support/oauth.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
-import { testClient } from "../support/tokensmith.js";
+import { basic, testClient } from "../support/tokensmith.js";
 
 /**
  * Issue 20, item 3: AdminService manages a tenant's trusted external issuers
@@ -17,6 +19,8 @@ import { testClient } from "../support/tokensmith.js";
  * once here and, after one feed poll, on every other instance.
  */
 
+const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
 const DECLARED = "https://declared.example";
 const CI = "https://ci.example";
 const SUBJECT = "repo:org/app:ref:refs/heads/main";
@@ -117,6 +121,19 @@ describe.each(BACKENDS)("AdminService trusted issuers on %s", (_name, makeBacken
     await t().admin.deleteTrustedIssuer({ issuer: "https://uri.example" });
   });
 
+  it("a stored issuer's token is a token exchange's subject_token while it is trusted", async () => {
+    const { clientSecret } = await t().admin.createClient({ id: "exchanger", scopes: ["deploy:production"], grantTypes: ["client_credentials", EXCHANGE] });
+    const exchange = async () =>
+      postForm(`${t().server.url}/oauth2/token`, { grant_type: EXCHANGE, subject_token: await ciToken(t()), subject_token_type: JWT_TOKEN_TYPE }, basic("exchanger", clientSecret));
+    expect((await exchange()).status).toBe(400);
+    await t().admin.createTrustedIssuer(ciRequest());
+    const result = await exchange();
+    expect(result.status, result.text).toBe(200);
+    expect(decodeJwt((result.json as { access_token: string }).access_token).payload).toMatchObject({ sub: SUBJECT, client_id: "exchanger" });
+    await t().admin.deleteTrustedIssuer({ issuer: CI });
+    expect(await exchange()).toMatchObject({ status: 400, json: { error: "invalid_grant" } });
+  });
+
   it("needs tokensmith:admin", async () => {
     await expectRpcError(t().rawAdmin.listTrustedIssuers({}), Code.Unauthenticated, "invalid_client");
     await expectRpcError(t().rawAdmin.createTrustedIssuer(ciRequest()), Code.Unauthenticated, "invalid_client");
@@ -156,5 +173,30 @@ describe("trusted issuers across two instances on one Redis", () => {
     refused(await clientCredentials(a, await ciToken(a)));
     await caughtUp(b);
     refused(await clientCredentials(b, await ciToken(b)));
+  });
+});
+
+describe.each(BACKENDS)("trusted issuers of a tenant created over the AdminService on %s", (_name, makeBackend) => {
+  const platform = testClient("platform", ["tokensmith:tenants"]);
+  const t = useAdminServer(makeBackend, { admin, clients: [platform], config });
+  const at = (tenant?: string) => createGrpcTransport({ baseUrl: tenant === undefined ? t().server.url : `${t().server.url.replace(/\/$/, "")}/t/${tenant}` });
+  const tokenOf = async (tenant: string | undefined, client: { id: string; secret: string }, scopes: string[]) =>
+    (await createClient(TokenService, at(tenant)).issueClientToken({ scopes }, { headers: basic(client.id, client.secret) })).accessToken;
+
+  it("an issuer created in a tenant is that tenant's: its token authenticates the tenant's mapped client at /t/<tenant>, not the default tenant's", async () => {
+    const asPlatform = { headers: bearer(await tokenOf(undefined, platform, ["tokensmith:tenants"])) };
+    const { adminClientSecret } = await createClient(AdminService, at()).createTenant({ id: "acme", adminClientId: "acme-admin" }, asPlatform);
+    const acme = createClient(AdminService, at("acme"));
+    const asAcme = { headers: bearer(await tokenOf("acme", { id: "acme-admin", secret: adminClientSecret }, [ADMIN_SCOPE])) };
+    await acme.createClient({ id: "deployer", tokenEndpointAuthMethods: ["federated_jwt"], scopes: ["deploy:production"] }, asAcme);
+    await t().admin.createClient({ id: "deployer", tokenEndpointAuthMethods: ["federated_jwt"], scopes: ["deploy:production"] });
+    await acme.createTrustedIssuer(ciRequest(), asAcme);
+
+    expect((await acme.listTrustedIssuers({}, asAcme)).trustedIssuers.map((info) => info.issuer)).toEqual([CI]);
+    expect((await t().admin.listTrustedIssuers({})).trustedIssuers.map((info) => info.issuer)).toEqual([DECLARED]);
+    const inAcme = await postForm(`${t().server.url.replace(/\/$/, "")}/t/acme/oauth2/token`, { grant_type: "client_credentials", ...assertionForm(await ciToken(t())) });
+    expect(inAcme.status, inAcme.text).toBe(200);
+    expect(decodeJwt((inAcme.json as { access_token: string }).access_token).payload).toMatchObject({ client_id: "deployer", iss: `${t().server.url.replace(/\/$/, "")}/t/acme` });
+    refused(await clientCredentials(t(), await ciToken(t())));
   });
 });

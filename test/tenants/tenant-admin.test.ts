@@ -71,6 +71,10 @@ describe.each(BACKENDS)("tenant administration on %s", (_name, makeBackend) => {
   /** Creates a tenant with an admin client; resolves that admin's credentials. */
   async function createTenant(id: string, fields: { defaultTokenLifetimeSeconds?: bigint; maxTokenLifetimeSeconds?: bigint; corsAllowedOrigins?: string[] } = {}) {
     const created = await platformAdmin.createTenant({ id, adminClientId: `${id}-admin`, ...fields }, await asPlatform());
+    // Once this instance's follower has read the creation's tenant_changed, which drops whatever it loaded of the
+    // tenant meanwhile (ending its watch streams): a verifier started before that would be reconnecting later.
+    const { follower, feed } = t.server.domain;
+    await follower.waitFor((await feed.end())!);
     return { id: created.adminClient!.id, secret: created.adminClientSecret };
   }
 

@@ -55,6 +55,8 @@ describe("tenants on two instances sharing one Redis", () => {
   /** A tenant created on A with an admin, a service client and a reader, all of them used on `b` (so it has the tenant loaded and their records cached). */
   async function tenantInUseOnB(id: string, onB = b) {
     const created = await a.admin.createTenant({ id, adminClientId: `${id}-admin` }, await platformHeaders());
+    // B first reads the creation's tenant_changed, which would drop a domain it loaded before (ending its watch streams).
+    await onB.server.domain.follower.waitFor((await onB.server.domain.feed.end())!);
     const adminCredentials = basic(`${id}-admin`, created.adminClientSecret);
     const tokensOnB = createClient(TokenService, at(onB, id));
     const adminToken = (await tokensOnB.issueClientToken({ scopes: [ADMIN_SCOPE] }, { headers: adminCredentials })).accessToken;

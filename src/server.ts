@@ -17,7 +17,7 @@ import { issuerOf, type Config } from "./config.js";
 import { corsHandler, type CorsHandler } from "./http/cors.js";
 import type { Metrics } from "./observability/metrics.js";
 import { clientAddressResolver, type ClientAddressResolver } from "./http/client-address.js";
-import { httpRoutes } from "./http/http-routes.js";
+import { httpRoutes, isDocument, isHttpRoute } from "./http/http-routes.js";
 import { sendJson } from "./http/json-response.js";
 import { listenOnePort, type NodeRequestListener } from "./one-port.js";
 import { errorMappingInterceptor } from "./rpc/error-mapping.js";
@@ -213,10 +213,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSig
   }
 }
 
-const HTTP_ROUTE = /^\/(oauth2\/(token|introspect|revoke)|\.well-known\/(jwks\.json|oauth-authorization-server))(\?|$)/;
-const DOCUMENT = /^\/\.well-known\/(jwks\.json|oauth-authorization-server)(\?|$)/;
-const isHttpRoute = (req: NodeRequest) => HTTP_ROUTE.test(req.url ?? "/");
-const isDocument = (req: NodeRequest) => DOCUMENT.test(req.url ?? "/");
+
 
 /**
  * At start-up the store may still be connecting: wait a bounded time, then

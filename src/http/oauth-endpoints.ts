@@ -97,8 +97,11 @@ function introspectionBody(result: Introspection): Record<string, unknown> {
 
 type Endpoint = (req: NodeRequest, res: NodeResponse, form: FormParameters) => Promise<void>;
 
+/** The paths of the OAuth 2.0 endpoints (each tenant's under its /t/<tenant> prefix). */
+export const OAUTH_ENDPOINT_PATHS = ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"] as const;
+
 /** The OAuth 2.0 endpoints: the same domain as the RPCs, translated to forms and JSON. */
-export function oauthEndpoints(domain: Domain, { peerOf }: CallEdge): Record<string, Endpoint> {
+export function oauthEndpoints(domain: Domain, { peerOf }: CallEdge): Record<(typeof OAUTH_ENDPOINT_PATHS)[number], Endpoint> {
   return {
     "/oauth2/token": async (req, res, form) => {
       const grantType = form.get("grant_type");

@@ -11,7 +11,7 @@ export interface GuardOptions {
 export const verifiedClaimsKey = createContextKey<VerifiedClaims | undefined>(undefined, { description: "tokensmith verified claims" });
 
 type Outcome =
-  | { ok: true; claims: VerifiedClaims }
+  | { ok: true; token: string; claims: VerifiedClaims }
   | { ok: false; status: 400 | 401 | 403 | 503; error?: "invalid_request" | "invalid_token" | "insufficient_scope" | "temporarily_unavailable"; description: string };
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -21,7 +21,8 @@ async function decide(verifier: Verifier, authorization: string | undefined, sco
   if (authorization === undefined || authorization === "") return { ok: false, status: 401, description: "a Bearer access token is required" };
   const match = BEARER.exec(authorization);
   if (match === null) return { ok: false, status: 400, error: "invalid_request", description: "the Authorization header is not `Bearer <token>`" };
-  const result = await verifier.verify(match[1]!);
+  const token = match[1]!;
+  const result = await verifier.verify(token);
   if (!result.active) {
     if (result.reason === "stale") {
       return { ok: false, status: 503, error: "temporarily_unavailable", description: "revocations cannot be checked right now: retry shortly" };
@@ -31,7 +32,7 @@ async function decide(verifier: Verifier, authorization: string | undefined, sco
   const held = new Set(result.claims.scope.split(" "));
   const missing = scopes.filter((scope) => !held.has(scope));
   if (missing.length > 0) return { ok: false, status: 403, error: "insufficient_scope", description: `the token lacks the scope ${missing.join(" ")}` };
-  return { ok: true, claims: result.claims };
+  return { ok: true, token, claims: result.claims };
 }
 
 function describe(reason: InactiveReason): string {
@@ -82,8 +83,7 @@ export function verifierMiddleware(verifier: Verifier, options: GuardOptions = {
       return false;
     }
     if (outcome.ok) {
-      const token = BEARER.exec(request.headers.authorization!)![1]!;
-      (request as AuthenticatedRequest).auth = { token, claims: outcome.claims };
+      (request as AuthenticatedRequest).auth = { token: outcome.token, claims: outcome.claims };
       next?.();
       return true;
     }

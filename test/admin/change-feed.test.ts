@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { FeedEvent } from "../../src/domain/change-feed.js";
 import { startKeyMaintenance } from "../../src/keys/key-maintenance.js";
 import { storeKeys } from "../../src/store/store.js";
+import { withBrokenFeed as brokenFeed } from "../support/broken-feed.js";
 import { redisBackend } from "../support/backends.js";
 import { ADMIN_SCOPE, ADMIN_TEST_CONFIG, BACKENDS, startAdminServer, useAdminServer, type AdminTestServer } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
@@ -114,30 +115,21 @@ describe.each(BACKENDS)("the change feed of AdminService changes on %s", (_name,
 describe("AdminService when the feed cannot be written (a real Redis refusing the feed's XADD)", () => {
   const backend = redisBackend();
   let t: AdminTestServer;
-  let feedKey: string;
+  let keyPrefix: string;
 
   beforeAll(async () => {
     await backend.start();
     const config = backend.serverOptions().config;
     t = await startAdminServer(backend, { admin, sharedConfig: config });
-    const store = config.store as { keyPrefix: string };
-    feedKey = `${store.keyPrefix}${storeKeys.feed()}`;
+    keyPrefix = (config.store as { keyPrefix: string }).keyPrefix;
   });
   afterAll(async () => {
     await t?.close();
     await backend.stop();
   });
 
-  /** Runs `body` while the feed key holds a string, so XADD fails with WRONGTYPE and everything else works. */
-  async function withBrokenFeed(body: () => Promise<void>): Promise<void> {
-    await backend.redis().command(["DEL", feedKey]);
-    await backend.redis().command(["SET", feedKey, "not a stream"]);
-    try {
-      await body();
-    } finally {
-      await backend.redis().command(["DEL", feedKey]);
-    }
-  }
+  /** Runs `body` while XADD to the feed fails with WRONGTYPE and everything else works. */
+  const withBrokenFeed = (body: () => Promise<void>) => brokenFeed(backend.redis(), keyPrefix, body);
 
   it("DeleteClient answers Unavailable before deleting anything (its cut-off comes first), so a retry completes it", async () => {
     const { clientSecret } = await t.admin.createClient({ id: "broken-feed-delete", scopes: ["a:read"] });

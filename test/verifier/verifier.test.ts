@@ -1,9 +1,9 @@
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createVerifier, type Verifier, type VerifierOptions, type VerifyResult } from "../../src/verifier/index.js";
-import { storeKeys } from "../../src/store/store.js";
 import { ADMIN_SCOPE, BACKENDS, decodeJwt, startAdminServer, type AdminTestServer } from "../support/admin.js";
 import { redisBackend } from "../support/backends.js";
+import { withBrokenFeed as brokenFeed } from "../support/broken-feed.js";
 import { eventually } from "../support/eventually.js";
 import { basic, testClient } from "../support/tokensmith.js";
 
@@ -202,30 +202,20 @@ describe.each(BACKENDS)("tokensmith/verifier on %s", (_name, makeBackend) => {
 describe("tokensmith/verifier while the feed cannot be read (Redis)", () => {
   const backend = redisBackend();
   let t: AdminTestServer;
-  let feedKey: string;
+  let keyPrefix: string;
   beforeAll(async () => {
     await backend.start();
     const config = backend.serverOptions().config;
     t = await startAdminServer(backend, { admin, clients: [resourceServer, holder], sharedConfig: config, config: { watchHeartbeatSeconds: 0.1 } });
-    feedKey = `${(config.store as { keyPrefix: string }).keyPrefix}${storeKeys.feed()}`;
+    keyPrefix = (config.store as { keyPrefix: string }).keyPrefix;
   });
   afterAll(async () => {
     await t?.close();
     await backend.stop();
   });
 
-  /** Runs `body` while the feed key holds a string: reads of the feed fail (WRONGTYPE), everything else works. */
-  async function withBrokenFeed(body: () => Promise<void>): Promise<void> {
-    const saved = await backend.redis().command(["DUMP", feedKey]);
-    await backend.redis().command(["DEL", feedKey]);
-    await backend.redis().command(["SET", feedKey, "not a stream"]);
-    try {
-      await body();
-    } finally {
-      await backend.redis().command(["DEL", feedKey]);
-      if (saved !== null) await backend.redis().command(["RESTORE", feedKey, "0", saved as string]);
-    }
-  }
+  /** Runs `body` while reads of the feed fail (WRONGTYPE) and everything else works. */
+  const withBrokenFeed = (body: () => Promise<void>) => brokenFeed(backend.redis(), keyPrefix, body, { restore: true });
 
   const tokenOf = async () => (await t.tokens.issueClientToken({ audience: ["orders"] }, { headers: basic(holder.id, holder.secret) })).accessToken;
 

@@ -240,6 +240,7 @@ async function main(argv: string[]): Promise<void> {
       if (rest[0] === "new") return secretNew(rest.slice(1));
       return fail(`unknown secret command "${rest[0] ?? ""}"\n${USAGE}`);
     case undefined:
+      return fail(`no command given\n${USAGE}`);
     case "help":
     case "--help":
     case "-h":

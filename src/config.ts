@@ -402,6 +402,23 @@ function envInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
 }
 
 /**
+ * An admin client declared by the environment (an env file, as Keycloak's bootstrap admin client):
+ * TOKENSMITH_ADMIN_CLIENT_ID and TOKENSMITH_ADMIN_CLIENT_SECRET_HASH, both or neither; a config
+ * client allowed tokensmith:admin only. The hash, never the secret, so the environment holds no secret.
+ */
+function adminClientFromEnv(env: NodeJS.ProcessEnv): { id: string; secretHashes: string[]; scopes: string[] } | undefined {
+  const id = env.TOKENSMITH_ADMIN_CLIENT_ID || undefined;
+  const hash = env.TOKENSMITH_ADMIN_CLIENT_SECRET_HASH || undefined;
+  if (id === undefined && hash === undefined) return undefined;
+  const missing = id === undefined ? "TOKENSMITH_ADMIN_CLIENT_ID" : hash === undefined ? "TOKENSMITH_ADMIN_CLIENT_SECRET_HASH" : undefined;
+  if (missing !== undefined) throw new ConfigError(`invalid environment:\n  ${missing} is not set: an admin client needs TOKENSMITH_ADMIN_CLIENT_ID and TOKENSMITH_ADMIN_CLIENT_SECRET_HASH`);
+  if (!isSecretHash(hash!)) {
+    throw new ConfigError("invalid environment:\n  TOKENSMITH_ADMIN_CLIENT_SECRET_HASH: must be a hash printed by `tokensmith secret new` (sha256$...), never the secret itself");
+  }
+  return { id: id!, secretHashes: [hash!], scopes: [ADMIN_SCOPE] };
+}
+
+/**
  * Configuration = the optional file (TOKENSMITH_CONFIG or --config; YAML or
  * JSON), then environment variables on top, validated once at start-up.
  */
@@ -446,6 +463,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = en
     const fileStore = (merged.store ?? {}) as Record<string, unknown>;
     merged.store = { ...(fileStore.type === "redis" ? fileStore : {}), type: "redis", url: env.REDIS_URL };
   }
+  const adminClient = adminClientFromEnv(env);
+  if (adminClient !== undefined) merged.clients = [...((merged.clients as unknown[] | undefined) ?? []), adminClient];
   return parseConfig(merged, configPath ? `configuration (${configPath} and environment)` : "configuration (environment)");
 }
 

@@ -9,7 +9,9 @@ import { SERVER_NODE_FLAGS } from "../../bench/lib/server.js";
 import { loadConfig } from "../../src/config.js";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import { ADMIN_SCOPE } from "../../src/domain/scopes.js";
+import { KeyEncryption } from "../../src/keys/key-encryption.js";
 import { TARGET_NODE_MAJOR } from "../../src/runtime-support.js";
+import { storeKeys } from "../../src/store/store.js";
 import { killCliProcesses, repoRoot, runCli, withCli } from "../support/cli-process.js";
 import { eventually } from "../support/eventually.js";
 import { postForm } from "../support/oauth.js";
@@ -387,6 +389,14 @@ describe("what the image runs, run here: its ENTRYPOINT and CMD with its environ
         });
         expect((await list.exited).code, list.stderr()).toBe(0);
         expect(list.stdout()).toContain(envExample.TOKENSMITH_ADMIN_CLIENT_ID);
+
+        // The key-encryption key of the env file encrypts the signing keys in Redis (default key prefix).
+        const stored = await redis.command(["GET", `tokensmith:${storeKeys.signingKeys()}`]);
+        expect(typeof stored).toBe("string");
+        const envelope = JSON.parse(stored as string) as { encrypted?: string };
+        expect(Object.keys(envelope)).toEqual(["encrypted"]);
+        const ring = JSON.parse(KeyEncryption.fromEnvironmentValue(env.TOKENSMITH_KEY_ENCRYPTION_KEY).decrypt(envelope.encrypted!, "tokensmith signing key ring")) as { keys: unknown[] };
+        expect(ring.keys.length).toBeGreaterThan(0);
 
         run.child.kill("SIGTERM");
         expect((await run.exited).code).toBe(0);

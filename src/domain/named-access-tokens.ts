@@ -1,0 +1,103 @@
+import type { Store } from "../store/store.js";
+import { storeKeys } from "../store/store.js";
+import type { Clock } from "./clock.js";
+
+/** The record of a named access token (CreateAccessToken): never the token itself. */
+export interface NamedAccessToken {
+  /** The token's `jti`. */
+  id: string;
+  name: string;
+  clientId: string;
+  scopes: string[];
+  audiences: string[];
+  /** The token's issue instant, ms. */
+  createdAt: number;
+  /** The token's `exp`, in ms. */
+  expiresAt: number;
+  /** The client id of the administrator who created it. */
+  createdBy: string;
+}
+
+/**
+ * The records of a tenant's named access tokens, kept only while their
+ * tokens live: a hash of records by id, and a hash of ids by client and name
+ * (HSETNX keeps names unique among a client's live tokens), both in one
+ * Cluster slot. Expired records are pruned whenever the records are read in
+ * full (every create and every list), so the hashes hold the live tokens and
+ * those expired since the last such read, not history. Expiry is judged by
+ * the domain's clock, as the token's own `exp` is.
+ */
+export class NamedAccessTokens {
+  constructor(private readonly deps: { store: Store; clock: Clock }) {}
+
+  /**
+   * Stores the record; resolves false, storing nothing, when a live named
+   * token of the same client already has the name. A name left behind by a
+   * token that has expired or was revoked is taken over.
+   */
+  async add(record: NamedAccessToken): Promise<boolean> {
+    await this.live();
+    const names = storeKeys.accessTokenNames();
+    const field = nameField(record.clientId, record.name);
+    if (!(await this.deps.store.hashSet(names, field, record.id, { onlyIfAbsent: true }))) {
+      const holder = await this.deps.store.hashGet(names, field);
+      if (holder !== null && (await this.find(holder)) !== undefined) return false;
+      await this.deps.store.hashDelete(names, field);
+      // Of concurrent creators taking over a stale name, HSETNX lets one win.
+      if (!(await this.deps.store.hashSet(names, field, record.id, { onlyIfAbsent: true }))) return false;
+    }
+    await this.deps.store.hashSet(storeKeys.accessTokens(), record.id, JSON.stringify(record));
+    return true;
+  }
+
+  /** The live record with this id, or undefined (unknown, revoked, or expired: then pruned). */
+  async find(id: string): Promise<NamedAccessToken | undefined> {
+    if (id === "") return undefined;
+    const record = parseRecord(id, await this.deps.store.hashGet(storeKeys.accessTokens(), id));
+    if (record === undefined) return undefined;
+    if (record.expiresAt > this.deps.clock.now()) return record;
+    await this.remove(record);
+    return undefined;
+  }
+
+  /** Every live record, pruning the expired ones. */
+  async live(): Promise<NamedAccessToken[]> {
+    const now = this.deps.clock.now();
+    const live: NamedAccessToken[] = [];
+    const dead: NamedAccessToken[] = [];
+    for (const [id, raw] of await this.deps.store.hashEntries(storeKeys.accessTokens())) {
+      const record = parseRecord(id, raw);
+      if (record === undefined) await this.deps.store.hashDelete(storeKeys.accessTokens(), id);
+      else (record.expiresAt > now ? live : dead).push(record);
+    }
+    await Promise.all(dead.map((record) => this.remove(record)));
+    return live;
+  }
+
+  /** Drops the record and frees its name (unless a newer token of the client holds it). */
+  async remove(record: NamedAccessToken): Promise<void> {
+    const names = storeKeys.accessTokenNames();
+    const field = nameField(record.clientId, record.name);
+    await this.deps.store.hashDelete(storeKeys.accessTokens(), record.id);
+    if ((await this.deps.store.hashGet(names, field)) === record.id) await this.deps.store.hashDelete(names, field);
+  }
+
+  /** Drops the records of a deleted client's tokens (the tokens themselves die with the client). */
+  async removeClient(clientId: string): Promise<void> {
+    const records = (await this.live()).filter((record) => record.clientId === clientId);
+    await Promise.all(records.map((record) => this.remove(record)));
+  }
+}
+
+/** A name has no control characters (CreateAccessToken checks), so a newline separates it from the client id. */
+const nameField = (clientId: string, name: string) => `${clientId}\n${name}`;
+
+function parseRecord(id: string, raw: string | null): NamedAccessToken | undefined {
+  if (raw === null) return undefined;
+  try {
+    const record = JSON.parse(raw) as NamedAccessToken;
+    return record.id === id && typeof record.expiresAt === "number" ? record : undefined;
+  } catch {
+    return undefined;
+  }
+}

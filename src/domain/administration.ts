@@ -359,11 +359,12 @@ export class Administration {
   }
 
   /** Revoked as Revoke does (the revocation list and its feed entry): inactive on every instance and verifier. */
-  async revokeAccessToken(id: string): Promise<void> {
+  async revokeAccessToken(id: string): Promise<NamedAccessToken> {
     const record = await this.deps.namedTokens.find(id);
     if (record === undefined) throw notFound(`access token "${id.slice(0, 64)}"`);
     await this.deps.revocations.revoke(record.id, Math.floor(record.expiresAt / 1000));
     await this.deps.namedTokens.remove(record);
+    return record;
   }
 
   // --- API keys ------------------------------------------------------------

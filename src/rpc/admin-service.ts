@@ -109,10 +109,7 @@ export function adminService(
       const page = await admin.listAccessTokens(request.clientId, request.pageSize, request.pageToken);
       return { accessTokens: page.items.map(accessTokenInfo), nextPageToken: page.nextPageToken };
     }),
-    revokeAccessToken: guarded(async (request, admin) => {
-      await admin.revokeAccessToken(request.id);
-      return {};
-    }),
+    revokeAccessToken: guarded(async (request, admin) => ({ accessToken: accessTokenInfo(await admin.revokeAccessToken(request.id)) })),
     createTenant: platformGuarded(async (request, tenants) => {
       const created = await tenants.createTenant({ id: request.id, adminClientId: request.adminClientId, ...tenantChanges(request) });
       return {

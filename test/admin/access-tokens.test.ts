@@ -94,7 +94,8 @@ describe.each(BACKENDS)("AdminService named access tokens on %s", (_name, makeBa
     const created = await t.admin.createAccessToken({ clientId: "revokee", name: "leaked" });
     const other = await t.admin.createAccessToken({ clientId: "revokee", name: "kept" });
     const before = await t.server.domain.feed.end();
-    await t.admin.revokeAccessToken({ id: created.accessToken!.id });
+    const revoked = await t.admin.revokeAccessToken({ id: created.accessToken!.id });
+    expect(revoked.accessToken).toEqual(created.accessToken);
     expect((await introspect(created.token)).active).toBe(false);
     expect((await introspect(other.token)).active).toBe(true);
     const exp = Math.floor(timestampMs(created.accessToken!.expireTime!) / 1000);

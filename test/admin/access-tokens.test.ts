@@ -1,11 +1,16 @@
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import type { ConfigInput } from "../../src/config.js";
+import { ManualClock } from "../../src/domain/clock.js";
 import { hashSecret } from "../../src/domain/secret-format.js";
+import { createVerifier } from "../../src/verifier/index.js";
 import { storeKeys } from "../../src/store/store.js";
-import { ADMIN_SCOPE, ADMIN_TEST_CONFIG, BACKENDS, bearer, decodeJwt, useAdminServer, type AdminTestServer } from "../support/admin.js";
+import { ADMIN_SCOPE, ADMIN_TEST_CONFIG, BACKENDS, bearer, decodeJwt, startAdminServer, useAdminServer, type AdminTestServer } from "../support/admin.js";
+import { redisBackend } from "../support/backends.js";
+import { eventually } from "../support/eventually.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, testClient, tokenClient, type TestClient } from "../support/tokensmith.js";
 
@@ -212,5 +217,43 @@ describe.each(BACKENDS)("AdminService named access tokens on %s", (_name, makeBa
     await expectRpcError(t.admin.revokeAccessToken({ id: theirs.accessToken!.id }), Code.NotFound, "invalid_request");
     await tenantAdmin.revokeAccessToken({ id: theirs.accessToken!.id }, { headers });
     expect((await tenantAdmin.listAccessTokens({}, { headers })).accessTokens).toEqual([]);
+  });
+});
+
+describe("named access tokens across two instances on one Redis, and at a verifier", () => {
+  const backend = redisBackend();
+  let a: AdminTestServer;
+  let b: AdminTestServer;
+  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
+
+  beforeAll(async () => {
+    await backend.start();
+    const shared: Partial<ConfigInput> = { ...backend.serverOptions().config, issuer: "http://tokensmith.test" };
+    const options = { admin, clients: [resourceServer], sharedConfig: shared, clock, protocol: "connect" as const };
+    a = await startAdminServer(backend, options);
+    b = await startAdminServer(backend, options);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await backend.stop();
+  });
+
+  it("created on A, listed on B; revoked on B, inactive on A and refused by a verifier following A", async () => {
+    await a.admin.createClient({ id: "partner", scopes: ["orders:read"], audiences: ["orders"] });
+    const created = await a.admin.createAccessToken({ clientId: "partner", name: "partner feed" });
+    expect((await b.admin.listAccessTokens({ clientId: "partner" })).accessTokens.map((info) => info.id)).toEqual([created.accessToken!.id]);
+
+    const verifier = createVerifier({ baseUrl: a.server.url, issuer: "http://tokensmith.test", audience: "orders", clientId: resourceServer.id, clientSecret: resourceServer.secret });
+    try {
+      await verifier.ready();
+      expect(await verifier.verify(created.token)).toMatchObject({ active: true });
+      await b.admin.revokeAccessToken({ id: created.accessToken!.id });
+      const introspectOnA = await a.tokens.introspect({ token: created.token }, { headers: basic(resourceServer.id, resourceServer.secret) });
+      expect(introspectOnA.active).toBe(false);
+      await eventually(async () => (await verifier.verify(created.token)).active === false);
+      expect((await a.admin.listAccessTokens({ clientId: "partner" })).accessTokens).toEqual([]);
+    } finally {
+      await verifier.close();
+    }
   });
 });

@@ -1,15 +1,12 @@
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
-import type { ConfigInput } from "../../src/config.js";
-import { ManualClock } from "../../src/domain/clock.js";
 import { hashSecret } from "../../src/domain/secret-format.js";
 import { createVerifier } from "../../src/verifier/index.js";
 import { storeKeys } from "../../src/store/store.js";
-import { ADMIN_SCOPE, ADMIN_TEST_CONFIG, BACKENDS, bearer, decodeJwt, startAdminServer, useAdminServer, type AdminTestServer } from "../support/admin.js";
-import { redisBackend } from "../support/backends.js";
+import { ADMIN_SCOPE, ADMIN_TEST_CONFIG, BACKENDS, bearer, decodeJwt, useAdminServer, useTwoInstancesOnRedis, type AdminTestServer } from "../support/admin.js";
 import { eventually } from "../support/eventually.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, testClient, tokenClient, type TestClient } from "../support/tokensmith.js";
@@ -221,24 +218,10 @@ describe.each(BACKENDS)("AdminService named access tokens on %s", (_name, makeBa
 });
 
 describe("named access tokens across two instances on one Redis, and at a verifier", () => {
-  const backend = redisBackend();
-  let a: AdminTestServer;
-  let b: AdminTestServer;
-  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
-
-  beforeAll(async () => {
-    await backend.start();
-    const shared: Partial<ConfigInput> = { ...backend.serverOptions().config, issuer: "http://tokensmith.test" };
-    const options = { admin, clients: [resourceServer], sharedConfig: shared, clock, protocol: "connect" as const };
-    a = await startAdminServer(backend, options);
-    b = await startAdminServer(backend, options);
-  });
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await backend.stop();
-  });
+  const instances = useTwoInstancesOnRedis({ admin, clients: [resourceServer], protocol: "connect" });
 
   it("created on A, listed on B; revoked on B, inactive on A and refused by a verifier following A", async () => {
+    const { a, b } = instances();
     await a.admin.createClient({ id: "partner", scopes: ["orders:read"], audiences: ["orders"] });
     const created = await a.admin.createAccessToken({ clientId: "partner", name: "partner feed" });
     expect((await b.admin.listAccessTokens({ clientId: "partner" })).accessTokens.map((info) => info.id)).toEqual([created.accessToken!.id]);

@@ -144,6 +144,14 @@ describe.each(BACKENDS)("AdminService named access tokens on %s", (_name, makeBa
     await t.admin.createAccessToken({ clientId: "uniq-b", name: "deploy" });
   });
 
+  it("of concurrent creates with one name for one client, exactly one succeeds", async () => {
+    await t.admin.createClient({ id: "racer" });
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => t.admin.createAccessToken({ clientId: "racer", name: "race" })));
+    expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(1);
+    for (const outcome of outcomes) if (outcome.status === "rejected") expect(String(outcome.reason)).toMatch(/already_exists|already exists/);
+    expect(await names("racer")).toEqual(["race"]);
+  });
+
   it("a revoked token's name is free again", async () => {
     await t.admin.createClient({ id: "reuse" });
     const first = await t.admin.createAccessToken({ clientId: "reuse", name: "n" });

@@ -18,7 +18,7 @@ import { ADMIN_SCOPE, normalizeScopes, TENANTS_SCOPE } from "./scopes.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
 import { chooseAudience, claimsIssuedNow } from "./client-token-issuer.js";
-import type { NamedAccessToken, NamedAccessTokens } from "./named-access-tokens.js";
+import { MAX_LIVE_NAMED_TOKENS, type NamedAccessToken, type NamedAccessTokens } from "./named-access-tokens.js";
 import type { RevocationList } from "./revocation-list.js";
 import { grantScopes } from "./scopes.js";
 import { trustedIssuerSchema } from "../config.js";
@@ -348,7 +348,11 @@ export class Administration {
       expiresAt: claims.exp * 1000,
       createdBy,
     };
-    if (!(await this.deps.namedTokens.add(record))) throw alreadyExists(`an access token named "${name}" of client "${client.id}"`);
+    const added = await this.deps.namedTokens.add(record);
+    if (added === "name_taken") throw alreadyExists(`an access token named "${name}" of client "${client.id}"`);
+    if (added === "full") {
+      throw new OAuthError("invalid_request", "failed_precondition", `the tenant has ${MAX_LIVE_NAMED_TOKENS} live named access tokens, the most it may have: revoke some first`);
+    }
     return { record, token };
   }
 

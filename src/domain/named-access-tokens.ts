@@ -18,36 +18,45 @@ export interface NamedAccessToken {
   createdBy: string;
 }
 
+/** The most live named tokens a tenant may have by default: every create and list reads them all. */
+export const MAX_LIVE_NAMED_TOKENS = 1_000;
+
 /**
  * The records of a tenant's named access tokens, kept only while their
  * tokens live: a hash of records by id, and a hash of ids by client and name
  * (HSETNX keeps names unique among a client's live tokens), both in one
  * Cluster slot. Expired records are pruned whenever the records are read in
  * full (every create and every list), so the hashes hold the live tokens and
- * those expired since the last such read, not history. Expiry is judged by
+ * those expired since the last such read, not history; and at most `maxLive`
+ * live ones (concurrent creates may pass it by a few). Expiry is judged by
  * the domain's clock, as the token's own `exp` is.
  */
 export class NamedAccessTokens {
-  constructor(private readonly deps: { store: Store; clock: Clock }) {}
+  private readonly maxLive: number;
+
+  constructor(private readonly deps: { store: Store; clock: Clock; maxLive?: number }) {
+    this.maxLive = deps.maxLive ?? MAX_LIVE_NAMED_TOKENS;
+  }
 
   /**
-   * Stores the record; resolves false, storing nothing, when a live named
-   * token of the same client already has the name. A name left behind by a
-   * token that has expired or was revoked is taken over.
+   * Stores the record, unless the tenant has `maxLive` live named tokens
+   * ("full") or a live named token of the same client has the name
+   * ("name_taken"); then stores nothing. A name left behind by a token that
+   * has expired or was revoked is taken over.
    */
-  async add(record: NamedAccessToken): Promise<boolean> {
-    await this.live();
+  async add(record: NamedAccessToken): Promise<"added" | "full" | "name_taken"> {
+    if ((await this.live()).length >= this.maxLive) return "full";
     const names = storeKeys.accessTokenNames();
     const field = nameField(record.clientId, record.name);
     if (!(await this.deps.store.hashSet(names, field, record.id, { onlyIfAbsent: true }))) {
       const holder = await this.deps.store.hashGet(names, field);
-      if (holder !== null && (await this.find(holder)) !== undefined) return false;
+      if (holder !== null && (await this.find(holder)) !== undefined) return "name_taken";
       await this.deps.store.hashDelete(names, field);
       // Of concurrent creators taking over a stale name, HSETNX lets one win.
-      if (!(await this.deps.store.hashSet(names, field, record.id, { onlyIfAbsent: true }))) return false;
+      if (!(await this.deps.store.hashSet(names, field, record.id, { onlyIfAbsent: true }))) return "name_taken";
     }
     await this.deps.store.hashSet(storeKeys.accessTokens(), record.id, JSON.stringify(record));
-    return true;
+    return "added";
   }
 
   /** The live record with this id, or undefined (unknown, revoked, or expired: then pruned). */

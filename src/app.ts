@@ -316,7 +316,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     feed,
     callers,
     cutoffs,
-    namedTokens: new NamedAccessTokens({ store, clock }),
+    namedTokens: new NamedAccessTokens({ store, clock, revocations, cutoffs }),
     issuer,
     revocations,
     clock,

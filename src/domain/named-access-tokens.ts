@@ -1,6 +1,8 @@
 import type { Store } from "../store/store.js";
 import { storeKeys } from "../store/store.js";
+import type { ClientTokenCutoffs } from "./client-token-cutoffs.js";
 import type { Clock } from "./clock.js";
+import type { RevocationList } from "./revocation-list.js";
 
 /** The record of a named access token (CreateAccessToken): never the token itself. */
 export interface NamedAccessToken {
@@ -23,18 +25,20 @@ export const MAX_LIVE_NAMED_TOKENS = 1_000;
 
 /**
  * The records of a tenant's named access tokens, kept only while their
- * tokens live: a hash of records by id, and a hash of ids by client and name
- * (HSETNX keeps names unique among a client's live tokens), both in one
- * Cluster slot. Expired records are pruned whenever the records are read in
- * full (every create and every list), so the hashes hold the live tokens and
- * those expired since the last such read, not history; and at most `maxLive`
- * live ones (concurrent creates may pass it by a few). Expiry is judged by
- * the domain's clock, as the token's own `exp` is.
+ * tokens are in force: a hash of records by id, and a hash of ids by client
+ * and name (HSETNX keeps names unique among a client's live tokens), both in
+ * one Cluster slot. Records of tokens that have ended are pruned whenever
+ * the records are read in full (every create and every list): expired (by
+ * the domain's clock, as the token's own `exp` is), revoked by `jti` however
+ * that happened (RevokeAccessToken, or Revoke with the token), or cut off
+ * with all the client's tokens (RevokeClientTokens, DeleteClient). So the
+ * hashes hold the live tokens and those ended since the last such read, not
+ * history; and at most `maxLive` live ones (concurrent creates may pass it by a few).
  */
 export class NamedAccessTokens {
   private readonly maxLive: number;
 
-  constructor(private readonly deps: { store: Store; clock: Clock; maxLive?: number }) {
+  constructor(private readonly deps: { store: Store; clock: Clock; revocations: RevocationList; cutoffs: ClientTokenCutoffs; maxLive?: number }) {
     this.maxLive = deps.maxLive ?? MAX_LIVE_NAMED_TOKENS;
   }
 
@@ -59,7 +63,7 @@ export class NamedAccessTokens {
     return "added";
   }
 
-  /** The live record with this id, or undefined (unknown, revoked, or expired: then pruned). */
+  /** The unexpired record with this id, or undefined (unknown, revoked through RevokeAccessToken, or expired: then pruned). */
   async find(id: string): Promise<NamedAccessToken | undefined> {
     if (id === "") return undefined;
     const record = parseRecord(id, await this.deps.store.hashGet(storeKeys.accessTokens(), id));
@@ -69,16 +73,29 @@ export class NamedAccessTokens {
     return undefined;
   }
 
-  /** Every live record, pruning the expired ones. */
+  /** Every live record, pruning those of tokens that have ended. */
   async live(): Promise<NamedAccessToken[]> {
     const now = this.deps.clock.now();
-    const live: NamedAccessToken[] = [];
+    const unexpired: NamedAccessToken[] = [];
     const dead: NamedAccessToken[] = [];
     for (const [id, raw] of await this.deps.store.hashEntries(storeKeys.accessTokens())) {
       const record = parseRecord(id, raw);
       if (record === undefined) await this.deps.store.hashDelete(storeKeys.accessTokens(), id);
-      else (record.expiresAt > now ? live : dead).push(record);
+      else (record.expiresAt > now ? unexpired : dead).push(record);
     }
+    // Asked all in one turn: one round trip on a pipelining store.
+    const clientIds = [...new Set(unexpired.map((record) => record.clientId))];
+    const [revoked, cutoffs] = await Promise.all([
+      Promise.all(unexpired.map((record) => this.deps.revocations.isRevoked(record.id))),
+      Promise.all(clientIds.map((clientId) => this.deps.cutoffs.cutoff(clientId))),
+    ]);
+    const cutoffOf = new Map(clientIds.map((clientId, index) => [clientId, cutoffs[index]]));
+    const live: NamedAccessToken[] = [];
+    unexpired.forEach((record, index) => {
+      // As ActiveAccessTokens judges: a token issued at or before its client's cut-off is inactive.
+      const cutOff = record.createdAt <= (cutoffOf.get(record.clientId) ?? Number.NEGATIVE_INFINITY);
+      (revoked[index] || cutOff ? dead : live).push(record);
+    });
     await Promise.all(dead.map((record) => this.remove(record)));
     return live;
   }

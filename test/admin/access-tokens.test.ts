@@ -108,11 +108,27 @@ describe.each(BACKENDS)("AdminService named access tokens on %s", (_name, makeBa
     await expectRpcError(t.admin.revokeAccessToken({ id: created.accessToken!.id }), Code.NotFound, "invalid_request", /not found/);
   });
 
-  it("RevokeClientTokens of the client ends its named tokens too", async () => {
+  it("RevokeClientTokens of the client ends its named tokens too: listed no more, their names free", async () => {
     await t.admin.createClient({ id: "kill-switch" });
     const created = await t.admin.createAccessToken({ clientId: "kill-switch", name: "ci" });
     await t.admin.revokeClientTokens({ id: "kill-switch" });
     expect((await introspect(created.token)).active).toBe(false);
+    expect(await names("kill-switch")).toEqual([]);
+    t.clock.advance(1);
+    const again = await t.admin.createAccessToken({ clientId: "kill-switch", name: "ci" });
+    expect((await introspect(again.token)).active).toBe(true);
+    expect(await names("kill-switch")).toEqual(["ci"]);
+  });
+
+  it("a named token revoked with Revoke (RFC 7009, by a token:delete holder) is listed no more; its name is free", async () => {
+    await t.admin.createClient({ id: "rfc7009" });
+    await t.admin.createClient({ id: "revoker", scopes: ["token:delete"] });
+    const created = await t.admin.createAccessToken({ clientId: "rfc7009", name: "revoked elsewhere" });
+    const revoker = await t.admin.createAccessToken({ clientId: "revoker", name: "revoker" });
+    await t.tokens.revoke({ token: created.token }, { headers: bearer(revoker.token) });
+    expect((await introspect(created.token)).active).toBe(false);
+    expect(await names("rfc7009")).toEqual([]);
+    await t.admin.createAccessToken({ clientId: "rfc7009", name: "revoked elsewhere" });
   });
 
   it("deleting the client ends its named tokens and drops their records", async () => {

@@ -1801,8 +1801,9 @@ export const AdminService: GenService<{
     output: typeof CreateAccessTokenResponseSchema;
   },
   /**
-   * The named access tokens still in force (neither expired nor revoked),
-   * ordered by name, a page at a time; never the tokens themselves.
+   * The named access tokens still in force (not expired, not revoked by
+   * RevokeAccessToken or Revoke, not cut off by RevokeClientTokens or
+   * DeleteClient), ordered by name, a page at a time; never the tokens themselves.
    *
    * @generated from rpc tokensmith.v1.AdminService.ListAccessTokens
    */

@@ -63,26 +63,30 @@ export class NamedAccessTokens {
     return "added";
   }
 
-  /** The unexpired record with this id, or undefined (unknown, revoked through RevokeAccessToken, or expired: then pruned). */
+  /** The live record with this id, or undefined (unknown, or its token has ended: then pruned). */
   async find(id: string): Promise<NamedAccessToken | undefined> {
     if (id === "") return undefined;
     const record = parseRecord(id, await this.deps.store.hashGet(storeKeys.accessTokens(), id));
     if (record === undefined) return undefined;
-    if (record.expiresAt > this.deps.clock.now()) return record;
-    await this.remove(record);
-    return undefined;
+    return (await this.prune([record]))[0];
   }
 
   /** Every live record, pruning those of tokens that have ended. */
   async live(): Promise<NamedAccessToken[]> {
-    const now = this.deps.clock.now();
-    const unexpired: NamedAccessToken[] = [];
-    const dead: NamedAccessToken[] = [];
+    const records: NamedAccessToken[] = [];
     for (const [id, raw] of await this.deps.store.hashEntries(storeKeys.accessTokens())) {
       const record = parseRecord(id, raw);
       if (record === undefined) await this.deps.store.hashDelete(storeKeys.accessTokens(), id);
-      else (record.expiresAt > now ? unexpired : dead).push(record);
+      else records.push(record);
     }
+    return this.prune(records);
+  }
+
+  /** The records whose tokens are in force; the others are removed. */
+  private async prune(records: NamedAccessToken[]): Promise<NamedAccessToken[]> {
+    const now = this.deps.clock.now();
+    const unexpired = records.filter((record) => record.expiresAt > now);
+    const dead = records.filter((record) => record.expiresAt <= now);
     // Asked all in one turn: one round trip on a pipelining store.
     const clientIds = [...new Set(unexpired.map((record) => record.clientId))];
     const [revoked, cutoffs] = await Promise.all([

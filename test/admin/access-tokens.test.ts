@@ -127,6 +127,7 @@ describe.each(BACKENDS)("AdminService named access tokens on %s", (_name, makeBa
     const revoker = await t.admin.createAccessToken({ clientId: "revoker", name: "revoker" });
     await t.tokens.revoke({ token: created.token }, { headers: bearer(revoker.token) });
     expect((await introspect(created.token)).active).toBe(false);
+    await expectRpcError(t.admin.revokeAccessToken({ id: created.accessToken!.id }), Code.NotFound, "invalid_request", /not found/);
     expect(await names("rfc7009")).toEqual([]);
     await t.admin.createAccessToken({ clientId: "rfc7009", name: "revoked elsewhere" });
   });

@@ -37,6 +37,7 @@ import { ChangeFeed } from "./domain/change-feed.js";
 import { FeedFollower } from "./domain/feed-follower.js";
 import { RevocationList } from "./domain/revocation-list.js";
 import { TokenRevoker } from "./domain/revocation.js";
+import { NamedAccessTokens } from "./domain/named-access-tokens.js";
 import { RevocationWatch } from "./domain/revocation-watch.js";
 import { TenantAdministration } from "./domain/tenant-administration.js";
 import { rm } from "node:fs/promises";
@@ -315,6 +316,9 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     feed,
     callers,
     cutoffs,
+    namedTokens: new NamedAccessTokens({ store, clock, revocations, cutoffs }),
+    issuer,
+    revocations,
     clock,
     settings: {
       defaultTokenLifetimeSeconds,

@@ -17,6 +17,8 @@ commands:
   apikey create|list|update|delete
                           manage API keys (tokensmith apikey --help)
   keys list|rotate        list or rotate the signing keys (tokensmith keys --help)
+  access-token create|list|revoke
+                          named access tokens of a client, shown once (tokensmith access-token --help)
   tenant create|list|get|update|delete
                           manage tenants, as a platform administrator (tokensmith tenant --help)
   token [--scopes a,b] [--json]
@@ -24,7 +26,7 @@ commands:
 
 Commands that talk to a server take --url (TOKENSMITH_URL, default http://127.0.0.1:8080),
 --client-id (TOKENSMITH_CLIENT_ID) and --client-secret (TOKENSMITH_CLIENT_SECRET); the
-client must be allowed the scope tokensmith:admin for client, apikey and keys, and be a
+client must be allowed the scope tokensmith:admin for client, apikey, keys and access-token, and be a
 client of the default tenant allowed tokensmith:tenants for tenant. --tenant ID
 (TOKENSMITH_TENANT), before or after the command, acts in that tenant, with a client of it.
 
@@ -191,6 +193,10 @@ const REMOTE_COMMANDS: Record<string, () => Promise<{ run(args: string[], env: N
   keys: async () => {
     const { runSigningKeyCommand, SIGNING_KEY_USAGE } = await import("./cli/signing-key-commands.js");
     return { run: runSigningKeyCommand, usage: SIGNING_KEY_USAGE };
+  },
+  "access-token": async () => {
+    const { runAccessTokenCommand, ACCESS_TOKEN_USAGE } = await import("./cli/access-token-commands.js");
+    return { run: runAccessTokenCommand, usage: ACCESS_TOKEN_USAGE };
   },
   tenant: async () => {
     const { runTenantCommand, TENANT_USAGE } = await import("./cli/tenant-commands.js");

@@ -82,7 +82,7 @@ export function confirmAction(options: { title: string; message: string; confirm
  * Escape) removes it, and the secret with it, from the DOM; the console keeps
  * no other copy.
  */
-export function showSecretOnce(options: { title: string; what: string; facts: Array<[string, string]> }, secret: string): Promise<void> {
+export function showSecretOnce(options: { title: string; what: string; facts: Array<[string, string]>; note?: string }, secret: string): Promise<void> {
   return new Promise((resolve) => {
     const value = h("code", { testid: "secret-value" }, secret);
     const status = h("div", { class: "copy-status", testid: "secret-copy-status", role: "status" });
@@ -96,7 +96,7 @@ export function showSecretOnce(options: { title: string; what: string; facts: Ar
         "p",
         { class: "once", testid: "secret-once-note" },
         h("strong", {}, `Copy the ${options.what} now: it will not be shown again.`),
-        ` Tokensmith stores only its hash, so a lost ${options.what} cannot be recovered, only replaced.`,
+        options.note ?? ` Tokensmith stores only its hash, so a lost ${options.what} cannot be recovered, only replaced.`,
       ),
       h("div", { class: "secret" }, value, copy),
       status,

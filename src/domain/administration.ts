@@ -14,9 +14,12 @@ import type { Clock } from "./clock.js";
 import { pickFields } from "./field-list.js";
 import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-policy.js";
 import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
-import { ADMIN_SCOPE, normalizeScopes, TENANTS_SCOPE } from "./scopes.js";
+import { ADMIN_SCOPE, grantScopes, normalizeScopes, TENANTS_SCOPE } from "./scopes.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
+import { chooseAudience, claimsIssuedNow } from "./client-token-issuer.js";
+import { MAX_LIVE_NAMED_TOKENS, type NamedAccessToken, type NamedAccessTokens } from "./named-access-tokens.js";
+import type { RevocationList } from "./revocation-list.js";
 import { trustedIssuerSchema } from "../config.js";
 import type { StoredTrustedIssuer, TrustedIssuerRegistry } from "./trusted-issuer-registry.js";
 import type { TrustedIssuer } from "./trusted-issuers.js";
@@ -88,6 +91,24 @@ export type ClientChanges = Partial<Omit<ClientSettings, "id" | "jwks" | "tokenE
   grantTypes?: readonly string[];
 };
 
+/** What CreateAccessToken asks for: scopes empty for all the client's, lifetime 0 for the client's. */
+export interface NamedAccessTokenRequest {
+  clientId: string;
+  name: string;
+  scopes: readonly string[];
+  lifetimeSeconds: number;
+}
+
+const ACCESS_TOKEN_NAME_LENGTH = 100;
+
+/** 1-100 characters, not blank, no control characters (a newline would blur the name index). */
+function checkAccessTokenName(name: string): string {
+  if (name.trim() === "" || [...name].length > ACCESS_TOKEN_NAME_LENGTH || /\p{Cc}/u.test(name)) {
+    throw invalidRequest(`name is required: 1-${ACCESS_TOKEN_NAME_LENGTH} characters, not blank, without control characters`);
+  }
+  return name;
+}
+
 /** The API key fields an update sets; a field present changes. */
 export type ApiKeyChanges = Partial<Omit<ApiKeySettings, "name">>;
 
@@ -130,6 +151,10 @@ export class Administration {
       feed: ChangeFeed;
       callers: CallerAuthenticator;
       cutoffs: ClientTokenCutoffs;
+      /** The records of named access tokens (CreateAccessToken), the tenant's issuer that signs them, and the list that revokes them. */
+      namedTokens: NamedAccessTokens;
+      issuer: string;
+      revocations: RevocationList;
       clock: Clock;
       settings: AdministrationSettings;
       /**
@@ -270,6 +295,8 @@ export class Administration {
     await this.cutOffTokens(id, (Math.floor(this.deps.clock.now() / 1000) + 1) * 1000 - 1);
     if (!(await this.deps.clients.delete(id, this.deps.settings.tokenRetentionSeconds * 1000))) throw notFound(`client "${id}"`);
     await this.deps.feed.append({ type: "client_changed", clientId: id });
+    // Its named tokens died with it (the cut-off above): their records go too.
+    await this.deps.namedTokens.removeClient(id);
   }
 
   /**
@@ -289,6 +316,59 @@ export class Administration {
     return cutoff;
   }
 
+
+  // --- named access tokens --------------------------------------------------
+
+  /**
+   * An ordinary access token of the client (as the client credentials grant
+   * issues, to the client itself), issued by an administrator under a name;
+   * config clients too, as it changes none of their settings. The token is
+   * returned once; only its record is kept, while the token lives.
+   */
+  async createAccessToken(request: NamedAccessTokenRequest, createdBy: string): Promise<{ record: NamedAccessToken; token: string }> {
+    const name = checkAccessTokenName(request.name);
+    const max = this.deps.settings.maxTokenLifetimeSeconds;
+    const lifetime = request.lifetimeSeconds;
+    if (!Number.isInteger(lifetime) || lifetime < 0 || lifetime > max) throw invalidRequest(`lifetime_seconds must be between 1 and ${max} (0: the client's)`);
+    const client = await this.deps.clients.findFresh(request.clientId);
+    if (client === undefined) throw notFound(`client "${request.clientId}"`);
+    const scopes = grantScopes(request.scopes, client.scopes);
+    const aud = chooseAudience([], client.audiences, this.deps.issuer);
+    const tokenLifetimeSeconds = lifetime === 0 ? Math.min(client.tokenLifetimeSeconds, max) : lifetime;
+    const claims = claimsIssuedNow(this.deps, { ...client, tokenLifetimeSeconds }, { sub: client.id, aud, scopes });
+    const token = await this.deps.keyRing.sign(claims);
+    const record: NamedAccessToken = {
+      id: claims.jti,
+      name,
+      clientId: client.id,
+      scopes,
+      audiences: aud,
+      createdAt: claims.iat_ms ?? claims.iat * 1000,
+      expiresAt: claims.exp * 1000,
+      createdBy,
+    };
+    const added = await this.deps.namedTokens.add(record);
+    if (added === "name_taken") throw alreadyExists(`an access token named "${name}" of client "${client.id}"`);
+    if (added === "full") {
+      throw new OAuthError("invalid_request", "failed_precondition", `the tenant has ${MAX_LIVE_NAMED_TOKENS} live named access tokens, the most it may have: revoke some first`);
+    }
+    return { record, token };
+  }
+
+  /** The live named tokens, by name (then client and id), optionally one client's. */
+  async listAccessTokens(clientId: string, pageSize: number, pageToken: string): Promise<Page<NamedAccessToken>> {
+    const live = (await this.deps.namedTokens.live()).filter((record) => clientId === "" || record.clientId === clientId);
+    return paginate(live, (record) => `${record.name}\n${record.clientId}\n${record.id}`, pageSize, pageToken);
+  }
+
+  /** Revoked as Revoke does (the revocation list and its feed entry): inactive on every instance and verifier. */
+  async revokeAccessToken(id: string): Promise<NamedAccessToken> {
+    const record = await this.deps.namedTokens.find(id);
+    if (record === undefined) throw notFound(`access token "${id.slice(0, 64)}"`);
+    await this.deps.revocations.revoke(record.id, Math.floor(record.expiresAt / 1000));
+    await this.deps.namedTokens.remove(record);
+    return record;
+  }
 
   // --- API keys ------------------------------------------------------------
 

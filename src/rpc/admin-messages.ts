@@ -6,11 +6,12 @@
  */
 import { create, type DescMessage } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampFromMs, type FieldMask } from "@bufbuild/protobuf/wkt";
-import { Source, type ApiKeyInfo, type ClientInfo, type CreateTrustedIssuerRequest, type SigningKeyInfo, type Tenant, type TrustedIssuerInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { Source, type AccessTokenInfo, type ApiKeyInfo, type ClientInfo, type CreateTrustedIssuerRequest, type SigningKeyInfo, type Tenant, type TrustedIssuerInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import type { ApiKeyChanges, ApiKeyView, ClientChanges, ClientView, TrustedIssuerRequest, TrustedIssuerView } from "../domain/administration.js";
 import type { TenantChanges, TenantView } from "../domain/tenant-administration.js";
 import { invalidRequest } from "../domain/oauth-error.js";
 import type { KeyRingEntry } from "../keys/key-ring.js";
+import type { NamedAccessToken } from "../domain/named-access-tokens.js";
 
 type MessageInit<T> = Omit<T, "$typeName" | "$unknown">;
 type ClientFieldsMessage = Pick<ClientInfo, "scopes" | "audiences" | "tokenLifetimeSeconds" | "jwksJson" | "jwksUri" | "tokenEndpointAuthMethods" | "grantTypes">;
@@ -86,6 +87,20 @@ export function trustedIssuerRequest(message: CreateTrustedIssuerRequest): Trust
     jwksUri: message.jwksUri,
     audiences: message.audiences,
     subjectMappings: message.subjectMappings.map((mapping) => ({ subject: mapping.subject, clientId: mapping.clientId, claims: mapping.claims })),
+  };
+}
+
+/** A named access token's record: never the token. */
+export function accessTokenInfo(record: NamedAccessToken): MessageInit<AccessTokenInfo> {
+  return {
+    id: record.id,
+    name: record.name,
+    clientId: record.clientId,
+    scopes: [...record.scopes],
+    audiences: [...record.audiences],
+    createTime: timestampFromMs(record.createdAt),
+    expireTime: timestampFromMs(record.expiresAt),
+    createdBy: record.createdBy,
   };
 }
 

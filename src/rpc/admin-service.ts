@@ -2,9 +2,11 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { AdminService, ApiKeyInfoSchema, ClientInfoSchema, TenantSchema } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import type { Domain } from "../app.js";
+import type { AccessTokenClaims } from "../domain/access-token.js";
 import type { ApiKeyChanges, ClientChanges } from "../domain/administration.js";
 import type { TenantChanges } from "../domain/tenant-administration.js";
 import {
+  accessTokenInfo,
   apiKeyChanges,
   apiKeyInfo,
   clientChanges,
@@ -32,11 +34,11 @@ export function adminService(
   const administrationOf = typeof adminOf === "function" ? adminOf : () => adminOf;
   /** Every admin call starts with the same authorization: a Bearer token with tokensmith:admin, in the call's tenant. */
   const guarded =
-    <Req, Res>(handler: (request: Req, admin: Administration) => Promise<Res>) =>
+    <Req, Res>(handler: (request: Req, admin: Administration, caller: AccessTokenClaims) => Promise<Res>) =>
     async (request: Req, context: HandlerContext): Promise<Res> => {
       const admin = administrationOf(context);
-      await admin.authorize(context.requestHeader.get("authorization"));
-      return handler(request, admin);
+      const caller = await admin.authorize(context.requestHeader.get("authorization"));
+      return handler(request, admin, caller);
     };
   /** The tenant calls: only a platform administrator (a default-tenant token with tokensmith:tenants, addressed to the default tenant). */
   const platformGuarded =
@@ -96,6 +98,18 @@ export function adminService(
       await admin.deleteTrustedIssuer(request.issuer);
       return {};
     }),
+    createAccessToken: guarded(async (request, admin, caller) => {
+      const created = await admin.createAccessToken(
+        { clientId: request.clientId, name: request.name, scopes: request.scopes, lifetimeSeconds: Number(request.lifetimeSeconds) },
+        caller.client_id,
+      );
+      return { accessToken: accessTokenInfo(created.record), token: created.token };
+    }),
+    listAccessTokens: guarded(async (request, admin) => {
+      const page = await admin.listAccessTokens(request.clientId, request.pageSize, request.pageToken);
+      return { accessTokens: page.items.map(accessTokenInfo), nextPageToken: page.nextPageToken };
+    }),
+    revokeAccessToken: guarded(async (request, admin) => ({ accessToken: accessTokenInfo(await admin.revokeAccessToken(request.id)) })),
     createTenant: platformGuarded(async (request, tenants) => {
       const created = await tenants.createTenant({ id: request.id, adminClientId: request.adminClientId, ...tenantChanges(request) });
       return {

@@ -116,4 +116,8 @@ export const storeKeys = {
   signingKeyRotationLock: () => "keys:{ring}:rotation-lock",
   /** The change feed: one stream, so one Cluster slot, read in one order by every follower. */
   feed: () => "feed:{revocations}",
+  /** Named access tokens (CreateAccessToken) by id (jti): their records, never the tokens; pruned once expired. */
+  accessTokens: () => "admin:{access-tokens}",
+  /** Named access token id by client and name: makes names unique per client (HSETNX), in the same slot as the records. */
+  accessTokenNames: () => "admin:{access-tokens}:names",
 } as const;

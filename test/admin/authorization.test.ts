@@ -29,6 +29,9 @@ const RPCS: Array<[name: string, call: (client: AdminClient, headers: Headers) =
   ["DeleteApiKey", (c, headers) => c.deleteApiKey({ name: "authz-missing" }, { headers })],
   ["ListSigningKeys", (c, headers) => c.listSigningKeys({}, { headers })],
   ["RotateSigningKey", (c, headers) => c.rotateSigningKey({}, { headers })],
+  ["CreateAccessToken", (c, headers) => c.createAccessToken({ clientId: "orders", name: "authz-token" }, { headers })],
+  ["ListAccessTokens", (c, headers) => c.listAccessTokens({}, { headers })],
+  ["RevokeAccessToken", (c, headers) => c.revokeAccessToken({ id: "authz-missing" }, { headers })],
 ];
 
 describe.each(BACKENDS)("AdminService authorization on %s", (_name, makeBackend) => {

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,6 +8,7 @@ import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/server.js";
 import { startTestServer, testClient } from "../support/tokensmith.js";
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from "./support/chromium.js";
 
 /**
  * A browser app on another origin calls Tokensmith with connect-web, over the
@@ -17,19 +17,6 @@ import { startTestServer, testClient } from "../support/tokensmith.js";
  * Debian's headless Chromium, so CORS is the browser's real one.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-dev-shm-usage",
-];
 
 const orders = testClient("browser-app", ["orders:read", "token:introspect"]);
 

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +14,7 @@ import { CONSOLE_CSP, consoleRoute } from "../../src/http/console-route.js";
 import type { RunningServer } from "../../src/server.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient } from "../support/tokensmith.js";
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from "./support/chromium.js";
 
 /**
  * The web console at /console, clicked through in Debian's headless Chromium:
@@ -24,20 +24,6 @@ import { basic, startTestServer, testClient, tokenClient } from "../support/toke
  * test-artifacts/console/.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-// The same flags as test/e2e/browser.test.ts; playwright never downloads a browser here.
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-dev-shm-usage",
-];
 const SHOTS = join(import.meta.dirname, "..", "..", "test-artifacts", "console");
 const WAIT_MS = 15_000;
 

@@ -116,6 +116,29 @@ export function useAdminServer(makeBackend: () => Backend, options: AdminServerO
   return () => t!;
 }
 
+/**
+ * Inside a describe: two instances sharing one fresh redis-server, one
+ * issuer and one manual clock, started before its tests and stopped after.
+ * Returns their getter.
+ */
+export function useTwoInstancesOnRedis(options: Omit<AdminServerOptions, "sharedConfig" | "clock">): () => { a: AdminTestServer; b: AdminTestServer; clock: ManualClock } {
+  const backend = redisBackend();
+  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
+  let pair: { a: AdminTestServer; b: AdminTestServer; clock: ManualClock } | undefined;
+  beforeAll(async () => {
+    await backend.start();
+    const shared: Partial<ConfigInput> = { ...backend.serverOptions().config, issuer: "http://tokensmith.test" };
+    const a = await startAdminServer(backend, { ...options, sharedConfig: shared, clock });
+    const b = await startAdminServer(backend, { ...options, sharedConfig: shared, clock });
+    pair = { a, b, clock };
+  });
+  afterAll(async () => {
+    await Promise.all([pair?.a.close(), pair?.b.close()]);
+    await backend.stop();
+  });
+  return () => pair!;
+}
+
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 export const apiKeyAuthorization = (key: string) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` });

@@ -8,6 +8,7 @@
 import { ADMIN_SCOPE, TENANTS_SCOPE } from "../domain/scopes.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import { apiKeysView } from "./api-keys.js";
+import { auditView } from "./audit.js";
 import { clientsView } from "./clients.js";
 import { formatDate, h } from "./dom.js";
 import { describeError, Session } from "./session.js";
@@ -16,12 +17,13 @@ import { TenantPicker } from "./tenant-picker.js";
 import { tenantsView } from "./tenants.js";
 import type { View, ViewContext } from "./view.js";
 
-type Tab = "clients" | "api-keys" | "signing-keys" | "tenants";
+type Tab = "clients" | "api-keys" | "signing-keys" | "tenants" | "audit";
 /** The tabs that manage one tenant (the one picked, for a platform administrator). */
 const TENANT_TABS: Array<{ tab: Tab; label: string; view: (context: ViewContext) => View }> = [
   { tab: "clients", label: "Clients", view: clientsView },
   { tab: "api-keys", label: "API keys", view: apiKeysView },
   { tab: "signing-keys", label: "Signing keys", view: signingKeysView },
+  { tab: "audit", label: "Audit", view: auditView },
 ];
 
 const root = document.getElementById("app") ?? document.body.appendChild(h("div", { id: "app" }));

@@ -3,27 +3,9 @@ import { parseFeedCursor } from "../store/feed-cursor.js";
 import { storeKeys, type FeedEntry, type FeedFields, type Store } from "../store/store.js";
 import { invalidRequest } from "./oauth-error.js";
 import { hasValidChecksum, isSecretHash, type SecretKind } from "./secret-format.js";
+import { AUDIT_KINDS, type AuditKind } from "./audit-kinds.js";
 
-/** What an audit event records: a change made through the AdminService, or a security event. */
-export const AUDIT_KINDS = [
-  "client.created",
-  "client.updated",
-  "client.deleted",
-  "client.secret_rotated",
-  "tokens.revoked",
-  "api_key.created",
-  "api_key.updated",
-  "api_key.deleted",
-  "signing_key.rotated",
-  "trusted_issuer.created",
-  "trusted_issuer.deleted",
-  "tenant.created",
-  "tenant.updated",
-  "tenant.deleted",
-  "peer.locked_out",
-] as const;
-
-export type AuditKind = (typeof AUDIT_KINDS)[number];
+export { AUDIT_KINDS, type AuditKind } from "./audit-kinds.js";
 
 /** Who acted: a client of a tenant (a platform administrator acting in another tenant is a client of the default). */
 export interface AuditActor {

@@ -118,7 +118,7 @@ export class AuditTrail {
           peer: fields.peer,
           details,
         },
-        reqId: fields.request_id,
+        ...(record.requestId !== undefined ? { reqId: record.requestId } : {}),
       },
       "audit event",
     );
@@ -141,9 +141,8 @@ export class AuditTrail {
       (!query.actor || event.actorClientId === query.actor) && (!query.target || event.target === query.target) && (!query.kind || event.kind === query.kind);
     const events: AuditEvent[] = [];
     let scanned = 0;
-    const range = { sinceMs: query.sinceMs, untilMs: query.untilMs };
     for (;;) {
-      const batch = await this.deps.store.streamReadBack(storeKeys.audit(), { ...range, before }, SCAN_BATCH);
+      const batch = await this.deps.store.streamReadBack(storeKeys.audit(), { sinceMs: query.sinceMs, untilMs: query.untilMs, before }, SCAN_BATCH);
       for (const entry of batch) {
         scanned += 1;
         before = entry.cursor;

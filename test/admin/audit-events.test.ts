@@ -247,3 +247,30 @@ describe.each(backends)("AdminService audit trail on %s", (_name, makeBackend) =
   });
 });
 
+
+describe("an audit event the store refuses (a real Redis whose audit stream key holds a string)", () => {
+  const backend = redisBackend();
+  const log = capturedLog("info");
+  let t: AdminTestServer;
+  beforeAll(async () => {
+    await backend.start();
+    t = await startAdminServer(backend, { admin, logger: log.logger, protocol: "connect" });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await backend.stop();
+  });
+
+  it("fails the call with Unavailable although the change stands, and the log line holds the event", async () => {
+    const keyPrefix = (t.server.domain.config.store as { keyPrefix: string }).keyPrefix;
+    await backend.redis().command(["SET", `${keyPrefix}${storeKeys.audit()}`, "not a stream"]);
+    await expectRpcError(t.admin.createClient({ id: "unrecorded", scopes: ["orders:read"] }), Code.Unavailable, "temporarily_unavailable");
+    // The change was made before the event: it stands, and an administrator sees it (and may delete it again).
+    expect((await t.admin.getClient({ id: "unrecorded" })).client?.id).toBe("unrecorded");
+    expect(log.matching(/^audit event$/).map((line) => (line.audit as { kind: string; target: string }).target)).toContain("unrecorded");
+    // Once the store takes events again, the next change is recorded.
+    await backend.redis().command(["DEL", `${keyPrefix}${storeKeys.audit()}`]);
+    await t.admin.deleteClient({ id: "unrecorded" });
+    expect((await t.admin.listAuditEvents({})).events.map((event) => `${event.kind} ${event.target}`)).toEqual(["client.deleted unrecorded"]);
+  });
+});

@@ -18,7 +18,7 @@ options:
                             client.secret_rotated, tokens.revoked, api_key.created, api_key.updated,
                             api_key.deleted, signing_key.rotated, trusted_issuer.created,
                             trusted_issuer.deleted, tenant.created, tenant.updated, tenant.deleted,
-                            peer.locked_out
+                            peer.locked_out, admin.denied
   --since ISO|DURATION      only events at or after this time (2026-01-31T12:00:00Z) or this long
                             ago (90s, 15m, 1h, 30d)
   --until ISO               only events at or before this time

@@ -206,6 +206,21 @@ export class Administration {
     return { claims, actor: { clientId: claims.client_id, tenant: DEFAULT_TENANT } };
   }
 
+  /**
+   * The client of a Bearer token in force here, whatever its scopes; undefined
+   * for anything else. Asked only after a refusal, for the audit trail's
+   * admin.denied: who tried, never who merely presented garbage.
+   */
+  async bearerClientId(authorization: string | null | undefined): Promise<string | undefined> {
+    const bearer = parseBearerAuthorization(authorization);
+    if (bearer === undefined) return undefined;
+    try {
+      return (await this.deps.callers.bearer(bearer, [])).claims.client_id;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The tenant's audit trail, where the AdminService records what it changed. */
   get auditTrail(): AuditTrail {
     return this.deps.audit;

@@ -18,6 +18,7 @@ export const AUDIT_KINDS = [
   "tenant.updated",
   "tenant.deleted",
   "peer.locked_out",
+  "admin.denied",
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -1,5 +1,7 @@
 import type { HandlerContext } from "@connectrpc/connect";
+import type { Administration } from "../domain/administration.js";
 import type { AuditActor, AuditKind, AuditTrail } from "../domain/audit-trail.js";
+import { OAuthError } from "../domain/oauth-error.js";
 import { peerKey } from "./call-context.js";
 
 /**
@@ -17,4 +19,28 @@ export function auditOfCall(trail: AuditTrail, context: HandlerContext, actor: A
   return async (kind, target, details) => {
     await trail.record({ kind, actor, target, ...(peer !== undefined ? { peer } : {}), ...(requestId !== undefined ? { requestId } : {}), ...(details ? { details } : {}) });
   };
+}
+
+/**
+ * Runs an AdminService authorization; a refusal of a token in force here (it
+ * lacks the scope) is recorded as admin.denied, the call's method as the
+ * target, before the refusal goes back unchanged. A caller that is no one
+ * (no token, an invalid one) is not recorded: the failed-authentication
+ * limits and peer.locked_out are for those. A failure to record is logged
+ * by the trail's log line and never replaces the refusal.
+ */
+export async function recordingRefusal<T>(admin: Administration, context: HandlerContext, authorize: () => Promise<T>): Promise<T> {
+  try {
+    return await authorize();
+  } catch (error) {
+    if (error instanceof OAuthError && error.kind === "permission_denied") {
+      const authorization = context.requestHeader.get("authorization");
+      const clientId = await admin.bearerClientId(authorization);
+      if (clientId !== undefined) {
+        const record = auditOfCall(admin.auditTrail, context, { clientId, tenant: admin.auditTrail.tenant });
+        await record("admin.denied", context.method.name, { reason: error.description.slice(0, 200) }).catch(() => undefined);
+      }
+    }
+    throw error;
+  }
 }

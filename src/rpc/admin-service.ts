@@ -17,7 +17,7 @@ import {
   trustedIssuerRequest,
   auditEventInfo,
 } from "./admin-messages.js";
-import { auditOfCall, type RecordAudit } from "./admin-audit.js";
+import { auditOfCall, recordingRefusal, type RecordAudit } from "./admin-audit.js";
 
 type Administration = Domain["administration"];
 type TenantAdministration = Domain["platform"];
@@ -37,7 +37,7 @@ export function adminService(
     <Req, Res>(handler: (request: Req, admin: Administration, audit: RecordAudit) => Promise<Res>) =>
     async (request: Req, context: HandlerContext): Promise<Res> => {
       const admin = administrationOf(context);
-      const { actor } = await admin.authorize(context.requestHeader.get("authorization"));
+      const { actor } = await recordingRefusal(admin, context, () => admin.authorize(context.requestHeader.get("authorization")));
       return handler(request, admin, auditOfCall(admin.auditTrail, context, actor));
     };
   /** The tenant calls: only a platform administrator (a default-tenant token with tokensmith:tenants, addressed to the default tenant). */
@@ -45,7 +45,7 @@ export function adminService(
     <Req, Res>(handler: (request: Req, tenants: TenantAdministration, audit: RecordAudit) => Promise<Res>) =>
     async (request: Req, context: HandlerContext): Promise<Res> => {
       const admin = administrationOf(context);
-      const { actor } = await admin.authorizePlatform(context.requestHeader.get("authorization"));
+      const { actor } = await recordingRefusal(admin, context, () => admin.authorizePlatform(context.requestHeader.get("authorization")));
       if (platform === undefined) throw new Error("this AdminService was built without the platform's administration");
       // Tenant events go to the default tenant's trail, where the platform administrators act (a deleted tenant's own goes with it).
       return handler(request, platform, auditOfCall(admin.auditTrail, context, actor));

@@ -217,9 +217,23 @@ describe.each(backends)("AdminService audit trail on %s", (_name, makeBackend) =
     await expectRpcError(t.admin.listAuditEvents(request), Code.InvalidArgument, "invalid_request", message);
   });
 
-  it("is refused to a caller without tokensmith:admin, and to a tenant's admin asking for another tenant's", async () => {
+  it("is refused to a caller without a token or without tokensmith:admin, which is recorded as admin.denied", async () => {
     await expectRpcError(t.rawAdmin.listAuditEvents({}), Code.Unauthenticated, "invalid_client");
-    await expectRpcError(t.rawAdmin.listAuditEvents({}, { headers: bearer(await tokenOf(reader, ["orders:read"])) }), Code.PermissionDenied, "insufficient_scope");
+    const before = await newest();
+    const call = withRequestId(bearer(await tokenOf(reader, ["orders:read"])));
+    await expectRpcError(t.rawAdmin.listAuditEvents({}, call.options), Code.PermissionDenied, "insufficient_scope");
+    // The refusal of a token in force is a security event; the call without a token above is not recorded.
+    const denied = await newest();
+    expect(denied!.id).not.toBe(before!.id);
+    expect(denied).toMatchObject({
+      kind: "admin.denied",
+      target: "ListAuditEvents",
+      actorClientId: reader.id,
+      actorTenant: "default",
+      requestId: call.requestId,
+      details: { reason: expect.stringContaining(ADMIN_SCOPE) },
+    });
+    expect((await t.admin.listAuditEvents({ kind: "admin.denied" })).events).toHaveLength(1);
   });
 
   it("a page size above the maximum is the maximum; the time of each event is when it was recorded", async () => {

@@ -1316,7 +1316,8 @@ export type AuditEvent = Message<"tokensmith.v1.AuditEvent"> & {
    * client.secret_rotated, tokens.revoked, api_key.created, api_key.updated,
    * api_key.deleted, signing_key.rotated, trusted_issuer.created,
    * trusted_issuer.deleted, tenant.created, tenant.updated, tenant.deleted,
-   * peer.locked_out.
+   * peer.locked_out, admin.denied (a call of this service refused to a token
+   * in force that lacks the scope; the target is the method's name).
    *
    * @generated from field: string kind = 3;
    */
@@ -1743,7 +1744,7 @@ export const AdminService: GenService<{
    * The call's tenant's audit trail, newest first, a page at a time: every
    * change made through this service (a platform administrator's in a
    * tenant too) and every security event (a peer locked out by the failed
-   * authentication limits). Kept `auditRetentionDays` (default 90). Filters
+   * authentication limits, a call of this service refused for want of scope). Kept `auditRetentionDays` (default 90). Filters
    * combine (all must match); InvalidArgument for a malformed page_token, an
    * unknown kind, or an end_time before the start_time. A page may hold fewer
    * events than page_size, even none, with a next_page_token: a filter that

@@ -27,7 +27,8 @@ import { apiKeyOf, type ApiKey } from "./domain/api-key.js";
 import { CallerAuthenticator } from "./domain/caller.js";
 import { ActiveAccessTokens } from "./domain/active-access-tokens.js";
 import { ClientTokenCutoffs } from "./domain/client-token-cutoffs.js";
-import { AuthRateLimiter } from "./domain/auth-rate-limiter.js";
+import { AuthRateLimiter, type Lockout } from "./domain/auth-rate-limiter.js";
+import { AuditTrail } from "./domain/audit-trail.js";
 import { CallerRateLimiter } from "./domain/caller-rate-limiter.js";
 import { Metrics } from "./observability/metrics.js";
 import { StoreOutageLog } from "./observability/store-outage-log.js";
@@ -78,6 +79,8 @@ export interface Domain {
    */
   follower: FeedFollower;
   revocationWatch: RevocationWatch;
+  /** The tenant's audit trail (issue 21): AdminService changes and security events. */
+  audit: AuditTrail;
   logger: Logger;
   metrics: Metrics;
   /** Where requests that failed for want of the store are logged (see StoreOutageLog). */
@@ -269,7 +272,8 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     audiences: [issuer, tokenEndpointOf(issuer)],
     fetchJwks: createJwksUriFetch(config.clientJwksUris),
   });
-  const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits, events: metrics });
+  const audit = new AuditTrail({ store, tenant, retainMs: config.auditRetentionDays * 86_400_000, logger });
+  const limiter = new AuthRateLimiter({ store, clock, settings: config.rateLimits, events: metrics, lockouts: lockoutRecorder(audit, logger) });
   // The deployment's trusted issuers are the default tenant's; a tenant declared in the config file may list its own.
   const trusted = tenant === DEFAULT_TENANT ? config.trustedIssuers : (config.tenants.find((declared) => declared.id === tenant)?.trustedIssuers ?? []);
   const trustedIssuers = new TrustedIssuerRegistry(trusted, { store, clock, cacheMs });
@@ -320,6 +324,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     issuer,
     revocations,
     clock,
+    audit,
     settings: {
       defaultTokenLifetimeSeconds,
       maxTokenLifetimeSeconds,
@@ -332,7 +337,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     ...(tenantExists !== undefined && tenant !== UNKNOWN_TENANT
       ? {
           platformAdministrator: async (authorization: string) => {
-            const claims = await tenants.default.administration.authorizePlatform(authorization);
+            const { claims } = await tenants.default.administration.authorizePlatform(authorization);
             if (!(await tenantExists())) throw invalidClient("the bearer token is invalid, expired or revoked");
             return claims;
           },
@@ -362,8 +367,22 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     feed,
     follower,
     revocationWatch,
+    audit,
     logger,
     metrics,
     storeOutages: parts.storeOutages,
+  };
+}
+
+/**
+ * A lockout is recorded off the request's path: the limiter answers at once,
+ * and a store that cannot take the event (the limiter may be counting in
+ * process for want of it) leaves the event in the log line only.
+ */
+function lockoutRecorder(audit: AuditTrail, logger: Logger): (lockout: Lockout) => void {
+  return ({ peer, subject, limit, windowSeconds }) => {
+    audit
+      .record({ kind: "peer.locked_out", target: peer, peer, details: { limit, window_seconds: String(windowSeconds), ...(subject !== undefined ? { client_id: subject } : {}) } })
+      .catch((error: unknown) => logger.warn({ err: { message: (error as Error).message } }, "could not store an audit event (peer.locked_out); it is in the log line above"));
   };
 }

@@ -23,10 +23,12 @@ commands:
                           manage tenants, as a platform administrator (tokensmith tenant --help)
   token [--scopes a,b] [--json]
                           get a client-credentials access token, for scripts
+  audit [--actor ID] [--target T] [--kind K] [--since ISO|15m] [--until ISO] [--limit N]
+                          the audit trail, newest first (tokensmith audit --help)
 
 Commands that talk to a server take --url (TOKENSMITH_URL, default http://127.0.0.1:8080),
 --client-id (TOKENSMITH_CLIENT_ID) and --client-secret (TOKENSMITH_CLIENT_SECRET); the
-client must be allowed the scope tokensmith:admin for client, apikey, keys and access-token, and be a
+client must be allowed the scope tokensmith:admin for client, apikey, keys, access-token and audit, and be a
 client of the default tenant allowed tokensmith:tenants for tenant. --tenant ID
 (TOKENSMITH_TENANT), before or after the command, acts in that tenant, with a client of it.
 
@@ -205,6 +207,10 @@ const REMOTE_COMMANDS: Record<string, () => Promise<{ run(args: string[], env: N
   token: async () => {
     const { runTokenCommand, TOKEN_USAGE } = await import("./cli/token-command.js");
     return { run: runTokenCommand, usage: TOKEN_USAGE };
+  },
+  audit: async () => {
+    const { runAuditCommand, AUDIT_USAGE } = await import("./cli/audit-command.js");
+    return { run: runAuditCommand, usage: AUDIT_USAGE };
   },
 };
 

@@ -231,6 +231,8 @@ export const configSchema = z
     trustedIssuers,
     /** Tenants other than the default held in memory by one instance at most (loaded on first use, least recently used dropped). */
     tenantCacheSize: z.number().int().min(1).max(1_000_000).default(1_000),
+    /** How long each tenant's audit events are kept in the store (trimmed on write); fractions of a day are allowed. */
+    auditRetentionDays: z.number().positive().max(3650).default(90),
     /** Production mode refuses to keep private signing keys in a shared store unencrypted. */
     production: z.boolean().default(false),
     /** AES-256-GCM key-encryption key for private signing keys in the store: 32 bytes as hex or base64. From the environment. */

@@ -290,6 +290,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       keyRing: tenant.keyRing,
       store: tenant.store,
       feed: tenant.feed,
+      audit: tenant.audit,
       clock,
       logger,
       // The feed announces every key change to every instance; the timer is what checks the rotation schedule and

@@ -9,6 +9,7 @@ import { ADMIN_SCOPE, TENANTS_SCOPE } from "../domain/scopes.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import { accessTokensView } from "./access-tokens.js";
 import { apiKeysView } from "./api-keys.js";
+import { auditView } from "./audit.js";
 import { clientsView } from "./clients.js";
 import { formatDate, h } from "./dom.js";
 import { describeError, Session } from "./session.js";
@@ -17,13 +18,14 @@ import { TenantPicker } from "./tenant-picker.js";
 import { tenantsView } from "./tenants.js";
 import type { View, ViewContext } from "./view.js";
 
-type Tab = "clients" | "api-keys" | "signing-keys" | "tenants" | "access-tokens";
+type Tab = "clients" | "api-keys" | "signing-keys" | "tenants" | "access-tokens" | "audit";
 /** The tabs that manage one tenant (the one picked, for a platform administrator). */
 const TENANT_TABS: Array<{ tab: Tab; label: string; view: (context: ViewContext) => View }> = [
   { tab: "clients", label: "Clients", view: clientsView },
   { tab: "api-keys", label: "API keys", view: apiKeysView },
   { tab: "signing-keys", label: "Signing keys", view: signingKeysView },
   { tab: "access-tokens", label: "Access tokens", view: accessTokensView },
+  { tab: "audit", label: "Audit", view: auditView },
 ];
 
 const root = document.getElementById("app") ?? document.body.appendChild(h("div", { id: "app" }));

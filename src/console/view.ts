@@ -35,6 +35,8 @@ export class PagedTable<T> {
       testid: string;
       noun: string;
       headings: string[];
+      /** The label of the button that loads the next page; default "Load more". */
+      moreLabel?: string;
       load: (pageToken: string) => Promise<{ items: T[]; nextPageToken: string }>;
       row: (item: T) => HTMLTableRowElement;
       fail: (doing: string, error: unknown) => void;
@@ -42,7 +44,7 @@ export class PagedTable<T> {
   ) {
     this.body = h("tbody");
     this.empty = h("p", { class: "empty", testid: `${options.testid}-empty`, hidden: true }, `No ${options.noun} yet.`);
-    this.more = h("button", { type: "button", class: "more", testid: `${options.testid}-more`, hidden: true }, "Load more");
+    this.more = h("button", { type: "button", class: "more", testid: `${options.testid}-more`, hidden: true }, options.moreLabel ?? "Load more");
     this.more.onclick = () => void this.loadPage(this.generation);
     this.element = h(
       "div",

@@ -2,6 +2,7 @@ import type { KeyRing } from "../keys/key-ring.js";
 import { withRotationLock } from "../keys/rotation-lock.js";
 import type { Store } from "../store/store.js";
 import type { AccessTokenClaims } from "./access-token.js";
+import type { AuditActor, AuditPage, AuditQuery, AuditTrail } from "./audit-trail.js";
 import { API_KEY_SETTINGS, GRANT_LIFETIME, type ApiKey, type ApiKeySettings } from "./api-key.js";
 import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js";
 import { parseBearerAuthorization } from "./basic-credentials.js";
@@ -112,6 +113,12 @@ function checkAccessTokenName(name: string): string {
 /** The API key fields an update sets; a field present changes. */
 export type ApiKeyChanges = Partial<Omit<ApiKeySettings, "name">>;
 
+/** Who an authorized administrator is: the token's claims, and the client and tenant that acted (a platform administrator's is the default). */
+export interface AdminCaller {
+  claims: AccessTokenClaims;
+  actor: AuditActor;
+}
+
 export interface Page<T> {
   items: T[];
   nextPageToken: string;
@@ -157,6 +164,8 @@ export class Administration {
       revocations: RevocationList;
       clock: Clock;
       settings: AdministrationSettings;
+      /** The tenant's audit trail: the AdminService records its changes there (rpc/admin-audit.ts), and lists them. */
+      audit: AuditTrail;
       /**
        * Checks a token as the default tenant's authorizePlatform does (and
        * that this tenant still exists): platform administrators administer
@@ -179,16 +188,18 @@ export class Administration {
    * lacks the scope stays PermissionDenied. When it is no platform
    * administrator's either, the answer is this tenant's own refusal.
    */
-  async authorize(authorization: string | null | undefined): Promise<AccessTokenClaims> {
+  async authorize(authorization: string | null | undefined): Promise<AdminCaller> {
     const bearer = parseBearerAuthorization(authorization);
     if (bearer === undefined) throw invalidClient("administration needs Authorization: Bearer <access token with tokensmith:admin>");
     try {
-      return (await this.deps.callers.bearer(bearer, [ADMIN_SCOPE], { changesState: true })).claims;
+      const { claims } = await this.deps.callers.bearer(bearer, [ADMIN_SCOPE], { changesState: true });
+      return { claims, actor: { clientId: claims.client_id, tenant: this.deps.tenant } };
     } catch (error) {
       const platform = this.deps.platformAdministrator;
       if (platform === undefined || !(error instanceof OAuthError) || error.kind !== "unauthenticated") throw error;
       try {
-        return await platform(authorization!);
+        const claims = await platform(authorization!);
+        return { claims, actor: { clientId: claims.client_id, tenant: DEFAULT_TENANT } };
       } catch (refusal) {
         // A refusal is answered as this tenant's own; a store that failed, as Unavailable like any call.
         if (refusal instanceof OAuthError && (refusal.kind === "unauthenticated" || refusal.kind === "permission_denied")) throw error;
@@ -204,7 +215,7 @@ export class Administration {
    * own tenant (where the call was addressed), so a tenant's admin, even one
    * that gave a client of its tenant that scope, is refused.
    */
-  async authorizePlatform(authorization: string | null | undefined): Promise<AccessTokenClaims> {
+  async authorizePlatform(authorization: string | null | undefined): Promise<AdminCaller> {
     const bearer = parseBearerAuthorization(authorization);
     if (bearer === undefined) {
       throw invalidClient(`managing tenants needs Authorization: Bearer <access token with ${TENANTS_SCOPE}> of a client of the default tenant`);
@@ -217,7 +228,32 @@ export class Administration {
         `tenants are managed by platform administrators only: a client of the default tenant with ${TENANTS_SCOPE}, calling without a tenant path or header`,
       );
     }
-    return claims;
+    return { claims, actor: { clientId: claims.client_id, tenant: DEFAULT_TENANT } };
+  }
+
+  /**
+   * The client of a Bearer token in force here, whatever its scopes; undefined
+   * for anything else. Asked only after a refusal, for the audit trail's
+   * admin.denied: who tried, never who merely presented garbage.
+   */
+  async bearerClientId(authorization: string | null | undefined): Promise<string | undefined> {
+    const bearer = parseBearerAuthorization(authorization);
+    if (bearer === undefined) return undefined;
+    try {
+      return (await this.deps.callers.bearer(bearer, [])).claims.client_id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The tenant's audit trail, where the AdminService records what it changed. */
+  get auditTrail(): AuditTrail {
+    return this.deps.audit;
+  }
+
+  /** The tenant's audit events, newest first (AuditTrail.list). */
+  listAuditEvents(query: AuditQuery): Promise<AuditPage> {
+    return this.deps.audit.list(query);
   }
 
   // --- clients -------------------------------------------------------------

@@ -18,6 +18,16 @@ export interface RateLimitEvents {
   fellBackToLocal(): void;
 }
 
+/** A peer (or a client id from a peer) that has just gone over its limit: refused until the window ends. */
+export interface Lockout {
+  peer: string;
+  /** The client id it failed to authenticate as, for the per-client limit. */
+  subject?: string;
+  /** Which limit it went over. */
+  limit: "peer" | "client";
+  windowSeconds: number;
+}
+
 const slowDown = (retryAfterSeconds: number) =>
   new OAuthError("slow_down", "resource_exhausted", "too many failed authentication attempts; try again later", { retryAfterSeconds });
 
@@ -36,7 +46,14 @@ export class AuthRateLimiter {
   private readonly blocked = new Map<string, number>();
 
   constructor(
-    private readonly deps: { store: Store; clock: Clock; settings: RateLimitSettings; events?: RateLimitEvents },
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      settings: RateLimitSettings;
+      events?: RateLimitEvents;
+      /** Told once per lockout (the failure that crossed the limit, counted across instances): the audit trail's peer.locked_out. */
+      lockouts?: (lockout: Lockout) => void;
+    },
   ) {}
 
   /** Throws ResourceExhausted when this peer, or this subject from this peer, was found over its limit. */
@@ -67,6 +84,10 @@ export class AuthRateLimiter {
       const limit = key.startsWith("peer:") ? settings.failuresPerPeer : settings.failuresPerSubjectAndPeer;
       if (counts[index]! > limit) {
         over = true;
+        if (counts[index] === limit + 1) {
+          const perPeer = key.startsWith("peer:");
+          this.deps.lockouts?.({ peer, ...(perPeer ? {} : { subject }), limit: perPeer ? "peer" : "client", windowSeconds: settings.windowSeconds });
+        }
         this.blocked.set(key, now + settings.windowSeconds * 1000);
         if (this.blocked.size > 100_000) this.blocked.delete(this.blocked.keys().next().value as string);
       }

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { AuditTrail } from "../domain/audit-trail.js";
 import type { ChangeFeed } from "../domain/change-feed.js";
 import type { Clock } from "../domain/clock.js";
 import type { Store } from "../store/store.js";
@@ -17,6 +18,8 @@ export function startKeyMaintenance(options: {
   keyRing: KeyRing;
   store: Store;
   feed: ChangeFeed;
+  /** Where a scheduled rotation is recorded (signing_key.rotated, no actor); absent: only the log line. */
+  audit?: AuditTrail;
   clock: Clock;
   logger: Logger;
   refreshMs: number;
@@ -46,6 +49,8 @@ export function startKeyMaintenance(options: {
           const entry = await keyRing.rotate({ publishDelayMs: options.publishDelayMs, retireAfterMs: options.retireAfterMs });
           logger.info({ kid: entry.kid, signsFrom: new Date(entry.signsFrom).toISOString() }, "scheduled signing key rotation");
           unannounced = true;
+          // Not retried if the store fails now: the rotation stands, and AuditTrail.record has logged the event first.
+          await options.audit?.record({ kind: "signing_key.rotated", target: entry.kid, details: { alg: entry.alg, scheduled: "true" } });
         });
         if (unannounced) await announce();
       }

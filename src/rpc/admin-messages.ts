@@ -6,9 +6,10 @@
  */
 import { create, type DescMessage } from "@bufbuild/protobuf";
 import { FieldMaskSchema, timestampFromMs, type FieldMask } from "@bufbuild/protobuf/wkt";
-import { Source, type AccessTokenInfo, type ApiKeyInfo, type ClientInfo, type CreateTrustedIssuerRequest, type SigningKeyInfo, type Tenant, type TrustedIssuerInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { Source, type AccessTokenInfo, type ApiKeyInfo, type AuditEvent as AuditEventMessage, type ClientInfo, type CreateTrustedIssuerRequest, type SigningKeyInfo, type Tenant, type TrustedIssuerInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import type { ApiKeyChanges, ApiKeyView, ClientChanges, ClientView, TrustedIssuerRequest, TrustedIssuerView } from "../domain/administration.js";
 import type { TenantChanges, TenantView } from "../domain/tenant-administration.js";
+import type { AuditEvent } from "../domain/audit-trail.js";
 import { invalidRequest } from "../domain/oauth-error.js";
 import type { KeyRingEntry } from "../keys/key-ring.js";
 import type { NamedAccessToken } from "../domain/named-access-tokens.js";
@@ -45,6 +46,21 @@ export function apiKeyInfo(view: ApiKeyView): MessageInit<ApiKeyInfo> {
     source: sourceOf(view.source),
     createTime: timestampOf(view.createdAt),
     keyPrefix: view.keyPrefix ?? "",
+  };
+}
+
+export function auditEventInfo(event: AuditEvent): MessageInit<AuditEventMessage> {
+  return {
+    id: event.id,
+    eventTime: timestampFromMs(event.time),
+    kind: event.kind,
+    tenant: event.tenant,
+    actorClientId: event.actorClientId,
+    actorTenant: event.actorTenant,
+    target: event.target,
+    peer: event.peer,
+    requestId: event.requestId,
+    details: { ...event.details },
   };
 }
 

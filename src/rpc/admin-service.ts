@@ -1,8 +1,8 @@
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { AdminService, ApiKeyInfoSchema, ClientInfoSchema, TenantSchema } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import type { Domain } from "../app.js";
-import type { AccessTokenClaims } from "../domain/access-token.js";
+import type { AuditActor } from "../domain/audit-trail.js";
 import type { ApiKeyChanges, ClientChanges } from "../domain/administration.js";
 import type { TenantChanges } from "../domain/tenant-administration.js";
 import {
@@ -17,7 +17,9 @@ import {
   tenantInfo,
   trustedIssuerInfo,
   trustedIssuerRequest,
+  auditEventInfo,
 } from "./admin-messages.js";
+import { auditOfCall, recordingRefusal, type RecordAudit } from "./admin-audit.js";
 
 type Administration = Domain["administration"];
 type TenantAdministration = Domain["platform"];
@@ -34,23 +36,27 @@ export function adminService(
   const administrationOf = typeof adminOf === "function" ? adminOf : () => adminOf;
   /** Every admin call starts with the same authorization: a Bearer token with tokensmith:admin, in the call's tenant. */
   const guarded =
-    <Req, Res>(handler: (request: Req, admin: Administration, caller: AccessTokenClaims) => Promise<Res>) =>
+    <Req, Res>(handler: (request: Req, admin: Administration, audit: RecordAudit, actor: AuditActor) => Promise<Res>) =>
     async (request: Req, context: HandlerContext): Promise<Res> => {
       const admin = administrationOf(context);
-      const caller = await admin.authorize(context.requestHeader.get("authorization"));
-      return handler(request, admin, caller);
+      const { actor } = await recordingRefusal(admin, context, () => admin.authorize(context.requestHeader.get("authorization")));
+      return handler(request, admin, auditOfCall(admin.auditTrail, context, actor), actor);
     };
   /** The tenant calls: only a platform administrator (a default-tenant token with tokensmith:tenants, addressed to the default tenant). */
   const platformGuarded =
-    <Req, Res>(handler: (request: Req, tenants: TenantAdministration) => Promise<Res>) =>
+    <Req, Res>(handler: (request: Req, tenants: TenantAdministration, audit: RecordAudit) => Promise<Res>) =>
     async (request: Req, context: HandlerContext): Promise<Res> => {
-      await administrationOf(context).authorizePlatform(context.requestHeader.get("authorization"));
+      const admin = administrationOf(context);
+      const { actor } = await recordingRefusal(admin, context, () => admin.authorizePlatform(context.requestHeader.get("authorization")));
       if (platform === undefined) throw new Error("this AdminService was built without the platform's administration");
-      return handler(request, platform);
+      // Tenant events go to the default tenant's trail, where the platform administrators act (a deleted tenant's own goes with it).
+      return handler(request, platform, auditOfCall(admin.auditTrail, context, actor));
     };
+  const maskOf = (mask: { paths: string[] } | undefined) => ({ fields: (mask?.paths ?? []).join(",") });
   return {
-    createClient: guarded(async (request, admin) => {
+    createClient: guarded(async (request, admin, audit) => {
       const created = await admin.createClient({ id: request.id, ...clientChanges(request) });
+      await audit("client.created", created.client.id, { scopes: created.client.scopes.join(" ") });
       return { client: clientInfo(created.client), clientSecret: created.secret ?? "" };
     }),
     getClient: guarded(async (request, admin) => ({ client: clientInfo(await admin.getClient(request.id)) })),
@@ -58,60 +64,87 @@ export function adminService(
       const page = await admin.listClients(request.pageSize, request.pageToken);
       return { clients: page.items.map(clientInfo), nextPageToken: page.nextPageToken };
     }),
-    updateClient: guarded(async (request, admin) => {
+    updateClient: guarded(async (request, admin, audit) => {
       const changes = maskedChanges<ClientChanges>(ClientInfoSchema, request.updateMask, clientChanges(request.client));
-      return { client: clientInfo(await admin.updateClient(request.client?.id ?? "", changes)) };
+      const updated = await admin.updateClient(request.client?.id ?? "", changes);
+      await audit("client.updated", updated.id, maskOf(request.updateMask));
+      return { client: clientInfo(updated) };
     }),
-    rotateClientSecret: guarded(async (request, admin) => {
+    rotateClientSecret: guarded(async (request, admin, audit) => {
       const rotated = await admin.rotateClientSecret(request.id, Number(request.overlapSeconds));
+      await audit("client.secret_rotated", rotated.client.id, rotated.client.previousSecretExpiresAt === undefined ? {} : { previous_secret_expire_time: new Date(rotated.client.previousSecretExpiresAt).toISOString() });
       return { client: clientInfo(rotated.client), clientSecret: rotated.secret };
     }),
-    deleteClient: guarded(async (request, admin) => {
+    deleteClient: guarded(async (request, admin, audit) => {
       await admin.deleteClient(request.id);
+      await audit("client.deleted", request.id);
       return {};
     }),
-    revokeClientTokens: guarded(async (request, admin) => ({ revokeTime: timestampFromMs(await admin.revokeClientTokens(request.id)) })),
-    createApiKey: guarded(async (request, admin) => {
+    revokeClientTokens: guarded(async (request, admin, audit) => {
+      const revokeTime = timestampFromMs(await admin.revokeClientTokens(request.id));
+      await audit("tokens.revoked", request.id, { revoke_time: timestampDate(revokeTime).toISOString() });
+      return { revokeTime };
+    }),
+    createApiKey: guarded(async (request, admin, audit) => {
       const created = await admin.createApiKey({ name: request.name, ...apiKeyChanges(request) });
+      await audit("api_key.created", created.apiKey.name, { scopes: created.apiKey.scopes.join(" ") });
       return { apiKey: apiKeyInfo(created.apiKey), key: created.key };
     }),
     listApiKeys: guarded(async (request, admin) => {
       const page = await admin.listApiKeys(request.pageSize, request.pageToken);
       return { apiKeys: page.items.map(apiKeyInfo), nextPageToken: page.nextPageToken };
     }),
-    updateApiKey: guarded(async (request, admin) => {
+    updateApiKey: guarded(async (request, admin, audit) => {
       const changes = maskedChanges<ApiKeyChanges>(ApiKeyInfoSchema, request.updateMask, apiKeyChanges(request.apiKey));
-      return { apiKey: apiKeyInfo(await admin.updateApiKey(request.apiKey?.name ?? "", changes)) };
+      const updated = await admin.updateApiKey(request.apiKey?.name ?? "", changes);
+      await audit("api_key.updated", updated.name, maskOf(request.updateMask));
+      return { apiKey: apiKeyInfo(updated) };
     }),
-    deleteApiKey: guarded(async (request, admin) => {
+    deleteApiKey: guarded(async (request, admin, audit) => {
       await admin.deleteApiKey(request.name);
+      await audit("api_key.deleted", request.name);
       return {};
     }),
     listSigningKeys: guarded(async (_request, admin) => ({ keys: (await admin.listSigningKeys()).map(signingKeyInfo) })),
-    rotateSigningKey: guarded(async (_request, admin) => ({ key: signingKeyInfo(await admin.rotateSigningKey()) })),
-    createTrustedIssuer: guarded(async (request, admin) => ({ trustedIssuer: trustedIssuerInfo(await admin.createTrustedIssuer(trustedIssuerRequest(request))) })),
+    rotateSigningKey: guarded(async (_request, admin, audit) => {
+      const key = await admin.rotateSigningKey();
+      await audit("signing_key.rotated", key.kid, { alg: key.alg });
+      return { key: signingKeyInfo(key) };
+    }),
+    createTrustedIssuer: guarded(async (request, admin, audit) => {
+      const trusted = await admin.createTrustedIssuer(trustedIssuerRequest(request));
+      await audit("trusted_issuer.created", trusted.issuer);
+      return { trustedIssuer: trustedIssuerInfo(trusted) };
+    }),
     listTrustedIssuers: guarded(async (request, admin) => {
       const page = await admin.listTrustedIssuers(request.pageSize, request.pageToken);
       return { trustedIssuers: page.items.map(trustedIssuerInfo), nextPageToken: page.nextPageToken };
     }),
-    deleteTrustedIssuer: guarded(async (request, admin) => {
+    deleteTrustedIssuer: guarded(async (request, admin, audit) => {
       await admin.deleteTrustedIssuer(request.issuer);
+      await audit("trusted_issuer.deleted", request.issuer);
       return {};
     }),
-    createAccessToken: guarded(async (request, admin, caller) => {
+    createAccessToken: guarded(async (request, admin, audit, actor) => {
       const created = await admin.createAccessToken(
         { clientId: request.clientId, name: request.name, scopes: request.scopes, lifetimeSeconds: Number(request.lifetimeSeconds) },
-        caller.client_id,
+        actor.clientId,
       );
+      await audit("access_token.created", created.record.id, { client_id: created.record.clientId, name: created.record.name, scopes: created.record.scopes.join(" ") });
       return { accessToken: accessTokenInfo(created.record), token: created.token };
     }),
     listAccessTokens: guarded(async (request, admin) => {
       const page = await admin.listAccessTokens(request.clientId, request.pageSize, request.pageToken);
       return { accessTokens: page.items.map(accessTokenInfo), nextPageToken: page.nextPageToken };
     }),
-    revokeAccessToken: guarded(async (request, admin) => ({ accessToken: accessTokenInfo(await admin.revokeAccessToken(request.id)) })),
-    createTenant: platformGuarded(async (request, tenants) => {
+    revokeAccessToken: guarded(async (request, admin, audit) => {
+      const revoked = await admin.revokeAccessToken(request.id);
+      await audit("access_token.revoked", revoked.id, { client_id: revoked.clientId, name: revoked.name });
+      return { accessToken: accessTokenInfo(revoked) };
+    }),
+    createTenant: platformGuarded(async (request, tenants, audit) => {
       const created = await tenants.createTenant({ id: request.id, adminClientId: request.adminClientId, ...tenantChanges(request) });
+      await audit("tenant.created", created.tenant.id, created.adminClient === undefined ? {} : { admin_client_id: created.adminClient.id });
       return {
         tenant: tenantInfo(created.tenant),
         adminClient: created.adminClient === undefined ? undefined : clientInfo(created.adminClient),
@@ -123,13 +156,28 @@ export function adminService(
       const page = await tenants.listTenants(request.pageSize, request.pageToken);
       return { tenants: page.items.map(tenantInfo), nextPageToken: page.nextPageToken };
     }),
-    updateTenant: platformGuarded(async (request, tenants) => {
+    updateTenant: platformGuarded(async (request, tenants, audit) => {
       const changes = maskedChanges<TenantChanges>(TenantSchema, request.updateMask, tenantChanges(request.tenant));
-      return { tenant: tenantInfo(await tenants.updateTenant(request.tenant?.id ?? "", changes)) };
+      const updated = await tenants.updateTenant(request.tenant?.id ?? "", changes);
+      await audit("tenant.updated", updated.id, maskOf(request.updateMask));
+      return { tenant: tenantInfo(updated) };
     }),
-    deleteTenant: platformGuarded(async (request, tenants) => {
+    deleteTenant: platformGuarded(async (request, tenants, audit) => {
       await tenants.deleteTenant(request.id);
+      await audit("tenant.deleted", request.id);
       return {};
+    }),
+    listAuditEvents: guarded(async (request, admin) => {
+      const page = await admin.listAuditEvents({
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+        actor: request.actor,
+        target: request.target,
+        kind: request.kind,
+        ...(request.startTime ? { sinceMs: timestampDate(request.startTime).getTime() } : {}),
+        ...(request.endTime ? { untilMs: timestampDate(request.endTime).getTime() } : {}),
+      });
+      return { events: page.events.map(auditEventInfo), nextPageToken: page.nextPageToken };
     }),
   };
 }

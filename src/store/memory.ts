@@ -1,7 +1,8 @@
 import type { Clock } from "../domain/clock.js";
 import { systemClock } from "../domain/clock.js";
-import { requireFeedCursor, type ParsedFeedCursor } from "./feed-cursor.js";
-import { checkDeleteByPrefix, type FeedFields, type FeedPage, type SetOptions, type Store } from "./store.js";
+import { requireFeedCursor } from "./feed-cursor.js";
+import { MemoryStream } from "./memory-stream.js";
+import { checkDeleteByPrefix, type FeedEntry, type FeedFields, type FeedPage, type SetOptions, type Store, type StreamRange } from "./store.js";
 
 interface Entry {
   value: string;
@@ -18,6 +19,7 @@ export class MemoryStore implements Store {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: Clock = systemClock, sweepIntervalMs = 30_000) {
+    this.feed = new MemoryStream(clock);
     this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
     this.sweeper.unref();
   }
@@ -105,58 +107,55 @@ export class MemoryStore implements Store {
     const doomed = [
       ...[...this.entries.keys()].filter((key) => key.startsWith(prefix)).map((key) => ({ key, from: "entries" as const })),
       ...[...this.hashes.keys()].filter((key) => key.startsWith(prefix)).map((key) => ({ key, from: "hashes" as const })),
+      ...[...this.streams.keys()].filter((key) => key.startsWith(prefix)).map((key) => ({ key, from: "streams" as const })),
     ];
     for (let start = 0; start < doomed.length; start += batchSize) {
       if (start > 0) await new Promise((resolve) => setImmediate(resolve));
       for (const { key, from } of doomed.slice(start, start + batchSize)) {
         // Counted as Redis counts UNLINK: keys that still exist (an expired entry or an emptied hash does not).
-        if (from === "entries" ? this.live(key) !== undefined : (this.hashes.get(key)?.size ?? 0) > 0) deleted += 1;
+        const exists =
+          from === "entries" ? this.live(key) !== undefined : from === "hashes" ? (this.hashes.get(key)?.size ?? 0) > 0 : this.streams.get(key)?.empty === false;
+        if (exists) deleted += 1;
         this[from].delete(key);
       }
     }
     return deleted;
   }
 
-  /** The change feed, oldest first; ids minted like Redis' `*` (this clock's ms, then a sequence within the ms). */
-  private readonly feed: Array<ParsedFeedCursor & { cursor: string; fields: FeedFields }> = [];
-  /** Index of the oldest live feed entry; the array is compacted once the dead head outgrows the rest. */
-  private feedHead = 0;
+  /** The change feed, oldest first. */
+  private readonly feed: MemoryStream;
+  /** The other streams (the audit trail's), by key. */
+  private readonly streams = new Map<string, MemoryStream>();
 
   async feedAppend(fields: FeedFields, options: { retainMs: number }): Promise<string> {
-    const now = this.clock.now();
-    const last = this.feed[this.feed.length - 1];
-    // Like Redis: ids never go backwards, even if the clock does.
-    const ms = last === undefined || now > last.ms ? now : last.ms;
-    const seq = ms === last?.ms ? last.seq + 1 : 0;
-    const cursor = `${ms}-${seq}`;
-    this.feed.push({ ms, seq, cursor, fields: { ...fields } });
-    // MINID semantics: entries whose ms is below now - retainMs go.
-    const minMs = now - options.retainMs;
-    while (this.feedHead < this.feed.length && this.feed[this.feedHead]!.ms < minMs) this.feedHead += 1;
-    if (this.feedHead > 1_024 && this.feedHead * 2 > this.feed.length) {
-      this.feed.splice(0, this.feedHead);
-      this.feedHead = 0;
-    }
-    return cursor;
+    return this.feed.append(fields, options.retainMs);
   }
 
   async feedRead(after: string | undefined, count: number): Promise<FeedPage> {
-    const from = after === undefined ? undefined : requireFeedCursor(after);
-    // Binary search for the first entry after `from`: followers read near the end of a long feed.
-    let start = this.feedHead;
-    let end = this.feed.length;
-    while (from !== undefined && start < end) {
-      const middle = (start + end) >>> 1;
-      const entry = this.feed[middle]!;
-      if (entry.ms > from.ms || (entry.ms === from.ms && entry.seq > from.seq)) end = middle;
-      else start = middle + 1;
-    }
-    const entries = this.feed.slice(start, start + Math.max(0, count)).map(({ cursor, fields }) => ({ cursor, fields: { ...fields } }));
-    return { entries, oldest: this.feed[this.feedHead]?.cursor };
+    const entries = this.feed.readAfter(after, count);
+    return { entries, oldest: this.feed.oldest() };
   }
 
   async feedLast(): Promise<string | undefined> {
-    return this.feedHead < this.feed.length ? this.feed.at(-1)!.cursor : undefined;
+    return this.feed.newest();
+  }
+
+  async streamAppend(key: string, fields: FeedFields, options: { retainMs: number }): Promise<string> {
+    let stream = this.streams.get(key);
+    if (stream === undefined) {
+      stream = new MemoryStream(this.clock);
+      this.streams.set(key, stream);
+    }
+    return stream.append(fields, options.retainMs);
+  }
+
+  async streamReadBack(key: string, range: StreamRange, count: number): Promise<FeedEntry[]> {
+    const stream = this.streams.get(key);
+    if (stream === undefined) {
+      if (range.before !== undefined) requireFeedCursor(range.before);
+      return [];
+    }
+    return stream.readBack(range, count);
   }
 
   async ping(): Promise<void> {}
@@ -168,7 +167,11 @@ export class MemoryStore implements Store {
   /** The names of the live keys and non-empty hashes starting with `prefix`; for tests that check what a deletion left. */
   keysStartingWith(prefix: string): string[] {
     this.sweep();
-    return [...this.entries.keys(), ...[...this.hashes].filter(([, hash]) => hash.size > 0).map(([key]) => key)].filter((key) => key.startsWith(prefix));
+    return [
+      ...this.entries.keys(),
+      ...[...this.hashes].filter(([, hash]) => hash.size > 0).map(([key]) => key),
+      ...[...this.streams].filter(([, stream]) => !stream.empty).map(([key]) => key),
+    ].filter((key) => key.startsWith(prefix));
   }
 
   /** Number of live entries; for tests that check memory does not grow. */

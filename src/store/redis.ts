@@ -30,7 +30,17 @@ import type { Socket } from "node:net";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import { EvictionPolicyError, readEvictionPolicy, SAFE_EVICTION_POLICY } from "./eviction-policy.js";
 import { requireFeedCursor } from "./feed-cursor.js";
-import { checkDeleteByPrefix, StoreUnavailableError, storeKeys, type FeedFields, type FeedPage, type SetOptions, type Store } from "./store.js";
+import {
+  checkDeleteByPrefix,
+  StoreUnavailableError,
+  storeKeys,
+  type FeedEntry,
+  type FeedFields,
+  type FeedPage,
+  type SetOptions,
+  type Store,
+  type StreamRange,
+} from "./store.js";
 
 export interface RedisEndpoint {
   host: string;
@@ -176,6 +186,13 @@ function addressOf(node: Redis): string {
 /** A SCAN MATCH pattern that matches `text` literally: Redis' glob characters escaped. */
 function globEscape(text: string): string {
   return text.replace(/[\\*?[\]^]/g, (char) => `\\${char}`);
+}
+
+/** An entry as XRANGE answers it: the id, then the fields flat. */
+function entryOf([cursor, flat]: [string, string[]]): FeedEntry {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return { cursor, fields };
 }
 
 function unavailable(operation: string, error: unknown): StoreUnavailableError {
@@ -386,11 +403,36 @@ export class RedisStore implements Store {
    * seconds against a retention of a token lifetime does not matter.
    */
   feedAppend(fields: FeedFields, options: { retainMs: number }): Promise<string> {
-    const minId = Math.max(0, Math.floor(Date.now() - options.retainMs));
+    return this.xadd(storeKeys.feed(), fields, options.retainMs);
+  }
+
+  /** As feedAppend, on another stream: exact trimming too, so a read never shows an entry past its retention. */
+  streamAppend(key: string, fields: FeedFields, options: { retainMs: number }): Promise<string> {
+    return this.xadd(key, fields, options.retainMs);
+  }
+
+  /**
+   * XREVRANGE from the newest bound to the oldest. An end given both as a
+   * cursor and as an instant is the earlier of the two; a bare `<ms>` is the
+   * whole millisecond, as Redis reads it (`<ms>-0` as a start, `<ms>-max` as
+   * an end).
+   */
+  async streamReadBack(key: string, range: StreamRange, count: number): Promise<FeedEntry[]> {
+    const before = range.before === undefined ? undefined : requireFeedCursor(range.before);
+    const until = range.untilMs === undefined ? undefined : Math.max(0, Math.floor(range.untilMs));
+    const end = before !== undefined && (until === undefined || before.ms <= until) ? `(${range.before}` : until !== undefined ? String(until) : "+";
+    const start = range.sinceMs === undefined ? "-" : String(Math.max(0, Math.ceil(range.sinceMs)));
+    if (count < 1) return [];
+    const found = await this.run("XREVRANGE", () => this.client.xrevrange(this.k(key), end, start, "COUNT", count));
+    return found.map(entryOf);
+  }
+
+  private xadd(key: string, fields: FeedFields, retainMs: number): Promise<string> {
+    const minId = Math.max(0, Math.floor(Date.now() - retainMs));
     const args: string[] = [];
     for (const [name, value] of Object.entries(fields)) args.push(name, value);
     return this.run("XADD", async () => {
-      const id = await this.client.xadd(this.k(storeKeys.feed()), "MINID", minId, "*", ...args);
+      const id = await this.client.xadd(this.k(key), "MINID", minId, "*", ...args);
       if (id === null) throw new Error("XADD added no entry");
       return id;
     });
@@ -410,14 +452,7 @@ export class RedisStore implements Store {
       this.run("XRANGE", () => this.client.xrange(key, "-", "+", "COUNT", 1)),
     ]);
     const page = count > 0 ? entries : [];
-    return {
-      entries: page.map(([cursor, flat]) => {
-        const fields: Record<string, string> = {};
-        for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-        return { cursor, fields };
-      }),
-      oldest: oldest[0]?.[0],
-    };
+    return { entries: page.map(entryOf), oldest: oldest[0]?.[0] };
   }
 
   async feedLast(): Promise<string | undefined> {

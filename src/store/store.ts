@@ -40,6 +40,14 @@ export interface Store {
   /** The newest cursor the feed holds (undefined when empty): a follower starting now reads after it. */
   feedLast(): Promise<string | undefined>;
   /**
+   * Appends to the stream `key` (not the change feed: the audit trail's, one
+   * per tenant) and drops its entries older than `retainMs` (XADD MINID);
+   * resolves the entry's cursor, `<ms>-<seq>` as the feed's.
+   */
+  streamAppend(key: string, fields: FeedFields, options: { retainMs: number }): Promise<string>;
+  /** Up to `count` entries of the stream `key` within `range`, newest first (XREVRANGE); none for a stream never written. */
+  streamReadBack(key: string, range: StreamRange, count: number): Promise<FeedEntry[]>;
+  /**
    * Deletes every key (plain or hash) whose name starts with `prefix`, at
    * most `batchSize` per round trip, and resolves how many it deleted: what
    * removing a tenant's data takes (its keys all start `t:<tenant>:`). Not
@@ -73,6 +81,16 @@ export interface FeedPage {
    * whose own cursor is older may have missed trimmed entries.
    */
   oldest: string | undefined;
+}
+
+/** Which entries of a stream a read returns; every bound is optional. */
+export interface StreamRange {
+  /** Only entries strictly before this cursor (the last one of a previous page). */
+  before?: string;
+  /** Only entries added at or after this instant (ms). */
+  sinceMs?: number;
+  /** Only entries added at or before this instant (ms, the whole millisecond). */
+  untilMs?: number;
 }
 
 export interface SetOptions {
@@ -120,4 +138,6 @@ export const storeKeys = {
   accessTokens: () => "admin:{access-tokens}",
   /** Named access token id by client and name: makes names unique per client (HSETNX), in the same slot as the records. */
   accessTokenNames: () => "admin:{access-tokens}:names",
+  /** The audit trail: one stream per tenant (TenantStore maps it), trimmed to the audit retention. */
+  audit: () => "audit:{audit}",
 } as const;

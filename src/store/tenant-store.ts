@@ -1,4 +1,4 @@
-import type { FeedFields, FeedPage, SetOptions, Store } from "./store.js";
+import type { FeedEntry, FeedFields, FeedPage, SetOptions, Store, StreamRange } from "./store.js";
 
 /** The tenant whose keys, URLs and issuer are those of a deployment without tenants. */
 export const DEFAULT_TENANT = "default";
@@ -74,6 +74,12 @@ export class TenantStore implements Store {
   }
   feedLast(): Promise<string | undefined> {
     return this.base.feedLast();
+  }
+  streamAppend(key: string, fields: FeedFields, options: { retainMs: number }): Promise<string> {
+    return this.base.streamAppend(this.k(key), fields, options);
+  }
+  streamReadBack(key: string, range: StreamRange, count: number): Promise<FeedEntry[]> {
+    return this.base.streamReadBack(this.k(key), range, count);
   }
   /** Every key of this tenant (prefix ""): a view maps names into the tenant's key space, where only the whole space is a prefix. */
   deleteByPrefix(prefix: string, batchSize: number): Promise<number> {

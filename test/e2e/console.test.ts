@@ -390,6 +390,46 @@ describe.skipIf(!hasChromium)(
       await shot("09-signing-keys-rotated");
     });
 
+    it("the Audit tab shows a client created in the console as client.created, filters by kind and target, and pages with Older", async () => {
+      await byTestId("tab-clients").click();
+      await byTestId("client-new").click();
+      await byTestId("client-id").fill("audited-service");
+      await byTestId("client-create").click();
+      const dialog = byTestId("secret-dialog");
+      await dialog.waitFor({ timeout: WAIT_MS });
+      const secret = await text(dialog.getByTestId("secret-value"));
+      await dialog.getByTestId("secret-close").click();
+      await dialog.waitFor({ state: "detached", timeout: WAIT_MS });
+
+      await byTestId("tab-audit").click();
+      const rows = byTestId("audit-event-row");
+      const created = page.locator('[data-testid=audit-event-row][data-kind="client.created"][data-target="audited-service"]');
+      await created.waitFor({ timeout: WAIT_MS });
+      // Newest first: the signing key rotated just before, then this client.
+      expect(await rows.first().getAttribute("data-target")).toBe("audited-service");
+      expect(await created.getAttribute("data-actor")).toBe(admin.id);
+      expect(await text(created)).toMatch(/client\.created.*console-admin.*audited-service.*127\.0\.0\.1/);
+      // Over 50 events (the bulk clients): a page, then Older for the rest.
+      const older = byTestId("audit-events-more");
+      await older.waitFor({ timeout: WAIT_MS });
+      expect(await older.textContent()).toBe("Older");
+      expect(await rows.count()).toBe(50);
+      await older.click();
+      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBeGreaterThan(50);
+      await shot("10-audit-trail");
+
+      await byTestId("audit-filter-kind").selectOption("client.created");
+      await byTestId("audit-filter-target").fill("audited-service");
+      await byTestId("audit-filter-apply").click();
+      await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(1);
+      expect(await rows.first().getAttribute("data-kind")).toBe("client.created");
+      await byTestId("audit-filter-target").fill("no-such-target");
+      await byTestId("audit-filter-apply").click();
+      await byTestId("audit-events-empty").waitFor({ timeout: WAIT_MS });
+      expect(await rows.count()).toBe(0);
+      expect(await page.content()).not.toContain(secret);
+    });
+
     it("had no script error and no CSP violation", () => {
       expect(problems).toEqual([]);
     });

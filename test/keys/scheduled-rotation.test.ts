@@ -28,6 +28,10 @@ describe("scheduled signing-key rotation", () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(server.domain.keyRing.active().kid).toBe(first);
+    // In the audit trail (issue 21): Tokensmith acted by itself, so no actor.
+    const added = server.domain.keyRing.publicJwks().find((key) => key.kid !== first)!.kid;
+    const { events } = await server.domain.audit.list({ pageSize: 10, pageToken: "", kind: "signing_key.rotated" });
+    expect(events).toEqual([expect.objectContaining({ target: added, actorClientId: "", actorTenant: "", details: { alg: "EdDSA", scheduled: "true" } })]);
     clock.advance(121_000);
     expect(server.domain.keyRing.active().kid).not.toBe(first);
   });

@@ -366,6 +366,70 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreUn
       });
     });
 
+    describe("streams (the audit trail's, one per tenant)", () => {
+      const keep = { retainMs: LONG_TTL_MS };
+      const key = "t:a:audit:{a:audit}";
+      const msOf = (cursor: string) => parseFeedCursor(cursor)!.ms;
+
+      it("reads nothing from a stream never written", async () => {
+        expect(await store.streamReadBack(key, {}, 10)).toEqual([]);
+      });
+
+      it("reads back newest first, byte-exact, at most `count`, and strictly before a cursor", async () => {
+        const a = await store.streamAppend(key, { kind: "first", value: "ünïcødé ✓" }, keep);
+        const b = await store.streamAppend(key, { kind: "second", empty: "" }, keep);
+        const c = await store.streamAppend(key, { kind: "third" }, keep);
+        expect(compareFeedCursors(a, b)).toBeLessThan(0);
+        expect(await store.streamReadBack(key, {}, 10)).toEqual([
+          { cursor: c, fields: { kind: "third" } },
+          { cursor: b, fields: { kind: "second", empty: "" } },
+          { cursor: a, fields: { kind: "first", value: "ünïcødé ✓" } },
+        ]);
+        expect((await store.streamReadBack(key, {}, 2)).map((entry) => entry.cursor)).toEqual([c, b]);
+        expect((await store.streamReadBack(key, { before: b }, 10)).map((entry) => entry.cursor)).toEqual([a]);
+        expect(await store.streamReadBack(key, { before: a }, 10)).toEqual([]);
+      });
+
+      it("reads only the entries added from sinceMs to untilMs (both inclusive, whole milliseconds)", async () => {
+        const a = await store.streamAppend(key, { n: "a" }, keep);
+        await elapse(5);
+        const b = await store.streamAppend(key, { n: "b" }, keep);
+        await elapse(5);
+        const c = await store.streamAppend(key, { n: "c" }, keep);
+        const read = async (range: { sinceMs?: number; untilMs?: number; before?: string }) =>
+          (await store.streamReadBack(key, range, 10)).map((entry) => entry.fields.n);
+        expect(await read({ sinceMs: msOf(b) })).toEqual(["c", "b"]);
+        expect(await read({ untilMs: msOf(b) })).toEqual(["b", "a"]);
+        expect(await read({ sinceMs: msOf(b), untilMs: msOf(b) })).toEqual(["b"]);
+        expect(await read({ untilMs: msOf(c), before: b })).toEqual(["a"]);
+        expect(await read({ untilMs: msOf(a), before: c })).toEqual(["a"]);
+        expect(await read({ sinceMs: msOf(c) + 1 })).toEqual([]);
+      });
+
+      it("an append drops the stream's entries older than its retention; other streams and the feed keep theirs", async () => {
+        await store.streamAppend(key, { n: "old" }, { retainMs: SHORT_TTL_MS });
+        const other = await store.streamAppend("t:b:audit:{b:audit}", { n: "other" }, { retainMs: SHORT_TTL_MS });
+        const feed = await store.feedAppend({ n: "feed" }, { retainMs: LONG_TTL_MS });
+        await elapse(PAST_SHORT_TTL_MS);
+        const fresh = await store.streamAppend(key, { n: "fresh" }, { retainMs: SHORT_TTL_MS });
+        expect(await store.streamReadBack(key, {}, 10)).toEqual([{ cursor: fresh, fields: { n: "fresh" } }]);
+        expect((await store.streamReadBack("t:b:audit:{b:audit}", {}, 10)).map((entry) => entry.cursor)).toEqual([other]);
+        expect((await store.feedRead(undefined, 10)).entries.map((entry) => entry.cursor)).toEqual([feed]);
+      });
+
+      it("is removed with its tenant's keys by deleteByPrefix", async () => {
+        await store.streamAppend(key, { n: "1" }, keep);
+        await store.streamAppend("t:b:audit:{b:audit}", { n: "kept" }, keep);
+        expect(await store.deleteByPrefix("t:a:", 10)).toBe(1);
+        expect(await store.streamReadBack(key, {}, 10)).toEqual([]);
+        expect(await store.streamReadBack("t:b:audit:{b:audit}", {}, 10)).toHaveLength(1);
+      });
+
+      it.each(["", "abc", "(1-0"])("refuses the malformed cursor %j with a TypeError", async (cursor) => {
+        await expect(store.streamReadBack(key, { before: cursor }, 10)).rejects.toBeInstanceOf(TypeError);
+      });
+    });
+
     describe("change feed", () => {
       const keep = { retainMs: LONG_TTL_MS };
 

@@ -1,0 +1,46 @@
+import type { HandlerContext } from "@connectrpc/connect";
+import type { Administration } from "../domain/administration.js";
+import type { AuditActor, AuditKind, AuditTrail } from "../domain/audit-trail.js";
+import { OAuthError } from "../domain/oauth-error.js";
+import { peerKey } from "./call-context.js";
+
+/**
+ * Records one audit event of the AdminService call it was made for: the
+ * actor, peer and request id are the call's. A handler calls it once its
+ * change has succeeded (see AuditTrail for the order), with what it changed
+ * and non-secret details (field names, scopes): never a secret or a token.
+ */
+export type RecordAudit = (kind: AuditKind, target: string, details?: Readonly<Record<string, string>>) => Promise<void>;
+
+/** The RecordAudit of one call, into `trail` (the trail of the tenant acted in). */
+export function auditOfCall(trail: AuditTrail, context: HandlerContext, actor: AuditActor): RecordAudit {
+  const peer = context.values.get(peerKey);
+  const requestId = context.requestHeader.get("x-request-id") ?? undefined;
+  return async (kind, target, details) => {
+    await trail.record({ kind, actor, target, ...(peer !== undefined ? { peer } : {}), ...(requestId !== undefined ? { requestId } : {}), ...(details ? { details } : {}) });
+  };
+}
+
+/**
+ * Runs an AdminService authorization; a refusal of a token in force here (it
+ * lacks the scope) is recorded as admin.denied, the call's method as the
+ * target, before the refusal goes back unchanged. A caller that is no one
+ * (no token, an invalid one) is not recorded: the failed-authentication
+ * limits and peer.locked_out are for those. A failure to record is logged
+ * by the trail's log line and never replaces the refusal.
+ */
+export async function recordingRefusal<T>(admin: Administration, context: HandlerContext, authorize: () => Promise<T>): Promise<T> {
+  try {
+    return await authorize();
+  } catch (error) {
+    if (error instanceof OAuthError && error.kind === "permission_denied") {
+      const authorization = context.requestHeader.get("authorization");
+      const clientId = await admin.bearerClientId(authorization);
+      if (clientId !== undefined) {
+        const record = auditOfCall(admin.auditTrail, context, { clientId, tenant: admin.auditTrail.tenant });
+        await record("admin.denied", context.method.name, { reason: error.description.slice(0, 200) }).catch(() => undefined);
+      }
+    }
+    throw error;
+  }
+}

@@ -244,6 +244,21 @@ describe.each(backends)("AdminService audit trail on %s", (_name, makeBackend) =
     expect([...times].sort((x, y) => y - x)).toEqual(times);
   });
 
+  it("records a named access token's creation (client, name, scopes) and its revocation, never the token", async () => {
+    await t.admin.createClient({ id: "reports", scopes: ["reports:read", "reports:write"] });
+    let call = withRequestId();
+    const created = await t.admin.createAccessToken({ clientId: "reports", name: "nightly export", scopes: ["reports:read"] }, call.options);
+    secrets.push(created.token);
+    const id = created.accessToken!.id;
+    expectRecorded(await newest(), { kind: "access_token.created", target: id, requestId: call.requestId, details: { client_id: "reports", name: "nightly export", scopes: "reports:read" } });
+
+    call = withRequestId();
+    await t.admin.revokeAccessToken({ id }, call.options);
+    expectRecorded(await newest(), { kind: "access_token.revoked", target: id, requestId: call.requestId, details: { client_id: "reports", name: "nightly export" } });
+    expect((await t.admin.listAuditEvents({ kind: "access_token.created", target: id })).events).toHaveLength(1);
+    await t.admin.deleteClient({ id: "reports" });
+  });
+
   it("holds no secret, key, hash or token in the stored stream or the log lines", async () => {
     const raw =
       backend.name === "memory"

@@ -1,0 +1,300 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
+import { killCliProcesses, runCli, type Run } from "../support/cli-process.js";
+import { eventually } from "../support/eventually.js";
+import { assertionClaims, assertionForm, generateClientKey, postForm, signAssertion, startHttpHost, type ClientKey, type HttpHost } from "../support/oauth.js";
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.js";
+import { freePort, startRedis, type RedisServer } from "../support/redis-server.js";
+import { basic, tokenClient, transports } from "../support/tokensmith.js";
+
+/**
+ * Tracing (issue 21, item 2): a real `tokensmith serve` process exports its
+ * spans over OTLP/HTTP to a receiver on loopback when OTEL_EXPORTER_OTLP_ENDPOINT
+ * is set, and loads no SDK and sends nothing when it is not.
+ */
+
+const SPAN_KIND_SERVER = 2;
+const SPAN_KIND_CLIENT = 3;
+const STATUS_ERROR = 2;
+
+const hex = (bytes: number) => randomBytes(bytes).toString("hex");
+
+interface Caller {
+  traceId: string;
+  parentSpanId: string;
+  traceparent: string;
+}
+
+function caller(): Caller {
+  const traceId = hex(16);
+  const parentSpanId = hex(8);
+  return { traceId, parentSpanId, traceparent: `00-${traceId}-${parentSpanId}-01` };
+}
+
+/**
+ * A module loader hook, loaded with `--import` before Tokensmith: it writes
+ * down every @opentelemetry module the process imports, so a test can tell
+ * whether the SDK was loaded at all.
+ */
+async function moduleLogHook(dir: string): Promise<{ hook: string; log: string }> {
+  const log = join(dir, `modules-${hex(4)}.log`);
+  const resolveHook = `import { appendFileSync } from "node:fs";
+export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context);
+  if (resolved.url.includes("/@opentelemetry/")) appendFileSync(${JSON.stringify(log)}, resolved.url + "\\n");
+  return resolved;
+}`;
+  const hook = join(dir, `module-log-${hex(4)}.mjs`);
+  await writeFile(hook, `import { register } from "node:module";\nregister(${JSON.stringify(`data:text/javascript,${encodeURIComponent(resolveHook)}`)});\n`);
+  await writeFile(log, "");
+  return { hook, log };
+}
+
+interface Fixture {
+  dir: string;
+  receiver: OtlpReceiver;
+  jwksHost: HttpHost;
+  /** traceparent headers the JWKS host was fetched with. */
+  jwksTraceparents: string[];
+  key: ClientKey;
+  secret: string;
+  config: string;
+}
+
+async function fixture(): Promise<Fixture> {
+  const dir = await mkdtemp(join(tmpdir(), "tokensmith-tracing-"));
+  const receiver = await startOtlpReceiver();
+  const key = await generateClientKey("ES256");
+  const jwksTraceparents: string[] = [];
+  // The client's key server, noting the trace context each fetch carried.
+  const jwksHost = await startHttpHost((req, res) => {
+    jwksTraceparents.push(String(req.headers.traceparent ?? ""));
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ keys: [key.publicJwk] }));
+  });
+  const secret = generateSecret("client_secret");
+  const config = join(dir, "tokensmith.yaml");
+  await writeFile(
+    config,
+    [
+      "clientJwksUris: { allowHttp: true, allowPrivateNetworks: true }",
+      "clients:",
+      `  - { id: svc, secretHashes: ["${hashSecret(secret)}"], scopes: [orders:read] }`,
+      `  - { id: keyed, jwksUri: "${jwksHost.url}", scopes: [orders:read] }`,
+      "",
+    ].join("\n"),
+  );
+  return {
+    dir,
+    receiver,
+    jwksHost,
+    jwksTraceparents,
+    key,
+    secret,
+    config,
+  };
+}
+
+async function serve(env: Record<string, string>, config: string, hook: string): Promise<{ run: Run; url: string }> {
+  const port = await freePort();
+  const run = runCli(["serve", "--config", config], { TOKENSMITH_PORT: String(port), TOKENSMITH_LOG_LEVEL: "info", ...env }, { nodeArgs: ["--import", hook] });
+  await run.waitForStdout(/"msg":"tokensmith listening"/);
+  return { run, url: `http://127.0.0.1:${port}` };
+}
+
+async function stop(run: Run): Promise<void> {
+  run.child.kill("SIGTERM");
+  const { code } = await run.exited;
+  expect(code).toBe(0);
+}
+
+/** The calls every run makes: tokens over the OAuth endpoint (secret and private_key_jwt) and over RPCs, and failures. */
+async function makeCalls(f: Fixture, url: string) {
+  const form = caller();
+  const issued = await postForm(`${url}/oauth2/token`, { grant_type: "client_credentials" }, { ...basic("svc", f.secret), traceparent: form.traceparent, tracestate: "vendor=opaque" });
+  expect(issued.status).toBe(200);
+  const formToken = (issued.json as { access_token: string }).access_token;
+
+  const keyed = caller();
+  const assertion = await signAssertion(f.key, assertionClaims("keyed", `${url}/oauth2/token`, Date.now()));
+  const byKey = await postForm(`${url}/oauth2/token`, { grant_type: "client_credentials", ...assertionForm(assertion, { client_id: "keyed" }) }, { traceparent: keyed.traceparent });
+  expect(byKey.status).toBe(200);
+  const keyedToken = (byKey.json as { access_token: string }).access_token;
+
+  const wrongSecret = generateSecret("client_secret");
+  const refused = caller();
+  const failed = await postForm(`${url}/oauth2/token`, { grant_type: "client_credentials", client_id: "svc", client_secret: wrongSecret }, { traceparent: refused.traceparent });
+  expect(failed.status).toBe(401);
+
+  const connect = caller();
+  const rpcIssued = await tokenClient(transports["connect JSON (HTTP/1.1)"](url)).issueClientToken({}, { headers: { ...basic("svc", f.secret), traceparent: connect.traceparent } });
+  const grpcWeb = caller();
+  const webIssued = await tokenClient(transports["grpc-web (HTTP/1.1)"](url)).issueClientToken({}, { headers: { ...basic("svc", f.secret), traceparent: grpcWeb.traceparent } });
+  const grpcRefused = caller();
+  const rpcError = await tokenClient(transports["grpc (HTTP/2)"](url))
+    .issueClientToken({ clientId: "svc", clientSecret: wrongSecret }, { headers: { traceparent: grpcRefused.traceparent } })
+    .then(() => undefined, (error: unknown) => ConnectError.from(error));
+  expect(rpcError?.code).toBe(Code.Unauthenticated);
+
+  return {
+    callers: { form, keyed, refused, connect, grpcWeb, grpcRefused },
+    secrets: [
+      f.secret,
+      wrongSecret,
+      basic("svc", f.secret).authorization,
+      Buffer.from(`svc:${f.secret}`).toString("base64"),
+      assertion,
+      ...[formToken, keyedToken, rpcIssued.accessToken, webIssued.accessToken].flatMap((token) => [token, token.split(".")[2]!]),
+    ],
+  };
+}
+
+const serverSpanOf = (spans: ReceivedSpan[], trace: Caller) => spans.find((span) => span.traceId === trace.traceId && span.parentSpanId === trace.parentSpanId);
+const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) => spans.filter((span) => span.traceId === parent.traceId && span.parentSpanId === parent.spanId);
+
+let dir: string | undefined;
+afterEach(() => killCliProcesses());
+afterAll(async () => {
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+describe.each([
+  { store: "memory", flushed: "by the batch processor while running" },
+  { store: "redis", flushed: "on SIGTERM (graceful shutdown flushes the SDK)" },
+] as const)("OTEL_EXPORTER_OTLP_ENDPOINT set, $store store: spans exported $flushed", ({ store }) => {
+  let f: Fixture;
+  let redis: RedisServer | undefined;
+  beforeAll(async () => {
+    f = await fixture();
+    dir ??= f.dir;
+    if (store === "redis") redis = await startRedis();
+  });
+  afterAll(async () => {
+    await f?.receiver.close();
+    await f?.jwksHost.close();
+    await redis?.stop();
+    if (f !== undefined && f.dir !== dir) await rm(f.dir, { recursive: true, force: true });
+  });
+
+  it("a server span per OAuth request and RPC, child of the caller's traceparent, with store and signing children and no secret anywhere", async () => {
+    const { hook, log } = await moduleLogHook(f.dir);
+    const env: Record<string, string> = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: f.receiver.url,
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "",
+      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=tracing-test",
+      // Memory: exported within 100 ms while running. Redis: not before a minute, so only the shutdown's flush can deliver them.
+      OTEL_BSP_SCHEDULE_DELAY: store === "memory" ? "100" : "60000",
+      ...(redis !== undefined ? { REDIS_URL: redis.url } : {}),
+    };
+    const { run, url } = await serve(env, f.config, hook);
+    const { callers, secrets } = await makeCalls(f, url);
+    const expected = Object.values(callers);
+    const allServerSpans = () => expected.every((trace) => serverSpanOf(f.receiver.spans(), trace) !== undefined);
+    if (store === "memory") {
+      await eventually(async () => allServerSpans());
+      await stop(run);
+    } else {
+      expect(f.receiver.spans()).toEqual([]);
+      await stop(run);
+      expect(allServerSpans()).toBe(true);
+    }
+    const spans = f.receiver.spans();
+    const system = store;
+
+    // POST /oauth2/token with a Basic header: the caller's trace and parent, tracestate kept.
+    const token = serverSpanOf(spans, callers.form)!;
+    expect(token).toMatchObject({ name: "POST /oauth2/token", kind: SPAN_KIND_SERVER });
+    expect(token.attributes).toMatchObject({
+      "http.request.method": "POST",
+      "url.path": "/oauth2/token",
+      "http.response.status_code": 200,
+      "oauth.grant_type": "client_credentials",
+      "oauth.client_id": "svc",
+    });
+    expect(token.status.code ?? 0).not.toBe(STATUS_ERROR);
+    expect((token as ReceivedSpan & { traceState?: string }).traceState).toBe("vendor=opaque");
+    expect(token.resource).toMatchObject({ "service.name": "tokensmith", "deployment.environment.name": "tracing-test" });
+    // A client from the config file is authenticated without the store: its token's only child is the signature.
+    const signing = childrenOf(spans, token).find((span) => span.name === "sign access token");
+    expect(signing?.attributes).toMatchObject({ "jwt.alg": expect.any(String), "jwt.kid": expect.any(String) });
+
+    // private_key_jwt: the client's registration and the assertion's jti in the store, the JWKS fetch a client
+    // span whose traceparent the key server got, then the signature.
+    const keyed = serverSpanOf(spans, callers.keyed)!;
+    expect(keyed.attributes).toMatchObject({ "oauth.client_id": "keyed", "http.response.status_code": 200 });
+    const keyedChildren = childrenOf(spans, keyed);
+    const storeSpans = keyedChildren.filter((span) => span.attributes["db.system"] !== undefined);
+    expect(storeSpans.map((span) => span.attributes["db.operation.name"])).toEqual(expect.arrayContaining(["hashGet", "set"]));
+    for (const span of storeSpans) {
+      expect(span.name).toBe(`${system} ${String(span.attributes["db.operation.name"])}`);
+      expect(span.attributes).toEqual({ "db.system": system, "db.operation.name": expect.stringMatching(/^[a-zA-Z]+$/) });
+    }
+    expect(keyedChildren.some((span) => span.name === "sign access token")).toBe(true);
+    const fetchSpan = keyedChildren.find((span) => span.kind === SPAN_KIND_CLIENT);
+    expect(fetchSpan).toMatchObject({ name: "GET" });
+    expect(fetchSpan?.attributes).toEqual({ "http.request.method": "GET", "server.address": "127.0.0.1", "server.port": expect.any(Number), "http.response.status_code": 200 });
+    expect(f.jwksTraceparents).toEqual([`00-${callers.keyed.traceId}-${fetchSpan!.spanId}-01`]);
+
+    // A refused client: error status with the OAuth error code, and no message.
+    const refused = serverSpanOf(spans, callers.refused)!;
+    expect(refused.attributes).toMatchObject({ "http.response.status_code": 401, "error.type": "invalid_client" });
+    expect(refused.status).toEqual({ code: STATUS_ERROR, message: "invalid_client" });
+    // Counted against the failure rate limits in the store; no client id recorded for a request that failed.
+    expect(childrenOf(spans, refused).some((span) => span.attributes["db.system"] === system)).toBe(true);
+    expect(refused.attributes["oauth.client_id"]).toBeUndefined();
+
+    // RPCs, through the unary fast path (Connect JSON, gRPC) and connect-node (gRPC-Web).
+    for (const [trace, rpcSystem] of [
+      [callers.connect, "connect_rpc"],
+      [callers.grpcWeb, "grpc_web"],
+    ] as const) {
+      const rpc = serverSpanOf(spans, trace)!;
+      expect(rpc).toMatchObject({ name: "tokensmith.v1.TokenService/IssueClientToken", kind: SPAN_KIND_SERVER });
+      expect(rpc.attributes).toMatchObject({ "rpc.system": rpcSystem, "rpc.service": "tokensmith.v1.TokenService", "rpc.method": "IssueClientToken" });
+      expect(rpc.status.code ?? 0).not.toBe(STATUS_ERROR);
+      expect(childrenOf(spans, rpc).some((span) => span.name === "sign access token")).toBe(true);
+    }
+    const grpcRefused = serverSpanOf(spans, callers.grpcRefused)!;
+    expect(grpcRefused.attributes).toMatchObject({ "rpc.system": "grpc", "rpc.grpc.status_code": Code.Unauthenticated, "error.type": "unauthenticated" });
+    expect(grpcRefused.status).toEqual({ code: STATUS_ERROR, message: "unauthenticated" });
+    expect(childrenOf(spans, grpcRefused).some((span) => span.attributes["db.system"] === system)).toBe(true);
+
+    // Nothing that left the process carries a secret, a token or an Authorization header.
+    const exported = f.receiver.bodies().join("\n");
+    for (const secret of secrets) expect(exported).not.toContain(secret);
+
+    const modules = await readFile(log, "utf8");
+    expect(modules).toMatch(/@opentelemetry\/sdk-trace-node\//);
+    expect(modules).toMatch(/@opentelemetry\/exporter-trace-otlp-http\//);
+  });
+});
+
+describe("OTEL_EXPORTER_OTLP_ENDPOINT unset", () => {
+  let f: Fixture;
+  beforeAll(async () => {
+    f = await fixture();
+    dir ??= f.dir;
+  });
+  afterAll(async () => {
+    await f?.receiver.close();
+    await f?.jwksHost.close();
+    if (f !== undefined && f.dir !== dir) await rm(f.dir, { recursive: true, force: true });
+  });
+
+  it("loads no OpenTelemetry SDK or exporter and sends nothing, through the same calls and a graceful shutdown", async () => {
+    const { hook, log } = await moduleLogHook(f.dir);
+    const { run, url } = await serve({ OTEL_EXPORTER_OTLP_ENDPOINT: "", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "", OTEL_BSP_SCHEDULE_DELAY: "50" }, f.config, hook);
+    await makeCalls(f, url);
+    // The JWKS fetch carries no trace context either.
+    expect(f.jwksTraceparents).toEqual([""]);
+    await stop(run);
+    expect(f.receiver.bodies()).toEqual([]);
+    const modules = await readFile(log, "utf8");
+    expect(modules).not.toMatch(/@opentelemetry\/(sdk-|exporter-|otlp-|resources\/|context-async-hooks\/|core\/)/);
+  });
+});

@@ -12,7 +12,13 @@ export function inChildSpan<T>(tracer: Tracer, name: string, attributes: Attribu
   const active = context.active();
   if (trace.getSpan(active)?.isRecording() !== true) return operation();
   const span = tracer.startSpan(name, { attributes }, active);
-  return operation().then(
+  let pending: Promise<T>;
+  try {
+    pending = operation();
+  } catch (error) {
+    pending = Promise.reject(error);
+  }
+  return pending.then(
     (result) => {
       span.end();
       return result;

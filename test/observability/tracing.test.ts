@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import { killCliProcesses, runCli, type Run } from "../support/cli-process.js";
 import { eventually } from "../support/eventually.js";
-import { assertionClaims, assertionForm, generateClientKey, postForm, signAssertion, startHttpHost, type ClientKey, type HttpHost } from "../support/oauth.js";
+import { assertionClaims, assertionForm, generateClientKey, postForm, postFormFrom, signAssertion, startHttpHost, type ClientKey, type HttpHost } from "../support/oauth.js";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.js";
 import { freePort, startRedis, type RedisServer } from "../support/redis-server.js";
 import { basic, tokenClient, transports } from "../support/tokensmith.js";
@@ -271,6 +271,46 @@ describe.each([
     const modules = await readFile(log, "utf8");
     expect(modules).toMatch(/@opentelemetry\/sdk-trace-node\//);
     expect(modules).toMatch(/@opentelemetry\/exporter-trace-otlp-http\//);
+  });
+});
+
+describe("OTEL_EXPORTER_OTLP_ENDPOINT set, --workers 2", () => {
+  let f: Fixture;
+  let redis: RedisServer;
+  beforeAll(async () => {
+    f = await fixture();
+    dir ??= f.dir;
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await f?.receiver.close();
+    await f?.jwksHost.close();
+    await redis?.stop();
+    if (f !== undefined && f.dir !== dir) await rm(f.dir, { recursive: true, force: true });
+  });
+
+  it("each worker exports its own spans (its pid in the resource) and flushes them when the primary stops it; the primary sends none", async () => {
+    const { hook } = await moduleLogHook(f.dir);
+    const port = await freePort();
+    const env = { TOKENSMITH_PORT: String(port), TOKENSMITH_LOG_LEVEL: "info", REDIS_URL: redis.url, OTEL_EXPORTER_OTLP_ENDPOINT: f.receiver.url, OTEL_BSP_SCHEDULE_DELAY: "60000" };
+    const run = runCli(["serve", "--config", f.config, "--workers", "2"], env, { nodeArgs: ["--import", hook] });
+    await eventually(async () => (run.stdout().match(/"msg":"tokensmith listening"/g) ?? []).length === 2, 60_000);
+    const traces = Array.from({ length: 8 }, () => caller());
+    for (const trace of traces) {
+      // A connection per request (connection: close), so the cluster hands them to both workers.
+      const issued = await postFormFrom(`http://127.0.0.1:${port}`, "/oauth2/token", { grant_type: "client_credentials" }, {
+        authorization: basic("svc", f.secret).authorization,
+        headers: { traceparent: trace.traceparent, connection: "close" },
+      });
+      expect(issued.status).toBe(200);
+    }
+    expect(f.receiver.spans()).toEqual([]);
+    await stop(run);
+    const spans = traces.map((trace) => serverSpanOf(f.receiver.spans(), trace));
+    expect(spans.every((span) => span !== undefined)).toBe(true);
+    const pids = new Set(spans.map((span) => span!.resource["process.pid"]));
+    expect(pids.size).toBe(2);
+    expect(pids.has(run.child.pid)).toBe(false);
   });
 });
 

@@ -157,31 +157,34 @@ async function makeCalls(f: Fixture, url: string) {
 const serverSpanOf = (spans: ReceivedSpan[], trace: Caller) => spans.find((span) => span.traceId === trace.traceId && span.parentSpanId === trace.parentSpanId);
 const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) => spans.filter((span) => span.traceId === parent.traceId && span.parentSpanId === parent.spanId);
 
-let dir: string | undefined;
 afterEach(() => killCliProcesses());
-afterAll(async () => {
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
 
-describe.each([
-  { store: "memory", flushed: "by the batch processor while running" },
-  { store: "redis", flushed: "on SIGTERM (graceful shutdown flushes the SDK)" },
-] as const)("OTEL_EXPORTER_OTLP_ENDPOINT set, $store store: spans exported $flushed", ({ store }) => {
-  let f: Fixture;
+/** A fixture (and a Redis, when asked) for the tests of one describe block, removed after them. */
+function useFixture(withRedis: boolean): { fixture: () => Fixture; redis: () => RedisServer | undefined } {
+  let f: Fixture | undefined;
   let redis: RedisServer | undefined;
   beforeAll(async () => {
     f = await fixture();
-    dir ??= f.dir;
-    if (store === "redis") redis = await startRedis();
+    if (withRedis) redis = await startRedis();
   });
   afterAll(async () => {
     await f?.receiver.close();
     await f?.jwksHost.close();
     await redis?.stop();
-    if (f !== undefined && f.dir !== dir) await rm(f.dir, { recursive: true, force: true });
+    if (f !== undefined) await rm(f.dir, { recursive: true, force: true });
   });
+  return { fixture: () => f!, redis: () => redis };
+}
+
+describe.each([
+  { store: "memory", flushed: "by the batch processor while running" },
+  { store: "redis", flushed: "on SIGTERM (graceful shutdown flushes the SDK)" },
+] as const)("OTEL_EXPORTER_OTLP_ENDPOINT set, $store store: spans exported $flushed", ({ store }) => {
+  const fixtures = useFixture(store === "redis");
 
   it("a server span per OAuth request and RPC, child of the caller's traceparent, with store and signing children and no secret anywhere", async () => {
+    const f = fixtures.fixture();
+    const redis = fixtures.redis();
     const { hook, log } = await moduleLogHook(f.dir);
     const env: Record<string, string> = {
       OTEL_EXPORTER_OTLP_ENDPOINT: f.receiver.url,
@@ -275,21 +278,11 @@ describe.each([
 });
 
 describe("OTEL_EXPORTER_OTLP_ENDPOINT set, --workers 2", () => {
-  let f: Fixture;
-  let redis: RedisServer;
-  beforeAll(async () => {
-    f = await fixture();
-    dir ??= f.dir;
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await f?.receiver.close();
-    await f?.jwksHost.close();
-    await redis?.stop();
-    if (f !== undefined && f.dir !== dir) await rm(f.dir, { recursive: true, force: true });
-  });
+  const fixtures = useFixture(true);
 
   it("each worker exports its own spans (its pid in the resource) and flushes them when the primary stops it; the primary sends none", async () => {
+    const f = fixtures.fixture();
+    const redis = fixtures.redis()!;
     const { hook } = await moduleLogHook(f.dir);
     const port = await freePort();
     const env = { TOKENSMITH_PORT: String(port), TOKENSMITH_LOG_LEVEL: "info", REDIS_URL: redis.url, OTEL_EXPORTER_OTLP_ENDPOINT: f.receiver.url, OTEL_BSP_SCHEDULE_DELAY: "60000" };
@@ -315,18 +308,10 @@ describe("OTEL_EXPORTER_OTLP_ENDPOINT set, --workers 2", () => {
 });
 
 describe("OTEL_EXPORTER_OTLP_ENDPOINT unset", () => {
-  let f: Fixture;
-  beforeAll(async () => {
-    f = await fixture();
-    dir ??= f.dir;
-  });
-  afterAll(async () => {
-    await f?.receiver.close();
-    await f?.jwksHost.close();
-    if (f !== undefined && f.dir !== dir) await rm(f.dir, { recursive: true, force: true });
-  });
+  const fixtures = useFixture(false);
 
   it("loads no OpenTelemetry SDK or exporter and sends nothing, through the same calls and a graceful shutdown", async () => {
+    const f = fixtures.fixture();
     const { hook, log } = await moduleLogHook(f.dir);
     const { run, url } = await serve({ OTEL_EXPORTER_OTLP_ENDPOINT: "", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "", OTEL_BSP_SCHEDULE_DELAY: "50" }, f.config, hook);
     await makeCalls(f, url);

@@ -84,7 +84,7 @@ async function fixture(): Promise<Fixture> {
     [
       "clientJwksUris: { allowHttp: true, allowPrivateNetworks: true }",
       "clients:",
-      `  - { id: svc, secretHashes: ["${hashSecret(secret)}"], scopes: [orders:read] }`,
+      `  - { id: svc, secretHashes: ["${hashSecret(secret)}"], scopes: [orders:read, token:introspect] }`,
       `  - { id: keyed, jwksUri: "${jwksHost.url}", scopes: [orders:read] }`,
       "",
     ].join("\n"),
@@ -131,6 +131,13 @@ async function makeCalls(f: Fixture, url: string) {
   const failed = await postForm(`${url}/oauth2/token`, { grant_type: "client_credentials", client_id: "svc", client_secret: wrongSecret }, { traceparent: refused.traceparent });
   expect(failed.status).toBe(401);
 
+  const introspection = caller();
+  const introspected = await postForm(`${url}/oauth2/introspect`, { token: keyedToken }, { ...basic("svc", f.secret), traceparent: introspection.traceparent });
+  expect((introspected.json as { active: boolean }).active).toBe(true);
+  const revocation = caller();
+  const revoked = await postForm(`${url}/oauth2/revoke`, { token: formToken }, { ...basic("svc", f.secret), traceparent: revocation.traceparent });
+  expect(revoked.status).toBe(200);
+
   const connect = caller();
   const rpcIssued = await tokenClient(transports["connect JSON (HTTP/1.1)"](url)).issueClientToken({}, { headers: { ...basic("svc", f.secret), traceparent: connect.traceparent } });
   const grpcWeb = caller();
@@ -142,7 +149,7 @@ async function makeCalls(f: Fixture, url: string) {
   expect(rpcError?.code).toBe(Code.Unauthenticated);
 
   return {
-    callers: { form, keyed, refused, connect, grpcWeb, grpcRefused },
+    callers: { form, keyed, refused, introspection, revocation, connect, grpcWeb, grpcRefused },
     secrets: [
       f.secret,
       wrongSecret,
@@ -250,6 +257,17 @@ describe.each([
     // Counted against the failure rate limits in the store; no client id recorded for a request that failed.
     expect(childrenOf(spans, refused).some((span) => span.attributes["db.system"] === system)).toBe(true);
     expect(refused.attributes["oauth.client_id"]).toBeUndefined();
+
+    // Introspection and revocation: the token they were given stays out of the trace (checked below with the rest).
+    for (const [trace, path] of [
+      [callers.introspection, "/oauth2/introspect"],
+      [callers.revocation, "/oauth2/revoke"],
+    ] as const) {
+      const span = serverSpanOf(spans, trace)!;
+      expect(span).toMatchObject({ name: `POST ${path}`, kind: SPAN_KIND_SERVER });
+      expect(span.attributes).toEqual({ "http.request.method": "POST", "url.path": path, "http.response.status_code": 200 });
+      expect(childrenOf(spans, span).some((child) => child.attributes["db.system"] === system)).toBe(true);
+    }
 
     // RPCs, through the unary fast path (Connect JSON, gRPC) and connect-node (gRPC-Web).
     for (const [trace, rpcSystem] of [

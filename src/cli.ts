@@ -179,6 +179,7 @@ async function serve(args: string[]): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
+  tracing?.logTo(server.domain.logger);
   if (stopSignal !== undefined) await shutDown(server, stopSignal);
   if (demoSecret !== undefined && !isWorkerProcess()) process.stdout.write(`${demoBanner(server.url, "demo", demoSecret)}\n`);
   if (noDemoNotice !== undefined && !isWorkerProcess()) server.domain.logger.warn(noDemoNotice);

@@ -1,12 +1,29 @@
-import type { Tracer } from "@opentelemetry/api";
+import { diag, DiagLogLevel, type Tracer } from "@opentelemetry/api";
+import type { Logger } from "pino";
 
 /** The name spans and the resource carry unless OTEL_SERVICE_NAME says otherwise. */
 export const TRACER_NAME = "tokensmith";
 
 export interface Tracing {
   tracer: Tracer;
+  /** Where the SDK's warnings and errors go from now on (a collector that refuses or cannot be reached), as warnings. */
+  logTo(logger: Logger): void;
   /** Exports the spans still buffered, then stops the SDK; bounded by `timeoutMs` so a collector that is down cannot hold a shutdown. */
   shutdown(timeoutMs: number): Promise<void>;
+}
+
+const MAX_DIAGNOSTIC_LENGTH = 500;
+
+/** The SDK reports a failed export as the error serialized to JSON, stack and all: `OTLPExporterError: Bad Request (400)` says it. */
+function diagnostic(message: string): string {
+  if (!message.startsWith("{")) return message;
+  try {
+    const error = JSON.parse(message) as { name?: unknown; message?: unknown; code?: unknown };
+    if (typeof error.message !== "string") return message;
+    return `${typeof error.name === "string" ? `${error.name}: ` : ""}${error.message}${error.code !== undefined ? ` (${String(error.code)})` : ""}`;
+  } catch {
+    return message;
+  }
 }
 
 const isSet = (value: string | undefined) => value !== undefined && value.trim() !== "";
@@ -44,6 +61,12 @@ export async function startTracing(): Promise<Tracing> {
   provider.register();
   return {
     tracer: provider.getTracer(TRACER_NAME),
+    logTo(logger) {
+      // The message only: it says what failed (an export's HTTP status, a refused connection); never span data.
+      const warn = (message: string) => logger.warn(`tracing: ${diagnostic(message).slice(0, MAX_DIAGNOSTIC_LENGTH)}`);
+      const ignore = () => {};
+      diag.setLogger({ error: warn, warn, info: ignore, debug: ignore, verbose: ignore }, DiagLogLevel.WARN);
+    },
     async shutdown(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

@@ -325,6 +325,34 @@ describe("OTEL_EXPORTER_OTLP_ENDPOINT set, --workers 2", () => {
   });
 });
 
+describe("OTEL_EXPORTER_OTLP_ENDPOINT set, the collector refuses the spans", () => {
+  const fixtures = useFixture(false);
+
+  it("says so in the log as a warning, and keeps serving", async () => {
+    const f = fixtures.fixture();
+    const collector = await startHttpHost((req, res) => {
+      req.resume();
+      res.writeHead(400, { "content-type": "text/plain" }).end("refused");
+    });
+    try {
+      const { hook } = await moduleLogHook(f.dir);
+      const { run, url } = await serve({ OTEL_EXPORTER_OTLP_ENDPOINT: new URL(collector.url).origin, OTEL_BSP_SCHEDULE_DELAY: "50" }, f.config, hook);
+      const first = await postForm(`${url}/oauth2/token`, { grant_type: "client_credentials" }, { ...basic("svc", f.secret), traceparent: caller().traceparent });
+      expect(first.status).toBe(200);
+      const [line = ""] = await run.waitForStdout(/\{[^\n]*"msg":"tracing: [^\n]*/);
+      expect(JSON.parse(line)).toMatchObject({ level: 40, msg: "tracing: OTLPExporterError: Bad Request (400)" });
+      expect(collector.hits()).toBeGreaterThan(0);
+      const second = await postForm(`${url}/oauth2/token`, { grant_type: "client_credentials" }, basic("svc", f.secret));
+      expect(second.status).toBe(200);
+      expect(run.stdout()).not.toContain(f.secret);
+      expect(run.stdout()).not.toContain((first.json as { access_token: string }).access_token);
+      await stop(run);
+    } finally {
+      await collector.close();
+    }
+  });
+});
+
 describe("OTEL_EXPORTER_OTLP_ENDPOINT unset", () => {
   const fixtures = useFixture(false);
 

@@ -208,7 +208,7 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSig
 
   function serve(tenant: Domain, req: NodeRequest, res: NodeResponse): void {
     if (tracing === undefined) serveCall(tenant, req, res);
-    else tracing.serve(req, res, () => serveCall(tenant, req, res));
+    else tracing.serve(req, res, tenant.tenant, () => serveCall(tenant, req, res));
   }
 
   function serveCall(tenant: Domain, req: NodeRequest, res: NodeResponse): void {

@@ -50,8 +50,11 @@ export class RequestTracing {
     private readonly isHttpRoute: (req: NodeRequest) => boolean,
   ) {}
 
-  /** Runs `serve` in the request's server span, or bare for a request that is not an API call (an unknown path). */
-  serve(req: NodeRequest, res: NodeResponse, serve: () => void): void {
+  /**
+   * Runs `serve` in the request's server span, or bare for a request that is not an API call (an unknown path).
+   * `tenant` is the id of the tenant serving it (a stand-in's for one that does not exist, never what the caller named).
+   */
+  serve(req: NodeRequest, res: NodeResponse, tenant: string, serve: () => void): void {
     const path = pathOf(req);
     let name: string;
     let attributes: Attributes;
@@ -69,6 +72,7 @@ export class RequestTracing {
       serve();
       return;
     }
+    attributes["tokensmith.tenant"] = tenant;
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
     const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
     this.served.set(span, served);

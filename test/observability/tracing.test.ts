@@ -86,6 +86,8 @@ async function fixture(): Promise<Fixture> {
       "clients:",
       `  - { id: svc, secretHashes: ["${hashSecret(secret)}"], scopes: [orders:read, token:introspect] }`,
       `  - { id: keyed, jwksUri: "${jwksHost.url}", scopes: [orders:read] }`,
+      "tenants:",
+      `  - { id: acme, clients: [{ id: acme-svc, secretHashes: ["${hashSecret(secret)}"], scopes: [orders:read] }] }`,
       "",
     ].join("\n"),
   );
@@ -131,6 +133,10 @@ async function makeCalls(f: Fixture, url: string) {
   const failed = await postForm(`${url}/oauth2/token`, { grant_type: "client_credentials", client_id: "svc", client_secret: wrongSecret }, { traceparent: refused.traceparent });
   expect(failed.status).toBe(401);
 
+  const tenant = caller();
+  const tenantIssued = await postForm(`${url}/t/acme/oauth2/token`, { grant_type: "client_credentials" }, { ...basic("acme-svc", f.secret), traceparent: tenant.traceparent });
+  expect(tenantIssued.status).toBe(200);
+
   const introspection = caller();
   const introspected = await postForm(`${url}/oauth2/introspect`, { token: keyedToken }, { ...basic("svc", f.secret), traceparent: introspection.traceparent });
   expect((introspected.json as { active: boolean }).active).toBe(true);
@@ -149,14 +155,14 @@ async function makeCalls(f: Fixture, url: string) {
   expect(rpcError?.code).toBe(Code.Unauthenticated);
 
   return {
-    callers: { form, keyed, refused, introspection, revocation, connect, grpcWeb, grpcRefused },
+    callers: { form, keyed, refused, tenant, introspection, revocation, connect, grpcWeb, grpcRefused },
     secrets: [
       f.secret,
       wrongSecret,
       basic("svc", f.secret).authorization,
       Buffer.from(`svc:${f.secret}`).toString("base64"),
       assertion,
-      ...[formToken, keyedToken, rpcIssued.accessToken, webIssued.accessToken].flatMap((token) => [token, token.split(".")[2]!]),
+      ...[formToken, keyedToken, (tenantIssued.json as { access_token: string }).access_token, rpcIssued.accessToken, webIssued.accessToken].flatMap((token) => [token, token.split(".")[2]!]),
     ],
   };
 }
@@ -225,6 +231,7 @@ describe.each([
       "http.response.status_code": 200,
       "oauth.grant_type": "client_credentials",
       "oauth.client_id": "svc",
+      "tokensmith.tenant": "default",
     });
     expect(token.status.code ?? 0).not.toBe(STATUS_ERROR);
     expect((token as ReceivedSpan & { traceState?: string }).traceState).toBe("vendor=opaque");
@@ -258,6 +265,11 @@ describe.each([
     expect(childrenOf(spans, refused).some((span) => span.attributes["db.system"] === system)).toBe(true);
     expect(refused.attributes["oauth.client_id"]).toBeUndefined();
 
+    // A tenant's request (/t/acme/...): the route's name, the tenant as an attribute.
+    const ofTenant = serverSpanOf(spans, callers.tenant)!;
+    expect(ofTenant).toMatchObject({ name: "POST /oauth2/token", kind: SPAN_KIND_SERVER });
+    expect(ofTenant.attributes).toMatchObject({ "url.path": "/oauth2/token", "tokensmith.tenant": "acme", "oauth.client_id": "acme-svc", "http.response.status_code": 200 });
+
     // Introspection and revocation: the token they were given stays out of the trace (checked below with the rest).
     for (const [trace, path] of [
       [callers.introspection, "/oauth2/introspect"],
@@ -265,7 +277,7 @@ describe.each([
     ] as const) {
       const span = serverSpanOf(spans, trace)!;
       expect(span).toMatchObject({ name: `POST ${path}`, kind: SPAN_KIND_SERVER });
-      expect(span.attributes).toEqual({ "http.request.method": "POST", "url.path": path, "http.response.status_code": 200 });
+      expect(span.attributes).toEqual({ "http.request.method": "POST", "url.path": path, "tokensmith.tenant": "default", "http.response.status_code": 200 });
       expect(childrenOf(spans, span).some((child) => child.attributes["db.system"] === system)).toBe(true);
     }
 
@@ -276,7 +288,7 @@ describe.each([
     ] as const) {
       const rpc = serverSpanOf(spans, trace)!;
       expect(rpc).toMatchObject({ name: "tokensmith.v1.TokenService/IssueClientToken", kind: SPAN_KIND_SERVER });
-      expect(rpc.attributes).toMatchObject({ "rpc.system": rpcSystem, "rpc.service": "tokensmith.v1.TokenService", "rpc.method": "IssueClientToken" });
+      expect(rpc.attributes).toMatchObject({ "rpc.system": rpcSystem, "rpc.service": "tokensmith.v1.TokenService", "rpc.method": "IssueClientToken", "tokensmith.tenant": "default" });
       expect(rpc.status.code ?? 0).not.toBe(STATUS_ERROR);
       expect(childrenOf(spans, rpc).some((span) => span.name === "sign access token")).toBe(true);
     }

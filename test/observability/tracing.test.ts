@@ -18,6 +18,10 @@ import { basic, tokenClient, transports } from "../support/tokensmith.js";
  * is set, and loads no SDK and sends nothing when it is not.
  */
 
+/** Starting tokensmith (tsx) takes seconds, more on a loaded machine; two workers and their shutdown, more again. */
+const PROCESS_TEST_TIMEOUT_MS = 60_000;
+const WORKERS_TEST_TIMEOUT_MS = 120_000;
+
 const SPAN_KIND_SERVER = 2;
 const SPAN_KIND_CLIENT = 3;
 const STATUS_ERROR = 2;
@@ -304,7 +308,7 @@ describe.each([
     const modules = await readFile(log, "utf8");
     expect(modules).toMatch(/@opentelemetry\/sdk-trace-node\//);
     expect(modules).toMatch(/@opentelemetry\/exporter-trace-otlp-http\//);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 });
 
 describe("OTEL_EXPORTER_OTLP_ENDPOINT set, --workers 2", () => {
@@ -334,7 +338,7 @@ describe("OTEL_EXPORTER_OTLP_ENDPOINT set, --workers 2", () => {
     const pids = new Set(spans.map((span) => span!.resource["process.pid"]));
     expect(pids.size).toBe(2);
     expect(pids.has(run.child.pid)).toBe(false);
-  });
+  }, WORKERS_TEST_TIMEOUT_MS);
 });
 
 describe("OTEL_EXPORTER_OTLP_ENDPOINT set, the collector refuses the spans", () => {
@@ -362,7 +366,7 @@ describe("OTEL_EXPORTER_OTLP_ENDPOINT set, the collector refuses the spans", () 
     } finally {
       await collector.close();
     }
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 });
 
 describe("OTEL_EXPORTER_OTLP_ENDPOINT unset", () => {
@@ -379,5 +383,5 @@ describe("OTEL_EXPORTER_OTLP_ENDPOINT unset", () => {
     expect(f.receiver.bodies()).toEqual([]);
     const modules = await readFile(log, "utf8");
     expect(modules).not.toMatch(/@opentelemetry\/(sdk-|exporter-|otlp-|resources\/|context-async-hooks\/|core\/)/);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 });

@@ -43,6 +43,8 @@ import { RevocationWatch } from "./domain/revocation-watch.js";
 import { TenantAdministration } from "./domain/tenant-administration.js";
 import { rm } from "node:fs/promises";
 import { invalidClient } from "./domain/oauth-error.js";
+import type { Tracer } from "@opentelemetry/api";
+import { tracedSignatures } from "./keys/traced-signatures.js";
 
 /** Everything a transport needs, wired once. The domain gets a Store and a clock, nothing else. */
 export interface Domain {
@@ -86,6 +88,8 @@ export interface Domain {
   /** Where requests that failed for want of the store are logged (see StoreOutageLog). */
   storeOutages: StoreOutageLog;
 }
+
+const traced = (signatures: Signatures, tracer: Tracer | undefined): Signatures => (tracer === undefined ? signatures : tracedSignatures(signatures, tracer));
 
 export function apiKeysFromConfig(config: Pick<Config, "apiKeys">): ApiKey[] {
   return config.apiKeys.map((key) => apiKeyOf(key, "config"));
@@ -169,6 +173,8 @@ export async function createDomain(options: {
   extraApiKeys?: ApiKey[];
   /** HTTP/2 sessions open now, for the metrics. */
   http2Sessions?: () => number;
+  /** Signatures are traced with it (see StartOptions.tracer). */
+  tracer?: Tracer;
 }): Promise<Domain> {
   const { config, issuer, clock, store, logger } = options;
   const ed25519 = ed25519Engine(config.ed25519);
@@ -188,7 +194,7 @@ export async function createDomain(options: {
     logger,
     metrics,
     storeOutages: new StoreOutageLog({ logger, probe: () => store.ping(), intervalMs: config.storeOutageLogSeconds * 1000 }),
-    signatures: config.signingThreads > 0 ? new SigningThreads(config.signingThreads, logger) : inlineSignatures,
+    signatures: traced(config.signingThreads > 0 ? new SigningThreads(config.signingThreads, logger) : inlineSignatures, options.tracer),
     ed25519,
     issuer,
   };

@@ -3,6 +3,7 @@ import { CliFailure, ExitCode } from "./cli/cli-failure.js";
 import { clientOf, DEFAULT_GRANT_TYPES, defaultAuthMethods, type Client } from "./domain/client.js";
 import { generateSecret, hashSecret } from "./domain/secret-format.js";
 import { runtimeWarning } from "./runtime-support.js";
+import type { Tracing } from "./observability/tracing-setup.js";
 
 const USAGE = `usage: tokensmith <command> [options]
 
@@ -37,6 +38,8 @@ failure, 4 not found / already exists / invalid input, 5 server unreachable or u
 `;
 
 const DEMO_SCOPES = ["demo:read", "demo:write", "token:introspect"];
+/** How long a shutdown waits for the last spans to reach the collector (the cluster primary gives a worker 15 s in all). */
+const TRACING_FLUSH_TIMEOUT_MS = 5_000;
 
 function fail(message: string, exitCode = 2): never {
   process.stderr.write(`tokensmith: ${message}\n`);
@@ -153,29 +156,35 @@ async function serve(args: string[]): Promise<void> {
   // moment the "listening" line is out, and without a handler Node would die at once.
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   let stopSignal: string | undefined;
+  let tracing: Tracing | undefined;
+  const shutDown = async (running: NonNullable<typeof server>, signal: string) => {
+    running.domain.logger.info({ signal }, "shutting down");
+    await running.close();
+    // The spans of the last requests are still batched: export them before exiting.
+    await tracing?.shutdown(TRACING_FLUSH_TIMEOUT_MS);
+    process.exit(0);
+  };
   const stop = async (signal: string) => {
     if (stopSignal !== undefined) return;
     stopSignal = signal;
     // Still starting: the code after startServer stops it.
     if (server === undefined) return;
-    server.domain.logger.info({ signal }, "shutting down");
-    await server.close();
-    process.exit(0);
+    await shutDown(server, signal);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  // OpenTelemetry only when an OTLP endpoint is configured: otherwise its SDK is not even loaded. Each worker sets up its own.
+  const { startTracing, tracingRequested } = await import("./observability/tracing-setup.js");
+  if (tracingRequested(env)) tracing = await startTracing();
   try {
-    server = await startServer(config, { extraClients });
+    server = await startServer(config, { extraClients, tracer: tracing?.tracer });
   } catch (error) {
     // Some configuration is only checked against the store (production without a KEK on Redis): still exit code 2.
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
-  if (stopSignal !== undefined) {
-    server.domain.logger.info({ signal: stopSignal }, "shutting down");
-    await server.close();
-    process.exit(0);
-  }
+  tracing?.logTo(server.domain.logger);
+  if (stopSignal !== undefined) await shutDown(server, stopSignal);
   if (demoSecret !== undefined && !isWorkerProcess()) process.stdout.write(`${demoBanner(server.url, "demo", demoSecret)}\n`);
   if (noDemoNotice !== undefined && !isWorkerProcess()) server.domain.logger.warn(noDemoNotice);
   const outdated = runtimeWarning(process.versions.node);

@@ -38,6 +38,9 @@ import { servedService, type ServedService } from "./rpc/served-service.js";
 import { createStore } from "./store/create-store.js";
 import { EvictionPolicyError } from "./store/eviction-policy.js";
 import type { Store } from "./store/store.js";
+import type { Tracer } from "@opentelemetry/api";
+import { RequestTracing } from "./observability/request-tracing.js";
+import { tracedStore } from "./store/traced-store.js";
 
 export interface RunningServer {
   url: string;
@@ -51,6 +54,12 @@ export interface StartOptions {
   store?: Store;
   logger?: Logger;
   extraClients?: Client[];
+  /**
+   * Traces the API's calls, their store operations and signatures with this
+   * tracer (the CLI passes one when OTEL_EXPORTER_OTLP_ENDPOINT is set). Without
+   * it nothing is wrapped: no call pays for tracing.
+   */
+  tracer?: Tracer;
 }
 
 export function createLogger(config: Config): Logger {
@@ -94,6 +103,11 @@ export function routes(domain: Domain, lifecycle: Lifecycle, services = apiServi
   };
 }
 
+/** `/<service>/<method>` of every RPC of the API (health checks and reflection are not traced). */
+function rpcPathsOf(services: ServedService[]): Set<string> {
+  return new Set(services.flatMap((served) => served.service.methods.map((method) => `/${served.service.typeName}/${method.name}`)));
+}
+
 const MAX_RPC_MESSAGE_BYTES = 64 * 1024;
 /** How often a tenant other than the default re-reads its key ring unprompted (see maintainKeys). */
 const TENANT_KEY_REFRESH_SECONDS = 300;
@@ -104,10 +118,11 @@ function isTls(req: NodeRequest, proxies: ClientAddressResolver): boolean {
 }
 
 /** `shutdownSignal` ends open server streams (WatchRevocations), which would otherwise hold the shutdown for its whole grace time. */
-export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSignal?: AbortSignal): NodeRequestListener {
+export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSignal?: AbortSignal, tracer?: Tracer): NodeRequestListener {
   const services = apiServices(domain);
   const proxies = clientAddressResolver(domain.config);
-  const edge = new CallEdge({ logger: domain.logger, storeOutages: domain.storeOutages, metrics: domain.metrics, peerOf: proxies.of });
+  const tracing = tracer === undefined ? undefined : new RequestTracing(tracer, rpcPathsOf(services), isHttpRoute);
+  const edge = new CallEdge({ logger: domain.logger, storeOutages: domain.storeOutages, metrics: domain.metrics, peerOf: proxies.of, tracing });
   const contextValues = contextValuesOf(edge.peerOf);
   const rpc = connectNodeAdapter({
     routes: routes(domain, lifecycle, services),
@@ -192,6 +207,11 @@ export function requestHandler(domain: Domain, lifecycle: Lifecycle, shutdownSig
   };
 
   function serve(tenant: Domain, req: NodeRequest, res: NodeResponse): void {
+    if (tracing === undefined) serveCall(tenant, req, res);
+    else tracing.serve(req, res, tenant.tenant, () => serveCall(tenant, req, res));
+  }
+
+  function serveCall(tenant: Domain, req: NodeRequest, res: NodeResponse): void {
     if (tenant !== domain) setRequestTenant(req, tenant);
     if (httpOf(tenant)(req, res)) return;
     if (connectUnary(req, res)) return;
@@ -240,7 +260,8 @@ async function waitForStore(store: Store, timeoutMs: number): Promise<void> {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config);
-  const store = options.store ?? createStore(config.store, clock, logger);
+  const untracedStore = options.store ?? createStore(config.store, clock, logger);
+  const store = options.tracer === undefined ? untracedStore : tracedStore(untracedStore, options.tracer, config.store.type);
   // The issuer may depend on the bound port (port 0), so requests that race
   // the start-up get a 503 until the domain is ready.
   let handler: NodeRequestListener = (_req, res) =>
@@ -270,7 +291,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         `issuer is not set, so it is this instance's own address ${issuer}: instances sharing this Redis refuse each other's tokens unless they share one issuer; set TOKENSMITH_ISSUER (issuer) to the public URL`,
       );
     }
-    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients, http2Sessions: () => server.http2Sessions });
+    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients, http2Sessions: () => server.http2Sessions, tracer: options.tracer });
     metrics = domain.metrics;
   } catch (error) {
     await server.close(0);
@@ -283,7 +304,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     storeReachable: () => (accepting ? store.ping() : Promise.reject(new Error("shutting down"))),
   };
   const shutdown = new AbortController();
-  handler = requestHandler(domain, lifecycle, shutdown.signal);
+  handler = requestHandler(domain, lifecycle, shutdown.signal, options.tracer);
   // Each tenant's key ring is refreshed and rotated while the tenant is loaded here (a tenant not in use costs nothing).
   const maintainKeys = (tenant: Domain): ReturnType<typeof startKeyMaintenance> =>
     startKeyMaintenance({

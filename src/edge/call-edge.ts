@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { OAuthError } from "../domain/oauth-error.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { StoreOutageLog } from "../observability/store-outage-log.js";
+import type { RequestTracing } from "../observability/request-tracing.js";
 import { StoreUnavailableError } from "../store/store.js";
 import type { NodeRequest, NodeResponse, PeerOf } from "./node-http.js";
 
@@ -20,11 +21,14 @@ export class CallEdge {
   readonly logger: Logger;
   /** The caller's address: the socket's, or the one a trusted proxy forwarded. */
   readonly peerOf: PeerOf;
+  /** The calls' spans; undefined when tracing is off, so a call pays one property read for it. */
+  readonly tracing: RequestTracing | undefined;
   private readonly debug: boolean;
 
-  constructor(private readonly deps: { logger: Logger; storeOutages: StoreOutageLog; metrics: Metrics; peerOf: PeerOf }) {
+  constructor(private readonly deps: { logger: Logger; storeOutages: StoreOutageLog; metrics: Metrics; peerOf: PeerOf; tracing?: RequestTracing }) {
     this.logger = deps.logger;
     this.peerOf = deps.peerOf;
+    this.tracing = deps.tracing;
     this.debug = deps.logger.isLevelEnabled("debug");
   }
 

@@ -56,6 +56,7 @@ export function sendOAuthError(req: NodeRequest, res: NodeResponse, error: unkno
     return;
   }
   const failure = edge.failure(error, requestId);
+  edge.tracing?.oauthFailed(failure.error);
   let status = STATUS_OF[failure.kind];
   if (failure.error === "insufficient_scope") status = 403;
   const headers = noStoreHeaders();
@@ -198,6 +199,9 @@ export function handleOAuthEndpoint(edge: CallEdge, path: string, endpoint: Endp
     return;
   }
   readForm(req)
-    .then((form) => endpoint(req, res, form))
+    .then((form) => {
+      edge.tracing?.oauthRequest(path, form, req);
+      return endpoint(req, res, form);
+    })
     .catch((error: unknown) => sendOAuthError(req, res, error, edge));
 }

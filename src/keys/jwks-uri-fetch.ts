@@ -2,6 +2,8 @@ import { lookup } from "node:dns/promises";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { FetchImplementation } from "jose";
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { TRACER_NAME } from "../observability/tracing-setup.js";
 import { checkJwksAddress, checkJwksUri, hostAddress, JwksUriError, type JwksUriPolicy } from "../domain/jwks-uri-policy.js";
 
 export interface JwksUriFetchLimits {
@@ -45,7 +47,49 @@ export function createJwksUriFetch(policy: JwksUriPolicy, limits: JwksUriFetchLi
   };
 }
 
+/**
+ * With tracing on and a request being served, the fetch is a client span of it
+ * and carries its traceparent; only the method, host, port and status are
+ * recorded (a registered URI's path or query could hold a credential).
+ */
+function clientSpan(url: URL, port: number, headers: Record<string, string>): Span | undefined {
+  const active = context.active();
+  if (trace.getSpan(active)?.isRecording() !== true) return undefined;
+  const span = trace.getTracer(TRACER_NAME).startSpan(
+    "GET",
+    { kind: SpanKind.CLIENT, attributes: { "http.request.method": "GET", "server.address": url.hostname, "server.port": port } },
+    active,
+  );
+  propagation.inject(trace.setSpan(active, span), headers);
+  return span;
+}
+
 async function fetchOnce(url: URL, policy: JwksUriPolicy, limits: JwksUriFetchLimits, signal: AbortSignal): Promise<string> {
+  const https = url.protocol === "https:";
+  const port = Number(url.port || (https ? 443 : 80));
+  const headers: Record<string, string> = { host: url.host, accept: "application/json, application/jwk-set+json", "user-agent": "tokensmith" };
+  const span = clientSpan(url, port, headers);
+  try {
+    const body = await fetchChecked(url, policy, limits, signal, headers, (status) => span?.setAttribute("http.response.status_code", status));
+    span?.end();
+    return body;
+  } catch (error) {
+    const type = error instanceof Error ? error.name : "Error";
+    span?.setAttribute("error.type", type);
+    span?.setStatus({ code: SpanStatusCode.ERROR, message: type });
+    span?.end();
+    throw error;
+  }
+}
+
+async function fetchChecked(
+  url: URL,
+  policy: JwksUriPolicy,
+  limits: JwksUriFetchLimits,
+  signal: AbortSignal,
+  headers: Record<string, string>,
+  onStatus: (status: number) => void,
+): Promise<string> {
   const address = await resolveChecked(url, policy, signal);
   const https = url.protocol === "https:";
   const literal = hostAddress(url) !== undefined;
@@ -59,7 +103,7 @@ async function fetchOnce(url: URL, policy: JwksUriPolicy, limits: JwksUriFetchLi
       port: url.port || (https ? 443 : 80),
       path: `${url.pathname}${url.search}`,
       method: "GET",
-      headers: { host: url.host, accept: "application/json, application/jwk-set+json", "user-agent": "tokensmith" },
+      headers,
       // TLS checks the certificate against the URI's name, not the address we connect to.
       ...(https && !literal ? { servername: url.hostname } : {}),
       ...(limits.ca ? { ca: limits.ca } : {}),
@@ -69,6 +113,7 @@ async function fetchOnce(url: URL, policy: JwksUriPolicy, limits: JwksUriFetchLi
     request.on("error", (error) => reject(readFailure(error, signal, limits)));
     request.on("response", (response: IncomingMessage) => {
       const status = response.statusCode ?? 0;
+      onStatus(status);
       if (status >= 300 && status < 400) return fail(new JwksUriError(`jwks_uri answered a redirect (${status}); redirects are not followed`));
       if (status !== 200) return fail(new JwksUriError(`jwks_uri answered HTTP ${status}`));
       const declared = Number(response.headers["content-length"] ?? 0);

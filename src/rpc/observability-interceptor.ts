@@ -4,8 +4,9 @@ import type { CallEdge } from "../edge/call-edge.js";
 import type { NodeRequest } from "../edge/node-http.js";
 import { toConnectError } from "./error-mapping.js";
 
-/** Records one finished RPC at the edge, by its final Connect code. */
+/** Records one finished RPC at the edge, by its final Connect code (and on its span, when tracing). */
 function recordRpc(edge: CallEdge, method: string, error: unknown, started: bigint): void {
+  edge.tracing?.rpcFinished(error);
   if (error === undefined) {
     edge.finished("rpc", method, "ok", false, started);
     return;

@@ -47,7 +47,11 @@ export class PagedTable<T> {
     this.element = h(
       "div",
       {},
-      h("table", { testid: `${options.testid}-table` }, h("thead", {}, h("tr", {}, ...options.headings.map((heading) => h("th", {}, heading)))), this.body),
+      h(
+        "div",
+        { class: "table-scroll", testid: "table-scroll" },
+        h("table", { testid: `${options.testid}-table` }, h("thead", {}, h("tr", {}, ...options.headings.map((heading) => h("th", {}, heading)))), this.body),
+      ),
       this.empty,
       this.more,
     );
@@ -111,4 +115,37 @@ export function parseSeconds(value: string, what: string, max: number): bigint {
   if (text === "") return 0n;
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) throw new Error(`${what} must be a whole number of seconds from 1 to ${max}, or empty for the default`);
   return BigInt(text);
+}
+
+/** What the server says of a lifetime setting: what 0 (empty) means, and the longest it may be. */
+export interface LifetimeLimits {
+  defaultSeconds: bigint;
+  maxSeconds: bigint;
+}
+
+/**
+ * A lifetime field (seconds; empty for the default) that shows "default N s,
+ * at most M s" once the server has told them, and then bounds its value by
+ * that maximum; `limit` bounds it until then.
+ */
+export function lifetimeField(label: string, testid: string, limits: Promise<LifetimeLimits>, limit: number, value?: bigint) {
+  const input = h("input", { type: "number", testid, min: "1", max: String(limit), placeholder: "server default", value: value === undefined ? "" : String(value) });
+  const hint = h("span", { class: "hint", testid: `${testid}-limits` });
+  let max = limit;
+  limits.then(
+    ({ defaultSeconds, maxSeconds }) => {
+      max = Number(maxSeconds);
+      input.max = String(maxSeconds);
+      input.placeholder = `default ${defaultSeconds} s, at most ${maxSeconds} s`;
+      hint.textContent = ` — empty: default ${defaultSeconds} s; at most ${maxSeconds} s`;
+    },
+    // The server checks it anyway; the form just cannot say the numbers.
+    () => undefined,
+  );
+  return {
+    element: h("label", {}, label, hint, input),
+    input,
+    /** The value as the AdminService takes it: 0n for the default. */
+    seconds: (what: string) => parseSeconds(input.value, what, max),
+  };
 }

@@ -203,6 +203,7 @@ function showConsole(): void {
   void picker?.refresh().then(() => showTenant(currentTab === "tenants" ? undefined : picker.chosen));
 }
 
-if (session.resume()) showConsole();
-else showSignIn();
+const resumed = session.resume();
+if (resumed === "resumed") showConsole();
+else showSignIn(resumed === "expired" ? "Your session has expired: sign in again." : undefined);
 document.body.dataset.ready = "true";

@@ -109,15 +109,15 @@ export class Session {
     sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.token));
   }
 
-  /** Takes up the session this tab kept before a reload, unless it has expired; says whether it did. */
-  resume(): boolean {
+  /** Takes up the session this tab kept before a reload, unless it has expired (then dropped, as one unreadable is). */
+  resume(): "resumed" | "expired" | "none" {
     const stored = readStoredToken(sessionStorage.getItem(STORAGE_KEY));
     if (stored === undefined || Date.now() >= stored.renewAt) {
       sessionStorage.removeItem(STORAGE_KEY);
-      return false;
+      return stored === undefined ? "none" : "expired";
     }
     this.start(stored);
-    return true;
+    return "resumed";
   }
 
   private start(token: Token): void {

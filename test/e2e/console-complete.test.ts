@@ -311,6 +311,49 @@ describe.skipIf(!hasChromium)(
       }
     }, 120_000);
 
+    it("a reload resumes a kept session only while its token is unexpired; an expired or malformed one is dropped", async () => {
+      const { context, page, errors } = await openConsole(1280, 800);
+      let kept: string;
+      try {
+        await signIn(page);
+        kept = await page.evaluate(() => sessionStorage.getItem("tokensmith-console-session") ?? "");
+        expect(JSON.parse(kept)).toMatchObject({ clientId: admin.id, scopes: ["tokensmith:admin", "tokensmith:tenants"] });
+        expect(errors).toEqual([]);
+      } finally {
+        await context.close();
+      }
+      /** A new tab that finds `stored` in its sessionStorage, its clock `aheadMs` later than now. */
+      const reopen = async (stored: string, aheadMs: number) => {
+        const reopened = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+        const tab = await reopened.newPage();
+        await tab.clock.install({ time: Date.now() + aheadMs });
+        await reopened.addInitScript((value) => {
+          if (sessionStorage.getItem("tokensmith-console-session") === null && !sessionStorage.getItem("seeded")) {
+            sessionStorage.setItem("tokensmith-console-session", value);
+            sessionStorage.setItem("seeded", "yes");
+          }
+        }, stored);
+        let adminCalls = 0;
+        tab.on("request", (request) => void (request.url().includes("/tokensmith.v1.AdminService/") && adminCalls++));
+        await tab.goto(`${tokensmith.url}/console`);
+        await tab.locator("[data-testid=signed-in-as], [data-testid=signin-form]").waitFor({ timeout: WAIT_MS });
+        if ((await tab.getByTestId("signed-in-as").count()) > 0) await tab.getByTestId("client-row").first().waitFor({ timeout: WAIT_MS });
+        const state = {
+          signedIn: await tab.getByTestId("signed-in-as").count(),
+          message: (await tab.getByTestId("signin-message").count()) > 0 ? await textOf(tab.getByTestId("signin-message")) : undefined,
+          kept: await tab.evaluate(() => sessionStorage.getItem("tokensmith-console-session")),
+          calledAdmin: adminCalls > 0,
+        };
+        await reopened.close();
+        return state;
+      };
+      expect(await reopen(kept, 0)).toEqual({ signedIn: 1, message: undefined, kept, calledAdmin: true });
+      // The server's tokens live 300 s: 5 minutes later the kept token is past its use, and never sent.
+      expect(await reopen(kept, 300_000)).toEqual({ signedIn: 0, message: "Your session has expired: sign in again.", kept: null, calledAdmin: false });
+      expect(await reopen("{not json", 0)).toEqual({ signedIn: 0, message: undefined, kept: null, calledAdmin: false });
+      expect(await reopen(JSON.stringify({ value: 1 }), 0)).toEqual({ signedIn: 0, message: undefined, kept: null, calledAdmin: false });
+    }, 60_000);
+
     it("refuses in the page a JWK Set with a private key, an http jwks_uri and an invalid scope; shows the server's NotFound when the client was deleted meanwhile", async () => {
       // Refused calls log console errors (the failed request): only script errors count here.
       const { context, page, errors } = await openConsole(390, 844);

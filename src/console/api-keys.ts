@@ -5,7 +5,7 @@ import { entityTab, sourceBadge } from "./entity-tab.js";
 import { scopePickerFor } from "./scopes.js";
 import { updateMaskOf } from "../rpc/admin-messages.js";
 import type { AdminClient } from "./session.js";
-import { lifetimeField, type LifetimeLimits, type View, type ViewContext } from "./view.js";
+import { lifetimeField, sameSet, type LifetimeLimits, type View, type ViewContext } from "./view.js";
 
 /** API keys: list (paged), create, edit (scopes, grant lifetime), delete. Config-declared keys are read-only. */
 export function apiKeysView(context: ViewContext): View {
@@ -61,7 +61,7 @@ export function apiKeysView(context: ViewContext): View {
           submit: () => {
             const fields = form.read();
             const changes = {
-              ...(fields.scopes.join(" ") !== key.scopes.join(" ") ? { scopes: fields.scopes } : {}),
+              ...(sameSet(fields.scopes, key.scopes) ? {} : { scopes: fields.scopes }),
               ...(fields.grantLifetimeSeconds !== key.grantLifetimeSeconds ? { grantLifetimeSeconds: fields.grantLifetimeSeconds } : {}),
             };
             if (Object.keys(changes).length === 0) throw new Error("Nothing was changed");

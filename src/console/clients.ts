@@ -6,7 +6,7 @@ import { updateMaskOf } from "../rpc/admin-messages.js";
 import { publicKeysFrom } from "./jwks.js";
 import { scopePickerFor } from "./scopes.js";
 import type { AdminClient } from "./session.js";
-import { afterConfirming, busy, lifetimeField, type LifetimeLimits, type View, type ViewContext } from "./view.js";
+import { afterConfirming, busy, lifetimeField, sameSet, type LifetimeLimits, type View, type ViewContext } from "./view.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 
 /** What the create form offers, as RFC 7591 method lists; private_key_jwt asks for keys. */
@@ -250,11 +250,11 @@ function clientForm(admin: AdminClient, limits: Promise<LifetimeLimits>, client?
 /** What an edit changes: the fields whose value differs from the client's (keys: both fields, so one replaces the other). */
 function changedFields(client: ClientInfo, fields: ClientFields): Partial<ClientFields> & { jwksJson?: string; jwksUri?: string } {
   const changes: Partial<ClientFields> & { jwksJson?: string; jwksUri?: string } = {};
-  if (!sameList(fields.scopes, client.scopes)) changes.scopes = fields.scopes;
-  if (!sameList(fields.audiences, client.audiences)) changes.audiences = fields.audiences;
+  if (!sameSet(fields.scopes, client.scopes)) changes.scopes = fields.scopes;
+  if (!sameSet(fields.audiences, client.audiences)) changes.audiences = fields.audiences;
   if (fields.tokenLifetimeSeconds !== client.tokenLifetimeSeconds) changes.tokenLifetimeSeconds = fields.tokenLifetimeSeconds;
   if (!sameSet(fields.tokenEndpointAuthMethods, client.tokenEndpointAuthMethods)) changes.tokenEndpointAuthMethods = fields.tokenEndpointAuthMethods;
-  if (!sameList(fields.grantTypes, client.grantTypes)) changes.grantTypes = fields.grantTypes;
+  if (!sameSet(fields.grantTypes, client.grantTypes)) changes.grantTypes = fields.grantTypes;
   const jwksJson = "jwksJson" in fields ? fields.jwksJson : undefined;
   const jwksUri = "jwksUri" in fields ? fields.jwksUri : undefined;
   if ((jwksJson !== undefined && jwksJson !== client.jwksJson) || (jwksUri !== undefined && jwksUri !== client.jwksUri)) {
@@ -264,5 +264,3 @@ function changedFields(client: ClientInfo, fields: ClientFields): Partial<Client
   return changes;
 }
 
-const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((value, index) => value === b[index]);
-const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((value) => b.includes(value));

@@ -149,3 +149,8 @@ export function lifetimeField(label: string, testid: string, limits: Promise<Lif
     seconds: (what: string) => parseSeconds(input.value, what, max),
   };
 }
+
+/** Whether two lists hold the same values (de-duplicated lists: scopes, audiences, methods), in any order. */
+export function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value) => b.includes(value));
+}

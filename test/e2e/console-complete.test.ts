@@ -403,6 +403,15 @@ describe.skipIf(!hasChromium)(
         // A config-declared client cannot be edited.
         expect(await page.locator('[data-testid=client-row][data-id="orders-service"] [data-testid=client-edit]').count()).toBe(0);
 
+        // Saving an edit that changes nothing sends nothing (the scopes' order is no change).
+        await rpc.createClient("steady", ["orders:write", "orders:read"]);
+        await byTestId("clients-refresh").click();
+        await page.locator('[data-testid=client-row][data-id="steady"] [data-testid=client-edit]').click();
+        await byTestId("client-edit-form").locator('[data-testid=scope-option][data-scope="token:delete"]').waitFor({ timeout: WAIT_MS });
+        await byTestId("client-save").click();
+        await expect.poll(() => textOf(byTestId("client-edit-form").getByTestId("form-error"))).toBe("Nothing was changed");
+        await byTestId("client-cancel").click();
+
         // Deleted between opening its form and saving: the server's NotFound, in the form.
         await rpc.createClient("doomed", ["orders:read"]);
         await byTestId("clients-refresh").click();

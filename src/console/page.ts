@@ -137,6 +137,18 @@ nav.tabs { flex-wrap: wrap; }
   dl.facts dd { overflow-wrap: anywhere; }
   .secret { flex-direction: column; }
   .signin { margin: 4vh 10px; }
+  /* Rows as cards: each value under its column's heading. */
+  .table-scroll table, .table-scroll tbody, .table-scroll tr, .table-scroll td { display: block; }
+  .table-scroll thead { display: none; }
+  .table-scroll tr { padding: 8px 12px; border-bottom: 1px solid var(--line); }
+  .table-scroll tr:last-child { border-bottom: 0; }
+  .table-scroll td { padding: 3px 0; border: 0; overflow-wrap: anywhere; }
+  .table-scroll td:first-child > code { white-space: normal; font-weight: 600; }
+  .table-scroll td[data-label]:not([data-label=""]):not(:first-child) { display: flex; flex-wrap: wrap; gap: 2px 6px; align-items: baseline; }
+  .table-scroll td[data-label]:not([data-label=""]):not(:first-child) > * { min-width: 0; }
+  .table-scroll td[data-label]:not([data-label=""]):not(:first-child)::before { content: attr(data-label); flex: 0 0 8.5em; font-size: 11px; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); }
+  .table-scroll td.actions { display: flex; flex-wrap: wrap; gap: 6px; justify-content: flex-start; align-items: center; padding-top: 8px; white-space: normal; text-align: left; }
+  .table-scroll td.actions > * + * { margin-left: 0; }
 }
 </style>
 <script type="module" src="/console/app.js"></script>

@@ -57,6 +57,12 @@ export class PagedTable<T> {
     );
   }
 
+  /** Each cell gets its column's heading as data-label: a narrow screen shows the rows as cards, each value under its label. */
+  private labelled(row: HTMLTableRowElement): HTMLTableRowElement {
+    Array.from(row.cells).forEach((cell, index) => (cell.dataset.label = this.options.headings[index] ?? ""));
+    return row;
+  }
+
   async reload(): Promise<void> {
     this.generation++;
     this.nextPageToken = "";
@@ -70,7 +76,7 @@ export class PagedTable<T> {
     try {
       const page = await this.options.load(this.nextPageToken);
       if (generation !== this.generation) return;
-      this.body.append(...page.items.map((item) => this.options.row(item)));
+      this.body.append(...page.items.map((item) => this.labelled(this.options.row(item))));
       this.nextPageToken = page.nextPageToken;
       this.more.hidden = page.nextPageToken === "";
       this.empty.hidden = this.body.childElementCount > 0;

@@ -354,7 +354,7 @@ describe.skipIf(!hasChromium)(
       expect(await reopen(JSON.stringify({ value: 1 }), 0)).toEqual({ signedIn: 0, message: undefined, kept: null, calledAdmin: false });
     }, 60_000);
 
-    it("refuses in the page a JWK Set with a private key, an http jwks_uri and an invalid scope; shows the server's NotFound when the client was deleted meanwhile", async () => {
+    it("refuses in the page a JWK Set with a private key, an http jwks_uri and an invalid scope; switches a client between a secret and private_key_jwt; shows the server's NotFound when the client was deleted meanwhile", async () => {
       // Refused calls log console errors (the failed request): only script errors count here.
       const { context, page, errors } = await openConsole(390, 844);
       const byTestId = (id: string) => page.getByTestId(id);
@@ -410,7 +410,22 @@ describe.skipIf(!hasChromium)(
         await byTestId("client-edit-form").locator('[data-testid=scope-option][data-scope="token:delete"]').waitFor({ timeout: WAIT_MS });
         await byTestId("client-save").click();
         await expect.poll(() => textOf(byTestId("client-edit-form").getByTestId("form-error"))).toBe("Nothing was changed");
-        await byTestId("client-cancel").click();
+        // From a secret to private_key_jwt: the keys checked in the page too; then back, and the console says a secret is to be issued.
+        await byTestId("client-auth-method").selectOption("private_key_jwt");
+        await byTestId("client-jwks").fill(JSON.stringify({ keys: [{ ...publicJwk, d: "x" }] }));
+        await byTestId("client-save").click();
+        await expect.poll(() => textOf(byTestId("client-edit-form").getByTestId("form-error"))).toMatch(/^Key 1 is a private key/);
+        await byTestId("client-jwks").fill(JSON.stringify({ keys: [publicJwk] }));
+        await byTestId("client-save").click();
+        await byTestId("notice").filter({ hasText: "steady" }).waitFor({ timeout: WAIT_MS });
+        expect((await rpc.getClient("steady")).client).toMatchObject({ tokenEndpointAuthMethods: ["private_key_jwt"], jwksJson: JSON.stringify({ keys: [publicJwk] }), scopes: ["orders:write", "orders:read"] });
+        const steady = page.locator('[data-testid=client-row][data-id="steady"]');
+        await expect.poll(() => textOf(steady.getByTestId("client-auth-methods"))).toBe("private_key_jwt");
+        await steady.getByTestId("client-edit").click();
+        await byTestId("client-auth-method").selectOption("client_secret_basic");
+        await byTestId("client-save").click();
+        await expect.poll(() => textOf(byTestId("notice"))).toBe('Client "steady" was saved. It has no secret yet: Rotate secret issues one.');
+        await steady.getByTestId("client-rotate").waitFor({ timeout: WAIT_MS });
 
         // Deleted between opening its form and saving: the server's NotFound, in the form.
         await rpc.createClient("doomed", ["orders:read"]);

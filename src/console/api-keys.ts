@@ -1,13 +1,17 @@
-import type { ApiKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { ApiKeyInfoSchema, type ApiKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { GRANT_LIFETIME } from "../domain/api-key.js";
 import { chips, field, h, showSecretOnce, time } from "./dom.js";
 import { entityTab, sourceBadge } from "./entity-tab.js";
 import { scopePickerFor } from "./scopes.js";
-import { parseSeconds, type View, type ViewContext } from "./view.js";
+import { updateMaskOf } from "../rpc/admin-messages.js";
+import type { AdminClient } from "./session.js";
+import { lifetimeField, sameSet, type LifetimeLimits, type View, type ViewContext } from "./view.js";
 
-/** API keys: list (paged), create, delete. Config-declared keys are read-only. */
+/** API keys: list (paged), create, edit (scopes, grant lifetime), delete. Config-declared keys are read-only. */
 export function apiKeysView(context: ViewContext): View {
   const { admin } = context;
+  const lifetimes = (): Promise<LifetimeLimits> =>
+    admin.listApiKeys({ pageSize: 1 }).then((page) => ({ defaultSeconds: page.defaultGrantLifetimeSeconds, maxSeconds: page.maxGrantLifetimeSeconds }));
   return entityTab(context, {
     testid: "api-key",
     noun: "API key",
@@ -29,23 +33,14 @@ export function apiKeysView(context: ViewContext): View {
     form: {
       hint: "The key is shown once, right after creation. Backends send it as Basic base64(key + \":\") to IssueGrant.",
       open: () => {
-        const scopes = scopePickerFor(admin, "api-key-scopes", "Scopes its grants may carry");
+        const form = apiKeyForm(admin, lifetimes());
         const name = h("input", { type: "text", testid: "api-key-name", required: true, autocomplete: "off", spellcheck: false, placeholder: "checkout-backend" });
-        const lifetime = h("input", { type: "number", testid: "api-key-lifetime", min: "1", max: String(GRANT_LIFETIME.maxSeconds), placeholder: String(GRANT_LIFETIME.defaultSeconds) });
         return {
-          fields: [
-            field("Name", name, "shown as the grants' client_id"),
-            field("Grant lifetime (seconds)", lifetime, `default ${GRANT_LIFETIME.defaultSeconds}, at most ${GRANT_LIFETIME.maxSeconds}`),
-          ],
-          below: [scopes.element],
+          fields: [field("Name", name, "shown as the grants' client_id"), form.lifetime.element],
+          below: [form.scopes.element],
           first: name,
           submit: () => {
-            const request = {
-              name: name.value.trim(),
-              scopes: scopes.selected(),
-              grantLifetimeSeconds: parseSeconds(lifetime.value, "The grant lifetime", GRANT_LIFETIME.maxSeconds),
-            };
-            if (request.scopes.length === 0) throw new Error("Pick at least one scope: an API key needs one");
+            const request = { name: name.value.trim(), ...form.read() };
             return async () => {
               const created = await admin.createApiKey(request);
               const keyName = created.apiKey?.name ?? request.name;
@@ -55,5 +50,43 @@ export function apiKeysView(context: ViewContext): View {
         };
       },
     },
+    edit: {
+      hint: "The key stays the same; grants issued from now on follow the new settings (UpdateApiKey).",
+      open: (key) => {
+        const form = apiKeyForm(admin, lifetimes(), key);
+        return {
+          fields: [form.lifetime.element],
+          below: [form.scopes.element],
+          first: form.lifetime.input,
+          submit: () => {
+            const fields = form.read();
+            const changes = {
+              ...(sameSet(fields.scopes, key.scopes) ? {} : { scopes: fields.scopes }),
+              ...(fields.grantLifetimeSeconds !== key.grantLifetimeSeconds ? { grantLifetimeSeconds: fields.grantLifetimeSeconds } : {}),
+            };
+            if (Object.keys(changes).length === 0) throw new Error("Nothing was changed");
+            return async () => {
+              await admin.updateApiKey({ apiKey: { name: key.name, ...changes }, updateMask: updateMaskOf(ApiKeyInfoSchema, changes) });
+              return `API key "${key.name}" was saved.`;
+            };
+          },
+        };
+      },
+    },
   });
+}
+
+/** An API key's settings, filled in from `key` when it is given. */
+function apiKeyForm(admin: AdminClient, limits: Promise<LifetimeLimits>, key?: ApiKeyInfo) {
+  const scopes = scopePickerFor(admin, "api-key-scopes", "Scopes its grants may carry", key?.scopes);
+  const lifetime = lifetimeField("Grant lifetime (seconds)", "api-key-lifetime", limits, GRANT_LIFETIME.maxSeconds, key?.grantLifetimeSeconds);
+  return {
+    scopes,
+    lifetime,
+    read() {
+      const fields = { scopes: scopes.selected(), grantLifetimeSeconds: lifetime.seconds("The grant lifetime") };
+      if (fields.scopes.length === 0) throw new Error("Pick at least one scope: an API key needs one");
+      return fields;
+    },
+  };
 }

@@ -2,8 +2,8 @@
  * The Tokensmith web console (served at /console from static/console/app.js,
  * the bundle `npm run build:console` makes). Plain DOM code on Connect-Web: it calls the
  * TokenService to sign in and the AdminService for everything else, on the
- * origin that served it. No framework, no storage: the session token is kept
- * in memory only.
+ * origin that served it. No framework; the session's token is kept in the
+ * tab's sessionStorage (never the secret), so a reload resumes the session.
  */
 import { ADMIN_SCOPE, TENANTS_SCOPE } from "../domain/scopes.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
@@ -207,5 +207,7 @@ function showConsole(): void {
   void picker?.refresh().then(() => showTenant(currentTab === "tenants" ? undefined : picker.chosen));
 }
 
-showSignIn();
+const resumed = session.resume();
+if (resumed === "resumed") showConsole();
+else showSignIn(resumed === "expired" ? "Your session has expired: sign in again." : undefined);
 document.body.dataset.ready = "true";

@@ -1,9 +1,12 @@
-import type { ClientInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { ClientInfoSchema, type ClientInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { DEFAULT_GRANT_TYPES, GRANT_TYPES, TOKEN_EXCHANGE_GRANT, TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientAuthMethod, type GrantType } from "../domain/client.js";
 import { chips, field, formatDate, h, showSecretOnce, time, words } from "./dom.js";
 import { entityTab, sourceBadge } from "./entity-tab.js";
+import { updateMaskOf } from "../rpc/admin-messages.js";
+import { publicKeysFrom } from "./jwks.js";
 import { scopePickerFor } from "./scopes.js";
-import { afterConfirming, busy, parseSeconds, type View, type ViewContext } from "./view.js";
+import type { AdminClient } from "./session.js";
+import { afterConfirming, busy, lifetimeField, sameSet, type LifetimeLimits, type View, type ViewContext } from "./view.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 
 /** What the create form offers, as RFC 7591 method lists; private_key_jwt asks for keys. */
@@ -21,10 +24,10 @@ const GRANT_LABELS: Record<GrantType, string> = {
   [TOKEN_EXCHANGE_GRANT]: "token exchange (RFC 8693): trade a caller's token for one acting for it",
 };
 
-/** Checkboxes for the grant types, the default ones ticked; `selected()` refuses none. */
-function grantTypePicker(): { element: HTMLElement; selected(): string[] } {
+/** Checkboxes for the grant types, `registered` (or the default ones) ticked; `selected()` refuses none. */
+function grantTypePicker(registered: readonly string[] = DEFAULT_GRANT_TYPES): { element: HTMLElement; selected(): string[] } {
   const boxes = GRANT_TYPES.map((grantType) => {
-    const box = h("input", { type: "checkbox", value: grantType, checked: DEFAULT_GRANT_TYPES.includes(grantType) });
+    const box = h("input", { type: "checkbox", value: grantType, checked: registered.includes(grantType) });
     const label = h(
       "label",
       { class: "scope-option", testid: "client-grant-type", data: { grantType }, title: GRANT_LABELS[grantType] },
@@ -55,6 +58,7 @@ function grantTypePicker(): { element: HTMLElement; selected(): string[] } {
  */
 export function clientsView(context: ViewContext): View {
   const { admin } = context;
+  const lifetimes = () => tokenLifetimes(admin);
 
   function rotateSecret(id: string, button: HTMLButtonElement, reload: () => Promise<void>): Promise<void> {
     return afterConfirming(
@@ -144,40 +148,16 @@ export function clientsView(context: ViewContext): View {
       send: (id) => admin.deleteClient({ id }),
     },
     form: {
-      hint: "A client secret is shown once, right after creation.",
+      hint: "A client secret is shown once, right after creation; a private_key_jwt or federated_jwt client has none.",
       open: () => {
-        const scopes = scopePickerFor(admin, "client-scopes", "Scopes the client may request");
-        const grantTypes = grantTypePicker();
+        const form = clientForm(admin, lifetimes());
         const id = h("input", { type: "text", testid: "client-id", placeholder: "generated when empty", autocomplete: "off", spellcheck: false });
-        const audiences = h("input", { type: "text", testid: "client-audiences", placeholder: "https://api.example.com", autocomplete: "off", spellcheck: false });
-        const lifetime = h("input", { type: "number", testid: "client-lifetime", min: "1", max: String(TOKEN_LIFETIME_LIMIT_SECONDS), placeholder: "server default" });
-        const authMethod = h("select", { testid: "client-auth-method" }, ...AUTH_CHOICES.map(([value, label]) => h("option", { value }, label)));
-        const keys = h("input", { type: "text", testid: "client-jwks", placeholder: "https://keys.example.com/jwks.json or {\"keys\": […]}", autocomplete: "off", spellcheck: false });
-        const keysField = field("Public keys", keys, "a jwks_uri (https) or a JWK Set as JSON");
-        keysField.hidden = true;
-        authMethod.onchange = () => {
-          keysField.hidden = authMethod.value !== "private_key_jwt";
-        };
         return {
-          fields: [
-            field("Client ID", id, "letters, digits, . _ - :"),
-            field("Audiences", audiences, "space-separated; the tokens' aud"),
-            field("Token lifetime (seconds)", lifetime),
-            field("Authentication", authMethod, "token_endpoint_auth_methods; any other method is refused"),
-            keysField,
-          ],
-          below: [grantTypes.element, scopes.element],
+          fields: [field("Client ID", id, "letters, digits, . _ - :"), ...form.fields],
+          below: form.below,
           first: id,
           submit: () => {
-            const request = {
-              id: id.value.trim(),
-              scopes: scopes.selected(),
-              audiences: words(audiences.value),
-              tokenLifetimeSeconds: parseSeconds(lifetime.value, "The token lifetime", TOKEN_LIFETIME_LIMIT_SECONDS),
-              tokenEndpointAuthMethods: AUTH_CHOICES.find(([value]) => value === authMethod.value)?.[2] ?? [],
-              grantTypes: grantTypes.selected(),
-              ...keyFields(authMethod.value === "private_key_jwt" ? keys.value.trim() : ""),
-            };
+            const request = { id: id.value.trim(), ...form.read() };
             return async () => {
               const created = await admin.createClient(request);
               const clientId = created.client?.id ?? request.id;
@@ -191,11 +171,96 @@ export function clientsView(context: ViewContext): View {
         };
       },
     },
+    edit: {
+      hint: "Only the fields changed are sent (UpdateClient). Leaving every secret method deletes the client's secrets; adding one: Rotate secret issues it.",
+      open: (client) => {
+        const form = clientForm(admin, lifetimes(), client);
+        return {
+          fields: form.fields,
+          below: form.below,
+          first: form.fields[0]!.querySelector("input,select,textarea") ?? form.fields[0]!,
+          submit: () => {
+            const changes = changedFields(client, form.read());
+            if (Object.keys(changes).length === 0) throw new Error("Nothing was changed");
+            return async () => {
+              const { client: updated } = await admin.updateClient({ client: { id: client.id, ...changes }, updateMask: updateMaskOf(ClientInfoSchema, changes) });
+              const methods = updated?.tokenEndpointAuthMethods ?? [];
+              const needsSecret = usesSecret(methods) && !usesSecret(client.tokenEndpointAuthMethods);
+              return `Client "${client.id}" was saved.${needsSecret ? " It has no secret yet: Rotate secret issues one." : ""}`;
+            };
+          },
+        };
+      },
+    },
   });
 }
 
-/** A JWK Set pasted as JSON, or a jwks_uri. */
-function keyFields(text: string): { jwksJson?: string; jwksUri?: string } {
-  if (text === "") return {};
-  return text.startsWith("{") ? { jwksJson: text } : { jwksUri: text };
+type ClientFields = ReturnType<ReturnType<typeof clientForm>["read"]>;
+
+/** The lifetimes of the tenant's tokens, as ListClients tells them. */
+function tokenLifetimes(admin: AdminClient): Promise<LifetimeLimits> {
+  return admin.listClients({ pageSize: 1 }).then((page) => ({ defaultSeconds: page.defaultTokenLifetimeSeconds, maxSeconds: page.maxTokenLifetimeSeconds }));
 }
+
+/** The settings a client is created with, or edited: filled in from `client` when it is given. */
+function clientForm(admin: AdminClient, limits: Promise<LifetimeLimits>, client?: ClientInfo) {
+  const scopes = scopePickerFor(admin, "client-scopes", "Scopes the client may request", client?.scopes);
+  const grantTypes = grantTypePicker(client?.grantTypes);
+  const audiences = h("input", { type: "text", testid: "client-audiences", placeholder: "https://api.example.com", autocomplete: "off", spellcheck: false, value: client?.audiences.join(" ") ?? "" });
+  const lifetime = lifetimeField("Token lifetime (seconds)", "client-lifetime", limits, TOKEN_LIFETIME_LIMIT_SECONDS, client?.tokenLifetimeSeconds);
+  const choices = [...AUTH_CHOICES];
+  const current = client?.tokenEndpointAuthMethods ?? [];
+  let chosen = client === undefined ? AUTH_CHOICES[0]![0] : AUTH_CHOICES.find(([, , methods]) => sameSet(methods, current))?.[0];
+  if (chosen === undefined) {
+    chosen = "current";
+    choices.push(["current", `as registered: ${current.join(", ")}`, current as ClientAuthMethod[]]);
+  }
+  const authMethod = h("select", { testid: "client-auth-method" }, ...choices.map(([value, label]) => h("option", { value, selected: value === chosen }, label)));
+  const keys = h("textarea", {
+    testid: "client-jwks",
+    rows: 3,
+    placeholder: 'https://keys.example.com/jwks.json or {"keys": [ …public JWKs… ]}',
+    autocomplete: "off",
+    spellcheck: false,
+    value: client?.jwksJson || client?.jwksUri || "",
+  });
+  const keysField = field("Public keys", keys, "a JWK Set as JSON (public keys only) or a jwks_uri (https)");
+  const methodsOf = () => choices.find(([value]) => value === authMethod.value)?.[2] ?? [];
+  const showKeys = () => (keysField.hidden = !methodsOf().includes("private_key_jwt"));
+  authMethod.onchange = showKeys;
+  showKeys();
+  return {
+    fields: [field("Audiences", audiences, "space-separated; the tokens' aud"), lifetime.element, field("Authentication", authMethod, "token_endpoint_auth_methods; any other method is refused"), keysField],
+    below: [grantTypes.element, scopes.element],
+    /** Reads the form; throws (with a sentence to show) on what the server would refuse. */
+    read() {
+      const methods = methodsOf();
+      return {
+        scopes: scopes.selected(),
+        audiences: words(audiences.value),
+        tokenLifetimeSeconds: lifetime.seconds("The token lifetime"),
+        tokenEndpointAuthMethods: methods,
+        grantTypes: grantTypes.selected(),
+        ...(methods.includes("private_key_jwt") ? publicKeysFrom(keys.value) : {}),
+      };
+    },
+  };
+}
+
+/** What an edit changes: the fields whose value differs from the client's (keys: both fields, so one replaces the other). */
+function changedFields(client: ClientInfo, fields: ClientFields): Partial<ClientFields> & { jwksJson?: string; jwksUri?: string } {
+  const changes: Partial<ClientFields> & { jwksJson?: string; jwksUri?: string } = {};
+  if (!sameSet(fields.scopes, client.scopes)) changes.scopes = fields.scopes;
+  if (!sameSet(fields.audiences, client.audiences)) changes.audiences = fields.audiences;
+  if (fields.tokenLifetimeSeconds !== client.tokenLifetimeSeconds) changes.tokenLifetimeSeconds = fields.tokenLifetimeSeconds;
+  if (!sameSet(fields.tokenEndpointAuthMethods, client.tokenEndpointAuthMethods)) changes.tokenEndpointAuthMethods = fields.tokenEndpointAuthMethods;
+  if (!sameSet(fields.grantTypes, client.grantTypes)) changes.grantTypes = fields.grantTypes;
+  const jwksJson = "jwksJson" in fields ? fields.jwksJson : undefined;
+  const jwksUri = "jwksUri" in fields ? fields.jwksUri : undefined;
+  if ((jwksJson !== undefined && jwksJson !== client.jwksJson) || (jwksUri !== undefined && jwksUri !== client.jwksUri)) {
+    changes.jwksJson = jwksJson ?? "";
+    changes.jwksUri = jwksUri ?? "";
+  }
+  return changes;
+}
+

@@ -12,6 +12,15 @@ export interface Created {
   reveal(): Promise<void>;
 }
 
+/** A form's own controls: `fields` go in its grid, `below` under it (a scope picker), `first` gets the focus. */
+export interface FormControls<R> {
+  fields: HTMLElement[];
+  below?: HTMLElement[];
+  first: HTMLElement;
+  /** Reads the controls (throwing on bad input) and returns the call that sends them. */
+  submit(): () => Promise<R>;
+}
+
 /**
  * What tells the tab of one stored entity (a client, an API key, a tenant)
  * from the others'. The rest is theirs alike: a paged list whose config-declared rows
@@ -36,16 +45,17 @@ export interface EntityTabOptions<K extends "id" | "name", T extends Entity<K>> 
   remove: { message(key: string): string; send(key: string): Promise<unknown> };
   form: {
     hint: string;
-    /**
-     * The form's own controls: `fields` go in its grid, `below` under it
-     * (a scope picker), `first` gets the focus, and `submit` reads them
-     * (throwing on bad input) and returns the call that creates the entity.
-     */
-    open(): { fields: HTMLElement[]; below?: HTMLElement[]; first: HTMLElement; submit(): () => Promise<Created> };
+    /** The create form's controls; its call creates the entity. */
+    open(): FormControls<Created>;
+  };
+  /** An Edit button on a stored entity's row: its form's controls, filled in; the call resolves what the notice says. */
+  edit?: {
+    hint: string;
+    open(item: T): FormControls<string>;
   };
 }
 
-/** A clients, API keys or tenants tab: list (paged), create, delete. Config-declared entries are read-only. */
+/** A clients, API keys or tenants tab: list (paged), create, edit (if it has `edit`), delete. Config-declared entries are read-only. */
 export function entityTab<K extends "id" | "name", T extends Entity<K>>(context: ViewContext, options: EntityTabOptions<K, T>): View {
   const { testid, noun } = options;
   const plural = `${noun}s`;
@@ -70,7 +80,9 @@ export function entityTab<K extends "id" | "name", T extends Entity<K>>(context:
     } else {
       const remove = h("button", { type: "button", class: "danger", testid: `${testid}-delete` }, "Delete");
       remove.onclick = () => void removeEntity(key, remove);
-      actions.append(...(options.actions?.(item, reload) ?? []), ...always, remove);
+      const edit = options.edit ? h("button", { type: "button", testid: `${testid}-edit` }, "Edit") : null;
+      if (edit) edit.onclick = () => openEdit(item);
+      actions.append(...(edit ? [edit] : []), ...(options.actions?.(item, reload) ?? []), ...always, remove);
     }
     return h("tr", { testid: `${testid}-row`, data: { [options.key]: key, source: fromConfig ? "config" : "store" } }, ...options.cells(item), actions);
   }
@@ -95,20 +107,42 @@ export function entityTab<K extends "id" | "name", T extends Entity<K>>(context:
   refresh.onclick = () => void busy(refresh, reload);
 
   function openForm(): void {
+    showForm({ testid: `${testid}-form`, title: `New ${noun}`, hint: options.form.hint, action: [`${testid}-create`, `Create ${noun}`] }, options.form.open(), async (created) => {
+      context.notice(`${Noun} "${created.key}" was created.`);
+      void table.reload();
+      await created.reveal();
+    });
+  }
+
+  function openEdit(item: T): void {
+    const edit = options.edit!;
+    const key = item[options.key];
+    showForm({ testid: `${testid}-edit-form`, title: `Edit ${noun} "${key}"`, hint: edit.hint, action: [`${testid}-save`, "Save changes"], key }, edit.open(item), (notice) => {
+      context.notice(notice);
+      void table.reload();
+      return Promise.resolve();
+    });
+  }
+
+  /** A form in the tab, above the list: its error shown in place; on success it closes and `done` runs. */
+  function showForm<R>(
+    look: { testid: string; title: string; hint: string; action: [testid: string, label: string]; key?: string },
+    { fields, below = [], first, submit }: FormControls<R>,
+    done: (result: R) => Promise<void>,
+  ): void {
     context.clearBanners();
-    const { fields, below = [], first, submit } = options.form.open();
     const error = h("p", { class: "form-error", testid: "form-error", role: "alert", hidden: true });
-    const create = h("button", { type: "submit", class: "primary", testid: `${testid}-create` }, `Create ${noun}`);
+    const send = h("button", { type: "submit", class: "primary", testid: look.action[0] }, look.action[1]);
     const cancel = h("button", { type: "button", testid: `${testid}-cancel` }, "Cancel");
     const form = h(
       "form",
-      { class: "card", testid: `${testid}-form` },
-      h("h3", {}, `New ${noun}`),
-      h("p", { class: "hint" }, options.form.hint),
+      { class: "card", testid: look.testid, data: look.key === undefined ? {} : { [options.key]: look.key } },
+      h("h3", {}, look.title),
+      h("p", { class: "hint" }, look.hint),
       h("div", { class: "form-grid" }, ...fields),
       ...below,
       error,
-      h("div", { class: "form-actions" }, create, cancel),
+      h("div", { class: "form-actions" }, send, cancel),
     );
     cancel.onclick = () => form.remove();
     form.onsubmit = (event) => {
@@ -116,12 +150,10 @@ export function entityTab<K extends "id" | "name", T extends Entity<K>>(context:
       void (async () => {
         error.hidden = true;
         try {
-          const send = submit();
-          const created = await busy(create, send);
+          const call = submit();
+          const result = await busy(send, call);
           form.remove();
-          context.notice(`${Noun} "${created.key}" was created.`);
-          void table.reload();
-          await created.reveal();
+          await done(result);
         } catch (failure) {
           error.textContent = errorText(failure);
           error.hidden = false;
@@ -129,6 +161,7 @@ export function entityTab<K extends "id" | "name", T extends Entity<K>>(context:
       })();
     };
     formSlot.replaceChildren(form);
+    form.scrollIntoView({ block: "nearest" });
     first.focus();
   }
 

@@ -105,6 +105,51 @@ dl.facts dd { margin: 0; }
 .signin h1 { margin-bottom: 6px; }
 .signin .message { background: var(--warn-bg); border: 1px solid var(--warn-line); border-radius: 6px; padding: 6px 10px; }
 .signin button[type=submit] { margin-top: 16px; width: 100%; }
+textarea { font: 12.5px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; width: 100%; padding: 6px 8px; border: 1px solid var(--line); border-radius: 6px; resize: vertical; }
+select { font: inherit; max-width: 100%; }
+.form-grid label > select { display: block; width: 100%; padding: 5px 6px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+.badge.privileged { margin-left: 2px; background: var(--danger-bg); color: var(--danger); }
+.scope-option.privileged:has(input:checked) { border-color: var(--danger); background: var(--danger-bg); }
+.scope-option .mono { overflow-wrap: anywhere; }
+.scope-add input { min-width: 0; }
+/* Wide tables scroll inside their own box, never the page. */
+.table-scroll { max-width: 100%; overflow-x: auto; }
+.topbar { flex-wrap: wrap; }
+.topbar .who { flex: 1 1 300px; text-align: right; }
+nav.tabs { flex-wrap: wrap; }
+@media (max-width: 640px) {
+  .topbar { gap: 6px 12px; padding: 10px 12px; }
+  .topbar .who { margin-left: 0; flex: 1 1 100%; order: 2; font-size: 13px; text-align: left; }
+  .topbar .tenant-picker { flex: 1 1 100%; order: 3; }
+  .topbar .tenant-picker select { flex: 1; min-width: 0; }
+  .topbar button { margin-left: auto; }
+  nav.tabs { padding: 0 6px; gap: 0; }
+  nav.tabs button { padding: 9px 10px; }
+  .tenant-bar { padding: 6px 12px; }
+  main.panel { padding: 12px 12px 32px; }
+  .banner { margin: 10px 12px 0; }
+  .toolbar { flex-wrap: wrap; }
+  .card { padding: 12px; }
+  .form-grid { grid-template-columns: minmax(0, 1fr); }
+  .form-actions { flex-wrap: wrap; }
+  dialog { width: calc(100% - 20px); padding: 14px; }
+  dl.facts { grid-template-columns: minmax(0, 1fr); }
+  dl.facts dd { overflow-wrap: anywhere; }
+  .secret { flex-direction: column; }
+  .signin { margin: 4vh 10px; }
+  /* Rows as cards: each value under its column's heading. */
+  .table-scroll table, .table-scroll tbody, .table-scroll tr, .table-scroll td { display: block; }
+  .table-scroll thead { display: none; }
+  .table-scroll tr { padding: 8px 12px; border-bottom: 1px solid var(--line); }
+  .table-scroll tr:last-child { border-bottom: 0; }
+  .table-scroll td { padding: 3px 0; border: 0; overflow-wrap: anywhere; }
+  .table-scroll td:first-child > code { white-space: normal; font-weight: 600; }
+  .table-scroll td[data-label]:not([data-label=""]):not(:first-child) { display: flex; flex-wrap: wrap; gap: 2px 6px; align-items: baseline; }
+  .table-scroll td[data-label]:not([data-label=""]):not(:first-child) > * { min-width: 0; }
+  .table-scroll td[data-label]:not([data-label=""]):not(:first-child)::before { content: attr(data-label); flex: 0 0 8.5em; font-size: 11px; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); }
+  .table-scroll td.actions { display: flex; flex-wrap: wrap; gap: 6px; justify-content: flex-start; align-items: center; padding-top: 8px; white-space: normal; text-align: left; }
+  .table-scroll td.actions > * + * { margin-left: 0; }
+}
 </style>
 <script type="module" src="/console/app.js"></script>
 </head>

@@ -1,4 +1,5 @@
-import { h, words } from "./dom.js";
+import { BUILT_IN_SCOPES, PRIVILEGED_SCOPES } from "../domain/scopes.js";
+import { confirmAction, h, words } from "./dom.js";
 import { describeError, type AdminClient } from "./session.js";
 
 /** RFC 6749 §3.3 scope-token, at most 128 characters (as the server checks). */
@@ -11,11 +12,12 @@ const MAX_PAGES = 20;
 const typedScopes = new Set<string>();
 
 /**
- * The known scopes: the union of the scopes of every client and API key
- * (all pages of both lists), plus what was typed in this visit.
+ * The known scopes: Tokensmith's own (the privileged ones among them), the
+ * union of the scopes of every client and API key (all pages of both lists),
+ * and what was typed in this visit.
  */
 export async function knownScopes(admin: AdminClient): Promise<string[]> {
-  const known = new Set(typedScopes);
+  const known = new Set([...BUILT_IN_SCOPES, ...typedScopes]);
   let pageToken = "";
   for (let page = 0; page < MAX_PAGES; page++) {
     const response = await admin.listClients({ pageSize: PAGE_SIZE, pageToken });
@@ -33,9 +35,12 @@ export async function knownScopes(admin: AdminClient): Promise<string[]> {
   return [...known].sort();
 }
 
-/** A create form's ScopePicker, filled with the known scopes of `admin`'s tenant once they are read. */
-export function scopePickerFor(admin: AdminClient, testid: string, legend: string): ScopePicker {
-  const picker = new ScopePicker(testid, legend);
+/**
+ * A form's ScopePicker, filled with the known scopes of `admin`'s tenant once they are read;
+ * `held` are ticked from the start (an edit form's), without asking again for privileged ones.
+ */
+export function scopePickerFor(admin: AdminClient, testid: string, legend: string, held: readonly string[] = []): ScopePicker {
+  const picker = new ScopePicker(testid, legend, held);
   knownScopes(admin).then(
     (known) => picker.setKnown(known),
     (failure: unknown) => picker.setFailed(describeError(failure).text),
@@ -45,7 +50,9 @@ export function scopePickerFor(admin: AdminClient, testid: string, legend: strin
 
 /**
  * Checkboxes for the known scopes, and a text field to add new ones (space-
- * or comma-separated), which join the list checked.
+ * or comma-separated), which join the list checked. A privileged scope is
+ * marked, and ticking it (or adding it) asks first: declined, it stays
+ * unticked. That confirmation is the only one: submitting does not ask again.
  */
 export class ScopePicker {
   readonly element: HTMLFieldSetElement;
@@ -53,16 +60,17 @@ export class ScopePicker {
   private readonly input: HTMLInputElement;
   private readonly error: HTMLParagraphElement;
 
-  constructor(testid: string, legend: string) {
+  constructor(testid: string, legend: string, held: readonly string[] = []) {
     this.options = h("div", { class: "scope-options", testid: "scope-options" }, h("span", { class: "muted" }, "Loading the known scopes…"));
+    for (const scope of held) this.option(scope, true);
     this.input = h("input", { type: "text", testid: "scope-add-input", placeholder: "another:scope (space-separated for several)", autocomplete: "off" });
     const add = h("button", { type: "button", testid: "scope-add" }, "Add");
     this.error = h("p", { class: "form-error", testid: "scope-add-error", hidden: true });
-    add.onclick = () => this.addTyped();
+    add.onclick = () => void this.addTyped();
     this.input.onkeydown = (event) => {
       if (event.key === "Enter") {
         event.preventDefault();
-        this.addTyped();
+        void this.addTyped();
       }
     };
     this.element = h(
@@ -94,7 +102,30 @@ export class ScopePicker {
 
   private option(scope: string, checked: boolean): void {
     const box = h("input", { type: "checkbox", value: scope, checked });
-    this.options.append(h("label", { class: "scope-option", testid: "scope-option", data: { scope } }, box, h("span", { class: "mono" }, scope)));
+    const power = PRIVILEGED_SCOPES[scope];
+    if (power !== undefined) {
+      box.onchange = () => {
+        if (box.checked) void this.confirmPrivileged(scope).then((confirmed) => (box.checked = confirmed));
+      };
+    }
+    this.options.append(
+      h(
+        "label",
+        { class: power ? "scope-option privileged" : "scope-option", testid: "scope-option", data: { scope, privileged: String(power !== undefined) }, title: power ?? "" },
+        box,
+        h("span", { class: "mono" }, scope),
+        power ? h("span", { class: "badge privileged", testid: "scope-privileged" }, "privileged") : null,
+      ),
+    );
+  }
+
+  private confirmPrivileged(scope: string): Promise<boolean> {
+    return confirmAction({
+      title: `Give the privileged scope ${scope}?`,
+      message: `${scope} ${PRIVILEGED_SCOPES[scope] ?? ""}. Whoever holds this credential can do so too.`,
+      confirmLabel: `Give ${scope}`,
+      danger: true,
+    });
   }
 
   private showEmpty(): void {
@@ -103,7 +134,7 @@ export class ScopePicker {
     }
   }
 
-  private addTyped(): void {
+  private async addTyped(): Promise<void> {
     const typed = words(this.input.value);
     const invalid = typed.filter((scope) => !SCOPE_TOKEN.test(scope));
     if (invalid.length > 0) {
@@ -113,13 +144,15 @@ export class ScopePicker {
     }
     this.error.hidden = true;
     this.options.querySelector("[data-testid=scope-none]")?.remove();
+    this.input.value = "";
     for (const scope of typed) {
-      typedScopes.add(scope);
       const existing = Array.from(this.options.querySelectorAll<HTMLInputElement>("input[type=checkbox]")).find((box) => box.value === scope);
+      if (existing?.checked) continue;
+      if (PRIVILEGED_SCOPES[scope] !== undefined && !(await this.confirmPrivileged(scope))) continue;
+      typedScopes.add(scope);
       if (existing) existing.checked = true;
       else this.option(scope, true);
     }
-    this.input.value = "";
     this.input.focus();
   }
 }

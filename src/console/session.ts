@@ -2,10 +2,12 @@
  * The console's session: an access token with the scope tokensmith:admin,
  * tokensmith:tenants (a platform administrator's), or both, from
  * IssueClientToken with the default tenant's client id and secret in a Basic
- * header. The token lives in this object only (no localStorage, no cookie),
- * so closing or reloading the tab ends the session; the secret is used for
- * the sign-in calls and not kept. When the token expires, or Tokensmith
- * refuses it, the console asks to sign in again.
+ * header. The token is kept in this object and in the tab's sessionStorage
+ * (no localStorage, no cookie), so reloading the tab resumes the session
+ * until the token expires, while another tab, or the tab once closed, has
+ * none; the secret is used for the sign-in calls and kept nowhere. When the
+ * token expires, or Tokensmith refuses it, or the user signs out, it is
+ * removed and the console asks to sign in again.
  */
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
@@ -20,6 +22,8 @@ import { DEFAULT_TENANT } from "../store/tenant-store.js";
 const EXPIRY_MARGIN_MS = 10_000;
 /** setTimeout's limit (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Where the tab keeps its session's token, so that a reload resumes it. */
+const STORAGE_KEY = "tokensmith-console-session";
 /** The scopes a console session uses: either, or both. */
 const CONSOLE_SCOPES = [ADMIN_SCOPE, TENANTS_SCOPE];
 
@@ -101,8 +105,24 @@ export class Session {
     this.signOut();
     const lifetimeMs = Number(issued.expiresIn) * 1000;
     const usableMs = lifetimeMs - Math.min(EXPIRY_MARGIN_MS, lifetimeMs / 4);
-    this.token = { value: issued.accessToken, clientId, scopes: issued.scopes, expiresAt: started + lifetimeMs, renewAt: started + usableMs };
-    this.timer = setTimeout(() => this.end("Your session has expired: sign in again."), Math.min(usableMs, MAX_TIMER_MS));
+    this.start({ value: issued.accessToken, clientId, scopes: issued.scopes, expiresAt: started + lifetimeMs, renewAt: started + usableMs });
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.token));
+  }
+
+  /** Takes up the session this tab kept before a reload, unless it has expired (then dropped, as one unreadable is). */
+  resume(): "resumed" | "expired" | "none" {
+    const stored = readStoredToken(sessionStorage.getItem(STORAGE_KEY));
+    if (stored === undefined || Date.now() >= stored.renewAt) {
+      sessionStorage.removeItem(STORAGE_KEY);
+      return stored === undefined ? "none" : "expired";
+    }
+    this.start(stored);
+    return "resumed";
+  }
+
+  private start(token: Token): void {
+    this.token = token;
+    this.timer = setTimeout(() => this.end("Your session has expired: sign in again."), Math.min(Math.max(token.renewAt - Date.now(), 0), MAX_TIMER_MS));
   }
 
   get clientId(): string | undefined {
@@ -127,6 +147,7 @@ export class Session {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.token = undefined;
+    sessionStorage.removeItem(STORAGE_KEY);
   }
 
   /**
@@ -181,5 +202,20 @@ export class Session {
     if (this.token === undefined && this.timer === undefined) return;
     this.signOut();
     this.onEnd(reason);
+  }
+}
+
+/** A token as signIn stored it; anything else (edited, or from another version) is no session. */
+function readStoredToken(text: string | null): Token | undefined {
+  if (text === null) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null) return undefined;
+    const { value, clientId, scopes, expiresAt, renewAt } = parsed as Record<string, unknown>;
+    if (typeof value !== "string" || typeof clientId !== "string" || typeof expiresAt !== "number" || typeof renewAt !== "number") return undefined;
+    if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === "string")) return undefined;
+    return { value, clientId, scopes, expiresAt, renewAt };
+  } catch {
+    return undefined;
   }
 }

@@ -49,10 +49,20 @@ export class PagedTable<T> {
     this.element = h(
       "div",
       {},
-      h("table", { testid: `${options.testid}-table` }, h("thead", {}, h("tr", {}, ...options.headings.map((heading) => h("th", {}, heading)))), this.body),
+      h(
+        "div",
+        { class: "table-scroll", testid: "table-scroll" },
+        h("table", { testid: `${options.testid}-table` }, h("thead", {}, h("tr", {}, ...options.headings.map((heading) => h("th", {}, heading)))), this.body),
+      ),
       this.empty,
       this.more,
     );
+  }
+
+  /** Each cell gets its column's heading as data-label: a narrow screen shows the rows as cards, each value under its label. */
+  private labelled(row: HTMLTableRowElement): HTMLTableRowElement {
+    Array.from(row.cells).forEach((cell, index) => (cell.dataset.label = this.options.headings[index] ?? ""));
+    return row;
   }
 
   async reload(): Promise<void> {
@@ -68,7 +78,7 @@ export class PagedTable<T> {
     try {
       const page = await this.options.load(this.nextPageToken);
       if (generation !== this.generation) return;
-      this.body.append(...page.items.map((item) => this.options.row(item)));
+      this.body.append(...page.items.map((item) => this.labelled(this.options.row(item))));
       this.nextPageToken = page.nextPageToken;
       this.more.hidden = page.nextPageToken === "";
       this.empty.hidden = this.body.childElementCount > 0;
@@ -113,4 +123,42 @@ export function parseSeconds(value: string, what: string, max: number): bigint {
   if (text === "") return 0n;
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) throw new Error(`${what} must be a whole number of seconds from 1 to ${max}, or empty for the default`);
   return BigInt(text);
+}
+
+/** What the server says of a lifetime setting: what 0 (empty) means, and the longest it may be. */
+export interface LifetimeLimits {
+  defaultSeconds: bigint;
+  maxSeconds: bigint;
+}
+
+/**
+ * A lifetime field (seconds; empty for the default) that shows "default N s,
+ * at most M s" once the server has told them, and then bounds its value by
+ * that maximum; `limit` bounds it until then.
+ */
+export function lifetimeField(label: string, testid: string, limits: Promise<LifetimeLimits>, limit: number, value?: bigint) {
+  const input = h("input", { type: "number", testid, min: "1", max: String(limit), placeholder: "server default", value: value === undefined ? "" : String(value) });
+  const hint = h("span", { class: "hint", testid: `${testid}-limits` });
+  let max = limit;
+  limits.then(
+    ({ defaultSeconds, maxSeconds }) => {
+      max = Number(maxSeconds);
+      input.max = String(maxSeconds);
+      input.placeholder = `default ${defaultSeconds} s, at most ${maxSeconds} s`;
+      hint.textContent = ` — empty: default ${defaultSeconds} s; at most ${maxSeconds} s`;
+    },
+    // The server checks it anyway; the form just cannot say the numbers.
+    () => undefined,
+  );
+  return {
+    element: h("label", {}, label, hint, input),
+    input,
+    /** The value as the AdminService takes it: 0n for the default. */
+    seconds: (what: string) => parseSeconds(input.value, what, max),
+  };
+}
+
+/** Whether two lists hold the same values (de-duplicated lists: scopes, audiences, methods), in any order. */
+export function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value) => b.includes(value));
 }

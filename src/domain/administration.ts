@@ -290,6 +290,11 @@ export class Administration {
     return paginate(all, (client) => client.id, pageSize, pageToken);
   }
 
+  /** The tenant's token lifetimes: what a client created without one gets, and the longest one may have. */
+  get tokenLifetimes(): { defaultSeconds: number; maxSeconds: number } {
+    return { defaultSeconds: this.deps.settings.defaultTokenLifetimeSeconds, maxSeconds: this.deps.settings.maxTokenLifetimeSeconds };
+  }
+
   async updateClient(id: string, changes: ClientChanges): Promise<ClientView> {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
     // A copy: the cached record must stay as stored when a field below is refused.

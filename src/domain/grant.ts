@@ -6,11 +6,11 @@ import { authenticateApiKey } from "./api-key-authentication.js";
 import type { AuthRateLimiter } from "./auth-rate-limiter.js";
 import type { Clock } from "./clock.js";
 import { invalidRequest, invalidScope } from "./oauth-error.js";
-import { grantScopes } from "./scopes.js";
+import { EXTERNAL_VERIFY_SCOPE, grantScopes } from "./scopes.js";
 import { generateSecret, tokenDigest } from "./secret-format.js";
 import type { TokenEvents } from "./token-events.js";
 
-export const EXTERNAL_VERIFY_SCOPE = "external:verify";
+export { EXTERNAL_VERIFY_SCOPE };
 export const GRANT_PREFIX = "tks_gr_";
 const MAX_USERNAME_LENGTH = 256;
 

@@ -11,9 +11,9 @@ import { grantEndMs, isGrantOf, isGrantToken, parseGrantRecord, type GrantRecord
 import { invalidRequest } from "./oauth-error.js";
 import { tokenDigest } from "./secret-format.js";
 
-export const INTROSPECT_SCOPE = "token:introspect";
-/** Spending a grant that another API key asked for (`consume`). */
-export const GRANT_CONSUME_SCOPE = "grant:consume";
+import { GRANT_CONSUME_SCOPE, INTROSPECT_SCOPE } from "./scopes.js";
+
+export { GRANT_CONSUME_SCOPE, INTROSPECT_SCOPE };
 const READING_SCOPES = [INTROSPECT_SCOPE] as const;
 const CONSUMING_SCOPES = [INTROSPECT_SCOPE, GRANT_CONSUME_SCOPE] as const;
 

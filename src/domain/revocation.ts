@@ -9,7 +9,9 @@ import type { RevocationList } from "./revocation-list.js";
 import { tokenDigest } from "./secret-format.js";
 import type { TokenEvents } from "./token-events.js";
 
-export const REVOKE_SCOPE = "token:delete";
+import { REVOKE_SCOPE } from "./scopes.js";
+
+export { REVOKE_SCOPE };
 const SUPPORTED_HINTS = new Set(["", "access_token", "grant"]);
 const REVOKE_SCOPES = [REVOKE_SCOPE] as const;
 

@@ -11,6 +11,34 @@ export const ADMIN_SCOPE = "tokensmith:admin";
 /** What a Bearer token of a default-tenant client must carry to create, change or delete tenants (platform administration). */
 export const TENANTS_SCOPE = "tokensmith:tenants";
 
+/** Reading any token of the tenant: introspection, and the revocation watch (the verifier's). */
+export const INTROSPECT_SCOPE = "token:introspect";
+
+/** Spending a grant that another API key asked for (`consume`). */
+export const GRANT_CONSUME_SCOPE = "grant:consume";
+
+/** Revoking any token of the tenant, not only the caller's own. */
+export const REVOKE_SCOPE = "token:delete";
+
+/** On an API key: asking for ExternalVerify grants. */
+export const EXTERNAL_VERIFY_SCOPE = "external:verify";
+
+/**
+ * The scopes that give power over Tokensmith itself or over other callers'
+ * tokens, with what each allows (the console marks them and asks before
+ * giving one).
+ */
+export const PRIVILEGED_SCOPES: Readonly<Record<string, string>> = {
+  [ADMIN_SCOPE]: "administers the tenant: its clients, API keys and signing keys",
+  [TENANTS_SCOPE]: "creates, changes and deletes tenants (a default-tenant client: platform administrator)",
+  [INTROSPECT_SCOPE]: "reads every token of the tenant (introspection, revocation watch)",
+  [REVOKE_SCOPE]: "revokes any token of the tenant, not only its own",
+  [GRANT_CONSUME_SCOPE]: "spends grants that other API keys asked for",
+};
+
+/** The scopes Tokensmith itself gives a meaning to. */
+export const BUILT_IN_SCOPES: readonly string[] = [...Object.keys(PRIVILEGED_SCOPES), EXTERNAL_VERIFY_SCOPE];
+
 export function isScopeToken(value: string): boolean {
   return value.length <= SCOPE_LIMITS.maxLength && SCOPE_TOKEN.test(value);
 }

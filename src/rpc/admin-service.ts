@@ -4,6 +4,7 @@ import { AdminService, ApiKeyInfoSchema, ClientInfoSchema, TenantSchema } from "
 import type { Domain } from "../app.js";
 import type { AuditActor } from "../domain/audit-trail.js";
 import type { ApiKeyChanges, ClientChanges } from "../domain/administration.js";
+import { GRANT_LIFETIME } from "../domain/api-key.js";
 import type { TenantChanges } from "../domain/tenant-administration.js";
 import {
   accessTokenInfo,
@@ -62,7 +63,13 @@ export function adminService(
     getClient: guarded(async (request, admin) => ({ client: clientInfo(await admin.getClient(request.id)) })),
     listClients: guarded(async (request, admin) => {
       const page = await admin.listClients(request.pageSize, request.pageToken);
-      return { clients: page.items.map(clientInfo), nextPageToken: page.nextPageToken };
+      const lifetimes = admin.tokenLifetimes;
+      return {
+        clients: page.items.map(clientInfo),
+        nextPageToken: page.nextPageToken,
+        defaultTokenLifetimeSeconds: BigInt(lifetimes.defaultSeconds),
+        maxTokenLifetimeSeconds: BigInt(lifetimes.maxSeconds),
+      };
     }),
     updateClient: guarded(async (request, admin, audit) => {
       const changes = maskedChanges<ClientChanges>(ClientInfoSchema, request.updateMask, clientChanges(request.client));
@@ -92,7 +99,12 @@ export function adminService(
     }),
     listApiKeys: guarded(async (request, admin) => {
       const page = await admin.listApiKeys(request.pageSize, request.pageToken);
-      return { apiKeys: page.items.map(apiKeyInfo), nextPageToken: page.nextPageToken };
+      return {
+        apiKeys: page.items.map(apiKeyInfo),
+        nextPageToken: page.nextPageToken,
+        defaultGrantLifetimeSeconds: BigInt(GRANT_LIFETIME.defaultSeconds),
+        maxGrantLifetimeSeconds: BigInt(GRANT_LIFETIME.maxSeconds),
+      };
     }),
     updateApiKey: guarded(async (request, admin, audit) => {
       const changes = maskedChanges<ApiKeyChanges>(ApiKeyInfoSchema, request.updateMask, apiKeyChanges(request.apiKey));

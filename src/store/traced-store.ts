@@ -17,6 +17,8 @@ const OPERATIONS = [
   "feedAppend",
   "feedRead",
   "feedLast",
+  "streamAppend",
+  "streamReadBack",
   "deleteByPrefix",
   "ping",
 ] as const satisfies ReadonlyArray<keyof Store>;

@@ -96,6 +96,11 @@ describe.each(BACKENDS)("AdminService API keys on %s", (_name, makeBackend) => {
     expect(paged).toEqual(names);
   });
 
+  // Issue 21, item 4: the console shows them next to the grant lifetime field.
+  it("ListApiKeys tells the grant lifetimes: the default and the longest", async () => {
+    expect(await t.admin.listApiKeys({ pageSize: 1 })).toMatchObject({ defaultGrantLifetimeSeconds: 30n, maxGrantLifetimeSeconds: 300n });
+  });
+
   describe("UpdateApiKey", () => {
     it("scopes and grant lifetime: grants follow at once on this instance", async () => {
       const { key } = await t.admin.createApiKey({ name: "update-me", scopes: ["passkey:read"] });

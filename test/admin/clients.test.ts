@@ -357,4 +357,11 @@ describe.each(BACKENDS)("AdminService ListClients on %s", (_name, makeBackend) =
   it("a negative page_size: InvalidArgument", async () => {
     await expectRpcError(t.admin.listClients({ pageSize: -1 }), Code.InvalidArgument, "invalid_request", /page_size/);
   });
+
+  // Issue 21, item 4: the console shows them next to the token lifetime field.
+  it("tells the tenant's token lifetimes: the default a client gets and the longest it may have, on every page", async () => {
+    const first = await t.admin.listClients({ pageSize: 1 });
+    expect(first).toMatchObject({ defaultTokenLifetimeSeconds: 300n, maxTokenLifetimeSeconds: 600n });
+    expect(await t.admin.listClients({ pageSize: 1, pageToken: first.nextPageToken })).toMatchObject({ defaultTokenLifetimeSeconds: 300n, maxTokenLifetimeSeconds: 600n });
+  });
 });

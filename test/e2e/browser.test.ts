@@ -4,11 +4,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/server.js";
 import { startTestServer, testClient } from "../support/tokensmith.js";
-import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from "./support/chromium.js";
+import { CHROMIUM, hasChromium, launchChromium } from "./support/chromium.js";
 
 /**
  * A browser app on another origin calls Tokensmith with connect-web, over the
@@ -16,7 +16,6 @@ import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from "./support/chromium.js";
  * bundled with esbuild, served by a separate static server, and run in
  * Debian's headless Chromium, so CORS is the browser's real one.
  */
-
 
 const orders = testClient("browser-app", ["orders:read", "token:introspect"]);
 
@@ -76,7 +75,7 @@ describe.skipIf(!hasChromium)(
       app = await serveStatic(dir);
       stranger = await serveStatic(dir);
       tokensmith = await startTestServer({ clients: [orders], config: { cors: { allowedOrigins: [app.origin], allowCredentials: false } } });
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+      browser = await launchChromium();
     }, 90_000);
 
     afterAll(async () => {

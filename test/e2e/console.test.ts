@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
@@ -14,7 +14,7 @@ import { CONSOLE_CSP, consoleRoute } from "../../src/http/console-route.js";
 import type { RunningServer } from "../../src/server.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient } from "../support/tokensmith.js";
-import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from "./support/chromium.js";
+import { CHROMIUM, hasChromium, launchChromium } from "./support/chromium.js";
 
 /**
  * The web console at /console, clicked through in Debian's headless Chromium:
@@ -33,7 +33,7 @@ const WAIT_MS = 15_000;
  * console error (a refused request logs one, so only for runs that expect none).
  */
 async function openChromium(url: string, options: { everyConsoleError?: boolean } = {}) {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  const browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: url });
   const page = await context.newPage();
@@ -121,7 +121,7 @@ describe.skipIf(!hasChromium)(
       await shot("01-sign-in-refused");
     });
 
-    it("signs in, keeps the token out of storage, and shows config clients read-only", async () => {
+    it("signs in, keeps the token (never the secret) in the tab's sessionStorage only, and shows config clients read-only", async () => {
       await byTestId("signin-secret").fill(admin.secret);
       await byTestId("signin-submit").click();
       const ordersRow = page.locator('[data-testid=client-row][data-id="orders-service"]');
@@ -130,8 +130,10 @@ describe.skipIf(!hasChromium)(
       expect(await text(ordersRow.getByTestId("read-only"))).toBe("read-only");
       expect(await ordersRow.getByTestId("client-delete").count()).toBe(0);
       expect(await text(byTestId("signed-in-as"))).toContain(admin.id);
-      const stored = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie }));
-      expect(stored).toEqual({ local: 0, session: 0, cookie: "" });
+      const stored = await page.evaluate(() => ({ local: localStorage.length, session: Object.values(sessionStorage).join(" "), cookie: document.cookie }));
+      expect(stored).toMatchObject({ local: 0, cookie: "" });
+      expect(stored.session).toMatch(/"value":"ey/);
+      expect(stored.session).not.toContain(admin.secret);
       await shot("02-clients");
     });
 
@@ -143,9 +145,9 @@ describe.skipIf(!hasChromium)(
       await byTestId("api-key-new").click();
       const form = byTestId("api-key-form");
       await form.locator('[data-testid=scope-option][data-scope="orders:read"]').waitFor({ timeout: WAIT_MS });
-      // The known set: every scope of every client and API key.
+      // The known set: Tokensmith's own scopes, and every scope of every client and API key.
       const offered = await form.getByTestId("scope-option").evaluateAll((options) => options.map((option) => (option as HTMLElement).dataset.scope));
-      expect(offered).toEqual(["orders:read", "orders:write", "passkey:read", "tokensmith:admin"]);
+      expect(offered).toEqual(["external:verify", "grant:consume", "orders:read", "orders:write", "passkey:read", "token:delete", "token:introspect", "tokensmith:admin", "tokensmith:tenants"]);
 
       await byTestId("api-key-name").fill("checkout-backend");
       await byTestId("api-key-lifetime").fill("60");
@@ -574,9 +576,11 @@ describe.skipIf(!hasChromium)(
 
       await byTestId("client-new").click();
       const form = byTestId("client-form");
-      // The known scopes are acme's.
+      // The known scopes are acme's (and Tokensmith's own): not the default tenant's orders:*.
       await form.locator('[data-testid=scope-option][data-scope="tokensmith:admin"]').waitFor({ timeout: WAIT_MS });
-      expect(await form.getByTestId("scope-option").count()).toBe(1);
+      expect(await form.locator('[data-testid=scope-option][data-privileged="false"]').evaluateAll((options) => options.map((option) => (option as HTMLElement).dataset.scope))).toEqual([
+        "external:verify",
+      ]);
       await byTestId("client-id").fill("acme-orders");
       await byTestId("scope-add-input").fill("orders:read");
       await byTestId("scope-add").click();

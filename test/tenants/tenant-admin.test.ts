@@ -271,6 +271,8 @@ describe.each(BACKENDS)("tenant administration on %s", (_name, makeBackend) => {
       /exceed max_token_lifetime_seconds/,
     );
     expect((await platformAdmin.getTenant({ id: "lifetimes" }, headers)).tenant).toMatchObject({ maxTokenLifetimeSeconds: 200n, defaultTokenLifetimeSeconds: 150n });
+    // What the tenant's admin (and the console) is told: the tenant's lifetimes, not the deployment's.
+    expect(await acme.listClients({}, adminAfter)).toMatchObject({ defaultTokenLifetimeSeconds: 150n, maxTokenLifetimeSeconds: 200n });
     // Tokens issued before an update stay valid: the tenant keeps its keys.
     expect((await acme.listClients({}, adminAfter)).clients.map((client) => client.id)).toEqual(["later", "lifetimes-admin", "long", "plain"]);
   });

@@ -18,13 +18,17 @@ export const CHROMIUM_ARGS = [
   "--disable-dev-shm-usage",
 ];
 
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+}
+
 /**
  * A Chromium page allowed the clipboard on `origin`, and the problems it
  * reports: every script error and CSP violation, and with
  * `everyConsoleError` every console error (a refused request logs one).
  */
 export async function chromiumPage(origin: string, options: { everyConsoleError?: boolean } = {}): Promise<{ browser: Browser; page: Page; problems: string[] }> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  const browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin });
   const page = await context.newPage();

@@ -149,7 +149,7 @@ describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("API
     const grant = await rpc.issueGrant({ username: "dave", grants: ["passkey:read"] }, { headers: apiKeyAuth(shortKey) });
     expect((await introspect(grant.token)).active).toBe(true);
     await backend.advance(1_100);
-    expect(toJson(IntrospectResponseSchema, await introspect(grant.token))).toEqual({});
+    expect(toJson(IntrospectResponseSchema, await introspect(grant.token))).toEqual({ active: false });
   });
 
   it("consume spends a grant exactly once among 50 concurrent consumers", async () => {

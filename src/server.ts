@@ -12,6 +12,7 @@ import { startKeyMaintenance } from "./keys/key-maintenance.js";
 import { createDomain, type Domain } from "./app.js";
 import { CallEdge } from "./edge/call-edge.js";
 import type { Client } from "./domain/client.js";
+import type { ApiKey } from "./domain/api-key.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import { issuerOf, type Config } from "./config.js";
 import { corsHandler, type CorsHandler } from "./http/cors.js";
@@ -51,6 +52,7 @@ export interface StartOptions {
   store?: Store;
   logger?: Logger;
   extraClients?: Client[];
+  extraApiKeys?: ApiKey[];
 }
 
 export function createLogger(config: Config): Logger {
@@ -270,7 +272,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         `issuer is not set, so it is this instance's own address ${issuer}: instances sharing this Redis refuse each other's tokens unless they share one issuer; set TOKENSMITH_ISSUER (issuer) to the public URL`,
       );
     }
-    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients, http2Sessions: () => server.http2Sessions });
+    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients, extraApiKeys: options.extraApiKeys, http2Sessions: () => server.http2Sessions });
     metrics = domain.metrics;
   } catch (error) {
     await server.close(0);

@@ -160,7 +160,7 @@ describe("serve", () => {
       expect(clientId).toBe("demo");
       expect(hasValidChecksum(secret, "client_secret")).toBe(true);
       expect(run.stdout().match(/client_secret:/g)).toHaveLength(1);
-      expect(run.stdout()).toContain(`${url}/tokensmith.v1.TokenService/IssueClientToken`);
+      expect(run.stdout()).toContain(`export TOKENSMITH_URL=${url} CLIENT_ID=demo CLIENT_SECRET=${secret} `);
 
       const response = await fetch(`${url}/tokensmith.v1.TokenService/IssueClientToken`, {
         method: "POST",
@@ -179,6 +179,56 @@ describe("serve", () => {
       // Shown once, in the banner: never in a log line, nor on stderr.
       for (const line of logLines(run.stdout())) expect(JSON.stringify(line)).not.toContain(secret);
       expect(run.stderr()).not.toContain(secret);
+    });
+  });
+
+  it("the demo also makes an admin client and an API key, with secrets the environment can fix; the banner's export line and IssueGrant call work", async () => {
+    const port = await freePort();
+    const fixed = { client: generateSecret("client_secret"), admin: generateSecret("client_secret"), apiKey: generateSecret("api_key") };
+    const env = { TOKENSMITH_PORT: String(port), TOKENSMITH_DEMO_SECRET: fixed.client, TOKENSMITH_DEMO_ADMIN_SECRET: fixed.admin, TOKENSMITH_DEMO_API_KEY: fixed.apiKey };
+    await withCli(["serve"], env, async (run) => {
+      const [, exported = ""] = await run.waitForStdout(/^\s*export (.*)$/m);
+      const url = `http://127.0.0.1:${port}`;
+      const variables = Object.fromEntries(exported.split(" ").map((pair) => pair.split("=", 2) as [string, string]));
+      expect(variables).toEqual({
+        TOKENSMITH_URL: url,
+        CLIENT_ID: "demo",
+        CLIENT_SECRET: fixed.client,
+        API_KEY: fixed.apiKey,
+        TOKENSMITH_CLIENT_ID: "demo-admin",
+        TOKENSMITH_CLIENT_SECRET: fixed.admin,
+      });
+      expect(run.stdout()).toContain(`${url}/console`);
+      const post = (path: string, authorization: string, body: string, type = "application/json") =>
+        fetch(`${url}${path}`, { method: "POST", headers: { "content-type": type, authorization, connection: "close" }, body });
+
+      // The banner's IssueGrant call, then the API key spends its own grant once.
+      expect(run.stdout()).toContain(`-d '{"username":"alice","grants":["passkey:read"]}'`);
+      const issued = await post("/tokensmith.v1.TokenService/IssueGrant", basicAuthorization(fixed.apiKey, ""), '{"username":"alice","grants":["passkey:read"]}');
+      expect(issued.status).toBe(200);
+      const { token } = (await issued.json()) as { token: string };
+      expect(token).toMatch(/^tks_gr_/);
+      const consume = JSON.stringify({ token, consume: true });
+      expect(await (await post("/tokensmith.v1.TokenService/Introspect", basicAuthorization(fixed.apiKey, ""), consume)).json()).toMatchObject({ active: true, username: "alice", clientId: "demo-backend" });
+      expect(await (await post("/tokensmith.v1.TokenService/Introspect", basicAuthorization(fixed.apiKey, ""), consume)).json()).toEqual({ active: false });
+      // Nothing beyond its scopes.
+      const refused = await post("/tokensmith.v1.TokenService/IssueGrant", basicAuthorization(fixed.apiKey, ""), '{"username":"alice","grants":["demo:read"]}');
+      expect(refused.status).toBe(403);
+
+      // The admin client: a tokensmith:admin token that the AdminService takes; the demo client's is refused there.
+      const adminToken = await post("/oauth2/token", basicAuthorization("demo-admin", fixed.admin), "grant_type=client_credentials&scope=tokensmith:admin", "application/x-www-form-urlencoded");
+      expect(adminToken.status).toBe(200);
+      const { access_token: bearer } = (await adminToken.json()) as { access_token: string };
+      const listed = await post("/tokensmith.v1.AdminService/ListClients", `Bearer ${bearer}`, "{}");
+      expect(listed.status).toBe(200);
+      expect(((await listed.json()) as { clients: Array<{ id: string }> }).clients.map((client) => client.id)).toEqual(["demo", "demo-admin"]);
+      const demoToken = await post("/tokensmith.v1.TokenService/IssueClientToken", basicAuthorization("demo", fixed.client), "{}");
+      const { accessToken } = (await demoToken.json()) as { accessToken: string };
+      expect((await post("/tokensmith.v1.AdminService/ListClients", `Bearer ${accessToken}`, "{}")).status).toBe(403);
+
+      run.child.kill("SIGTERM");
+      expect((await run.exited).code).toBe(0);
+      for (const line of logLines(run.stdout())) for (const secret of Object.values(fixed)) expect(JSON.stringify(line)).not.toContain(secret);
     });
   });
 

@@ -15,7 +15,11 @@ const shortKey = generateSecret("api_key");
 const introspector = testClient("resource-server", ["token:introspect", "grant:consume"]);
 
 
-describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("API-key grants on %s", (makeBackend) => {
+describe.each<[string, () => Backend]>([
+  ["memory", memoryBackend],
+  ["redis standalone", redisBackend],
+  ["redis cluster", clusterBackend],
+])("API-key grants on %s", (_name, makeBackend) => {
   const backend = makeBackend();
   let server: RunningServer;
   let rpc: ReturnType<typeof tokenClient>;

@@ -19,7 +19,11 @@ const consumer = testClient("grant-consumer", ["token:introspect", "grant:consum
 const apiKey = generateSecret("api_key");
 const otherApiKey = generateSecret("api_key");
 
-describe.each<() => Backend>([memoryBackend, redisBackend, clusterBackend])("Introspect and Revoke on %s", (makeBackend) => {
+describe.each<[string, () => Backend]>([
+  ["memory", memoryBackend],
+  ["redis standalone", redisBackend],
+  ["redis cluster", clusterBackend],
+])("Introspect and Revoke on %s", (_name, makeBackend) => {
   const backend = makeBackend();
   let server: RunningServer;
   let rpc: ReturnType<typeof tokenClient>;

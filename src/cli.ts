@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { CliFailure, ExitCode } from "./cli/cli-failure.js";
 import { apiKeyOf, GRANT_LIFETIME, type ApiKey } from "./domain/api-key.js";
 import { clientOf, DEFAULT_GRANT_TYPES, defaultAuthMethods, type Client } from "./domain/client.js";
-import { generateSecret, hashSecret } from "./domain/secret-format.js";
+import { generateSecret, hashSecret, hasValidChecksum } from "./domain/secret-format.js";
 import { runtimeWarning } from "./runtime-support.js";
 
 const USAGE = `usage: tokensmith <command> [options]
@@ -108,10 +108,17 @@ function demoBanner(url: string, secrets: DemoSecrets): string {
 
 /** The demo client, admin client and API key, with their secrets. */
 function demoCredentials(config: { defaultTokenLifetimeSeconds: number }, env: NodeJS.ProcessEnv): { secrets: DemoSecrets; clients: Client[]; apiKeys: ApiKey[] } {
+  // A fixed secret must be one `tokensmith secret new` prints: any other would fail every authentication, silently.
+  const fixedOrNew = (variable: string, kind: "client_secret" | "api_key"): string => {
+    const value = env[variable];
+    if (value === undefined) return generateSecret(kind);
+    if (!hasValidChecksum(value, kind)) fail(`${variable} must be ${kind === "api_key" ? "an API key printed by `tokensmith secret new --kind api-key`" : "a secret printed by `tokensmith secret new`"}`);
+    return value;
+  };
   const secrets: DemoSecrets = {
-    client: env.TOKENSMITH_DEMO_SECRET ?? generateSecret("client_secret"),
-    admin: env.TOKENSMITH_DEMO_ADMIN_SECRET ?? generateSecret("client_secret"),
-    apiKey: env.TOKENSMITH_DEMO_API_KEY ?? generateSecret("api_key"),
+    client: fixedOrNew("TOKENSMITH_DEMO_SECRET", "client_secret"),
+    admin: fixedOrNew("TOKENSMITH_DEMO_ADMIN_SECRET", "client_secret"),
+    apiKey: fixedOrNew("TOKENSMITH_DEMO_API_KEY", "api_key"),
   };
   const client = (id: string, scopes: readonly string[], secret: string): Client =>
     clientOf(

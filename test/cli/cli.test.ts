@@ -58,6 +58,21 @@ describe("a bad configuration stops `serve` with exit code 2 and names the field
   });
 
   it.each([
+    ["TOKENSMITH_DEMO_SECRET", "client_secret"],
+    ["TOKENSMITH_DEMO_ADMIN_SECRET", "client_secret"],
+    ["TOKENSMITH_DEMO_API_KEY", "api_key"],
+  ] as const)("%s that is not a secret tokensmith made (a typo, the other kind), without echoing it", async (variable, kind) => {
+    const wrong = generateSecret(kind === "api_key" ? "client_secret" : "api_key");
+    for (const value of ["tks_cs_typo", wrong]) {
+      const run = runCli(["serve"], { TOKENSMITH_PORT: "0", [variable]: value });
+      expect((await run.exited).code).toBe(2);
+      expect(run.stderr()).toContain(variable);
+      expect(run.stderr()).toContain(kind === "api_key" ? "tokensmith secret new --kind api-key" : "tokensmith secret new");
+      expect(run.stderr() + run.stdout()).not.toContain(value);
+    }
+  });
+
+  it.each([
     ["--config FILE", (path: string) => ({ args: ["serve", "--config", path], env: {} })],
     ["TOKENSMITH_CONFIG", (path: string) => ({ args: ["serve"], env: { TOKENSMITH_CONFIG: path } })],
   ])("a config file with an unknown field, given by %s", async (_case, how) => {

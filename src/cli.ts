@@ -34,8 +34,8 @@ failure, 4 not found / already exists / invalid input, 5 server unreachable or u
 `;
 
 const DEMO_SCOPES = ["demo:read", "demo:write", "token:introspect"];
-/** The demo's other credentials: an admin client (the CLI, the console) and an API key (IssueGrant). */
-const DEMO_ADMIN = { id: "demo-admin", scopes: ["tokensmith:admin"] } as const;
+/** The demo's other credentials: an administrator of the deployment and its tenants (the CLI, the console) and an API key (IssueGrant). */
+const DEMO_ADMIN = { id: "demo-admin", scopes: ["tokensmith:admin", "tokensmith:tenants"] } as const;
 const DEMO_API_KEY = { name: "demo-backend", scopes: ["passkey:read", "passkey:write"] } as const;
 
 function fail(message: string, exitCode = 2): never {

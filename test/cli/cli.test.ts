@@ -240,6 +240,10 @@ describe("serve", () => {
       const demoToken = await post("/tokensmith.v1.TokenService/IssueClientToken", basicAuthorization("demo", fixed.client), "{}");
       const { accessToken } = (await demoToken.json()) as { accessToken: string };
       expect((await post("/tokensmith.v1.AdminService/ListClients", `Bearer ${accessToken}`, "{}")).status).toBe(403);
+      // And a platform administrator (tokensmith:tenants): the README's tenant examples and the console's Tenants tab.
+      const platformToken = await post("/oauth2/token", basicAuthorization("demo-admin", fixed.admin), "grant_type=client_credentials&scope=tokensmith:tenants", "application/x-www-form-urlencoded");
+      const { access_token: platformBearer } = (await platformToken.json()) as { access_token: string };
+      expect((await post("/tokensmith.v1.AdminService/ListTenants", `Bearer ${platformBearer}`, "{}")).status).toBe(200);
 
       run.child.kill("SIGTERM");
       expect((await run.exited).code).toBe(0);

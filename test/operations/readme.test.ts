@@ -80,6 +80,18 @@ describe("README.md", () => {
     expect(blocks.filter((b) => b.notRun === undefined).length).toBeGreaterThan(blocks.length / 3);
   });
 
+  it("reads markers only directly above a shell fence, and only with a reason", () => {
+    const fence = "```";
+    expect(shellBlocks(`text\n<!-- not run: needs a Docker engine -->\n${fence}sh\ndocker compose up\n${fence}\n${fence}bash\necho hi\n${fence}\n${fence}yaml\na: 1\n${fence}\n`)).toEqual([
+      { line: 3, code: "docker compose up", notRun: "needs a Docker engine" },
+      { line: 6, code: "echo hi" },
+    ]);
+    expect(() => shellBlocks(`<!-- not run: a reason -->\n\n${fence}sh\necho\n${fence}\n`)).toThrow(/directly above/);
+    expect(() => shellBlocks(`<!-- not run: a reason -->\n${fence}yaml\na: 1\n${fence}\n`)).toThrow(/directly above/);
+    expect(() => shellBlocks(`<!-- not run: -->\n${fence}sh\necho\n${fence}\n`)).toThrow(/needs a reason/);
+    expect(() => shellBlocks(`${fence}sh\necho\n`)).toThrow(/never closed/);
+  });
+
   describe("runs its shell examples in order against the quick start's server", () => {
     let server: Run;
     let dir: string;
@@ -89,7 +101,7 @@ describe("README.md", () => {
       server = runCli(["serve"], { TOKENSMITH_PORT: String(await freePort()), TOKENSMITH_LOG_LEVEL: "warn" });
       const [, exported = ""] = await server.waitForStdout(/^\s*export (TOKENSMITH_URL=.*)$/m);
       // What the reader pastes: NAME=value pairs (the banner's values have no spaces or quotes).
-      const variables = Object.fromEntries(exported.trim().split(/\s+/).map((pair) => pair.split("=", 2) as [string, string]));
+      const variables = Object.fromEntries(exported.trim().split(/\s+/).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
       expect(Object.keys(variables)).toEqual(expect.arrayContaining(["TOKENSMITH_URL", "CLIENT_ID", "CLIENT_SECRET", "API_KEY"]));
       dir = mkdtempSync(join(tmpdir(), "tokensmith-readme-"));
       const work = join(dir, "work");

@@ -1,7 +1,8 @@
 import { parseArgs } from "node:util";
 import { CliFailure, ExitCode } from "./cli/cli-failure.js";
+import { apiKeyOf, GRANT_LIFETIME, type ApiKey } from "./domain/api-key.js";
 import { clientOf, DEFAULT_GRANT_TYPES, defaultAuthMethods, type Client } from "./domain/client.js";
-import { generateSecret, hashSecret } from "./domain/secret-format.js";
+import { generateSecret, hashSecret, hasValidChecksum } from "./domain/secret-format.js";
 import { runtimeWarning } from "./runtime-support.js";
 import type { Tracing } from "./observability/tracing-setup.js";
 
@@ -40,6 +41,9 @@ failure, 4 not found / already exists / invalid input, 5 server unreachable or u
 const DEMO_SCOPES = ["demo:read", "demo:write", "token:introspect"];
 /** How long a shutdown waits for the last spans to reach the collector (the cluster primary gives a worker 15 s in all). */
 const TRACING_FLUSH_TIMEOUT_MS = 5_000;
+/** The demo's other credentials: an administrator of the deployment and its tenants (the CLI, the console) and an API key (IssueGrant). */
+const DEMO_ADMIN = { id: "demo-admin", scopes: ["tokensmith:admin", "tokensmith:tenants"] } as const;
+const DEMO_API_KEY = { name: "demo-backend", scopes: ["passkey:read", "passkey:write"] } as const;
 
 function fail(message: string, exitCode = 2): never {
   process.stderr.write(`tokensmith: ${message}\n`);
@@ -76,20 +80,63 @@ function secretNew(args: string[]): void {
   );
 }
 
-function demoBanner(url: string, id: string, secret: string): string {
+/** The demo's secrets: random each run unless fixed by the environment (the README test, the workers of one run). */
+interface DemoSecrets {
+  client: string;
+  admin: string;
+  apiKey: string;
+}
+
+function demoBanner(url: string, secrets: DemoSecrets): string {
   return [
     "",
-    "No client is configured, so Tokensmith created a demo client for this run only.",
-    "Its secret is shown once and kept nowhere:",
-    `  client_id:     ${id}`,
-    `  client_secret: ${secret}`,
+    "No client is configured, so Tokensmith created demo credentials for this run only.",
+    "Their secrets are shown once and kept nowhere:",
+    `  client_id:     demo`,
+    `  client_secret: ${secrets.client}`,
     `  scopes:        ${DEMO_SCOPES.join(" ")}`,
+    `  admin client:  ${DEMO_ADMIN.id} (${DEMO_ADMIN.scopes.join(" ")}: the tokensmith CLI, the console at ${url}/console)`,
+    `  admin secret:  ${secrets.admin}`,
+    `  API key:       ${secrets.apiKey} (${DEMO_API_KEY.name}: grants ${DEMO_API_KEY.scopes.join(" ")})`,
+    "",
+    "Paste this into your shell for the README's examples:",
+    `  export TOKENSMITH_URL=${url} CLIENT_ID=demo CLIENT_SECRET=${secrets.client} API_KEY=${secrets.apiKey} TOKENSMITH_CLIENT_ID=${DEMO_ADMIN.id} TOKENSMITH_CLIENT_SECRET=${secrets.admin}`,
     "",
     "Get a token:",
-    `  curl -s -u '${id}:${secret}' -H 'content-type: application/json' -d '{}' \\`,
-    `    ${url}/tokensmith.v1.TokenService/IssueClientToken`,
+    `  curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -H 'content-type: application/json' -d '{}' \\`,
+    `    "$TOKENSMITH_URL/tokensmith.v1.TokenService/IssueClientToken"`,
+    "",
+    "Get a user-bound grant with the API key:",
+    `  curl -s -u "$API_KEY:" -H 'content-type: application/json' -d '{"username":"alice","grants":["passkey:read"]}' \\`,
+    `    "$TOKENSMITH_URL/tokensmith.v1.TokenService/IssueGrant"`,
     "",
   ].join("\n");
+}
+
+/** The demo client, admin client and API key, with their secrets. */
+function demoCredentials(config: { defaultTokenLifetimeSeconds: number }, env: NodeJS.ProcessEnv): { secrets: DemoSecrets; clients: Client[]; apiKeys: ApiKey[] } {
+  // A fixed secret must be one `tokensmith secret new` prints: any other would fail every authentication, silently.
+  const fixedOrNew = (variable: string, kind: "client_secret" | "api_key"): string => {
+    const value = env[variable];
+    if (value === undefined) return generateSecret(kind);
+    if (!hasValidChecksum(value, kind)) fail(`${variable} must be ${kind === "api_key" ? "an API key printed by `tokensmith secret new --kind api-key`" : "a secret printed by `tokensmith secret new`"}`);
+    return value;
+  };
+  const secrets: DemoSecrets = {
+    client: fixedOrNew("TOKENSMITH_DEMO_SECRET", "client_secret"),
+    admin: fixedOrNew("TOKENSMITH_DEMO_ADMIN_SECRET", "client_secret"),
+    apiKey: fixedOrNew("TOKENSMITH_DEMO_API_KEY", "api_key"),
+  };
+  const client = (id: string, scopes: readonly string[], secret: string): Client =>
+    clientOf(
+      { id, scopes, audiences: [] },
+      { tokenLifetimeSeconds: config.defaultTokenLifetimeSeconds, tokenEndpointAuthMethods: defaultAuthMethods(false), grantTypes: DEFAULT_GRANT_TYPES, secretHashes: [hashSecret(secret)], source: "demo" },
+    );
+  return {
+    secrets,
+    clients: [client("demo", DEMO_SCOPES, secrets.client), client(DEMO_ADMIN.id, DEMO_ADMIN.scopes, secrets.admin)],
+    apiKeys: [apiKeyOf({ name: DEMO_API_KEY.name, scopes: DEMO_API_KEY.scopes, keyHash: hashSecret(secrets.apiKey), grantLifetimeSeconds: GRANT_LIFETIME.defaultSeconds }, "config")],
+  };
 }
 
 async function serve(args: string[]): Promise<void> {
@@ -120,8 +167,7 @@ async function serve(args: string[]): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
-  const extraClients: Client[] = [];
-  let demoSecret: string | undefined;
+  let demo: ReturnType<typeof demoCredentials> | undefined;
   // A demo client is a fixed-scope credential printed to stdout: fine for a first try on a laptop,
   // not in production or on a shared Redis, where every instance would take one.
   const noDemoBecause = config.production ? "production mode" : config.store.type === "redis" ? "the Redis store" : undefined;
@@ -129,26 +175,21 @@ async function serve(args: string[]): Promise<void> {
     config.clients.length === 0 && config.demoClient && noDemoBecause !== undefined
       ? `no demo client with ${noDemoBecause}: declare a client in the config file (\`tokensmith secret new\` prints a secret, its hash and a config snippet), give one tokensmith:admin to create more with \`tokensmith client create\``
       : undefined;
-  if (config.clients.length === 0 && config.demoClient && noDemoBecause === undefined) {
-    // With workers, the primary makes the demo secret once and hands it to every worker.
-    demoSecret = process.env.TOKENSMITH_DEMO_SECRET ?? generateSecret("client_secret");
-    extraClients.push(
-      clientOf(
-        { id: "demo", scopes: DEMO_SCOPES, audiences: [] },
-        { tokenLifetimeSeconds: config.defaultTokenLifetimeSeconds, tokenEndpointAuthMethods: defaultAuthMethods(false), grantTypes: DEFAULT_GRANT_TYPES, secretHashes: [hashSecret(demoSecret)], source: "demo" },
-      ),
-    );
-  }
+  // With workers, the primary makes the demo secrets once and hands them to every worker.
+  if (config.clients.length === 0 && config.demoClient && noDemoBecause === undefined) demo = demoCredentials(config, process.env);
   if (config.workers > 1 && !isWorkerProcess()) {
     superviseWorkers({
       count: config.workers,
-      env: { ...env, ...(demoSecret ? { TOKENSMITH_DEMO_SECRET: demoSecret } : {}) } as Record<string, string>,
+      env: {
+        ...env,
+        ...(demo ? { TOKENSMITH_DEMO_SECRET: demo.secrets.client, TOKENSMITH_DEMO_ADMIN_SECRET: demo.secrets.admin, TOKENSMITH_DEMO_API_KEY: demo.secrets.apiKey } : {}),
+      } as Record<string, string>,
       log: (message) => process.stderr.write(`tokensmith: ${message}\n`),
     });
     if (noDemoNotice !== undefined) process.stderr.write(`tokensmith: ${noDemoNotice}\n`);
-    if (demoSecret !== undefined) {
+    if (demo !== undefined) {
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-      process.stdout.write(`${demoBanner(`${config.tls ? "https" : "http"}://${host}:${config.port}`, "demo", demoSecret)}\n`);
+      process.stdout.write(`${demoBanner(`${config.tls ? "https" : "http"}://${host}:${config.port}`, demo.secrets)}\n`);
     }
     return;
   }
@@ -177,7 +218,7 @@ async function serve(args: string[]): Promise<void> {
   const { startTracing, tracingRequested } = await import("./observability/tracing-setup.js");
   if (tracingRequested(env)) tracing = await startTracing();
   try {
-    server = await startServer(config, { extraClients, tracer: tracing?.tracer });
+    server = await startServer(config, { extraClients: demo?.clients ?? [], extraApiKeys: demo?.apiKeys ?? [], tracer: tracing?.tracer });
   } catch (error) {
     // Some configuration is only checked against the store (production without a KEK on Redis): still exit code 2.
     if (error instanceof ConfigError) fail(error.message);
@@ -185,7 +226,7 @@ async function serve(args: string[]): Promise<void> {
   }
   tracing?.logTo(server.domain.logger);
   if (stopSignal !== undefined) await shutDown(server, stopSignal);
-  if (demoSecret !== undefined && !isWorkerProcess()) process.stdout.write(`${demoBanner(server.url, "demo", demoSecret)}\n`);
+  if (demo !== undefined && !isWorkerProcess()) process.stdout.write(`${demoBanner(server.url, demo.secrets)}\n`);
   if (noDemoNotice !== undefined && !isWorkerProcess()) server.domain.logger.warn(noDemoNotice);
   const outdated = runtimeWarning(process.versions.node);
   if (outdated !== undefined && !isWorkerProcess()) server.domain.logger.warn({ node: process.versions.node }, outdated);

@@ -12,6 +12,7 @@ import { startKeyMaintenance } from "./keys/key-maintenance.js";
 import { createDomain, type Domain } from "./app.js";
 import { CallEdge } from "./edge/call-edge.js";
 import type { Client } from "./domain/client.js";
+import type { ApiKey } from "./domain/api-key.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import { issuerOf, type Config } from "./config.js";
 import { corsHandler, type CorsHandler } from "./http/cors.js";
@@ -54,6 +55,7 @@ export interface StartOptions {
   store?: Store;
   logger?: Logger;
   extraClients?: Client[];
+  extraApiKeys?: ApiKey[];
   /**
    * Traces the API's calls, their store operations and signatures with this
    * tracer (the CLI passes one when OTEL_EXPORTER_OTLP_ENDPOINT is set). Without
@@ -291,7 +293,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         `issuer is not set, so it is this instance's own address ${issuer}: instances sharing this Redis refuse each other's tokens unless they share one issuer; set TOKENSMITH_ISSUER (issuer) to the public URL`,
       );
     }
-    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients, http2Sessions: () => server.http2Sessions, tracer: options.tracer });
+    domain = await createDomain({ config, issuer, clock, store, logger, extraClients: options.extraClients, extraApiKeys: options.extraApiKeys, http2Sessions: () => server.http2Sessions, tracer: options.tracer });
     metrics = domain.metrics;
   } catch (error) {
     await server.close(0);

@@ -2,8 +2,9 @@ import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf
 
 /**
  * JSON and binary codecs for the flat messages of the hot RPCs (strings,
- * bools, 32/64-bit integers, repeated strings; no oneofs, maps, enums, nested
- * messages or explicit presence), compiled once per schema from its
+ * bools, 32/64-bit integers, repeated strings, and bools of explicit presence
+ * (`optional bool`); no oneofs, maps, enums, nested messages or other explicit
+ * presence), compiled once per schema from its
  * descriptor.
  *
  * Why: protobuf-es (de)serializes through its reflection API, which
@@ -29,8 +30,11 @@ export interface FlatCodec {
   decodeBinary(bytes: Uint8Array): Record<string, unknown> | undefined;
 }
 
-/** `absent`: a message field, handled here only while unset (IntrospectResponse.act): set, protobuf-es encodes it. */
-type Kind = "string" | "bool" | "int32" | "uint32" | "int64" | "uint64" | "strings" | "absent";
+/**
+ * `absent`: a message field, handled here only while unset (IntrospectResponse.act): set, protobuf-es encodes it.
+ * `optionalBool`: an `optional bool`, written whenever set, false included (IntrospectResponse.active).
+ */
+type Kind = "string" | "bool" | "optionalBool" | "int32" | "uint32" | "int64" | "uint64" | "strings" | "absent";
 
 interface Field {
   kind: Kind;
@@ -56,12 +60,14 @@ const SCALAR_KINDS = new Map<ScalarType, Kind>([
   [ScalarType.UINT64, "uint64"],
 ]);
 
+const EXPLICIT_PRESENCE = 1; // FeatureSet_FieldPresence.EXPLICIT
 const IMPLICIT_PRESENCE = 2; // FeatureSet_FieldPresence.IMPLICIT
 
 function kindOf(field: DescField): Kind | undefined {
   if (field.oneof !== undefined) return undefined;
   if (field.fieldKind === "message") return field.message.typeName.startsWith("google.protobuf.") ? undefined : "absent";
   if (field.fieldKind === "list") return field.listKind === "scalar" && field.scalar === ScalarType.STRING ? "strings" : undefined;
+  if (field.fieldKind === "scalar" && field.presence === EXPLICIT_PRESENCE && field.scalar === ScalarType.BOOL) return "optionalBool";
   if (field.fieldKind !== "scalar" || field.presence !== IMPLICIT_PRESENCE) return undefined;
   const kind = SCALAR_KINDS.get(field.scalar);
   // 64-bit fields declared with jstype = JS_STRING hold strings: leave them to protobuf-es.
@@ -102,8 +108,8 @@ function compile(schema: DescMessage): FlatCodec | null {
   const declared = schema.fields.map((field) => byNumber.get(field.number)!);
   const zero = (): Record<string, unknown> => {
     const message: Record<string, unknown> = { $typeName: typeName };
-    // protobuf-es's create() leaves message fields out.
-    for (const field of declared) if (field.kind !== "absent") message[field.localName] = zeroOf(field.kind);
+    // protobuf-es's create() leaves message fields and unset optional fields out.
+    for (const field of declared) if (field.kind !== "absent" && field.kind !== "optionalBool") message[field.localName] = zeroOf(field.kind);
     return message;
   };
   return {
@@ -129,6 +135,7 @@ function zeroOf(kind: Kind): unknown {
     case "strings":
       return [];
     case "absent":
+    case "optionalBool":
       return undefined;
   }
 }
@@ -150,6 +157,8 @@ function checked(kind: Kind, value: unknown): unknown {
     case "bool":
       if (typeof value !== "boolean") return undefined;
       return value ? value : null;
+    case "optionalBool":
+      return typeof value === "boolean" ? value : undefined;
     case "int32":
       if (!Number.isInteger(value) || (value as number) < INT32_MIN || (value as number) > INT32_MAX) return undefined;
       return value === 0 ? null : value;
@@ -185,6 +194,7 @@ function encodeJson(fields: readonly Field[], value: Record<string, unknown>): s
         out += `"${String(v)}"`;
         break;
       case "bool":
+      case "optionalBool":
       case "int32":
       case "uint32":
         out += String(v);
@@ -221,6 +231,7 @@ function encodeBinary(fields: readonly Field[], value: Record<string, unknown>, 
         for (const item of v as string[]) size += stringSize(field.tag, item, lengths);
         break;
       case "bool":
+      case "optionalBool":
         size += field.tag.length + 1;
         break;
       default:
@@ -241,8 +252,9 @@ function encodeBinary(fields: readonly Field[], value: Record<string, unknown>, 
         for (const item of v as string[]) offset = writeString(out, offset, field.tag, item, lengths[next++]!);
         break;
       case "bool":
+      case "optionalBool":
         offset += field.tag.copy(out, offset);
-        out[offset++] = 1;
+        out[offset++] = v === true ? 1 : 0;
         break;
       default:
         offset += field.tag.copy(out, offset);
@@ -317,11 +329,12 @@ function decodeJson(byJsonName: ReadonlyMap<string, Field>, zero: () => Record<s
     const value = (parsed as Record<string, unknown>)[key];
     // As protobuf-es reads JSON: null clears a scalar and leaves a list alone.
     if (value === null) {
-      if (field.kind !== "strings") message[field.localName] = zeroOf(field.kind);
+      if (field.kind === "optionalBool") delete message[field.localName];
+      else if (field.kind !== "strings") message[field.localName] = zeroOf(field.kind);
       continue;
     }
     // Only the shapes that need no conversion; numbers in strings and the like are protobuf-es's.
-    if (field.kind !== "string" && field.kind !== "bool" && field.kind !== "strings") return undefined;
+    if (field.kind !== "string" && field.kind !== "bool" && field.kind !== "optionalBool" && field.kind !== "strings") return undefined;
     if (checked(field.kind, value) === undefined) return undefined;
     if (field.kind === "strings") (message[field.localName] as string[]).push(...(value as string[]));
     else message[field.localName] = value;
@@ -359,7 +372,7 @@ function decodeBinary(byNumber: ReadonlyMap<number, Field>, zero: () => Record<s
       if (text.includes("\uFFFD") || text.charCodeAt(0) === 0xfeff) return undefined;
       if (field.kind === "string") message[field.localName] = text;
       else (message[field.localName] as string[]).push(text);
-    } else if (field.kind === "bool") {
+    } else if (field.kind === "bool" || field.kind === "optionalBool") {
       if (wireType !== 0 || pos >= buffer.length || buffer[pos]! > 1) return undefined;
       message[field.localName] = buffer[pos++] === 1;
     } else {

@@ -58,6 +58,21 @@ describe("a bad configuration stops `serve` with exit code 2 and names the field
   });
 
   it.each([
+    ["TOKENSMITH_DEMO_SECRET", "client_secret"],
+    ["TOKENSMITH_DEMO_ADMIN_SECRET", "client_secret"],
+    ["TOKENSMITH_DEMO_API_KEY", "api_key"],
+  ] as const)("%s that is not a secret tokensmith made (a typo, the other kind), without echoing it", async (variable, kind) => {
+    const wrong = generateSecret(kind === "api_key" ? "client_secret" : "api_key");
+    for (const value of ["tks_cs_typo", wrong]) {
+      const run = runCli(["serve"], { TOKENSMITH_PORT: "0", [variable]: value });
+      expect((await run.exited).code).toBe(2);
+      expect(run.stderr()).toContain(variable);
+      expect(run.stderr()).toContain(kind === "api_key" ? "tokensmith secret new --kind api-key" : "tokensmith secret new");
+      expect(run.stderr() + run.stdout()).not.toContain(value);
+    }
+  });
+
+  it.each([
     ["--config FILE", (path: string) => ({ args: ["serve", "--config", path], env: {} })],
     ["TOKENSMITH_CONFIG", (path: string) => ({ args: ["serve"], env: { TOKENSMITH_CONFIG: path } })],
   ])("a config file with an unknown field, given by %s", async (_case, how) => {
@@ -160,7 +175,7 @@ describe("serve", () => {
       expect(clientId).toBe("demo");
       expect(hasValidChecksum(secret, "client_secret")).toBe(true);
       expect(run.stdout().match(/client_secret:/g)).toHaveLength(1);
-      expect(run.stdout()).toContain(`${url}/tokensmith.v1.TokenService/IssueClientToken`);
+      expect(run.stdout()).toContain(`export TOKENSMITH_URL=${url} CLIENT_ID=demo CLIENT_SECRET=${secret} `);
 
       const response = await fetch(`${url}/tokensmith.v1.TokenService/IssueClientToken`, {
         method: "POST",
@@ -179,6 +194,60 @@ describe("serve", () => {
       // Shown once, in the banner: never in a log line, nor on stderr.
       for (const line of logLines(run.stdout())) expect(JSON.stringify(line)).not.toContain(secret);
       expect(run.stderr()).not.toContain(secret);
+    });
+  });
+
+  it("the demo also makes an admin client and an API key, with secrets the environment can fix; the banner's export line and IssueGrant call work", async () => {
+    const port = await freePort();
+    const fixed = { client: generateSecret("client_secret"), admin: generateSecret("client_secret"), apiKey: generateSecret("api_key") };
+    const env = { TOKENSMITH_PORT: String(port), TOKENSMITH_DEMO_SECRET: fixed.client, TOKENSMITH_DEMO_ADMIN_SECRET: fixed.admin, TOKENSMITH_DEMO_API_KEY: fixed.apiKey };
+    await withCli(["serve"], env, async (run) => {
+      const [, exported = ""] = await run.waitForStdout(/^\s*export (.*)$/m);
+      const url = `http://127.0.0.1:${port}`;
+      const variables = Object.fromEntries(exported.split(" ").map((pair) => pair.split("=", 2) as [string, string]));
+      expect(variables).toEqual({
+        TOKENSMITH_URL: url,
+        CLIENT_ID: "demo",
+        CLIENT_SECRET: fixed.client,
+        API_KEY: fixed.apiKey,
+        TOKENSMITH_CLIENT_ID: "demo-admin",
+        TOKENSMITH_CLIENT_SECRET: fixed.admin,
+      });
+      expect(run.stdout()).toContain(`${url}/console`);
+      const post = (path: string, authorization: string, body: string, type = "application/json") =>
+        fetch(`${url}${path}`, { method: "POST", headers: { "content-type": type, authorization, connection: "close" }, body });
+
+      // The banner's IssueGrant call, then the API key spends its own grant once.
+      expect(run.stdout()).toContain(`-d '{"username":"alice","grants":["passkey:read"]}'`);
+      const issued = await post("/tokensmith.v1.TokenService/IssueGrant", basicAuthorization(fixed.apiKey, ""), '{"username":"alice","grants":["passkey:read"]}');
+      expect(issued.status).toBe(200);
+      const { token } = (await issued.json()) as { token: string };
+      expect(token).toMatch(/^tks_gr_/);
+      const consume = JSON.stringify({ token, consume: true });
+      expect(await (await post("/tokensmith.v1.TokenService/Introspect", basicAuthorization(fixed.apiKey, ""), consume)).json()).toMatchObject({ active: true, username: "alice", clientId: "demo-backend" });
+      expect(await (await post("/tokensmith.v1.TokenService/Introspect", basicAuthorization(fixed.apiKey, ""), consume)).json()).toEqual({ active: false });
+      // Nothing beyond its scopes.
+      const refused = await post("/tokensmith.v1.TokenService/IssueGrant", basicAuthorization(fixed.apiKey, ""), '{"username":"alice","grants":["demo:read"]}');
+      expect(refused.status).toBe(403);
+
+      // The admin client: a tokensmith:admin token that the AdminService takes; the demo client's is refused there.
+      const adminToken = await post("/oauth2/token", basicAuthorization("demo-admin", fixed.admin), "grant_type=client_credentials&scope=tokensmith:admin", "application/x-www-form-urlencoded");
+      expect(adminToken.status).toBe(200);
+      const { access_token: bearer } = (await adminToken.json()) as { access_token: string };
+      const listed = await post("/tokensmith.v1.AdminService/ListClients", `Bearer ${bearer}`, "{}");
+      expect(listed.status).toBe(200);
+      expect(((await listed.json()) as { clients: Array<{ id: string }> }).clients.map((client) => client.id)).toEqual(["demo", "demo-admin"]);
+      const demoToken = await post("/tokensmith.v1.TokenService/IssueClientToken", basicAuthorization("demo", fixed.client), "{}");
+      const { accessToken } = (await demoToken.json()) as { accessToken: string };
+      expect((await post("/tokensmith.v1.AdminService/ListClients", `Bearer ${accessToken}`, "{}")).status).toBe(403);
+      // And a platform administrator (tokensmith:tenants): the README's tenant examples and the console's Tenants tab.
+      const platformToken = await post("/oauth2/token", basicAuthorization("demo-admin", fixed.admin), "grant_type=client_credentials&scope=tokensmith:tenants", "application/x-www-form-urlencoded");
+      const { access_token: platformBearer } = (await platformToken.json()) as { access_token: string };
+      expect((await post("/tokensmith.v1.AdminService/ListTenants", `Bearer ${platformBearer}`, "{}")).status).toBe(200);
+
+      run.child.kill("SIGTERM");
+      expect((await run.exited).code).toBe(0);
+      for (const line of logLines(run.stdout())) for (const secret of Object.values(fixed)) expect(JSON.stringify(line)).not.toContain(secret);
     });
   });
 

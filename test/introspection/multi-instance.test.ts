@@ -8,7 +8,10 @@ const orders = testClient("orders", ["orders:read"]);
 const resourceServer = testClient("resource-server", ["token:introspect", "grant:consume"]);
 const apiKey = generateSecret("api_key");
 
-describe.each<() => Backend>([redisBackend, clusterBackend])("two Tokensmith instances sharing %s", (makeBackend) => {
+describe.each<[string, () => Backend]>([
+  ["redis standalone", redisBackend],
+  ["redis cluster", clusterBackend],
+])("two Tokensmith instances sharing %s", (_name, makeBackend) => {
   const backend = makeBackend();
   let a: RunningServer;
   let b: RunningServer;

@@ -1,5 +1,6 @@
 import type { Reporter, TestModule } from "vitest/node";
 import { clearLogs, findLeaks } from "./log-audit.js";
+import { embedsFunctionSource } from "./test-names.js";
 
 /**
  * Prints the plain closing line CI reads: `tests: N passed, M failed`.
@@ -27,6 +28,13 @@ export default class SummaryReporter implements Reporter {
       failed += failedInModule;
     }
     failed += unhandledErrors.length;
+    // Test names are read by people: one holding a function's source (an .each over functions, formatted by %s) fails the run.
+    const unreadable = testModules.flatMap((module) => [...module.children.allTests()].map((testCase) => testCase.fullName)).filter(embedsFunctionSource);
+    if (unreadable.length > 0) {
+      failed += 1;
+      process.exitCode = 1;
+      process.stdout.write(`\ntest names FAILED: ${unreadable.length} hold a function's source (name .each cases with strings):\n  ${unreadable.slice(0, 5).map((name) => JSON.stringify(name.slice(0, 120))).join("\n  ")}\n`);
+    }
     // The log audit counts as one test: no secret, API key or token in any server log of the run.
     const audit = findLeaks();
     if (audit.leaks.length > 0) {

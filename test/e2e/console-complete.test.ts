@@ -143,7 +143,7 @@ describe.skipIf(!hasChromium)(
 
         // Every tab, and every form it opens with a New button.
         const tabs = await page.getByRole("tab").evaluateAll((buttons) => buttons.map((button) => (button as HTMLElement).dataset.testid!));
-        expect(tabs).toEqual(expect.arrayContaining(["tab-clients", "tab-api-keys", "tab-signing-keys", "tab-tenants"]));
+        expect(tabs).toEqual(expect.arrayContaining(["tab-clients", "tab-api-keys", "tab-signing-keys", "tab-access-tokens", "tab-audit", "tab-tenants"]));
         for (const tab of tabs) {
           await byTestId(tab).click();
           await page.locator("[data-testid=panel] section").waitFor({ timeout: WAIT_MS });

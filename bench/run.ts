@@ -26,7 +26,9 @@ import {
   loadProblems,
   problemLines,
   red,
+  redisCommandsTable,
   scenarioRow,
+  sumCommandCounts,
   table,
   type ScenarioResult,
 } from "./lib/report.js";
@@ -432,9 +434,11 @@ async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results:
   const headers = repeated ? [...SCENARIO_HEADERS, "req/s rounds"] : SCENARIO_HEADERS;
   const rows = results.map((result) => (repeated ? [...scenarioRow(result), roundsRange(result)] : scenarioRow(result)));
   const verdicts = targetVerdicts(results, run.options.rate);
+  const redisTable = redisCommandsTable(results);
   const human = [
     table(headers, rows, 2),
     "",
+    ...(redisTable === "" ? [] : [redisTable, ""]),
     ...(repeated ? [dim(`${run.options.repeat} rounds: each row is the round with the median req/s; rps/floor, cost/floor and loop/floor are the medians of the rounds' own ratios.`)] : []),
     dim(
       run.options.paired
@@ -953,7 +957,9 @@ async function main(): Promise<number> {
       server = describeServer(system);
       const redisPids = childrenNamed(process.pid, "redis-server");
       const ctx = await createContext(system.baseUrl, system.secrets);
-      const run: Run = { options: opts, system, ctx, workDir, redisPids, log };
+      const redisUrls = system.redis.urls;
+      const redisCommands = async () => sumCommandCounts(await Promise.all(redisUrls.map(redisCommandCounts)));
+      const run: Run = { options: opts, system, ctx, workDir, redisPids, log, redisCommands };
       if (mode === "scenarios") {
         const { results, human, verdicts } = await scenarioMode(run, scenarios);
         ok = results.every((result) => result.status === "ok");

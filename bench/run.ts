@@ -937,6 +937,8 @@ async function main(): Promise<number> {
       workers: opts.workers ?? null,
       pid: running.pid,
       processesAtStart: treeSize(running.pid),
+      /** RSS of the process tree once ready, before any load: an idle instance. */
+      rssMbAtStart: treeRssMb(running.pid),
       redis: running.redis.mode,
     });
     let server: ReturnType<typeof describeServer> | undefined;
@@ -1022,7 +1024,7 @@ async function main(): Promise<number> {
     } else {
       const context =
         `${bold("Tokensmith bench")}  ${header.startedAt}  node ${process.version}  ${header.machine.cores} cores, load ${header.machine.loadAverage1m} → ${header.machine.loadAverage1mAtEnd}\n` +
-        `server: ${server?.command} [${server?.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${server?.processesAtStart} process(es), Redis ${server?.redis === "cluster" ? "Cluster (3 masters)" : "standalone"}\n` +
+        `server: ${server?.command} [${server?.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${server?.processesAtStart} process(es), RSS at start ${formatNumber(server?.rssMbAtStart)} MB, Redis ${server?.redis === "cluster" ? "Cluster (3 masters)" : "standalone"}\n` +
         (mode === "soak"
           ? `soak: ${opts.soakSeconds} s, ${opts.connections} connections, after ${opts.warmupSeconds} s warm-up, ${opts.clientThreads} load generator thread(s)\n`
           : mode === "rapid-reset"

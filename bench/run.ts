@@ -26,7 +26,9 @@ import {
   loadProblems,
   problemLines,
   red,
+  redisCommandsTable,
   scenarioRow,
+  sumCommandCounts,
   table,
   type ScenarioResult,
 } from "./lib/report.js";
@@ -432,9 +434,11 @@ async function scenarioMode(run: Run, scenarios: Scenario[]): Promise<{ results:
   const headers = repeated ? [...SCENARIO_HEADERS, "req/s rounds"] : SCENARIO_HEADERS;
   const rows = results.map((result) => (repeated ? [...scenarioRow(result), roundsRange(result)] : scenarioRow(result)));
   const verdicts = targetVerdicts(results, run.options.rate);
+  const redisTable = redisCommandsTable(results);
   const human = [
     table(headers, rows, 2),
     "",
+    ...(redisTable === "" ? [] : [redisTable, ""]),
     ...(repeated ? [dim(`${run.options.repeat} rounds: each row is the round with the median req/s; rps/floor, cost/floor and loop/floor are the medians of the rounds' own ratios.`)] : []),
     dim(
       run.options.paired
@@ -933,6 +937,8 @@ async function main(): Promise<number> {
       workers: opts.workers ?? null,
       pid: running.pid,
       processesAtStart: treeSize(running.pid),
+      /** RSS of the process tree once ready, before any load: an idle instance. */
+      rssMbAtStart: treeRssMb(running.pid),
       redis: running.redis.mode,
     });
     let server: ReturnType<typeof describeServer> | undefined;
@@ -953,7 +959,9 @@ async function main(): Promise<number> {
       server = describeServer(system);
       const redisPids = childrenNamed(process.pid, "redis-server");
       const ctx = await createContext(system.baseUrl, system.secrets);
-      const run: Run = { options: opts, system, ctx, workDir, redisPids, log };
+      const redisUrls = system.redis.urls;
+      const redisCommands = async () => sumCommandCounts(await Promise.all(redisUrls.map(redisCommandCounts)));
+      const run: Run = { options: opts, system, ctx, workDir, redisPids, log, redisCommands };
       if (mode === "scenarios") {
         const { results, human, verdicts } = await scenarioMode(run, scenarios);
         ok = results.every((result) => result.status === "ok");
@@ -1016,7 +1024,7 @@ async function main(): Promise<number> {
     } else {
       const context =
         `${bold("Tokensmith bench")}  ${header.startedAt}  node ${process.version}  ${header.machine.cores} cores, load ${header.machine.loadAverage1m} → ${header.machine.loadAverage1mAtEnd}\n` +
-        `server: ${server?.command} [${server?.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${server?.processesAtStart} process(es), Redis ${server?.redis === "cluster" ? "Cluster (3 masters)" : "standalone"}\n` +
+        `server: ${server?.command} [${server?.mode}${opts.workers !== undefined ? `, TOKENSMITH_WORKERS=${opts.workers}` : ""}], ${server?.processesAtStart} process(es), RSS at start ${formatNumber(server?.rssMbAtStart)} MB, Redis ${server?.redis === "cluster" ? "Cluster (3 masters)" : "standalone"}\n` +
         (mode === "soak"
           ? `soak: ${opts.soakSeconds} s, ${opts.connections} connections, after ${opts.warmupSeconds} s warm-up, ${opts.clientThreads} load generator thread(s)\n`
           : mode === "rapid-reset"

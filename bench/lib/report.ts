@@ -27,7 +27,7 @@ export interface ScenarioResult {
     processes: number;
   };
   redisCpuPercent?: number;
-  /** Commands Redis executed per request over the measured window, by command (--tenants measures it). */
+  /** Commands Redis executed per request over the measured window, by command (INFO commandstats; a Cluster's masters summed). */
   redisCallsPerRequest?: Record<string, number>;
   /** The part of all the machine's cores that sat idle during the measured window (0 = every core busy). */
   machineIdlePercent?: number;
@@ -132,6 +132,34 @@ export function scenarioRow(result: ScenarioResult): string[] {
     vs(result.vsFloor?.cpuPerRequest),
     vs(result.vsFloor?.loopPerRequest),
   ];
+}
+
+/** Commands several Redis nodes executed (INFO commandstats of each, e.g. a Cluster's masters), added up by command. */
+export function sumCommandCounts(counts: ReadonlyArray<Record<string, number>>): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const node of counts) for (const [command, calls] of Object.entries(node)) total[command] = (total[command] ?? 0) + calls;
+  return total;
+}
+
+/** The store's work per request, e.g. "hget 0.51, get 0.10", the busiest commands first (the bench's own INFO left out). */
+export function commandsPerRequest(result: ScenarioResult): string {
+  const calls = Object.entries(result.redisCallsPerRequest ?? {})
+    .filter(([command, perRequest]) => perRequest >= 0.005 && command !== "info")
+    .sort((a, b) => b[1] - a[1]);
+  return calls.length === 0 ? "-" : calls.map(([command, perRequest]) => `${command} ${formatNumber(perRequest, 2)}`).join(", ");
+}
+
+export const totalCallsPerRequest = (result: ScenarioResult) =>
+  Object.entries(result.redisCallsPerRequest ?? {}).reduce((sum, [command, perRequest]) => (command === "info" ? sum : sum + perRequest), 0);
+
+/** A table of the Redis commands each counted scenario cost per request; "" when none was counted. */
+export function redisCommandsTable(results: ScenarioResult[]): string {
+  const counted = results.filter((result) => result.redisCallsPerRequest !== undefined);
+  if (counted.length === 0) return "";
+  return table(
+    ["scenario", "redis/req", "redis commands per request"],
+    counted.map((result) => [result.label ?? result.name, formatNumber(totalCallsPerRequest(result), 2), commandsPerRequest(result)]),
+  );
 }
 
 /** Fills vsFloor for every result whose floor ran successfully in the same run. */

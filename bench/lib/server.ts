@@ -35,6 +35,8 @@ export interface BenchRedis {
   mode: BenchRedisMode;
   /** Standalone: its URL. Cluster: the URL of one node (for display). */
   url: string;
+  /** Every node's URL (a Cluster's three masters), to count the commands they executed. */
+  urls: string[];
   /** How the server is pointed at it. */
   env: Record<string, string>;
   stop(): Promise<void>;
@@ -43,12 +45,13 @@ export interface BenchRedis {
 async function startBenchRedis(mode: BenchRedisMode): Promise<BenchRedis> {
   if (mode === "standalone") {
     const server = await startRedis();
-    return { mode, url: server.url, env: { REDIS_URL: server.url }, stop: () => server.stop() };
+    return { mode, url: server.url, urls: [server.url], env: { REDIS_URL: server.url }, stop: () => server.stop() };
   }
   const cluster = await startRedisCluster();
   return {
     mode,
     url: cluster.servers[0]!.url,
+    urls: cluster.servers.map((server) => server.url),
     env: { REDIS_CLUSTER_NODES: cluster.nodes.map((node) => `${node.host}:${node.port}`).join(",") },
     stop: () => cluster.stop(),
   };

@@ -10,7 +10,7 @@
 import { basicAuthorization } from "../../src/client/basic-authorization.js";
 import { parseConfig } from "../../src/config.js";
 import { generateSecret } from "../../src/domain/secret-format.js";
-import { bold, dim, formatMs, formatNumber, formatRatio, median, red, table, type ScenarioResult } from "./report.js";
+import { bold, commandsPerRequest, dim, formatMs, formatNumber, formatRatio, median, red, table, totalCallsPerRequest, type ScenarioResult } from "./report.js";
 import { ISSUE_SCOPE, expectOAuthActive, expectOAuthToken, oauthScenario, type Scenario } from "./scenarios.js";
 import type { TenantClient } from "./seed.js";
 
@@ -133,17 +133,6 @@ const loadedOf = (run: TenantRunResult) => Math.min(run.tenants, run.cacheSize);
 const cacheLabel = (run: TenantRunResult) => `${formatNumber(run.cacheSize)}${run.cacheSizeIsDefault ? " (default)" : ""}`;
 /** RSS once the load is over: the end of the last scenario. */
 const rssAtEnd = (run: TenantRunResult) => run.scenarios.at(-1)?.server?.rssMb ?? Number.NaN;
-
-/** The store's work per request, e.g. "hget 0.51, get 0.10", the busiest commands first. */
-function commandsPerRequest(result: ScenarioResult): string {
-  const calls = Object.entries(result.redisCallsPerRequest ?? {})
-    .filter(([command, perRequest]) => perRequest >= 0.005 && command !== "info")
-    .sort((a, b) => b[1] - a[1]);
-  return calls.length === 0 ? "-" : calls.map(([command, perRequest]) => `${command} ${formatNumber(perRequest, 2)}`).join(", ");
-}
-
-const totalCallsPerRequest = (result: ScenarioResult) =>
-  Object.entries(result.redisCallsPerRequest ?? {}).reduce((sum, [command, perRequest]) => (command === "info" ? sum : sum + perRequest), 0);
 
 export interface TenantRatio {
   scenario: string;

@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { compareWithFloors, foldRounds, propagationVerdicts, roundsRange, summarizeLatencies, targetVerdicts, type ScenarioResult } from "../../bench/lib/report.js";
+import {
+  commandsPerRequest,
+  compareWithFloors,
+  foldRounds,
+  propagationVerdicts,
+  redisCommandsTable,
+  roundsRange,
+  sumCommandCounts,
+  summarizeLatencies,
+  targetVerdicts,
+  totalCallsPerRequest,
+  type ScenarioResult,
+} from "../../bench/lib/report.js";
 import type { LoadResult } from "../../bench/lib/tools.js";
 
 /** The bench's arithmetic: rounds folded into medians, and the targets judged from them. */
@@ -142,5 +154,31 @@ describe("propagationVerdicts", () => {
     const verdicts = propagationVerdicts(summarizeLatencies([]), 0, 0, 5_000);
     expect(verdicts.map((v) => v.met)).toEqual([false, false]);
     expect(verdicts[0]?.measured).toBe("no refusal seen");
+  });
+});
+
+describe("Redis commands per request", () => {
+  const withCalls = (name: string, calls: Record<string, number> | undefined): ScenarioResult => ({ ...result(name, 1000), redisCallsPerRequest: calls });
+
+  it("sums the counts of every node (a Cluster's masters), command by command", () => {
+    expect(sumCommandCounts([{ get: 10, set: 2 }, { get: 5, xadd: 1 }, {}])).toEqual({ get: 15, set: 2, xadd: 1 });
+    expect(sumCommandCounts([])).toEqual({});
+  });
+
+  it("lists the busiest commands first, leaving out the bench's own INFO and what rounds to 0.00", () => {
+    const revoke = withCalls("revoke", { info: 0.5, get: 1, set: 1.0, xadd: 1.02, xrange: 0.001 });
+    expect(commandsPerRequest(revoke)).toBe("xadd 1.02, get 1.00, set 1.00");
+    expect(totalCallsPerRequest(revoke)).toBeCloseTo(3.021);
+    expect(commandsPerRequest(withCalls("none", undefined))).toBe("-");
+    expect(commandsPerRequest(withCalls("ping", { info: 0.01 }))).toBe("-");
+  });
+
+  it("prints a row per scenario that was counted, and nothing when none was", () => {
+    const text = redisCommandsTable([withCalls("introspect", { get: 2 }), withCalls("uncounted", undefined), withCalls("ping", {})]);
+    expect(text).toContain("redis commands per request");
+    expect(text).toMatch(/introspect\s+2\.00\s+get 2\.00/);
+    expect(text).toMatch(/ping\s+0\.00\s+-/);
+    expect(text).not.toContain("uncounted");
+    expect(redisCommandsTable([withCalls("uncounted", undefined)])).toBe("");
   });
 });

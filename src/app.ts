@@ -327,6 +327,7 @@ async function createTenantDomain(parts: InstanceParts, spec: TenantSpec, follow
     callers,
     cutoffs,
     namedTokens: new NamedAccessTokens({ store, clock, revocations, cutoffs }),
+    events: metrics,
     issuer,
     revocations,
     clock,

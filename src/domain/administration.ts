@@ -2,6 +2,7 @@ import type { KeyRing } from "../keys/key-ring.js";
 import { withRotationLock } from "../keys/rotation-lock.js";
 import type { Store } from "../store/store.js";
 import type { AccessTokenClaims } from "./access-token.js";
+import type { TokenEvents } from "./token-events.js";
 import type { AuditActor, AuditPage, AuditQuery, AuditTrail } from "./audit-trail.js";
 import { API_KEY_SETTINGS, GRANT_LIFETIME, type ApiKey, type ApiKeySettings } from "./api-key.js";
 import type { LayeredApiKeyRegistry, StoredApiKey } from "./api-key-registry.js";
@@ -160,6 +161,8 @@ export class Administration {
       cutoffs: ClientTokenCutoffs;
       /** The records of named access tokens (CreateAccessToken), the tenant's issuer that signs them, and the list that revokes them. */
       namedTokens: NamedAccessTokens;
+      /** Counts the named tokens issued, with the other access tokens (tokensmith_tokens_issued_total). */
+      events?: Pick<TokenEvents, "tokenIssued">;
       issuer: string;
       revocations: RevocationList;
       clock: Clock;
@@ -393,6 +396,7 @@ export class Administration {
     if (added === "full") {
       throw new OAuthError("invalid_request", "failed_precondition", `the tenant has ${MAX_LIVE_NAMED_TOKENS} live named access tokens, the most it may have: revoke some first`);
     }
+    this.deps.events?.tokenIssued("access_token");
     return { record, token };
   }
 

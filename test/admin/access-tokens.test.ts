@@ -57,6 +57,19 @@ describe.each(BACKENDS)("AdminService named access tokens on %s", (_name, makeBa
     expect((await t.tokens.introspect({ token: created.token }, { headers: bearer(caller.token) })).active).toBe(true);
   });
 
+  it("counts a named token in tokensmith_tokens_issued_total{kind=\"access_token\"}, and a refused one not", async () => {
+    const issued = async () => {
+      const text = await (await fetch(`${t.server.url}/metrics`)).text();
+      const line = text.split("\n").find((candidate) => candidate.startsWith('tokensmith_tokens_issued_total{kind="access_token"} '));
+      return line === undefined ? 0 : Number(line.split(" ")[1]);
+    };
+    const headers = bearer(await t.adminToken()); // one admin token, issued (and counted) before the count is read
+    const before = await issued();
+    await t.admin.createAccessToken({ clientId: reporting.id, name: "counted" }, { headers });
+    await expectRpcError(t.admin.createAccessToken({ clientId: "no-such-client", name: "refused" }, { headers }), Code.NotFound, "invalid_request");
+    expect(await issued()).toBe(before + 1);
+  });
+
   it("empty scopes are all of the client's scopes; lifetime 0 is the client's token lifetime", async () => {
     const created = await t.admin.createAccessToken({ clientId: reporting.id, name: "everything" });
     const claims = decodeJwt(created.token).payload;

@@ -3,6 +3,7 @@ import { isOrigin } from "../http/cors.js";
 import type { Store } from "../store/store.js";
 import { DEFAULT_TENANT, tenantKeyPrefix } from "../store/tenant-store.js";
 import { alreadyExists, checkClientId, notFound, paginate, type Administration, type ClientView, type Page } from "./administration.js";
+import type { AuditTrail } from "./audit-trail.js";
 import type { ChangeFeed } from "./change-feed.js";
 import type { Clock } from "./clock.js";
 import { invalidRequest, OAuthError } from "./oauth-error.js";
@@ -81,7 +82,7 @@ export class TenantAdministration {
       registry: TenantRegistry;
       /** The tenants loaded on this instance. */
       tenants: {
-        find(id: string): Promise<{ administration: Pick<Administration, "createClient"> } | undefined>;
+        find(id: string): Promise<{ administration: Pick<Administration, "createClient" | "auditTrail"> } | undefined>;
         forget(id: string): void;
       };
       /** The store itself (the default tenant's key space, where every tenant's keys are). */
@@ -103,7 +104,9 @@ export class TenantAdministration {
    * once. If that client cannot be made, the tenant is deleted again: a
    * tenant nobody can administer is of no use.
    */
-  async createTenant(request: { id: string; adminClientId?: string } & TenantChanges): Promise<{ tenant: TenantView; adminClient?: ClientView; adminClientSecret?: string }> {
+  async createTenant(
+    request: { id: string; adminClientId?: string } & TenantChanges,
+  ): Promise<{ tenant: TenantView; adminClient?: ClientView; adminClientSecret?: string; /** The new tenant's audit trail, where its admin client's creation is recorded. */ tenantTrail?: AuditTrail }> {
     const { id, adminClientId } = request;
     checkTenantId(id);
     if (adminClientId) checkClientId(adminClientId, "admin_client_id");
@@ -122,7 +125,7 @@ export class TenantAdministration {
       const domain = await this.deps.tenants.find(id);
       if (domain === undefined) throw notFound(`tenant "${id}"`);
       const created = await domain.administration.createClient({ id: adminClientId, scopes: [ADMIN_SCOPE] });
-      return { tenant, adminClient: created.client, ...(created.secret !== undefined ? { adminClientSecret: created.secret } : {}) };
+      return { tenant, adminClient: created.client, tenantTrail: domain.administration.auditTrail, ...(created.secret !== undefined ? { adminClientSecret: created.secret } : {}) };
     } catch (error) {
       await this.remove(record).catch((undo: unknown) => {
         this.deps.logger.error({ err: undo, tenant: id }, "a tenant whose admin client could not be created could not be deleted again: DeleteTenant it");

@@ -2,7 +2,7 @@ import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { AdminService, ApiKeyInfoSchema, ClientInfoSchema, TenantSchema } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import type { Domain } from "../app.js";
-import type { AuditActor } from "../domain/audit-trail.js";
+import type { AuditActor, AuditTrail } from "../domain/audit-trail.js";
 import type { ApiKeyChanges, ClientChanges } from "../domain/administration.js";
 import { GRANT_LIFETIME } from "../domain/api-key.js";
 import type { TenantChanges } from "../domain/tenant-administration.js";
@@ -45,13 +45,13 @@ export function adminService(
     };
   /** The tenant calls: only a platform administrator (a default-tenant token with tokensmith:tenants, addressed to the default tenant). */
   const platformGuarded =
-    <Req, Res>(handler: (request: Req, tenants: TenantAdministration, audit: RecordAudit) => Promise<Res>) =>
+    <Req, Res>(handler: (request: Req, tenants: TenantAdministration, audit: RecordAudit, auditIn: (trail: AuditTrail) => RecordAudit) => Promise<Res>) =>
     async (request: Req, context: HandlerContext): Promise<Res> => {
       const admin = administrationOf(context);
       const { actor } = await recordingRefusal(admin, context, () => admin.authorizePlatform(context.requestHeader.get("authorization")));
       if (platform === undefined) throw new Error("this AdminService was built without the platform's administration");
       // Tenant events go to the default tenant's trail, where the platform administrators act (a deleted tenant's own goes with it).
-      return handler(request, platform, auditOfCall(admin.auditTrail, context, actor));
+      return handler(request, platform, auditOfCall(admin.auditTrail, context, actor), (trail) => auditOfCall(trail, context, actor));
     };
   const maskOf = (mask: { paths: string[] } | undefined) => ({ fields: (mask?.paths ?? []).join(",") });
   return {
@@ -154,9 +154,13 @@ export function adminService(
       await audit("access_token.revoked", revoked.id, { client_id: revoked.clientId, name: revoked.name });
       return { accessToken: accessTokenInfo(revoked) };
     }),
-    createTenant: platformGuarded(async (request, tenants, audit) => {
+    createTenant: platformGuarded(async (request, tenants, audit, auditIn) => {
       const created = await tenants.createTenant({ id: request.id, adminClientId: request.adminClientId, ...tenantChanges(request) });
       await audit("tenant.created", created.tenant.id, created.adminClient === undefined ? {} : { admin_client_id: created.adminClient.id });
+      // The first admin client is the new tenant's own: its creation opens that tenant's trail.
+      if (created.adminClient !== undefined && created.tenantTrail !== undefined) {
+        await auditIn(created.tenantTrail)("client.created", created.adminClient.id, { scopes: created.adminClient.scopes.join(" ") });
+      }
       return {
         tenant: tenantInfo(created.tenant),
         adminClient: created.adminClient === undefined ? undefined : clientInfo(created.adminClient),

@@ -141,6 +141,7 @@ describe.each(backends)("AdminService audit trail on %s", (_name, makeBackend) =
     let call = withRequestId(asPlatform);
     const acme = await adminAt().createTenant({ id: "acme", adminClientId: "acme-admin" }, call.options);
     secrets.push(acme.adminClientSecret);
+    const creation = call.requestId;
     expect(await newest({ kind: "tenant.created" })).toMatchObject({
       target: "acme",
       tenant: "default",
@@ -162,7 +163,10 @@ describe.each(backends)("AdminService audit trail on %s", (_name, makeBackend) =
     const acmeEvents = (await adminAt("acme").listAuditEvents({}, { headers: bearer(acmeToken) })).events;
     expect(acmeEvents.map((event) => [event.kind, event.target, event.tenant, event.actorClientId, event.actorTenant, event.requestId])).toEqual([
       ["client.created", "acme-orders", "acme", "platform", "default", call.requestId],
+      // The first admin client, made by CreateTenant, is in the new tenant's own trail too.
+      ["client.created", "acme-admin", "acme", "platform", "default", creation],
     ]);
+    expect(acmeEvents[1]!.details).toEqual({ scopes: ADMIN_SCOPE });
     // Tenant isolation: acme's event is not in the default tenant's trail, and the default's are not in acme's.
     expect((await t.admin.listAuditEvents({ target: "acme-orders" })).events).toEqual([]);
     expect(acmeEvents.some((event) => event.target === "orders")).toBe(false);

@@ -1559,6 +1559,7 @@ export type AuditEvent = Message<"tokensmith.v1.AuditEvent"> & {
    * client.secret_rotated, tokens.revoked, api_key.created, api_key.updated,
    * api_key.deleted, signing_key.rotated, trusted_issuer.created,
    * trusted_issuer.deleted, tenant.created, tenant.updated, tenant.deleted,
+   * access_token.created, access_token.revoked,
    * peer.locked_out, admin.denied (a call of this service refused to a token
    * in force that lacks the scope; the target is the method's name).
    *

@@ -13,6 +13,7 @@ import { CLIENT_AUTH_METHODS, CLIENT_SETTINGS, DEFAULT_GRANT_TYPES, GRANT_TYPES,
 import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
 import type { ClientTokenCutoffs } from "./client-token-cutoffs.js";
 import type { Clock } from "./clock.js";
+import { OncePerWindow } from "./once-per-window.js";
 import { pickFields } from "./field-list.js";
 import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-policy.js";
 import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
@@ -35,6 +36,9 @@ export function checkClientId(id: string, field = "client id"): void {
 const API_KEY_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PAGE_SIZE = 500;
 const DEFAULT_PAGE_SIZE = 50;
+/** admin.denied is recorded at most once per (client, method) per window on an instance; the keys remembered at most. */
+export const DENIED_WINDOW_MS = 60_000;
+const DENIED_MAX_KEYS = 10_000;
 
 export interface AdministrationSettings {
   defaultTokenLifetimeSeconds: number;
@@ -177,7 +181,11 @@ export class Administration {
        */
       platformAdministrator?: (authorization: string) => Promise<AccessTokenClaims>;
     },
-  ) {}
+  ) {
+    this.denials = new OncePerWindow({ clock: deps.clock, windowMs: DENIED_WINDOW_MS, maxKeys: DENIED_MAX_KEYS });
+  }
+
+  private readonly denials: OncePerWindow;
 
   /**
    * Only a valid, unrevoked Bearer access token with `tokensmith:admin`, whose
@@ -247,6 +255,17 @@ export class Administration {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Whether a refusal of `method` to `clientId` is to be recorded as
+   * admin.denied: once per client and method per DENIED_WINDOW_MS on this
+   * instance, so a token without the scope cannot write the store on every
+   * call. Undefined when held back; else the refusals held back since the
+   * last one recorded.
+   */
+  admitDenied(clientId: string, method: string): { heldBack: number } | undefined {
+    return this.denials.admit(JSON.stringify([clientId, method]));
   }
 
   /** The tenant's audit trail, where the AdminService records what it changed. */

@@ -27,7 +27,10 @@ export function auditOfCall(trail: AuditTrail, context: HandlerContext, actor: A
  * target, before the refusal goes back unchanged. A caller that is no one
  * (no token, an invalid one) is not recorded: the failed-authentication
  * limits and peer.locked_out are for those. A failure to record is logged
- * by the trail's log line and never replaces the refusal.
+ * by the trail's log line and never replaces the refusal. Once per client
+ * and method per minute on an instance (Administration.admitDenied): the
+ * repeats in between are neither stored nor logged, and the next one
+ * recorded counts them in its `suppressed` detail.
  */
 export async function recordingRefusal<T>(admin: Administration, context: HandlerContext, authorize: () => Promise<T>): Promise<T> {
   try {
@@ -36,9 +39,11 @@ export async function recordingRefusal<T>(admin: Administration, context: Handle
     if (error instanceof OAuthError && error.kind === "permission_denied") {
       const authorization = context.requestHeader.get("authorization");
       const clientId = await admin.bearerClientId(authorization);
-      if (clientId !== undefined) {
+      const admitted = clientId === undefined ? undefined : admin.admitDenied(clientId, context.method.name);
+      if (clientId !== undefined && admitted !== undefined) {
         const record = auditOfCall(admin.auditTrail, context, { clientId, tenant: admin.auditTrail.tenant });
-        await record("admin.denied", context.method.name, { reason: error.description.slice(0, 200) }).catch(() => undefined);
+        const details = { reason: error.description.slice(0, 200), ...(admitted.heldBack > 0 ? { suppressed: String(admitted.heldBack) } : {}) };
+        await record("admin.denied", context.method.name, details).catch(() => undefined);
       }
     }
     throw error;

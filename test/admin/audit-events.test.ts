@@ -240,6 +240,27 @@ describe.each(backends)("AdminService audit trail on %s", (_name, makeBackend) =
     expect((await t.admin.listAuditEvents({ kind: "admin.denied" })).events).toHaveLength(1);
   });
 
+  it("records admin.denied once per client and method per minute, the next one counting the repeats left out", async () => {
+    const token = bearer(await tokenOf(reader, ["orders:read"]));
+    const deniedOf = async (method: string) => (await t.admin.listAuditEvents({ kind: "admin.denied", target: method })).events;
+    for (let call = 0; call < 5; call++) await expectRpcError(t.rawAdmin.deleteClient({ id: "orders" }, { headers: token }), Code.PermissionDenied, "insufficient_scope");
+    const once = await deniedOf("DeleteClient");
+    expect(once).toHaveLength(1);
+    expect(once[0]!.details).not.toHaveProperty("suppressed");
+    // Another method is another key: recorded although the first is held back.
+    await expectRpcError(t.rawAdmin.getClient({ id: "orders" }, { headers: token }), Code.PermissionDenied, "insufficient_scope");
+    expect(await deniedOf("GetClient")).toHaveLength(1);
+    t.clock.advance(59_000);
+    await expectRpcError(t.rawAdmin.deleteClient({ id: "orders" }, { headers: token }), Code.PermissionDenied, "insufficient_scope");
+    expect(await deniedOf("DeleteClient")).toHaveLength(1);
+    t.clock.advance(1_000);
+    await expectRpcError(t.rawAdmin.deleteClient({ id: "orders" }, { headers: token }), Code.PermissionDenied, "insufficient_scope");
+    const again = await deniedOf("DeleteClient");
+    expect(again).toHaveLength(2);
+    expect(again[0]).toMatchObject({ actorClientId: reader.id, details: { reason: expect.stringContaining(ADMIN_SCOPE), suppressed: "5" } });
+    expect(log.matching(/^audit event$/).filter((line) => JSON.stringify(line).includes('"target":"DeleteClient"')).length).toBe(2);
+  });
+
   it("a page size above the maximum is the maximum; the time of each event is when it was recorded", async () => {
     const page = await t.admin.listAuditEvents({ pageSize: 100_000 });
     expect(page.events.length).toBeGreaterThan(10);

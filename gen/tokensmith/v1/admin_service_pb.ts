@@ -1561,7 +1561,9 @@ export type AuditEvent = Message<"tokensmith.v1.AuditEvent"> & {
    * trusted_issuer.deleted, tenant.created, tenant.updated, tenant.deleted,
    * access_token.created, access_token.revoked,
    * peer.locked_out, admin.denied (a call of this service refused to a token
-   * in force that lacks the scope; the target is the method's name).
+   * in force that lacks the scope; the target is the method's name; at most
+   * once per client and method per minute on an instance, the next one
+   * counting the repeats left out in its "suppressed" detail).
    *
    * @generated from field: string kind = 3;
    */

@@ -436,6 +436,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configPath = en
   set("logLevel", env.TOKENSMITH_LOG_LEVEL);
   set("signingAlgorithm", env.TOKENSMITH_SIGNING_ALG);
   set("signingThreads", envInteger(env, "TOKENSMITH_SIGNING_THREADS"));
+  set("shutdownDelaySeconds", envInteger(env, "TOKENSMITH_SHUTDOWN_DELAY_SECONDS"));
+  set("shutdownGraceSeconds", envInteger(env, "TOKENSMITH_SHUTDOWN_GRACE_SECONDS"));
   if (env.TOKENSMITH_RPC_FAST_PATH) merged.rpcFastPath = !["false", "0", "off"].includes(env.TOKENSMITH_RPC_FAST_PATH.trim().toLowerCase());
   set("ed25519", env.TOKENSMITH_ED25519);
   set("keyEncryptionKey", env.TOKENSMITH_KEY_ENCRYPTION_KEY);

@@ -135,6 +135,11 @@ describe("a bad configuration is refused, naming every bad field", () => {
     ["TOKENSMITH_LOG_LEVEL=loud", { TOKENSMITH_LOG_LEVEL: "loud" }, ["logLevel"]],
     ["TOKENSMITH_SIGNING_ALG=RS256", { TOKENSMITH_SIGNING_ALG: "RS256" }, ["signingAlgorithm"]],
     ["TOKENSMITH_TLS_CERT without TOKENSMITH_TLS_KEY", { TOKENSMITH_TLS_CERT: "/c.pem" }, ["tls.keyFile"]],
+    ["TOKENSMITH_SHUTDOWN_DELAY_SECONDS=soon", { TOKENSMITH_SHUTDOWN_DELAY_SECONDS: "soon" }, ["TOKENSMITH_SHUTDOWN_DELAY_SECONDS", "soon"]],
+    ["TOKENSMITH_SHUTDOWN_DELAY_SECONDS=-1", { TOKENSMITH_SHUTDOWN_DELAY_SECONDS: "-1" }, ["TOKENSMITH_SHUTDOWN_DELAY_SECONDS"]],
+    ["TOKENSMITH_SHUTDOWN_DELAY_SECONDS=61", { TOKENSMITH_SHUTDOWN_DELAY_SECONDS: "61" }, ["shutdownDelaySeconds"]],
+    ["TOKENSMITH_SHUTDOWN_GRACE_SECONDS=1.5", { TOKENSMITH_SHUTDOWN_GRACE_SECONDS: "1.5" }, ["TOKENSMITH_SHUTDOWN_GRACE_SECONDS", "1.5"]],
+    ["TOKENSMITH_SHUTDOWN_GRACE_SECONDS=301", { TOKENSMITH_SHUTDOWN_GRACE_SECONDS: "301" }, ["shutdownGraceSeconds"]],
   ])("from the environment: %s", (_case, env, named) => {
     const error = configError(() => loadConfig(env));
     for (const field of named) expect(error.message).toContain(field);
@@ -317,6 +322,9 @@ describe("environment variables override the file", () => {
     ["TOKENSMITH_SIGNING_ALG", "ES256", { signingAlgorithm: "ES256" }],
     ["TOKENSMITH_SIGNING_THREADS", "0", { signingThreads: 0 }],
     ["TOKENSMITH_SIGNING_THREADS", "4", { signingThreads: 4 }],
+    ["TOKENSMITH_SHUTDOWN_DELAY_SECONDS", "5", { shutdownDelaySeconds: 5 }],
+    ["TOKENSMITH_SHUTDOWN_DELAY_SECONDS", "0", { shutdownDelaySeconds: 0 }],
+    ["TOKENSMITH_SHUTDOWN_GRACE_SECONDS", "20", { shutdownGraceSeconds: 20 }],
     ["REDIS_URL", "redis://redis.test:6379", { store: { type: "redis", url: "redis://redis.test:6379" } }],
     ["TOKENSMITH_TRUST_PROXY", "true", { trustProxy: true }],
     ["TOKENSMITH_TRUST_PROXY", "10.0.0.0/8, 192.0.2.1", { trustProxy: ["10.0.0.0/8", "192.0.2.1"] }],

@@ -33,7 +33,7 @@ export function apiKeysView(context: ViewContext): View {
     form: {
       hint: "The key is shown once, right after creation. Backends send it as Basic base64(key + \":\") to IssueGrant.",
       open: () => {
-        const form = apiKeyForm(admin, lifetimes());
+        const form = apiKeyForm(context, lifetimes());
         const name = h("input", { type: "text", testid: "api-key-name", required: true, autocomplete: "off", spellcheck: false, placeholder: "checkout-backend" });
         return {
           fields: [field("Name", name, "shown as the grants' client_id"), form.lifetime.element],
@@ -53,7 +53,7 @@ export function apiKeysView(context: ViewContext): View {
     edit: {
       hint: "The key stays the same; grants issued from now on follow the new settings (UpdateApiKey).",
       open: (key) => {
-        const form = apiKeyForm(admin, lifetimes(), key);
+        const form = apiKeyForm(context, lifetimes(), key);
         return {
           fields: [form.lifetime.element],
           below: [form.scopes.element],
@@ -77,8 +77,8 @@ export function apiKeysView(context: ViewContext): View {
 }
 
 /** An API key's settings, filled in from `key` when it is given. */
-function apiKeyForm(admin: AdminClient, limits: Promise<LifetimeLimits>, key?: ApiKeyInfo) {
-  const scopes = scopePickerFor(admin, "api-key-scopes", "Scopes its grants may carry", key?.scopes);
+function apiKeyForm(context: ViewContext, limits: Promise<LifetimeLimits>, key?: ApiKeyInfo) {
+  const scopes = scopePickerFor(context, "api-key-scopes", "Scopes its grants may carry", key?.scopes);
   const lifetime = lifetimeField("Grant lifetime (seconds)", "api-key-lifetime", limits, GRANT_LIFETIME.maxSeconds, key?.grantLifetimeSeconds);
   return {
     scopes,

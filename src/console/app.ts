@@ -88,7 +88,7 @@ function showConsole(): void {
   const errorBanner = h("div", { class: "banner error", testid: "error", role: "alert", hidden: true });
   const noticeBanner = h("div", { class: "banner notice", testid: "notice", role: "status", hidden: true });
   const panel = h("main", { class: "panel", testid: "panel" });
-  const banners: Omit<ViewContext, "admin"> = {
+  const banners: Omit<ViewContext, "admin" | "tenant"> = {
     fail(doing, error) {
       const described = describeError(error);
       noticeBanner.hidden = true;
@@ -113,6 +113,7 @@ function showConsole(): void {
    */
   const contextOf = (tenant: string): ViewContext => ({
     ...banners,
+    tenant,
     admin: session.adminOf(tenant),
     fail(doing, error) {
       banners.fail(doing, error);

@@ -150,7 +150,7 @@ export function clientsView(context: ViewContext): View {
     form: {
       hint: "A client secret is shown once, right after creation; a private_key_jwt or federated_jwt client has none.",
       open: () => {
-        const form = clientForm(admin, lifetimes());
+        const form = clientForm(context, lifetimes());
         const id = h("input", { type: "text", testid: "client-id", placeholder: "generated when empty", autocomplete: "off", spellcheck: false });
         return {
           fields: [field("Client ID", id, "letters, digits, . _ - :"), ...form.fields],
@@ -174,7 +174,7 @@ export function clientsView(context: ViewContext): View {
     edit: {
       hint: "Only the fields changed are sent (UpdateClient). Leaving every secret method deletes the client's secrets; adding one: Rotate secret issues it.",
       open: (client) => {
-        const form = clientForm(admin, lifetimes(), client);
+        const form = clientForm(context, lifetimes(), client);
         return {
           fields: form.fields,
           below: form.below,
@@ -203,8 +203,8 @@ function tokenLifetimes(admin: AdminClient): Promise<LifetimeLimits> {
 }
 
 /** The settings a client is created with, or edited: filled in from `client` when it is given. */
-function clientForm(admin: AdminClient, limits: Promise<LifetimeLimits>, client?: ClientInfo) {
-  const scopes = scopePickerFor(admin, "client-scopes", "Scopes the client may request", client?.scopes);
+function clientForm(context: ViewContext, limits: Promise<LifetimeLimits>, client?: ClientInfo) {
+  const scopes = scopePickerFor(context, "client-scopes", "Scopes the client may request", client?.scopes);
   const grantTypes = grantTypePicker(client?.grantTypes);
   const audiences = h("input", { type: "text", testid: "client-audiences", placeholder: "https://api.example.com", autocomplete: "off", spellcheck: false, value: client?.audiences.join(" ") ?? "" });
   const lifetime = lifetimeField("Token lifetime (seconds)", "client-lifetime", limits, TOKEN_LIFETIME_LIMIT_SECONDS, client?.tokenLifetimeSeconds);

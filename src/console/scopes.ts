@@ -1,6 +1,8 @@
-import { BUILT_IN_SCOPES, PRIVILEGED_SCOPES } from "../domain/scopes.js";
+import { BUILT_IN_SCOPES, PRIVILEGED_SCOPES, TENANTS_SCOPE } from "../domain/scopes.js";
+import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import { confirmAction, h, words } from "./dom.js";
 import { describeError, type AdminClient } from "./session.js";
+import type { ViewContext } from "./view.js";
 
 /** RFC 6749 §3.3 scope-token, at most 128 characters (as the server checks). */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
@@ -12,11 +14,12 @@ const MAX_PAGES = 20;
 const typedScopes = new Set<string>();
 
 /**
- * The known scopes: Tokensmith's own (the privileged ones among them), the
+ * The known scopes of `tenant`: Tokensmith's own (the privileged ones among them), the
  * union of the scopes of every client and API key (all pages of both lists),
- * and what was typed in this visit.
+ * and what was typed in this visit. tokensmith:tenants only in the default tenant: only
+ * its clients are platform administrators (another tenant's can still be given it by hand).
  */
-export async function knownScopes(admin: AdminClient): Promise<string[]> {
+export async function knownScopes(admin: AdminClient, tenant: string): Promise<string[]> {
   const known = new Set([...BUILT_IN_SCOPES, ...typedScopes]);
   let pageToken = "";
   for (let page = 0; page < MAX_PAGES; page++) {
@@ -32,16 +35,17 @@ export async function knownScopes(admin: AdminClient): Promise<string[]> {
     pageToken = response.nextPageToken;
     if (pageToken === "") break;
   }
+  if (tenant !== DEFAULT_TENANT) known.delete(TENANTS_SCOPE);
   return [...known].sort();
 }
 
 /**
- * A form's ScopePicker, filled with the known scopes of `admin`'s tenant once they are read;
+ * A form's ScopePicker, filled with the known scopes of the tenant the tab manages once they are read;
  * `held` are ticked from the start (an edit form's), without asking again for privileged ones.
  */
-export function scopePickerFor(admin: AdminClient, testid: string, legend: string, held: readonly string[] = []): ScopePicker {
+export function scopePickerFor({ admin, tenant }: ViewContext, testid: string, legend: string, held: readonly string[] = []): ScopePicker {
   const picker = new ScopePicker(testid, legend, held);
-  knownScopes(admin).then(
+  knownScopes(admin, tenant).then(
     (known) => picker.setKnown(known),
     (failure: unknown) => picker.setFailed(describeError(failure).text),
   );

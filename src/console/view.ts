@@ -3,6 +3,8 @@ import type { AdminClient } from "./session.js";
 
 /** What each tab gets from the app shell. */
 export interface ViewContext {
+  /** The tenant the tab manages: DEFAULT_TENANT, or the one a platform administrator picked. */
+  tenant: string;
   admin: AdminClient;
   /** Shows a failed call in the page's error banner, prefixed with what was being done. */
   fail(doing: string, error: unknown): void;

@@ -581,6 +581,13 @@ describe.skipIf(!hasChromium)(
       expect(await form.locator('[data-testid=scope-option][data-privileged="false"]').evaluateAll((options) => options.map((option) => (option as HTMLElement).dataset.scope))).toEqual([
         "external:verify",
       ]);
+      // tokensmith:tenants means something for default-tenant clients only: acme's picker does not offer it.
+      expect(await form.locator('[data-testid=scope-option][data-privileged="true"]').evaluateAll((options) => options.map((option) => (option as HTMLElement).dataset.scope))).toEqual([
+        "grant:consume",
+        "token:delete",
+        "token:introspect",
+        "tokensmith:admin",
+      ]);
       await byTestId("client-id").fill("acme-orders");
       await byTestId("scope-add-input").fill("orders:read");
       await byTestId("scope-add").click();
@@ -618,6 +625,14 @@ describe.skipIf(!hasChromium)(
       const ids = await byTestId("client-row").evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.id));
       expect(ids).not.toContain("acme-orders");
       expect(ids).not.toContain("acme-admin");
+      // The default tenant's client form offers tokensmith:tenants (marked privileged).
+      await byTestId("client-new").click();
+      const form = byTestId("client-form");
+      const tenantsScope = form.locator('[data-testid=scope-option][data-scope="tokensmith:tenants"]');
+      await tenantsScope.waitFor({ timeout: WAIT_MS });
+      expect(await tenantsScope.getAttribute("data-privileged")).toBe("true");
+      await byTestId("client-cancel").click();
+      await form.waitFor({ state: "detached", timeout: WAIT_MS });
 
       await byTestId("tab-tenants").click();
       const row = page.locator('[data-testid=tenant-row][data-id="acme"]');

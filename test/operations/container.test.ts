@@ -174,6 +174,8 @@ const tokensmithService = compose.services.tokensmith!;
 const composeEnv = tokensmithService.environment as Record<string, string>;
 const envExampleText = read(".env.example");
 const envExample = parseEnv(envExampleText) as Record<string, string>;
+/** .env.example with its commented-out settings (`# NAME=value` lines) taken in too. */
+const envExampleSuggested = parseEnv(envExampleText.replace(/^# ?(?=[A-Z][A-Z0-9_]*=)/gm, "")) as Record<string, string>;
 
 /** What the operator fills in .env: a key-encryption key (`openssl rand -hex 32`) and the hash of the admin's secret. */
 function filledIn(secret = generateSecret("client_secret")) {
@@ -291,6 +293,17 @@ describe("docker-compose.yml", () => {
 
   it("stop_grace_period leaves room for the drain: longer than shutdownDelaySeconds + shutdownGraceSeconds as configured", () => {
     const config = loadConfig({ ...imageEnv, ...envExample, ...composeEnv, ...filledIn() });
+    expect(seconds(tokensmithService.stop_grace_period!)).toBeGreaterThan(config.shutdownDelaySeconds + config.shutdownGraceSeconds);
+  });
+
+  it(".env.example suggests, commented out, the shutdown delay and grace: read as set, and still within stop_grace_period", () => {
+    const suggested = Object.keys(envExampleSuggested).filter((name) => !(name in envExample));
+    expect(suggested).toEqual(expect.arrayContaining(["TOKENSMITH_SHUTDOWN_DELAY_SECONDS", "TOKENSMITH_SHUTDOWN_GRACE_SECONDS"]));
+    const reads = namesConfigReads();
+    expect(suggested.filter((name) => !reads.has(name))).toEqual([]);
+    const config = loadConfig({ ...imageEnv, ...envExampleSuggested, ...composeEnv, ...filledIn() });
+    expect(config.shutdownDelaySeconds).toBe(Number(envExampleSuggested.TOKENSMITH_SHUTDOWN_DELAY_SECONDS));
+    expect(config.shutdownGraceSeconds).toBe(Number(envExampleSuggested.TOKENSMITH_SHUTDOWN_GRACE_SECONDS));
     expect(seconds(tokensmithService.stop_grace_period!)).toBeGreaterThan(config.shutdownDelaySeconds + config.shutdownGraceSeconds);
   });
 

@@ -3,14 +3,13 @@ import { Code, createClient } from "@connectrpc/connect";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ConfigInput } from "../../src/config.js";
 import { ManualClock } from "../../src/domain/clock.js";
 import { generateSecret } from "../../src/domain/secret-format.js";
 import { startKeyMaintenance } from "../../src/keys/key-maintenance.js";
 import { withRotationLock } from "../../src/keys/rotation-lock.js";
 import { storeKeys } from "../../src/store/store.js";
+import { ADMIN_SCOPE, apiKeyAuthorization, bearer, decodeJwt, startAdminServer, useTwoInstancesOnRedis, type AdminTestServer } from "../support/admin.js";
 import { redisBackend } from "../support/backends.js";
-import { ADMIN_SCOPE, apiKeyAuthorization, bearer, decodeJwt, startAdminServer, type AdminTestServer } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, testClient, transports, type TransportName } from "../support/tokensmith.js";
 
@@ -24,21 +23,12 @@ const admin = testClient("admin", [ADMIN_SCOPE]);
 const resourceServer = testClient("resource-server", ["token:introspect"]);
 
 describe("two instances on one Redis", () => {
-  const backend = redisBackend();
+  const instances = useTwoInstancesOnRedis({ admin, clients: [resourceServer], config: { clientCacheSeconds: 0 } });
   let a: AdminTestServer;
   let b: AdminTestServer;
-  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
-
-  beforeAll(async () => {
-    await backend.start();
-    const shared: Partial<ConfigInput> = { ...backend.serverOptions().config, issuer: "http://tokensmith.test" };
-    const options = { admin, clients: [resourceServer], sharedConfig: shared, clock, config: { clientCacheSeconds: 0 } };
-    a = await startAdminServer(backend, options);
-    b = await startAdminServer(backend, options);
-  });
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await backend.stop();
+  let clock: ManualClock;
+  beforeAll(() => {
+    ({ a, b, clock } = instances());
   });
 
   it("a client created on A authenticates on B; updated on A, B follows; deleted on A, B refuses it", async () => {
@@ -146,21 +136,12 @@ describe("two instances on one Redis", () => {
 });
 
 describe("two instances on one Redis with clientCacheSeconds 5", () => {
-  const backend = redisBackend();
+  const instances = useTwoInstancesOnRedis({ admin, clients: [resourceServer], config: { clientCacheSeconds: 5 } });
   let a: AdminTestServer;
   let b: AdminTestServer;
-  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
-
-  beforeAll(async () => {
-    await backend.start();
-    const shared: Partial<ConfigInput> = { ...backend.serverOptions().config, issuer: "http://tokensmith.test" };
-    const options = { admin, clients: [resourceServer], sharedConfig: shared, clock, config: { clientCacheSeconds: 5 } };
-    a = await startAdminServer(backend, options);
-    b = await startAdminServer(backend, options);
-  });
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await backend.stop();
+  let clock: ManualClock;
+  beforeAll(() => {
+    ({ a, b, clock } = instances());
   });
 
   it("B sees a client created on A within clientCacheSeconds, even after B looked it up and found nothing", async () => {

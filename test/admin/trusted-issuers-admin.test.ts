@@ -1,13 +1,11 @@
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { AdminService, Source } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
 import type { ConfigInput } from "../../src/config.js";
-import { ManualClock } from "../../src/domain/clock.js";
-import { redisBackend } from "../support/backends.js";
-import { ADMIN_SCOPE, BACKENDS, bearer, decodeJwt, startAdminServer, useAdminServer, type AdminTestServer } from "../support/admin.js";
+import { ADMIN_SCOPE, BACKENDS, bearer, decodeJwt, useAdminServer, useTwoInstancesOnRedis, type AdminTestServer } from "../support/admin.js";
 import { assertionForm, generateClientKey, postForm, signAssertion, type ClientKey, type HttpResult } from "../support/oauth.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, testClient } from "../support/tokensmith.js";
@@ -141,23 +139,13 @@ describe.each(BACKENDS)("AdminService trusted issuers on %s", (_name, makeBacken
 });
 
 describe("trusted issuers across two instances on one Redis", () => {
-  const backend = redisBackend();
+  // Cached for 5 s of a clock that does not move: only the change feed can make B drop what it knows.
+  const instances = useTwoInstancesOnRedis({ admin, config: { ...config, clientCacheSeconds: 5 } });
   let a: AdminTestServer;
   let b: AdminTestServer;
-  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
-
   beforeAll(async () => {
-    await backend.start();
-    const shared: Partial<ConfigInput> = { ...backend.serverOptions().config, issuer: "http://tokensmith.test" };
-    // Cached for 5 s of a clock that does not move: only the change feed can make B drop what it knows.
-    const options = { admin, sharedConfig: shared, clock, config: { ...config, clientCacheSeconds: 5 } };
-    a = await startAdminServer(backend, options);
-    b = await startAdminServer(backend, options);
+    ({ a, b } = instances());
     await a.admin.createClient({ id: "deployer", tokenEndpointAuthMethods: ["federated_jwt"], scopes: ["deploy:production"] });
-  });
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await backend.stop();
   });
 
   const caughtUp = async (instance: AdminTestServer) => instance.server.domain.follower.waitFor((await a.server.domain.feed.end())!);

@@ -1,10 +1,23 @@
 import { toJson } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { AuditEventSchema, type AuditEvent } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { AUDIT_KINDS } from "../domain/audit-kinds.js";
 import { usageError } from "./cli-failure.js";
 import { CONNECTION_USAGE, durationFlag, noPositionals, parseCommand } from "./command-line.js";
 import { adminCall, connectAdmin } from "./connection.js";
 import { formatTable, jsonText as json, orDash, timeText } from "./text-output.js";
+
+/** `words` joined by ", ", broken into lines of at most `width` characters, the next ones indented by `indent`. */
+function wrapped(words: readonly string[], indent: number, width: number): string {
+  const lines = [""];
+  for (const [index, word] of words.entries()) {
+    const piece = index === words.length - 1 ? word : `${word},`;
+    const line = lines[lines.length - 1]!;
+    if (line !== "" && indent + line.length + 1 + piece.length > width) lines.push(piece);
+    else lines[lines.length - 1] = line === "" ? piece : `${line} ${piece}`;
+  }
+  return lines.join(`\n${" ".repeat(indent)}`);
+}
 
 export const AUDIT_USAGE = `usage: tokensmith audit [options]
 
@@ -14,11 +27,7 @@ every peer locked out by the failed-authentication limits (kept auditRetentionDa
 options:
   --actor ID                only what this client did
   --target T                only what was done to this client id, API key name, kid, tenant id or peer
-  --kind K                  only this kind: client.created, client.updated, client.deleted,
-                            client.secret_rotated, tokens.revoked, api_key.created, api_key.updated,
-                            api_key.deleted, signing_key.rotated, trusted_issuer.created,
-                            trusted_issuer.deleted, tenant.created, tenant.updated, tenant.deleted,
-                            peer.locked_out, admin.denied
+  --kind K                  only this kind: ${wrapped(AUDIT_KINDS, 28, 100)}
   --since ISO|DURATION      only events at or after this time (2026-01-31T12:00:00Z) or this long
                             ago (90s, 15m, 1h, 30d)
   --until ISO               only events at or before this time

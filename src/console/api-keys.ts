@@ -10,13 +10,22 @@ import { lifetimeField, sameSet, type LifetimeLimits, type View, type ViewContex
 /** API keys: list (paged), create, edit (scopes, grant lifetime), delete. Config-declared keys are read-only. */
 export function apiKeysView(context: ViewContext): View {
   const { admin } = context;
-  const lifetimes = (): Promise<LifetimeLimits> =>
-    admin.listApiKeys({ pageSize: 1 }).then((page) => ({ defaultSeconds: page.defaultGrantLifetimeSeconds, maxSeconds: page.maxGrantLifetimeSeconds }));
+  const limitsOf = (page: { defaultGrantLifetimeSeconds: bigint; maxGrantLifetimeSeconds: bigint }): LifetimeLimits => ({
+    defaultSeconds: page.defaultGrantLifetimeSeconds,
+    maxSeconds: page.maxGrantLifetimeSeconds,
+  });
+  /** The grant lifetimes, from the list's last page (ListApiKeys tells them), or asked for when no page has come yet. */
+  let listed: LifetimeLimits | undefined;
+  const lifetimes = (): Promise<LifetimeLimits> => (listed !== undefined ? Promise.resolve(listed) : admin.listApiKeys({ pageSize: 1 }).then(limitsOf));
   return entityTab(context, {
     testid: "api-key",
     noun: "API key",
     headings: ["Name", "Key", "Scopes", "Grant lifetime", "Source", "Created", ""],
-    list: (page) => admin.listApiKeys(page).then((response) => ({ items: response.apiKeys, nextPageToken: response.nextPageToken })),
+    list: (page) =>
+      admin.listApiKeys(page).then((response) => {
+        listed = limitsOf(response);
+        return { items: response.apiKeys, nextPageToken: response.nextPageToken };
+      }),
     key: "name",
     cells: (key) => [
       h("td", {}, h("code", {}, key.name)),

@@ -58,7 +58,9 @@ function grantTypePicker(registered: readonly string[] = DEFAULT_GRANT_TYPES): {
  */
 export function clientsView(context: ViewContext): View {
   const { admin } = context;
-  const lifetimes = () => tokenLifetimes(admin);
+  /** The tenant's lifetimes, from the list's last page (ListClients tells them), or asked for when no page has come yet. */
+  let listed: LifetimeLimits | undefined;
+  const lifetimes = () => (listed !== undefined ? Promise.resolve(listed) : tokenLifetimes(admin));
 
   function rotateSecret(id: string, button: HTMLButtonElement, reload: () => Promise<void>): Promise<void> {
     return afterConfirming(
@@ -111,7 +113,11 @@ export function clientsView(context: ViewContext): View {
     testid: "client",
     noun: "client",
     headings: ["Client ID", "Scopes", "Audiences", "Token lifetime", "Source", "Created", ""],
-    list: (page) => admin.listClients(page).then((response) => ({ items: response.clients, nextPageToken: response.nextPageToken })),
+    list: (page) =>
+      admin.listClients(page).then((response) => {
+        listed = limitsOf(response);
+        return { items: response.clients, nextPageToken: response.nextPageToken };
+      }),
     key: "id",
     cells: (client) => {
       const previous = client.previousSecretExpireTime;
@@ -199,7 +205,11 @@ type ClientFields = ReturnType<ReturnType<typeof clientForm>["read"]>;
 
 /** The lifetimes of the tenant's tokens, as ListClients tells them. */
 function tokenLifetimes(admin: AdminClient): Promise<LifetimeLimits> {
-  return admin.listClients({ pageSize: 1 }).then((page) => ({ defaultSeconds: page.defaultTokenLifetimeSeconds, maxSeconds: page.maxTokenLifetimeSeconds }));
+  return admin.listClients({ pageSize: 1 }).then(limitsOf);
+}
+
+function limitsOf(page: { defaultTokenLifetimeSeconds: bigint; maxTokenLifetimeSeconds: bigint }): LifetimeLimits {
+  return { defaultSeconds: page.defaultTokenLifetimeSeconds, maxSeconds: page.maxTokenLifetimeSeconds };
 }
 
 /** The settings a client is created with, or edited: filled in from `client` when it is given. */

@@ -11,7 +11,7 @@ import type { CallerAuthenticator } from "./caller.js";
 import type { ChangeFeed } from "./change-feed.js";
 import { CLIENT_AUTH_METHODS, CLIENT_SETTINGS, DEFAULT_GRANT_TYPES, GRANT_TYPES, registeredAuthMethods, usesSecret, type Client, type ClientAuthMethod, type ClientSettings } from "./client.js";
 import type { LayeredClientRegistry, StoredClient } from "./client-registry.js";
-import type { ClientTokenCutoffs } from "./client-token-cutoffs.js";
+import { issuedAtMs, type ClientTokenCutoffs } from "./client-token-cutoffs.js";
 import type { Clock } from "./clock.js";
 import { OncePerWindow } from "./once-per-window.js";
 import { pickFields } from "./field-list.js";
@@ -406,7 +406,7 @@ export class Administration {
       clientId: client.id,
       scopes,
       audiences: aud,
-      createdAt: claims.iat_ms ?? claims.iat * 1000,
+      createdAt: issuedAtMs(claims),
       expiresAt: claims.exp * 1000,
       createdBy,
     };

@@ -7,7 +7,8 @@ import { authorizationServerMetadata, handleOAuthEndpoint, OAUTH_ENDPOINT_PATHS,
 /** Resolves true when the request was answered here; false hands it on. */
 export type HttpRoute = (req: NodeRequest, res: NodeResponse) => boolean;
 
-function pathOf(req: NodeRequest): string {
+/** The request's path, without the query. */
+export function pathOf(req: NodeRequest): string {
   const url = req.url ?? "/";
   const query = url.indexOf("?");
   return query === -1 ? url : url.slice(0, query);

@@ -1,8 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
 import { GRANT_TYPES } from "../domain/client.js";
 import { parseBasicAuthorization } from "../domain/basic-credentials.js";
 import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
+import { pathOf } from "../http/http-routes.js";
 
 /** What a server span learns while its request is served. */
 interface Served {
@@ -15,11 +17,6 @@ interface Served {
 const KNOWN_GRANT_TYPES = new Set<string>(GRANT_TYPES);
 const MAX_CLIENT_ID_LENGTH = 256;
 
-function pathOf(req: NodeRequest): string {
-  const url = req.url ?? "/";
-  const query = url.indexOf("?");
-  return query === -1 ? url : url.slice(0, query);
-}
 
 function rpcSystemOf(req: NodeRequest): NonNullable<Served["rpcSystem"]> {
   const contentType = String(req.headers["content-type"] ?? "");
@@ -27,9 +24,6 @@ function rpcSystemOf(req: NodeRequest): NonNullable<Served["rpcSystem"]> {
   if (contentType.startsWith("application/grpc")) return "grpc";
   return "connect_rpc";
 }
-
-/** `Unauthenticated` → `unauthenticated`, `InvalidArgument` → `invalid_argument`: Connect's names for its codes. */
-const connectCodeName = (code: Code) => (Code[code] ?? "Unknown").replace(/[A-Z]/g, (letter, at: number) => `${at === 0 ? "" : "_"}${letter.toLowerCase()}`);
 
 /**
  * Server spans for the API: one per RPC (`tokensmith.v1.TokenService/IssueClientToken`)
@@ -92,7 +86,7 @@ export class RequestTracing {
     const code = error === undefined ? undefined : error instanceof ConnectError ? error.code : Code.Unknown;
     if (system !== "connect_rpc") span.setAttribute("rpc.grpc.status_code", code ?? 0);
     if (code === undefined) return;
-    const name = connectCodeName(code);
+    const name = codeToString(code);
     if (system === "connect_rpc") span.setAttribute("rpc.connect_rpc.error_code", name);
     this.failed(span, name);
   }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import type { RunningServer } from "../../src/server.js";
 import { basic, startTestServer, testClient, tokenClient } from "../support/tokensmith.js";
-import { CHROMIUM, chromiumPage, hasChromium } from "./support/chromium.js";
+import { CHROMIUM, chromiumPage, hasChromium, textOf, WAIT_MS } from "./support/chromium.js";
 
 /**
  * The console's Access tokens tab (issue 21 item 4), clicked through in
@@ -18,13 +18,10 @@ import { CHROMIUM, chromiumPage, hasChromium } from "./support/chromium.js";
  */
 
 const SHOTS = join(import.meta.dirname, "..", "..", "test-artifacts", "console-access-tokens");
-const WAIT_MS = 15_000;
 
 const admin = testClient("console-admin", ["tokensmith:admin"]);
 const reporting = testClient("reporting", ["reports:read", "reports:write"]);
 const resourceServer = testClient("resource-server", ["token:introspect"]);
-
-const textOf = async (locator: Locator) => (await locator.textContent({ timeout: WAIT_MS })) ?? "";
 
 describe.skipIf(!hasChromium)(
   hasChromium ? "the console's Access tokens tab in headless Chromium" : `the console's Access tokens tab — SKIPPED: ${CHROMIUM} is absent (apt-get install -y chromium)`,

@@ -9,7 +9,7 @@ import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import type { RunningServer } from "../../src/server.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { apiKeyAuth, basic, startTestServer, testClient, tokenClient } from "../support/tokensmith.js";
-import { CHROMIUM, hasChromium, launchChromium } from "./support/chromium.js";
+import { CHROMIUM, hasChromium, launchChromium, textOf, WAIT_MS } from "./support/chromium.js";
 import { horizontalOverflow, pngSize } from "./support/page-layout.js";
 
 /**
@@ -23,14 +23,11 @@ import { horizontalOverflow, pngSize } from "./support/page-layout.js";
  * test-artifacts/console-layout/) are as wide as the viewport.
  */
 
-const WAIT_MS = 15_000;
 const SHOTS = join(import.meta.dirname, "..", "..", "test-artifacts", "console-layout");
 const admin = testClient("console-admin", ["tokensmith:admin", "tokensmith:tenants"]);
 const orders = testClient("orders-service", ["orders:read", "orders:write"]);
 const reader = testClient("introspector", ["token:introspect"]);
 const publicJwk = { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" };
-const textOf = async (locator: Locator) => (await locator.textContent({ timeout: WAIT_MS })) ?? "";
-
 describe.skipIf(!hasChromium)(
   hasChromium ? "the complete web console in headless Chromium" : `the complete web console in headless Chromium — SKIPPED: ${CHROMIUM} is absent (apt-get install -y chromium)`,
   () => {

@@ -14,7 +14,7 @@ import { CONSOLE_CSP, consoleRoute } from "../../src/http/console-route.js";
 import type { RunningServer } from "../../src/server.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient } from "../support/tokensmith.js";
-import { CHROMIUM, hasChromium, launchChromium } from "./support/chromium.js";
+import { CHROMIUM, chromiumPage, hasChromium, textOf, WAIT_MS } from "./support/chromium.js";
 
 /**
  * The web console at /console, clicked through in Debian's headless Chromium:
@@ -25,27 +25,6 @@ import { CHROMIUM, hasChromium, launchChromium } from "./support/chromium.js";
  */
 
 const SHOTS = join(import.meta.dirname, "..", "..", "test-artifacts", "console");
-const WAIT_MS = 15_000;
-
-/**
- * Chromium with a page for the console at `url`, collecting into `problems`
- * every script error and CSP violation, and with `everyConsoleError` every
- * console error (a refused request logs one, so only for runs that expect none).
- */
-async function openChromium(url: string, options: { everyConsoleError?: boolean } = {}) {
-  const browser = await launchChromium();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: url });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text()) || (options.everyConsoleError && message.type() === "error")) problems.push(`console: ${message.text()}`);
-  });
-  return { browser, page, problems };
-}
-
-const textOf = async (locator: Locator) => (await locator.textContent({ timeout: WAIT_MS })) ?? "";
 
 const admin = testClient("console-admin", ["tokensmith:admin"]);
 const orders = testClient("orders-service", ["orders:read", "orders:write"]);
@@ -74,7 +53,7 @@ describe.skipIf(!hasChromium)(
           signingKeys: { publishDelaySeconds: 60, rotateEveryDays: 0, refreshSeconds: 3600 },
         },
       });
-      ({ browser, page, problems } = await openChromium(tokensmith.url));
+      ({ browser, page, problems } = await chromiumPage(tokensmith.url));
     }, 90_000);
 
     afterAll(async () => {
@@ -507,7 +486,7 @@ describe.skipIf(!hasChromium)(
         config: { signingKeys: { publishDelaySeconds: 60, rotateEveryDays: 0, refreshSeconds: 3600 } },
       });
       // Every console error counts here: nothing in this run is refused.
-      ({ browser, page, problems } = await openChromium(tokensmith.url, { everyConsoleError: true }));
+      ({ browser, page, problems } = await chromiumPage(tokensmith.url, { everyConsoleError: true }));
       await page.goto(`${tokensmith.url}/console`);
     }, 90_000);
 

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 
 /** Debian's Chromium: playwright never downloads a browser here. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -39,3 +39,9 @@ export async function chromiumPage(origin: string, options: { everyConsoleError?
   });
   return { browser, page, problems };
 }
+
+/** How long the console tests wait for an element. */
+export const WAIT_MS = 15_000;
+
+/** An element's text, once it is there. */
+export const textOf = async (locator: Locator) => (await locator.textContent({ timeout: WAIT_MS })) ?? "";

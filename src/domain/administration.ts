@@ -237,24 +237,10 @@ export class Administration {
         "access_denied",
         "permission_denied",
         `tenants are managed by platform administrators only: a client of the default tenant with ${TENANTS_SCOPE}, calling without a tenant path or header`,
+        { clientId: claims.client_id },
       );
     }
     return { claims, actor: { clientId: claims.client_id, tenant: DEFAULT_TENANT } };
-  }
-
-  /**
-   * The client of a Bearer token in force here, whatever its scopes; undefined
-   * for anything else. Asked only after a refusal, for the audit trail's
-   * admin.denied: who tried, never who merely presented garbage.
-   */
-  async bearerClientId(authorization: string | null | undefined): Promise<string | undefined> {
-    const bearer = parseBearerAuthorization(authorization);
-    if (bearer === undefined) return undefined;
-    try {
-      return (await this.deps.callers.bearer(bearer, [])).claims.client_id;
-    } catch {
-      return undefined;
-    }
   }
 
   /**

@@ -69,9 +69,9 @@ export class CallerAuthenticator {
     }
     const scopes = new Set(claims.scope.split(" "));
     for (const scope of requiredScopes) {
-      if (!scopes.has(scope)) throw insufficientScope(scope);
+      if (!scopes.has(scope)) throw insufficientScope(scope, undefined, claims.client_id);
       // A token outlives a change to its client's scopes: a state change needs the client to hold the scope still.
-      if (client !== undefined && !client.scopes.includes(scope)) throw insufficientScope(scope, "the bearer token's client");
+      if (client !== undefined && !client.scopes.includes(scope)) throw insufficientScope(scope, "the bearer token's client", claims.client_id);
     }
     return { kind: "bearer", claims, scopes };
   }

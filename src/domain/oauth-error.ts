@@ -35,13 +35,16 @@ export class OAuthError extends Error {
     readonly error: OAuthErrorCode,
     readonly kind: FailureKind,
     readonly description: string,
-    options?: { cause?: unknown; retryAfterSeconds?: number },
+    options?: { cause?: unknown; retryAfterSeconds?: number; clientId?: string },
   ) {
     super(description, options);
     this.name = "OAuthError";
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.clientId = options?.clientId;
   }
   readonly retryAfterSeconds: number | undefined;
+  /** A refusal of a bearer token in force (it lacks a scope): the token's client, who tried (audit's admin.denied). */
+  readonly clientId: string | undefined;
 }
 
 export const invalidRequest = (description: string) =>
@@ -60,8 +63,8 @@ export const invalidTarget = (description: string) =>
   new OAuthError("invalid_target", "permission_denied", description);
 
 /** RFC 6750 §3.1: the caller (a bearer token, by default) is valid but lacks a needed scope. */
-export const insufficientScope = (scope: string, holder = "the bearer token") =>
-  new OAuthError("insufficient_scope", "permission_denied", `${holder} lacks the scope ${scope}`);
+export const insufficientScope = (scope: string, holder = "the bearer token", clientId?: string) =>
+  new OAuthError("insufficient_scope", "permission_denied", `${holder} lacks the scope ${scope}`, { clientId });
 
 export const unsupportedTokenType = (description: string) =>
   new OAuthError("unsupported_token_type", "invalid_argument", description);

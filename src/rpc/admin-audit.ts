@@ -37,8 +37,8 @@ export async function recordingRefusal<T>(admin: Administration, context: Handle
     return await authorize();
   } catch (error) {
     if (error instanceof OAuthError && error.kind === "permission_denied") {
-      const authorization = context.requestHeader.get("authorization");
-      const clientId = await admin.bearerClientId(authorization);
+      // The refusal names the client of the token in force that lacked the scope (none for a token not in force).
+      const clientId = error.clientId;
       const admitted = clientId === undefined ? undefined : admin.admitDenied(clientId, context.method.name);
       if (clientId !== undefined && admitted !== undefined) {
         const record = auditOfCall(admin.auditTrail, context, { clientId, tenant: admin.auditTrail.tenant });

@@ -21,11 +21,43 @@ export const CONNECTION_USAGE = `connection (flags, else environment):
                             client of that tenant; default: the default tenant
   --json                    print the response as JSON (protobuf JSON mapping) for scripts`;
 
+/**
+ * The arguments with every value, in order, after a `--`, so that parseArgs reads none of them as flags.
+ * Ids may begin with "-" (a token's base64url jti, a key's thumbprint) and the CLI has no short options:
+ * an argument with one leading "-" is a value, and so is the one after a flag that takes a value
+ * unless it is itself a `--flag`.
+ */
+function valuesLast(args: string[], options: Options): string[] {
+  const flags: string[] = [];
+  const values: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      values.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--")) {
+      values.push(arg);
+      continue;
+    }
+    const next = args[i + 1];
+    const takesValue = !arg.includes("=") && options[arg.slice(2)]?.type === "string";
+    if (takesValue && next !== undefined && !next.startsWith("--")) {
+      flags.push(`${arg}=${next}`);
+      i++;
+    } else {
+      flags.push(arg);
+    }
+  }
+  return [...flags, "--", ...values];
+}
+
 /** Parses a subcommand's flags (plus the connection flags); any mistake is a usage error with `usage`. */
 export function parseCommand<const O extends Options>(args: string[], options: O, usage: string, env: NodeJS.ProcessEnv) {
+  const allOptions = { ...CONNECTION_OPTIONS, ...options };
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...CONNECTION_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: valuesLast(args, allOptions), options: allOptions, allowPositionals: true, strict: true });
   } catch (error) {
     const unknown = /^Unknown option '([^']+)'/.exec((error as Error).message);
     throw usageError(unknown === null ? (error as Error).message : `unknown option ${unknown[1]}`, usage);

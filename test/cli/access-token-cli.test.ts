@@ -94,6 +94,9 @@ describe("tokensmith access-token", SPAWNING, () => {
     ["a lifetime above the maximum", ["create", "--client", other.id, "--name", "long", "--lifetime", "400d"], 4, /lifetime_seconds must be between 1 and/],
     ["a scope the client lacks", ["create", "--client", other.id, "--name", "wide", "--scopes", "reports:read"], 3, /scope not allowed: reports:read[\s\S]*only scopes client "cli-other" holds/],
     ["an unknown id on revoke", ["revoke", "no-such-token"], 4, /cannot revoke access token "no-such-token": access token "no-such-token" not found/],
+    // A token id is a base64url jti: one in 64 begins with "-", which must not be read as options.
+    ["an unknown id beginning with \"-\" on revoke", ["revoke", "-O1lNZi8UEsmTW9ZIQFuzA"], 4, /cannot revoke access token "-O1lNZi8UEsmTW9ZIQFuzA": access token "-O1lNZi8UEsmTW9ZIQFuzA" not found/],
+    ["--id with a value beginning with \"-\"", ["revoke", "--id", "-O1lNZi8UEsmTW9ZIQFuzA"], 4, /access token "-O1lNZi8UEsmTW9ZIQFuzA" not found/],
     ["create without --client", ["create", "--name", "x"], 2, /missing --client[\s\S]*usage: tokensmith access-token/],
     ["create without --name", ["create", "--client", other.id], 2, /missing --name[\s\S]*usage: tokensmith access-token/],
     ["revoke without an id", ["revoke"], 2, /missing the access token id[\s\S]*usage: tokensmith access-token/],

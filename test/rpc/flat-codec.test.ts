@@ -112,7 +112,8 @@ function reference<T>(run: () => T): { ok: true; value: T } | { ok: false } {
   }
 }
 
-describe("flat codec: the same bytes and messages as protobuf-es", () => {
+// Thousands of property runs: seconds alone, more on a machine busy with the rest of the suite.
+describe("flat codec: the same bytes and messages as protobuf-es", { timeout: 90_000 }, () => {
   it("compiles the hot RPCs' messages and refuses schemas that are not flat", () => {
     for (const schema of [IntrospectRequestSchema, IntrospectResponseSchema, IssueClientTokenResponseSchema, PingRequestSchema, PingResponseSchema]) {
       expect(flatCodec(schema), schema.typeName).toBeDefined();

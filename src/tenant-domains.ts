@@ -24,6 +24,16 @@ type Loaded = {
 };
 
 /**
+ * Stops a dropped tenant's background work and ends its WatchRevocations
+ * streams (once they have sent what the feed holds): nothing keeps its key
+ * ring current any more, so its watchers reconnect to a domain that is.
+ */
+function unload(entry: Loaded): void {
+  entry.background?.stop();
+  entry.domain.revocationWatch.retire();
+}
+
+/**
  * The tenants this instance serves now: the default tenant, always, and up
  * to `capacity` others, each loaded on its first request (its key ring read,
  * its config clients and API keys in place) and dropped when it has been
@@ -122,8 +132,7 @@ export class TenantDomains {
     const entry = this.loaded.get(id);
     if (entry === undefined) return;
     this.loaded.delete(id);
-    entry.background?.stop();
-    entry.domain.revocationWatch.retire();
+    unload(entry);
   }
 
   /**
@@ -207,7 +216,7 @@ export class TenantDomains {
         this.loaded.set(oldest, entry);
         continue;
       }
-      entry.background?.stop();
+      unload(entry);
     }
     return domain;
   }

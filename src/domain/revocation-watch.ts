@@ -105,7 +105,7 @@ export class RevocationWatch {
             cursor = page.next ?? cursor;
             if (!page.more) break;
           }
-          throw new OAuthError("temporarily_unavailable", "unavailable", "this tenant was changed or deleted: reconnect and resume from your cursor");
+          throw new OAuthError("temporarily_unavailable", "unavailable", "this tenant was changed, deleted or unloaded here: reconnect and resume from your cursor");
         }
         for (const entry of inbox.take()) {
           if (compareFeedCursors(entry.cursor, cursor) <= 0) continue;
@@ -158,7 +158,8 @@ export class RevocationWatch {
 
   /**
    * Ends every open stream of this tenant once it has sent what the feed
-   * holds for it: its domain was dropped (the tenant was updated or deleted),
+   * holds for it: its domain was dropped (the tenant was updated or deleted,
+   * or pushed out of the instance's tenant cache),
    * so its key ring is no longer kept current. Watchers reconnect with their
    * cursor, to the tenant as it is now, or are refused if it is gone.
    */

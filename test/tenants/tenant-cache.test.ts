@@ -13,6 +13,8 @@ import { TenantDomains } from "../../src/tenant-domains.js";
 function tenantCache(capacity: number, exists: (id: string) => boolean = () => true) {
   const built: string[] = [];
   const lookups: string[] = [];
+  /** The tenants whose domains were dropped, in order: each one's watch streams were told to end. */
+  const retired: string[] = [];
   const registry = {
     find: async (id: string): Promise<TenantSpec | undefined> => {
       lookups.push(id);
@@ -22,7 +24,7 @@ function tenantCache(capacity: number, exists: (id: string) => boolean = () => t
   const tenants = new TenantDomains({
     build: async (spec) => {
       built.push(spec.id);
-      return { tenant: spec.id } as Domain;
+      return { tenant: spec.id, revocationWatch: { retire: () => retired.push(spec.id) } } as unknown as Domain;
     },
     registry,
     capacity,
@@ -31,12 +33,12 @@ function tenantCache(capacity: number, exists: (id: string) => boolean = () => t
   });
   const follower = { reachable: true } as { reachable: boolean };
   tenants.follow(follower as FeedFollower);
-  return { tenants, built, lookups, follower };
+  return { tenants, built, lookups, follower, retired };
 }
 
 describe("TenantDomains' cache", () => {
   it("keeps a tenant used since the last eviction pass and drops one that was not", async () => {
-    const { tenants, built } = tenantCache(2);
+    const { tenants, built, retired } = tenantCache(2);
     await tenants.find("a");
     await tenants.find("b");
     expect(tenants.peek("a")?.tenant).toBe("a");
@@ -49,6 +51,10 @@ describe("TenantDomains' cache", () => {
     expect(tenants.peek("c")?.tenant).toBe("c");
     expect(tenants.peek("d")?.tenant).toBe("d");
     expect(built).toEqual(["a", "b", "c", "d"]);
+    // Each dropped tenant's watch streams end (nothing keeps its key ring current any more); the kept ones' do not.
+    expect(retired).toHaveLength(2);
+    expect(retired).not.toContain("c");
+    expect(retired).not.toContain("d");
   });
 
   it("never drops the tenant it has just loaded, even when every other was used", async () => {

@@ -183,4 +183,43 @@ describe.each(BACKENDS)("tenants dropped from an instance's cache on %s", (_name
     expect(server.domain.tenants.peek("acme")).toBeUndefined();
     expect((await rpcOf("acme").introspect({ token: accessToken }, { headers: basic(shared.id, shared.secret) })).active).toBe(true);
   });
+
+  it("end their WatchRevocations streams when pushed out (their key ring is no longer kept current): the watcher reconnects to a loaded tenant", async () => {
+    const rpcOf = (tenant: string) => createClient(TokenService, transports["grpc (HTTP/2)"](`${base}/t/${tenant}`));
+    const controller = new AbortController();
+    const received: string[] = [];
+    let snapshotReceived: () => void = () => undefined;
+    const snapshot = new Promise<void>((resolve) => (snapshotReceived = resolve));
+    const stream = (async () => {
+      for await (const { message } of rpcOf("acme").watchRevocations({}, { headers: basic(shared.id, shared.secret), signal: controller.signal })) {
+        received.push(message.case ?? "");
+        if (message.case === "snapshot") snapshotReceived();
+      }
+      return "ended without an error";
+    })().catch((error: unknown) => (error instanceof ConnectError ? `ended: ${Code[error.code]}` : String(error)));
+    try {
+      await snapshot;
+      expect(server.domain.tenants.peek("acme")).toBeDefined();
+      // One tenant fits: using globex drops acme, and with it what kept acme's stream current.
+      await rpcOf("globex").issueClientToken({}, { headers: basic(shared.id, shared.secret) });
+      expect(server.domain.tenants.peek("acme")).toBeUndefined();
+      const deadline = new Promise<string>((resolve) => setTimeout(() => resolve("still open after 5 s"), 5_000).unref());
+      expect(await Promise.race([stream, deadline])).toBe(`ended: ${Code[Code.Unavailable]}`);
+      expect(received[0]).toBe("snapshot");
+    } finally {
+      controller.abort();
+      await stream;
+    }
+    // Reconnecting loads acme again: a snapshot from a domain kept current.
+    const again = new AbortController();
+    try {
+      for await (const { message } of rpcOf("acme").watchRevocations({}, { headers: basic(shared.id, shared.secret), signal: again.signal })) {
+        expect(message.case).toBe("snapshot");
+        break;
+      }
+    } finally {
+      again.abort();
+    }
+    expect(server.domain.tenants.peek("acme")).toBeDefined();
+  });
 });

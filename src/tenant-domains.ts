@@ -136,23 +136,44 @@ export class TenantDomains {
   }
 
   /**
+   * The tenants were created, changed or deleted elsewhere (their
+   * tenant_changed was read from the feed): drops each loaded one whose
+   * stored record is no longer the one it was built from, or all of them if
+   * the store cannot say. A domain loaded since the change is kept, so its
+   * watch streams do not end for nothing. Never rejects.
+   */
+  async changed(ids: readonly string[]): Promise<void> {
+    // Loads in flight re-check what they read; ids remembered as absent may exist now.
+    this.generation++;
+    for (const id of ids) this.absent.delete(id);
+    const loaded = ids.filter((id) => this.loaded.has(id));
+    if (loaded.length === 0) return;
+    await this.dropStale(loaded, "the tenants changed elsewhere could not be checked against the store: they are dropped and load again on use");
+  }
+
+  /**
    * After the feed could not be read (a tenant_changed may have been
    * missed): drops every loaded tenant the store no longer has as it was
    * loaded, or every loaded tenant if the store cannot say. Never rejects.
    */
   async recheck(): Promise<void> {
     this.absent.clear();
-    const loaded = [...this.loaded.entries()];
+    await this.dropStale([...this.loaded.keys()], "the tenants loaded here could not be checked against the store: all are dropped and load again on use");
+  }
+
+  /** Drops those of the loaded tenants `ids` that are gone from the store or stored as changed since they were loaded; all of them if it cannot tell. */
+  private async dropStale(ids: readonly string[], unreadable: string): Promise<void> {
     let current: Map<string, string | undefined>;
     try {
-      current = await this.deps.registry.revisions(loaded.map(([id]) => id));
+      current = await this.deps.registry.revisions(ids);
     } catch (error) {
-      this.deps.logger.warn({ err: error }, "the tenants loaded here could not be checked against the store: all are dropped and load again on use");
-      for (const [id] of loaded) this.forget(id);
+      this.deps.logger.warn({ err: error }, unreadable);
+      for (const id of ids) this.forget(id);
       return;
     }
-    for (const [id, entry] of loaded) {
-      if (!current.has(id) || current.get(id) !== entry.revision) this.forget(id);
+    for (const id of ids) {
+      const entry = this.loaded.get(id);
+      if (entry !== undefined && (!current.has(id) || current.get(id) !== entry.revision)) this.forget(id);
     }
   }
 
@@ -198,7 +219,12 @@ export class TenantDomains {
     }
     this.absent.delete(id);
     const domain = await this.deps.build(spec, this.requireFollower());
-    if (generation !== this.generation && (await this.deps.registry.find(id)) === undefined) return undefined;
+    if (generation !== this.generation) {
+      // A tenant changed meanwhile, perhaps this one: keep the domain only if it was built from the record stored now.
+      const current = await this.deps.registry.revisions([id]);
+      if (!current.has(id)) return undefined;
+      if (current.get(id) !== spec.revision) return this.load(id);
+    }
     // While the feed cannot be read, a new tenant's caches read through like everyone else's.
     if (this.follower !== undefined && !this.follower.reachable) {
       domain.clients.readThrough = true;

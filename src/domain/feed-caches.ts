@@ -12,7 +12,8 @@ export interface FeedCaches {
   trustedIssuers?: { readThrough: boolean; forgetAll(): void };
   /** The default tenant's only: the other tenants loaded on this instance, which tenant_changed makes stale. */
   tenants?: {
-    forget(tenantId: string): void;
+    /** The tenants were created, changed or deleted: drops those loaded from a record the store no longer holds (never rejects). */
+    changed(tenantIds: readonly string[]): Promise<void>;
     /** Events may have been missed: drops every loaded tenant that is gone or changed in the store (all of them if it cannot tell); never rejects. */
     recheck(): Promise<void>;
   };
@@ -50,6 +51,7 @@ export class FeedCacheInvalidation {
     // 500 revocations once cost 500 passes, ~0.5 s of blocked event loop.
     const revokedJtis = new Set<string>();
     const revokedClients = new Set<string>();
+    const changedTenants = new Set<string>();
     for (const event of events) {
       switch (event.type) {
         case "client_changed":
@@ -68,7 +70,7 @@ export class FeedCacheInvalidation {
           reload = true;
           break;
         case "tenant_changed":
-          caches.tenants?.forget(event.tenantId);
+          changedTenants.add(event.tenantId);
           break;
         case "trusted_issuers_changed":
           caches.trustedIssuers?.forgetAll();
@@ -78,6 +80,7 @@ export class FeedCacheInvalidation {
     if (revokedJtis.size > 0 || revokedClients.size > 0) {
       caches.verifiedTokens.forgetVerified((claims) => revokedJtis.has(claims.jti) || revokedClients.has(claims.client_id));
     }
+    if (changedTenants.size > 0) await caches.tenants?.changed([...changedTenants]);
     if (reload) await this.reloadKeys();
   }
 

@@ -43,6 +43,9 @@ export interface StoredTenant {
 /** The hash of stored tenants, in the deployment's own (the default tenant's) key space. */
 export const TENANTS_KEY = "admin:{tenants}";
 
+/** Up to this many tenants' revisions are read one by one (HGET each) rather than with every record (HGETALL). */
+const FEW_REVISIONS = 16;
+
 /**
  * Which tenants exist: those the config file declares (read-only, with their
  * clients and API keys) and those created through the AdminService (in the
@@ -69,17 +72,30 @@ export class TenantRegistry {
 
   /**
    * Of the tenants `ids`, those that exist now, each with its revision (see
-   * TenantSpec): one store read for all of them.
+   * TenantSpec): a few (a tenant_changed, a load that raced one) read one by
+   * one, more in one read of every tenant's record.
    */
   async revisions(ids: readonly string[]): Promise<Map<string, string | undefined>> {
-    const stored = ids.some((id) => !this.declared.has(id)) ? await this.deps.store.hashEntries(TENANTS_KEY) : new Map<string, string>();
+    const wanted = ids.filter((id) => !this.declared.has(id));
+    const found = wanted.length <= FEW_REVISIONS ? await this.storedRaw(wanted) : await this.deps.store.hashEntries(TENANTS_KEY);
     const current = new Map<string, string | undefined>();
     for (const id of ids) {
       if (this.declared.has(id)) current.set(id, undefined);
-      const raw = stored.get(id);
+      const raw = found.get(id);
       if (raw !== undefined && (JSON.parse(raw) as StoredTenant).deletedAt === undefined) current.set(id, raw);
     }
     return current;
+  }
+
+  /** The stored records of `ids` as stored (absent ids left out). */
+  private async storedRaw(ids: readonly string[]): Promise<Map<string, string>> {
+    const raws = await Promise.all(ids.map((id) => this.deps.store.hashGet(TENANTS_KEY, id)));
+    const found = new Map<string, string>();
+    ids.forEach((id, i) => {
+      const raw = raws[i];
+      if (raw !== null && raw !== undefined) found.set(id, raw);
+    });
+    return found;
   }
 
   isDeclared(id: string): boolean {

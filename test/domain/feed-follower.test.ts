@@ -112,18 +112,22 @@ describe("FeedFollower", () => {
     let withTenants: FeedFollower;
     beforeEach(() => {
       const tenants: NonNullable<FeedCaches["tenants"]> = {
-        forget: (id) => void dropped.push(`tenant ${id}`),
+        changed: async (ids) => void dropped.push(`tenants changed ${ids.join(",")}`),
         recheck: async () => void dropped.push("tenants rechecked"),
       };
       withTenants = new FeedFollower({ feed, caches: { ...caches, tenants }, pollMs: 5, logger: pino({ level: "silent" }) });
     });
     afterEach(() => withTenants.stop());
 
-    it("tenant_changed drops that tenant's loaded domain, and nothing else", async () => {
+    it("tenant_changed has the tenants it names checked against the store, and nothing else", async () => {
       withTenants.start();
       await withTenants.whenReachable(true);
+      await append({ type: "tenant_changed", tenantId: "acme" });
+      await append({ type: "tenant_changed", tenantId: "globex" });
       await withTenants.waitFor(await append({ type: "tenant_changed", tenantId: "acme" }));
-      expect(dropped).toEqual(["tenant acme"]);
+      expect(dropped.every((item) => item.startsWith("tenants changed "))).toBe(true);
+      const checked = dropped.flatMap((item) => item.slice("tenants changed ".length).split(","));
+      expect(new Set(checked)).toEqual(new Set(["acme", "globex"]));
     });
 
     it("back after a failed read, the loaded tenants are checked against the store (a tenant_changed may have been missed)", async () => {

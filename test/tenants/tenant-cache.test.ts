@@ -11,6 +11,10 @@ import { TenantDomains } from "../../src/tenant-domains.js";
  * (second chance), without rewriting its map on every request.
  */
 function tenantCache(capacity: number, exists: (id: string) => boolean = () => true) {
+  /** Each tenant's stored record (its revision): "1" unless a test changes it; revisions() fails while `storeDown`. */
+  const stored = new Map<string, string>();
+  const state = { storeDown: false };
+  const revisionOf = (id: string) => stored.get(id) ?? "1";
   const built: string[] = [];
   const lookups: string[] = [];
   /** The tenants whose domains were dropped, in order: each one's watch streams were told to end. */
@@ -18,12 +22,16 @@ function tenantCache(capacity: number, exists: (id: string) => boolean = () => t
   const registry = {
     find: async (id: string): Promise<TenantSpec | undefined> => {
       lookups.push(id);
-      return exists(id) ? { id, clients: [], apiKeys: [], settings: {} as TenantSpec["settings"] } : undefined;
+      return exists(id) ? { id, clients: [], apiKeys: [], settings: {} as TenantSpec["settings"], revision: revisionOf(id) } : undefined;
+    },
+    revisions: async (ids: readonly string[]) => {
+      if (state.storeDown) throw new Error("store down");
+      return new Map(ids.filter(exists).map((id) => [id, revisionOf(id)]));
     },
   } as unknown as TenantRegistry;
   const tenants = new TenantDomains({
     build: async (spec) => {
-      built.push(spec.id);
+      built.push(`${spec.id}@${spec.revision}`);
       return { tenant: spec.id, revocationWatch: { retire: () => retired.push(spec.id) } } as unknown as Domain;
     },
     registry,
@@ -33,7 +41,7 @@ function tenantCache(capacity: number, exists: (id: string) => boolean = () => t
   });
   const follower = { reachable: true } as { reachable: boolean };
   tenants.follow(follower as FeedFollower);
-  return { tenants, built, lookups, follower, retired };
+  return { tenants, built, lookups, follower, retired, stored, state };
 }
 
 describe("TenantDomains' cache", () => {
@@ -50,7 +58,7 @@ describe("TenantDomains' cache", () => {
     expect(tenants.loadedCount).toBe(2);
     expect(tenants.peek("c")?.tenant).toBe("c");
     expect(tenants.peek("d")?.tenant).toBe("d");
-    expect(built).toEqual(["a", "b", "c", "d"]);
+    expect(built).toEqual(["a@1", "b@1", "c@1", "d@1"]);
     // Each dropped tenant's watch streams end (nothing keeps its key ring current any more); the kept ones' do not.
     expect(retired).toHaveLength(2);
     expect(retired).not.toContain("c");
@@ -72,7 +80,7 @@ describe("TenantDomains' cache", () => {
     await Promise.all([tenants.find("a"), tenants.find("a"), tenants.find("a")]);
     await tenants.find("b");
     await tenants.find("a");
-    expect(built).toEqual(["a", "b", "a"]);
+    expect(built).toEqual(["a@1", "b@1", "a@1"]);
   });
 
   it("remembers that a tenant does not exist, as a client registry remembers an unknown client: an unknown tenant costs what an unknown client of a known tenant does", async () => {
@@ -90,5 +98,37 @@ describe("TenantDomains' cache", () => {
     await tenants.find("ghost");
     await tenants.find("ghost");
     expect(lookups.length - before).toBe(2);
+  });
+
+  it("a tenant_changed read from the feed drops a loaded tenant only if its stored record changed or went (or the store cannot say)", async () => {
+    const created = new Set(["a", "b", "c", "d"]);
+    const { tenants, retired, stored, state } = tenantCache(10, (id) => created.has(id));
+    const [a, b, c, d] = await Promise.all(["a", "b", "c", "d"].map((id) => tenants.find(id)));
+    stored.set("b", "2");
+    created.delete("c");
+    await tenants.changed(["a", "b", "c", "not-loaded"]);
+    expect(tenants.peek("a")).toBe(a);
+    expect(tenants.peek("b")).toBeUndefined();
+    expect(tenants.peek("c")).toBeUndefined();
+    expect(retired).toEqual(["b", "c"]);
+    expect((await tenants.find("b"))).not.toBe(b);
+    state.storeDown = true;
+    await tenants.changed(["d"]);
+    expect(tenants.peek("d")).toBeUndefined();
+    expect(d).toBeDefined();
+    expect(c).toBeDefined();
+  });
+
+  it("a tenant changed while it was loading is built again from the record stored now", async () => {
+    const { tenants, built, stored } = tenantCache(10);
+    const loading = tenants.find("a");
+    // The load has read revision 1; the change lands and is read from the feed before the load ends.
+    stored.set("a", "2");
+    await tenants.changed(["a"]);
+    await loading;
+    expect(built).toEqual(["a@1", "a@2"]);
+    const domain = tenants.peek("a");
+    await tenants.changed(["a"]);
+    expect(tenants.peek("a")).toBe(domain);
   });
 });

@@ -55,8 +55,6 @@ describe("tenants on two instances sharing one Redis", () => {
   /** A tenant created on A with an admin, a service client and a reader, all of them used on `b` (so it has the tenant loaded and their records cached). */
   async function tenantInUseOnB(id: string, onB = b) {
     const created = await a.admin.createTenant({ id, adminClientId: `${id}-admin` }, await platformHeaders());
-    // B first reads the creation's tenant_changed, which would drop a domain it loaded before (ending its watch streams).
-    await onB.server.domain.follower.waitFor((await onB.server.domain.feed.end())!);
     const adminCredentials = basic(`${id}-admin`, created.adminClientSecret);
     const tokensOnB = createClient(TokenService, at(onB, id));
     const adminToken = (await tokensOnB.issueClientToken({ scopes: [ADMIN_SCOPE] }, { headers: adminCredentials })).accessToken;
@@ -118,6 +116,34 @@ describe("tenants on two instances sharing one Redis", () => {
     expect((await fetch(`${b.server.url.replace(/\/$/, "")}/t/gone/.well-known/jwks.json`)).status).toBe(404);
     await eventually(async () => verifier.status().signingKeyIds.length === 0);
     expect(await verifier.verify(used.token)).toMatchObject({ active: false, reason: "unknown_key" });
+  });
+
+  it("CreateTenant on A: an instance that loaded the tenant before it read the creation keeps that domain (and its watch streams) when it does", async () => {
+    const created = await a.admin.createTenant({ id: "early", adminClientId: "early-admin" }, await platformHeaders());
+    const adminToken = (await createClient(TokenService, at(a, "early")).issueClientToken({}, { headers: basic("early-admin", created.adminClientSecret) })).accessToken;
+    const reader = await createClient(AdminService, at(a, "early")).createClient({ id: "reader", scopes: ["token:introspect"] }, { headers: bearer(adminToken) });
+    const credentials = basic("reader", reader.clientSecret);
+    const tokensOnSlow = createClient(TokenService, at(slow, "early"));
+    expect((await tokensOnSlow.issueClientToken({}, { headers: credentials })).accessToken).not.toBe("");
+    const loaded = slow.server.domain.tenants.peek("early");
+    expect(loaded).toBeDefined();
+    const controller = new AbortController();
+    let snapshotReceived: () => void = () => undefined;
+    const snapshot = new Promise<void>((resolve) => (snapshotReceived = resolve));
+    const stream = (async () => {
+      for await (const { message } of tokensOnSlow.watchRevocations({}, { headers: credentials, signal: controller.signal })) {
+        if (message.case === "snapshot") snapshotReceived();
+      }
+      return "ended";
+    })().catch((error: unknown) => (controller.signal.aborted ? "open until the test closed it" : `ended: ${String(error)}`));
+    await snapshot;
+    // The creation's tenant_changed, read now, tells of the record this domain was built from: nothing to drop.
+    await slow.server.domain.follower.waitFor((await slow.server.domain.feed.end())!);
+    expect(slow.server.domain.tenants.peek("early")).toBe(loaded);
+    const heartbeats = new Promise<string>((resolve) => setTimeout(() => resolve("open"), 500).unref());
+    expect(await Promise.race([stream, heartbeats])).toBe("open");
+    controller.abort();
+    expect(await stream).toBe("open until the test closed it");
   });
 
   it("UpdateTenant on A: B applies the new settings to the next token once it reads the feed, and keeps the tenant's keys", async () => {

@@ -42,6 +42,8 @@ export interface TenantAdministrationSettings {
 }
 
 const MAX_DISPLAY_NAME = 200;
+/** How many times a change of a stored tenant is tried, each from a fresh read, while other calls keep writing it first. */
+const SAVE_ATTEMPTS = 5;
 const MAX_ORIGINS = 50;
 
 const readOnly = (id: string) =>
@@ -114,7 +116,7 @@ export class TenantAdministration {
     const record: StoredTenant = { id, createdAt: this.deps.clock.now() };
     this.applyChanges(record, request);
     if (!(await this.deps.registry.create(record))) {
-      const existing = await this.deps.registry.storedOne(id);
+      const existing = (await this.deps.registry.storedOne(id))?.record;
       if (existing?.deletedAt !== undefined) throw beingDeleted(id, existing.deletedAt);
       throw alreadyExists(`tenant "${id}"`);
     }
@@ -127,7 +129,7 @@ export class TenantAdministration {
       const created = await domain.administration.createClient({ id: adminClientId, scopes: [ADMIN_SCOPE] });
       return { tenant, adminClient: created.client, tenantTrail: domain.administration.auditTrail, ...(created.secret !== undefined ? { adminClientSecret: created.secret } : {}) };
     } catch (error) {
-      await this.remove(record).catch((undo: unknown) => {
+      await this.remove(id).catch((undo: unknown) => {
         this.deps.logger.error({ err: undo, tenant: id }, "a tenant whose admin client could not be created could not be deleted again: DeleteTenant it");
       });
       throw error;
@@ -137,9 +139,9 @@ export class TenantAdministration {
   async getTenant(id: string): Promise<TenantView> {
     checkTenantId(id);
     if (id === DEFAULT_TENANT || this.deps.registry.isDeclared(id)) return this.viewFixed(id);
-    const record = await this.deps.registry.storedOne(id);
-    if (record === undefined) throw notFound(`tenant "${id}"`);
-    return this.viewStored(record);
+    const stored = await this.deps.registry.storedOne(id);
+    if (stored === undefined) throw notFound(`tenant "${id}"`);
+    return this.viewStored(stored.record);
   }
 
   /** The default tenant, the declared ones and the stored ones (those being deleted too), by id. */
@@ -155,11 +157,11 @@ export class TenantAdministration {
   async updateTenant(id: string, changes: TenantChanges): Promise<TenantView> {
     checkTenantId(id);
     if (id === DEFAULT_TENANT || this.deps.registry.isDeclared(id)) throw readOnly(id);
-    const record = await this.deps.registry.storedOne(id);
-    if (record === undefined) throw notFound(`tenant "${id}"`);
-    if (record.deletedAt !== undefined) throw beingDeleted(id, record.deletedAt);
-    this.applyChanges(record, changes);
-    await this.deps.registry.save(record);
+    const record = await this.changeStored(id, (record) => {
+      if (record.deletedAt !== undefined) throw beingDeleted(id, record.deletedAt);
+      this.applyChanges(record, changes);
+      return true;
+    });
     await this.announce(id);
     return this.viewStored(record);
   }
@@ -182,9 +184,7 @@ export class TenantAdministration {
   async deleteTenant(id: string): Promise<void> {
     checkTenantId(id);
     if (id === DEFAULT_TENANT || this.deps.registry.isDeclared(id)) throw readOnly(id);
-    const record = await this.deps.registry.storedOne(id);
-    if (record === undefined) throw notFound(`tenant "${id}"`);
-    await this.remove(record);
+    await this.remove(id);
   }
 
   /** Resolves once this instance has finished removing `id`'s data (at once if it is not removing it). */
@@ -197,19 +197,43 @@ export class TenantAdministration {
     this.closing.abort();
   }
 
-  private async remove(record: StoredTenant): Promise<void> {
-    if (record.deletedAt === undefined) {
+  /** Marked deleted as it is now, so an update that wrote first keeps its changes; then steps 2-4 of deleteTenant. */
+  private async remove(id: string): Promise<void> {
+    await this.changeStored(id, (record) => {
+      if (record.deletedAt !== undefined) return false;
       record.deletedAt = this.deps.clock.now();
-      await this.deps.registry.save(record);
-    }
+      return true;
+    });
     try {
-      await this.deps.feedOf(record.id).append({ type: "signing_keys_changed", signingKeyIds: [] });
+      await this.deps.feedOf(id).append({ type: "signing_keys_changed", signingKeyIds: [] });
     } finally {
       // Unreachable here from now on, whatever the announcements do; after the empty key list, which this instance's watchers get before their streams end.
-      this.deps.tenants.forget(record.id);
+      this.deps.tenants.forget(id);
     }
-    await this.announce(record.id);
-    this.purge(record.id);
+    await this.announce(id);
+    this.purge(id);
+  }
+
+  /**
+   * Reads the stored tenant `id`, lets `change` edit it (false: nothing to
+   * write) and writes it back only if no other call wrote it meanwhile,
+   * reading again otherwise. A plain write of what was read would undo the
+   * other call: an update that read the tenant before DeleteTenant marked it
+   * would unmark it, and the tenant would load again while its data goes.
+   * Resolves the record as written (or as read, when `change` wrote nothing).
+   */
+  private async changeStored(id: string, change: (record: StoredTenant) => boolean): Promise<StoredTenant> {
+    for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
+      const stored = await this.deps.registry.storedOne(id);
+      if (stored === undefined) throw notFound(`tenant "${id}"`);
+      const { record, revision } = stored;
+      if (!change(record) || (await this.deps.registry.save(record, revision))) return record;
+    }
+    throw new OAuthError(
+      "temporarily_unavailable",
+      "unavailable",
+      `tenant "${id}" was changed by another call each of the ${SAVE_ATTEMPTS} times this one tried to write it: try again`,
+    );
   }
 
   /** Dropped here first, so this instance acts on the change even if the announcement to the others fails. */
@@ -243,7 +267,7 @@ export class TenantAdministration {
     if (this.closing.signal.aborted) return;
     keys += await this.deps.store.deleteByPrefix(tenantKeyPrefix(id), purgeBatchSize);
     await this.deps.removeFiles?.(id);
-    if ((await this.deps.registry.storedOne(id))?.deletedAt !== undefined) await this.deps.registry.delete(id);
+    if ((await this.deps.registry.storedOne(id))?.record.deletedAt !== undefined) await this.deps.registry.delete(id);
     this.deps.logger.info({ tenant: id, keys, ms: Math.round(performance.now() - started) }, "deleted tenant's data removed; its id is free again");
   }
 

@@ -112,9 +112,10 @@ export class TenantRegistry {
     return [...entries.values()].map((raw) => JSON.parse(raw) as StoredTenant).sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  async storedOne(id: string): Promise<StoredTenant | undefined> {
+  /** A stored tenant, those being deleted too, with its revision: the value as stored, which save() compares. */
+  async storedOne(id: string): Promise<{ record: StoredTenant; revision: string } | undefined> {
     const raw = await this.deps.store.hashGet(TENANTS_KEY, id);
-    return raw === null ? undefined : (JSON.parse(raw) as StoredTenant);
+    return raw === null ? undefined : { record: JSON.parse(raw) as StoredTenant, revision: raw };
   }
 
   /** Creates a tenant; false when the id is taken (declared, stored, being deleted, or the default). */
@@ -123,8 +124,13 @@ export class TenantRegistry {
     return this.deps.store.hashSet(TENANTS_KEY, record.id, JSON.stringify(record), { onlyIfAbsent: true });
   }
 
-  async save(record: StoredTenant): Promise<void> {
-    await this.deps.store.hashSet(TENANTS_KEY, record.id, JSON.stringify(record));
+  /**
+   * Writes `record` over the stored tenant read at `revision`; false, writing
+   * nothing, when another call has written it since (or it is gone): a plain
+   * write would undo what that call did, a deletion's mark among them.
+   */
+  save(record: StoredTenant, revision: string): Promise<boolean> {
+    return this.deps.store.hashCompareAndSet(TENANTS_KEY, record.id, revision, JSON.stringify(record));
   }
 
   /** Resolves true when the tenant was stored. */

@@ -92,6 +92,13 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async hashCompareAndSet(key: string, field: string, expected: string, value: string): Promise<boolean> {
+    const hash = this.hashes.get(key);
+    if (hash?.get(field) !== expected) return false;
+    hash.set(field, value);
+    return true;
+  }
+
   async hashDelete(key: string, field: string): Promise<boolean> {
     return this.hashes.get(key)?.delete(field) ?? false;
   }

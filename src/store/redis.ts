@@ -110,15 +110,28 @@ redis.call('SET', KEYS[1], '0', 'PX', ARGV[1], 'NX')
 return redis.call('INCR', KEYS[1])
 `;
 
-/** Registered via the `scripts` option; ioredis runs it with EVALSHA and falls back to EVAL on NOSCRIPT. */
+/**
+ * HSET only while the field holds the expected value (a missing field, nil
+ * to Lua, equals no string). Redis runs a script atomically, and it touches
+ * one key, so it is single-slot in Cluster.
+ */
+const HASH_COMPARE_AND_SET_LUA = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`;
+
+/** Registered via the `scripts` option; ioredis runs them with EVALSHA and falls back to EVAL on NOSCRIPT. */
 interface ScriptCommands {
   tokensmithIncrWithTtl(key: string, ttlMs: number): Promise<number>;
+  tokensmithHashCompareAndSet(key: string, field: string, expected: string, value: string): Promise<number>;
 }
 
 type Client = (Redis | Cluster) & ScriptCommands;
 
 const scripts = {
   tokensmithIncrWithTtl: { lua: INCR_WITH_TTL_LUA, numberOfKeys: 1 },
+  tokensmithHashCompareAndSet: { lua: HASH_COMPARE_AND_SET_LUA, numberOfKeys: 1 },
 };
 
 /** Redis wants a positive integer for PX; MemoryStore treats anything below 1 ms as 1 ms. */
@@ -383,6 +396,11 @@ export class RedisStore implements Store {
     if (options.onlyIfAbsent) return (await this.run("HSETNX", () => this.client.hsetnx(k, field, value))) === 1;
     await this.run("HSET", () => this.client.hset(k, field, value));
     return true;
+  }
+
+  async hashCompareAndSet(key: string, field: string, expected: string, value: string): Promise<boolean> {
+    const k = this.k(key);
+    return (await this.run("HSET (compare-and-set)", () => this.client.tokensmithHashCompareAndSet(k, field, expected, value))) === 1;
   }
 
   async hashDelete(key: string, field: string): Promise<boolean> {

@@ -29,6 +29,13 @@ export interface Store {
   hashGet(key: string, field: string): Promise<string | null>;
   /** Writes a field; with `onlyIfAbsent` only when the field does not exist (HSETNX). Resolves true when written. */
   hashSet(key: string, field: string, value: string, options?: { onlyIfAbsent?: boolean }): Promise<boolean>;
+  /**
+   * Writes a field only while it holds `expected`, byte for byte, atomically
+   * (compare-and-set); resolves true when written. False, writing nothing,
+   * when the field changed since the caller read `expected` or no longer
+   * exists: the caller reads it again and decides afresh.
+   */
+  hashCompareAndSet(key: string, field: string, expected: string, value: string): Promise<boolean>;
   /** Resolves true when the field existed. */
   hashDelete(key: string, field: string): Promise<boolean>;
   /** Every field of a hash. */

@@ -60,6 +60,9 @@ export class TenantStore implements Store {
   hashSet(key: string, field: string, value: string, options?: { onlyIfAbsent?: boolean }): Promise<boolean> {
     return this.base.hashSet(this.k(key), field, value, options);
   }
+  hashCompareAndSet(key: string, field: string, expected: string, value: string): Promise<boolean> {
+    return this.base.hashCompareAndSet(this.k(key), field, expected, value);
+  }
   hashDelete(key: string, field: string): Promise<boolean> {
     return this.base.hashDelete(this.k(key), field);
   }

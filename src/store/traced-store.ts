@@ -12,6 +12,7 @@ const OPERATIONS = [
   "ttl",
   "hashGet",
   "hashSet",
+  "hashCompareAndSet",
   "hashDelete",
   "hashEntries",
   "feedAppend",

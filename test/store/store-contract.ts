@@ -200,6 +200,35 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreUn
         expect(await store.hashGet(key, "f")).toBe(String(winner));
       });
 
+      it("hashCompareAndSet writes a field only while it still holds the value read, byte for byte", async () => {
+        const key = "admin:{compared}";
+        const read = JSON.stringify({ id: "acme", displayName: "Ünï ✓" });
+        expect(await store.hashCompareAndSet(key, "f", read, "never")).toBe(false);
+        expect(await store.hashGet(key, "f")).toBeNull();
+        await store.hashSet(key, "f", read);
+        expect(await store.hashCompareAndSet(key, "f", JSON.stringify({ id: "acme", displayName: "Uni ✓" }), "lookalike")).toBe(false);
+        expect(await store.hashCompareAndSet(key, "f", "", "empty")).toBe(false);
+        expect(await store.hashGet(key, "f")).toBe(read);
+        expect(await store.hashCompareAndSet(key, "f", read, "second")).toBe(true);
+        expect(await store.hashGet(key, "f")).toBe("second");
+        expect(await store.hashCompareAndSet(key, "f", read, "stale")).toBe(false);
+        expect(await store.hashEntries(key)).toEqual(new Map([["f", "second"]]));
+        await store.hashSet(key, "blank", "");
+        expect(await store.hashCompareAndSet(key, "blank", "", "filled")).toBe(true);
+        expect(await store.hashGet(key, "blank")).toBe("filled");
+      });
+
+      it("hashCompareAndSet: of concurrent writers that read the same value exactly one wins; a deleted field matches nothing", async () => {
+        const key = "admin:{raced}";
+        await store.hashSet(key, "f", "read");
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.hashCompareAndSet(key, "f", "read", String(i))));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.hashGet(key, "f")).toBe(String(results.indexOf(true)));
+        await store.hashDelete(key, "f");
+        expect(await store.hashCompareAndSet(key, "f", String(results.indexOf(true)), "revived")).toBe(false);
+        expect(await store.hashGet(key, "f")).toBeNull();
+      });
+
       it("keeps hashes apart from plain keys of other names", async () => {
         await store.hashSet("admin:{h1}", "f", "x");
         expect(await store.hashGet("admin:{h2}", "f")).toBeNull();

@@ -5,10 +5,11 @@ import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { TokenService } from "../../gen/tokensmith/v1/token_service_pb.js";
 import type { RunningServer } from "../../src/server.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { StoreUnavailableError, type Store } from "../../src/store/store.js";
+import { StoreUnavailableError } from "../../src/store/store.js";
 import { tenantKeyPrefix } from "../../src/store/tenant-store.js";
 import { bearer } from "../support/admin.js";
 import { eventually } from "../support/eventually.js";
+import { interceptedStore } from "../support/intercepted-store.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient } from "../support/tokensmith.js";
 
@@ -21,17 +22,12 @@ import { basic, startTestServer, testClient } from "../support/tokensmith.js";
 
 const platform = testClient("platform", ["tokensmith:tenants"]);
 
-/** A MemoryStore whose calls matching `failing` reject like an unreachable Redis (a Proxy: it follows the Store interface as it grows). */
+/** A MemoryStore whose calls matching `failing` reject like an unreachable Redis. */
 function partlyFailingStore(inner: MemoryStore) {
   const state = { failing: (_method: string, _args: unknown[]) => false };
-  const store = new Proxy(inner, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== "function" || property === "close") return value;
-      return (...args: unknown[]) =>
-        state.failing(String(property), args) ? Promise.reject(new StoreUnavailableError("switched off by the test")) : (value as (...a: unknown[]) => unknown).apply(target, args);
-    },
-  }) as Store;
+  const store = interceptedStore(inner, (operation, args, proceed) =>
+    state.failing(operation, args) ? Promise.reject(new StoreUnavailableError("switched off by the test")) : proceed(),
+  );
   return { store, state };
 }
 

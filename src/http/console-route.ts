@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { CONSOLE_HTML } from "../console/page.js";
 import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
+import { packageRoot } from "../package-root.js";
 import type { HttpRoute } from "./http-routes.js";
 
 /**
@@ -35,11 +34,9 @@ interface Bundle {
 
 const SCRIPT = join("static", "console", "app.js");
 
-/** static/console/app.js of the package root (the nearest directory up with a package.json), from src/http/ or dist/src/http/ alike. */
+/** static/console/app.js of the package root. */
 function scriptPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
-  return join(dir, SCRIPT);
+  return join(packageRoot(), SCRIPT);
 }
 
 async function readBundle(path: string): Promise<Bundle> {

@@ -1,5 +1,6 @@
 import { diag, DiagLogLevel, type Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { packageVersion } from "../package-root.js";
 
 /** The name spans and the resource carry unless OTEL_SERVICE_NAME says otherwise. */
 export const TRACER_NAME = "tokensmith";
@@ -43,7 +44,8 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
  * and sent as OTLP/HTTP JSON to OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, W3C
  * trace context propagated, the sampler from OTEL_TRACES_SAMPLER (default:
  * parent-based, always on), the resource from OTEL_SERVICE_NAME and
- * OTEL_RESOURCE_ATTRIBUTES over service.name "tokensmith". The SDK modules are
+ * OTEL_RESOURCE_ATTRIBUTES over service.name "tokensmith" and service.version
+ * (package.json's). The SDK modules are
  * imported here, so a process that does not trace never loads them. Each
  * cluster worker calls this for itself.
  */
@@ -54,13 +56,13 @@ export async function startTracing(): Promise<Tracing> {
     import("@opentelemetry/resources"),
   ]);
   const resource = defaultResource()
-    .merge(resourceFromAttributes({ "service.name": TRACER_NAME, "process.pid": process.pid }))
+    .merge(resourceFromAttributes({ "service.name": TRACER_NAME, "service.version": packageVersion(), "process.pid": process.pid }))
     .merge(detectResources({ detectors: [envDetector] }));
   const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] });
   // Global: the AsyncLocalStorage context manager and the W3C traceparent/tracestate and baggage propagators.
   provider.register();
   return {
-    tracer: provider.getTracer(TRACER_NAME),
+    tracer: provider.getTracer(TRACER_NAME, packageVersion()),
     logTo(logger) {
       // The message only: it says what failed (an export's HTTP status, a refused connection); never span data.
       const warn = (message: string) => logger.warn(`tracing: ${diagnostic(message).slice(0, MAX_DIAGNOSTIC_LENGTH)}`);

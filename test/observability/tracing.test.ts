@@ -239,7 +239,8 @@ describe.each([
     });
     expect(token.status.code ?? 0).not.toBe(STATUS_ERROR);
     expect((token as ReceivedSpan & { traceState?: string }).traceState).toBe("vendor=opaque");
-    expect(token.resource).toMatchObject({ "service.name": "tokensmith", "deployment.environment.name": "tracing-test" });
+    const { version } = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    expect(token.resource).toMatchObject({ "service.name": "tokensmith", "service.version": version, "deployment.environment.name": "tracing-test" });
     // A client from the config file is authenticated without the store: its token's only child is the signature.
     const signing = childrenOf(spans, token).find((span) => span.name === "sign access token");
     expect(signing?.attributes).toMatchObject({ "jwt.alg": expect.any(String), "jwt.kid": expect.any(String) });

@@ -1,5 +1,6 @@
 import { toJson } from "@bufbuild/protobuf";
 import { AccessTokenInfoSchema, CreateAccessTokenResponseSchema, RevokeAccessTokenResponseSchema, type AccessTokenInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { allPages } from "../client/all-pages.js";
 import { usageError } from "./cli-failure.js";
 import { CONNECTION_USAGE, durationFlag, listFlag, noPositionals, parseCommand, requireName } from "./command-line.js";
 import { adminCall, connectAdmin } from "./connection.js";
@@ -73,13 +74,10 @@ export async function runAccessTokenCommand(args: string[], env: NodeJS.ProcessE
       noPositionals(positionals, ACCESS_TOKEN_USAGE);
       const clientId = values.client ?? "";
       const admin = await connectAdmin(connection);
-      const tokens: AccessTokenInfo[] = [];
-      let pageToken = "";
-      do {
+      const tokens = await allPages(async (pageToken) => {
         const page = await adminCall(connection, "list access tokens", () => admin.listAccessTokens({ clientId, pageSize: 500, pageToken }));
-        tokens.push(...page.accessTokens);
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
+        return { items: page.accessTokens, nextPageToken: page.nextPageToken };
+      });
       if (asJson) return json({ accessTokens: tokens.map((info) => toJson(AccessTokenInfoSchema, info, { alwaysEmitImplicit: true })) });
       return formatTable(
         ["NAME", "CLIENT", "SCOPES", "EXPIRES", "CREATED BY", "ID"],

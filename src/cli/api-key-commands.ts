@@ -1,5 +1,6 @@
 import { toJson } from "@bufbuild/protobuf";
 import { ApiKeyInfoSchema, CreateApiKeyResponseSchema, UpdateApiKeyResponseSchema, type ApiKeyInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { allPages } from "../client/all-pages.js";
 import { GRANT_LIFETIME } from "../domain/api-key.js";
 import { updateMaskOf } from "../rpc/admin-messages.js";
 import { usageError } from "./cli-failure.js";
@@ -60,13 +61,10 @@ export async function runApiKeyCommand(args: string[], env: NodeJS.ProcessEnv): 
       const { positionals, connection, json: asJson } = parseCommand(rest, {}, API_KEY_USAGE, env);
       noPositionals(positionals, API_KEY_USAGE);
       const admin = await connectAdmin(connection);
-      const keys: ApiKeyInfo[] = [];
-      let pageToken = "";
-      do {
+      const keys = await allPages(async (pageToken) => {
         const page = await adminCall(connection, "list API keys", () => admin.listApiKeys({ pageSize: 500, pageToken }));
-        keys.push(...page.apiKeys);
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
+        return { items: page.apiKeys, nextPageToken: page.nextPageToken };
+      });
       if (asJson) return json({ apiKeys: keys.map((key) => toJson(ApiKeyInfoSchema, key, { alwaysEmitImplicit: true })) });
       return formatTable(
         ["NAME", "SOURCE", "SCOPES", "GRANT LIFETIME", "KEY PREFIX", "CREATED"],

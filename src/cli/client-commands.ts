@@ -10,6 +10,7 @@ import {
   UpdateClientResponseSchema,
   type ClientInfo,
 } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { allPages } from "../client/all-pages.js";
 import { updateMaskOf } from "../rpc/admin-messages.js";
 import { usageError } from "./cli-failure.js";
 import { CONNECTION_USAGE, durationFlag, listFlag, noPositionals, parseCommand, requireName } from "./command-line.js";
@@ -123,13 +124,10 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
       const { positionals, connection, json: asJson } = parseCommand(rest, {}, CLIENT_USAGE, env);
       noPositionals(positionals, CLIENT_USAGE);
       const admin = await connectAdmin(connection);
-      const clients: ClientInfo[] = [];
-      let pageToken = "";
-      do {
+      const clients = await allPages(async (pageToken) => {
         const page = await adminCall(connection, "list clients", () => admin.listClients({ pageSize: 500, pageToken }));
-        clients.push(...page.clients);
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
+        return { items: page.clients, nextPageToken: page.nextPageToken };
+      });
       if (asJson) return json({ clients: clients.map((client) => toJson(ClientInfoSchema, client, { alwaysEmitImplicit: true })) });
       return formatTable(
         ["ID", "SOURCE", "SCOPES", "AUDIENCES", "LIFETIME", "CREATED"],

@@ -6,6 +6,7 @@ import {
   UpdateTenantResponseSchema,
   type Tenant,
 } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { allPages } from "../client/all-pages.js";
 import { TENANTS_SCOPE } from "../domain/scopes.js";
 import { updateMaskOf } from "../rpc/admin-messages.js";
 import { usageError } from "./cli-failure.js";
@@ -120,13 +121,10 @@ export async function runTenantCommand(args: string[], env: NodeJS.ProcessEnv): 
       noPositionals(positionals, TENANT_USAGE);
       const platform = platformConnection(connection);
       const admin = await connectAdmin(platform, TENANTS_SCOPE);
-      const tenants: Tenant[] = [];
-      let pageToken = "";
-      do {
+      const tenants = await allPages(async (pageToken) => {
         const page = await adminCall(platform, "list tenants", () => admin.listTenants({ pageSize: 500, pageToken }), NEEDS);
-        tenants.push(...page.tenants);
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
+        return { items: page.tenants, nextPageToken: page.nextPageToken };
+      });
       if (asJson) return json({ tenants: tenants.map((tenant) => toJson(TenantSchema, tenant, { alwaysEmitImplicit: true })) });
       return formatTable(
         ["ID", "SOURCE", "NAME", "DEFAULT LIFETIME", "MAX LIFETIME", "CREATED", "STATE"],

@@ -1,5 +1,6 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { AccessTokenInfo, ClientInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { allPages } from "../client/all-pages.js";
 import { TOKEN_LIFETIME_LIMIT_SECONDS } from "../domain/client.js";
 import { chips, field, formatDate, h, showSecretOnce, time } from "./dom.js";
 import { errorText } from "./session.js";
@@ -77,16 +78,8 @@ export function accessTokensView(context: ViewContext): View {
 }
 
 /** Every client of the tenant (up to MAX_CLIENT_PAGES pages), for the form's picker. */
-async function allClients(admin: ViewContext["admin"]): Promise<ClientInfo[]> {
-  const clients: ClientInfo[] = [];
-  let pageToken = "";
-  for (let page = 0; page < MAX_CLIENT_PAGES; page++) {
-    const response = await admin.listClients({ pageSize: 500, pageToken });
-    clients.push(...response.clients);
-    pageToken = response.nextPageToken;
-    if (pageToken === "") break;
-  }
-  return clients;
+function allClients(admin: ViewContext["admin"]): Promise<ClientInfo[]> {
+  return allPages((pageToken) => admin.listClients({ pageSize: 500, pageToken }).then((response) => ({ items: response.clients, nextPageToken: response.nextPageToken })), MAX_CLIENT_PAGES);
 }
 
 /** The create form: the client first, then the scopes it holds (all ticked), a name and a lifetime. */

@@ -1,3 +1,4 @@
+import { allPages } from "../client/all-pages.js";
 import { BUILT_IN_SCOPES, PRIVILEGED_SCOPES, TENANTS_SCOPE } from "../domain/scopes.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import { confirmAction, h, words } from "./dom.js";
@@ -21,20 +22,11 @@ const typedScopes = new Set<string>();
  */
 export async function knownScopes(admin: AdminClient, tenant: string): Promise<string[]> {
   const known = new Set([...BUILT_IN_SCOPES, ...typedScopes]);
-  let pageToken = "";
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const response = await admin.listClients({ pageSize: PAGE_SIZE, pageToken });
-    for (const client of response.clients) for (const scope of client.scopes) known.add(scope);
-    pageToken = response.nextPageToken;
-    if (pageToken === "") break;
-  }
-  pageToken = "";
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const response = await admin.listApiKeys({ pageSize: PAGE_SIZE, pageToken });
-    for (const key of response.apiKeys) for (const scope of key.scopes) known.add(scope);
-    pageToken = response.nextPageToken;
-    if (pageToken === "") break;
-  }
+  const [clients, apiKeys] = await Promise.all([
+    allPages((pageToken) => admin.listClients({ pageSize: PAGE_SIZE, pageToken }).then((response) => ({ items: response.clients, nextPageToken: response.nextPageToken })), MAX_PAGES),
+    allPages((pageToken) => admin.listApiKeys({ pageSize: PAGE_SIZE, pageToken }).then((response) => ({ items: response.apiKeys, nextPageToken: response.nextPageToken })), MAX_PAGES),
+  ]);
+  for (const holder of [...clients, ...apiKeys]) for (const scope of holder.scopes) known.add(scope);
   if (tenant !== DEFAULT_TENANT) known.delete(TENANTS_SCOPE);
   return [...known].sort();
 }

@@ -1,4 +1,5 @@
 import type { Tenant } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { allPages } from "../client/all-pages.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import { h } from "./dom.js";
 import type { AdminClient } from "./session.js";
@@ -46,15 +47,12 @@ export class TenantPicker {
   /** Lists the tenants again; the choice stays if its tenant still exists. */
   async refresh(): Promise<void> {
     this.element.dataset.state = "loading";
-    const listed: Tenant[] = [];
+    let listed: Tenant[];
     try {
-      let pageToken = "";
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const response = await this.platform.listTenants({ pageSize: PAGE_SIZE, pageToken });
-        listed.push(...response.tenants);
-        pageToken = response.nextPageToken;
-        if (pageToken === "") break;
-      }
+      listed = await allPages(
+        (pageToken) => this.platform.listTenants({ pageSize: PAGE_SIZE, pageToken }).then((response) => ({ items: response.tenants, nextPageToken: response.nextPageToken })),
+        MAX_PAGES,
+      );
     } catch (error) {
       this.element.dataset.state = "failed";
       this.fail("Listing the tenants", error);

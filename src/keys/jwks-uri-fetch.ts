@@ -2,7 +2,8 @@ import { lookup } from "node:dns/promises";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { FetchImplementation } from "jose";
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { context, propagation, SpanKind, trace, type Span } from "@opentelemetry/api";
+import { errorType, markFailed } from "../observability/child-span.js";
 import { TRACER_NAME } from "../observability/tracing-setup.js";
 import { checkJwksAddress, checkJwksUri, hostAddress, JwksUriError, type JwksUriPolicy } from "../domain/jwks-uri-policy.js";
 
@@ -74,10 +75,10 @@ async function fetchOnce(url: URL, policy: JwksUriPolicy, limits: JwksUriFetchLi
     span?.end();
     return body;
   } catch (error) {
-    const type = error instanceof Error ? error.name : "Error";
-    span?.setAttribute("error.type", type);
-    span?.setStatus({ code: SpanStatusCode.ERROR, message: type });
-    span?.end();
+    if (span !== undefined) {
+      markFailed(span, errorType(error));
+      span.end();
+    }
     throw error;
   }
 }

@@ -1,4 +1,13 @@
-import { context, SpanStatusCode, trace, type Attributes, type Tracer } from "@opentelemetry/api";
+import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
+
+/** Marks `span` failed with `type` (error.type and an error status), never with a message: messages can carry what the operation was given. */
+export function markFailed(span: Span, type: string): void {
+  span.setAttribute("error.type", type);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+}
+
+/** What a failure is called in a span: the error's class name only. */
+export const errorType = (error: unknown): string => (error instanceof Error ? error.name : "Error");
 
 /**
  * Runs `operation` in a child span of the request being served, or bare when
@@ -24,9 +33,7 @@ export function inChildSpan<T>(tracer: Tracer, name: string, attributes: Attribu
       return result;
     },
     (error: unknown) => {
-      const type = error instanceof Error ? error.name : "Error";
-      span.setAttribute("error.type", type);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+      markFailed(span, errorType(error));
       span.end();
       throw error;
     },

@@ -1,10 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
+import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
 import { GRANT_TYPES } from "../domain/client.js";
 import { parseBasicAuthorization } from "../domain/basic-credentials.js";
 import type { NodeRequest, NodeResponse } from "../edge/node-http.js";
 import { pathOf } from "../http/http-routes.js";
+import { markFailed } from "./child-span.js";
 
 /** What a server span learns while its request is served. */
 interface Served {
@@ -88,7 +89,7 @@ export class RequestTracing {
     if (code === undefined) return;
     const name = codeToString(code);
     if (system === "connect_rpc") span.setAttribute("rpc.connect_rpc.error_code", name);
-    this.failed(span, name);
+    markFailed(span, name);
   }
 
   /** What an OAuth request's form says that may be recorded: a known grant_type, and the client id to record if a token is issued. */
@@ -113,11 +114,6 @@ export class RequestTracing {
   /** An OAuth request failed with `error` (an RFC 6749 §5.2 code such as invalid_client). */
   oauthFailed(error: string): void {
     const span = trace.getActiveSpan();
-    if (span !== undefined && this.served.has(span)) this.failed(span, error);
-  }
-
-  private failed(span: Span, code: string): void {
-    span.setAttribute("error.type", code);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+    if (span !== undefined && this.served.has(span)) markFailed(span, error);
   }
 }

@@ -5,7 +5,7 @@ import { IntrospectResponseSchema } from "../../gen/tokensmith/v1/token_service_
 import { generateSecret, hasValidChecksum, hashSecret, tokenDigest } from "../../src/domain/secret-format.js";
 import { storeKeys } from "../../src/store/store.js";
 import type { RunningServer } from "../../src/server.js";
-import { clusterBackend, memoryBackend, redisBackend, type Backend } from "../support/backends.js";
+import { EVERY_BACKEND } from "../support/backends.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { apiKeyAuth, basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
@@ -15,11 +15,7 @@ const shortKey = generateSecret("api_key");
 const introspector = testClient("resource-server", ["token:introspect", "grant:consume"]);
 
 
-describe.each<[string, () => Backend]>([
-  ["memory", memoryBackend],
-  ["redis standalone", redisBackend],
-  ["redis cluster", clusterBackend],
-])("API-key grants on %s", (_name, makeBackend) => {
+describe.each(EVERY_BACKEND)("API-key grants on %s", (_name, makeBackend) => {
   const backend = makeBackend();
   let server: RunningServer;
   let rpc: ReturnType<typeof tokenClient>;

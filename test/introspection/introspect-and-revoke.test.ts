@@ -6,7 +6,7 @@ import { IntrospectResponseSchema } from "../../gen/tokensmith/v1/token_service_
 import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import { storeKeys } from "../../src/store/store.js";
 import type { RunningServer } from "../../src/server.js";
-import { clusterBackend, memoryBackend, redisBackend, type Backend } from "../support/backends.js";
+import { EVERY_BACKEND } from "../support/backends.js";
 import { decodeJwt } from "../support/admin.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { apiKeyAuth, basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
@@ -19,11 +19,7 @@ const consumer = testClient("grant-consumer", ["token:introspect", "grant:consum
 const apiKey = generateSecret("api_key");
 const otherApiKey = generateSecret("api_key");
 
-describe.each<[string, () => Backend]>([
-  ["memory", memoryBackend],
-  ["redis standalone", redisBackend],
-  ["redis cluster", clusterBackend],
-])("Introspect and Revoke on %s", (_name, makeBackend) => {
+describe.each(EVERY_BACKEND)("Introspect and Revoke on %s", (_name, makeBackend) => {
   const backend = makeBackend();
   let server: RunningServer;
   let rpc: ReturnType<typeof tokenClient>;

@@ -77,6 +77,13 @@ export function clusterBackend(): Backend & { cluster(): RedisCluster } {
   };
 }
 
+/** Every store a test can run on, named for test titles (`describe.each(EVERY_BACKEND)("… on %s", …)`). */
+export const EVERY_BACKEND: Array<[name: string, make: () => Backend]> = [
+  ["memory", memoryBackend],
+  ["redis standalone", redisBackend],
+  ["redis cluster", clusterBackend],
+];
+
 /**
  * For a test file whose tests each start Tokensmith servers on one real
  * redis-server (call it inside the describe): Redis starts once for the

@@ -21,6 +21,9 @@ commands:
   keys list|rotate        list or rotate the signing keys (tokensmith keys --help)
   access-token create|list|revoke
                           named access tokens of a client, shown once (tokensmith access-token --help)
+  trusted-issuer create|list|delete
+                          trusted external issuers: workload identity federation
+                          (tokensmith trusted-issuer --help)
   tenant create|list|get|update|delete
                           manage tenants, as a platform administrator (tokensmith tenant --help)
   token [--scopes a,b] [--json]
@@ -30,9 +33,10 @@ commands:
 
 Commands that talk to a server take --url (TOKENSMITH_URL, default http://127.0.0.1:8080),
 --client-id (TOKENSMITH_CLIENT_ID) and --client-secret (TOKENSMITH_CLIENT_SECRET); the
-client must be allowed the scope tokensmith:admin for client, apikey, keys, access-token and audit, and be a
-client of the default tenant allowed tokensmith:tenants for tenant. --tenant ID
-(TOKENSMITH_TENANT), before or after the command, acts in that tenant, with a client of it.
+client must be allowed the scope tokensmith:admin for client, apikey, keys, access-token,
+trusted-issuer and audit, and be a client of the default tenant allowed tokensmith:tenants
+for tenant. --tenant ID (TOKENSMITH_TENANT), before or after the command, acts in that
+tenant, with a client of it.
 
 exit codes: 0 ok, 1 unexpected failure, 2 usage error, 3 authentication or permission
 failure, 4 not found / already exists / invalid input, 5 server unreachable or unavailable
@@ -249,6 +253,10 @@ const REMOTE_COMMANDS: Record<string, () => Promise<{ run(args: string[], env: N
   "access-token": async () => {
     const { runAccessTokenCommand, ACCESS_TOKEN_USAGE } = await import("./cli/access-token-commands.js");
     return { run: runAccessTokenCommand, usage: ACCESS_TOKEN_USAGE };
+  },
+  "trusted-issuer": async () => {
+    const { runTrustedIssuerCommand, TRUSTED_ISSUER_USAGE } = await import("./cli/trusted-issuer-commands.js");
+    return { run: runTrustedIssuerCommand, usage: TRUSTED_ISSUER_USAGE };
   },
   tenant: async () => {
     const { runTenantCommand, TENANT_USAGE } = await import("./cli/tenant-commands.js");

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { toJson } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
@@ -13,7 +12,7 @@ import {
 import { allPages } from "../client/all-pages.js";
 import { updateMaskOf } from "../rpc/admin-messages.js";
 import { usageError } from "./cli-failure.js";
-import { CONNECTION_USAGE, durationFlag, listFlag, noPositionals, parseCommand, requireName } from "./command-line.js";
+import { CONNECTION_USAGE, durationFlag, listFlag, noPositionals, parseCommand, readJwksFile, requireName } from "./command-line.js";
 import { adminCall, connectAdmin } from "./connection.js";
 import { formatFields, formatTable, jsonText as json, listText, secondsText, sourceText, timeText } from "./text-output.js";
 
@@ -39,8 +38,8 @@ commands:
 
 Auth methods (how the client may authenticate; any other is refused): client_secret_basic,
 client_secret_post, private_key_jwt, federated_jwt (a token of a trusted external issuer whose
-subject maps to the client: config trustedIssuers). Default: private_key_jwt with --jwks-file or --jwks-uri,
-else client_secret_basic,client_secret_post.
+subject maps to the client: config trustedIssuers, tokensmith trusted-issuer). Default:
+private_key_jwt with --jwks-file or --jwks-uri, else client_secret_basic,client_secret_post.
 
 Grant types (what the client may ask the token endpoint for; any other is refused with
 unauthorized_client): client_credentials, urn:ietf:params:oauth:grant-type:token-exchange
@@ -83,15 +82,6 @@ function clientFields(client: ClientInfo): string {
   return formatFields(fields);
 }
 
-function readJwksFile(path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    throw usageError(`cannot read --jwks-file ${path}: ${(error as Error).message}`, CLIENT_USAGE);
-  }
-}
-
 const noSecretNote = (client: { tokenEndpointAuthMethods: readonly string[] }) => `No secret: this client authenticates with ${client.tokenEndpointAuthMethods.join(", ")} only.\n`;
 const SECRET_NOTE = "This is the only time the secret is shown: store it now (e.g. in your secret manager).\n";
 
@@ -107,7 +97,7 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
         scopes: listFlag(values.scopes) ?? [],
         audiences: listFlag(values.audiences) ?? [],
         tokenLifetimeSeconds: BigInt(durationFlag(values.lifetime, "--lifetime", CLIENT_USAGE) ?? 0),
-        jwksJson: readJwksFile(values["jwks-file"]) ?? "",
+        jwksJson: readJwksFile(values["jwks-file"], CLIENT_USAGE) ?? "",
         jwksUri: values["jwks-uri"] ?? "",
         tokenEndpointAuthMethods: listFlag(values["auth-method"]) ?? [],
         grantTypes: listFlag(values["grant-types"]) ?? [],
@@ -154,7 +144,7 @@ export async function runClientCommand(args: string[], env: NodeJS.ProcessEnv): 
       const id = requireName(values.id, positionals, "client id", "--id", CLIENT_USAGE);
       if (values["jwks-file"] !== undefined && values["jwks-uri"] !== undefined) throw usageError("give --jwks-file or --jwks-uri, not both", CLIENT_USAGE);
       const lifetime = durationFlag(values.lifetime, "--lifetime", CLIENT_USAGE);
-      const jwksJson = readJwksFile(values["jwks-file"]);
+      const jwksJson = readJwksFile(values["jwks-file"], CLIENT_USAGE);
       const jwksUri = values["jwks-uri"];
       const changes = {
         scopes: listFlag(values.scopes),

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { usageError } from "./cli-failure.js";
 import { resolveConnection, type Connection } from "./connection.js";
@@ -99,4 +100,14 @@ export function durationFlag(value: string | undefined, flagName: string, usage:
   const seconds = Number(match[1]) * DURATION_UNITS[match[2] ?? ""]!;
   if (!Number.isSafeInteger(seconds)) throw usageError(`${flagName} is too large`, usage);
   return seconds;
+}
+
+/** The text of the JWK Set file --jwks-file names; the server checks what it holds. */
+export function readJwksFile(path: string | undefined, usage: string): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw usageError(`cannot read --jwks-file ${path}: ${(error as Error).message}`, usage);
+  }
 }

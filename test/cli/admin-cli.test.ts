@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSecret, hasValidChecksum, hashSecret } from "../../src/domain/secret-format.js";
 import type { RunningServer } from "../../src/server.js";
 import { apiKeyAuthorization, decodeJwt } from "../support/admin.js";
+import { tableRows } from "../support/cli-process.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
@@ -88,20 +89,6 @@ async function closedPort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise((resolve) => probe.close(resolve));
   return port;
-}
-
-/** The cells of a table row, cut at the header's column starts: proves the columns are aligned. */
-function tableRows(output: string): Array<Record<string, string>> {
-  const [header = "", ...rows] = output.trimEnd().split("\n");
-  const starts = [...header.matchAll(/\S+( \S+)*/g)].map((match) => ({ name: match[0], at: match.index }));
-  return rows.map((row) =>
-    Object.fromEntries(
-      starts.map((column, i) => {
-        if (column.at > 0) expect(row[column.at - 1], `column ${column.name} starts at the same place in "${row}"`).toBe(" ");
-        return [column.name, row.slice(column.at, starts[i + 1]?.at).trim()];
-      }),
-    ),
-  );
 }
 
 beforeAll(async () => {

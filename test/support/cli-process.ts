@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 
 /** The `tokensmith` command run as a child process, as an operator runs it. */
 
@@ -91,4 +92,18 @@ export async function withCli<T>(args: string[], env: Record<string, string>, bo
 /** Kills every CLI process still running (one whose test timed out never reached its own cleanup). */
 export function killCliProcesses(): void {
   for (const child of children) child.kill("SIGKILL");
+}
+
+/** The cells of a table row, cut at the header's column starts: proves the columns are aligned. */
+export function tableRows(output: string): Array<Record<string, string>> {
+  const [header = "", ...rows] = output.trimEnd().split("\n");
+  const starts = [...header.matchAll(/\S+( \S+)*/g)].map((match) => ({ name: match[0], at: match.index }));
+  return rows.map((row) =>
+    Object.fromEntries(
+      starts.map((column, i) => {
+        if (column.at > 0) expect(row[column.at - 1], `column ${column.name} starts at the same place in "${row}"`).toBe(" ");
+        return [column.name, row.slice(column.at, starts[i + 1]?.at).trim()];
+      }),
+    ),
+  );
 }

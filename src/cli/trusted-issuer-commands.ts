@@ -6,6 +6,7 @@ import {
   type SubjectMapping,
   type TrustedIssuerInfo,
 } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { allPages } from "../client/all-pages.js";
 import { usageError } from "./cli-failure.js";
 import { CONNECTION_USAGE, listFlag, noPositionals, parseCommand, readJwksFile, requireName } from "./command-line.js";
 import { adminCall, connectAdmin } from "./connection.js";
@@ -123,13 +124,10 @@ export async function runTrustedIssuerCommand(args: string[], env: NodeJS.Proces
       const { positionals, connection, json: asJson } = parseCommand(rest, {}, TRUSTED_ISSUER_USAGE, env);
       noPositionals(positionals, TRUSTED_ISSUER_USAGE);
       const admin = await connectAdmin(connection);
-      const issuers: TrustedIssuerInfo[] = [];
-      let pageToken = "";
-      do {
+      const issuers = await allPages(async (pageToken) => {
         const page = await adminCall(connection, "list trusted issuers", () => admin.listTrustedIssuers({ pageSize: 500, pageToken }));
-        issuers.push(...page.trustedIssuers);
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
+        return { items: page.trustedIssuers, nextPageToken: page.nextPageToken };
+      });
       if (asJson) return json({ trustedIssuers: issuers.map((trusted) => toJson(TrustedIssuerInfoSchema, trusted, { alwaysEmitImplicit: true })) });
       return formatTable(
         ["ISSUER", "KEYS", "AUDIENCES", "MAPPINGS", "SOURCE", "CREATED"],

@@ -4,7 +4,7 @@ import { generateSecret, hashSecret } from "../../src/domain/secret-format.js";
 import type { RunningServer } from "../../src/server.js";
 import { startTestServer, testClient } from "../support/tokensmith.js";
 import { grpcError, healthClient, oauthDetailsOf, serverStream, tokenServiceClient, unary, type GrpcJsClient } from "./support/grpc-js.js";
-import { switchableStore } from "./support/switchable-store.js";
+import { switchableStore } from "../support/switchable-store.js";
 
 /**
  * Every TokenService RPC and grpc.health.v1 from @grpc/grpc-js, the reference

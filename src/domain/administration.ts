@@ -20,6 +20,7 @@ import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { ADMIN_SCOPE, grantScopes, normalizeScopes, TENANTS_SCOPE } from "./scopes.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import { generateSecret, hashSecret } from "./secret-format.js";
+import { changeStored, notFound } from "./stored-change.js";
 import { chooseAudience, claimsIssuedNow } from "./client-token-issuer.js";
 import { MAX_LIVE_NAMED_TOKENS, type NamedAccessToken, type NamedAccessTokens } from "./named-access-tokens.js";
 import type { RevocationList } from "./revocation-list.js";
@@ -129,7 +130,6 @@ export interface Page<T> {
   nextPageToken: string;
 }
 
-export const notFound = (what: string) => new OAuthError("invalid_request", "not_found", `${what} not found`);
 export const alreadyExists = (what: string) => new OAuthError("invalid_request", "already_exists", `${what} already exists`);
 const keysOnly = (id: string) =>
   new OAuthError(
@@ -305,14 +305,13 @@ export class Administration {
 
   async updateClient(id: string, changes: ClientChanges): Promise<ClientView> {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
-    // A copy: the cached record must stay as stored when a field below is refused.
-    const record = structuredClone(await this.storedClient(id, { fresh: true }));
-    // Written out, so that changing the keys never silently changes a defaulted method.
-    record.tokenEndpointAuthMethods = registeredAuthMethods(record);
-    if (changes.jwksJson !== undefined) delete record.jwks;
-    if (changes.jwksUri !== undefined) delete record.jwksUri;
-    this.applyClientChanges(record, changes);
-    await this.deps.clients.save(record);
+    const record = await this.changeClient(id, (record) => {
+      // Written out, so that changing the keys never silently changes a defaulted method.
+      record.tokenEndpointAuthMethods = registeredAuthMethods(record);
+      if (changes.jwksJson !== undefined) delete record.jwks;
+      if (changes.jwksUri !== undefined) delete record.jwksUri;
+      this.applyClientChanges(record, changes);
+    });
     await this.deps.feed.append({ type: "client_changed", clientId: id });
     return this.viewStored(record);
   }
@@ -320,16 +319,16 @@ export class Administration {
   async rotateClientSecret(id: string, overlapSeconds: number): Promise<{ client: ClientView; secret: string }> {
     if (this.fixedClient(id) !== undefined) throw readOnly(`client "${id}"`);
     if (overlapSeconds < 0 || overlapSeconds > 30 * 86_400) throw invalidRequest("overlap_seconds must be between 0 and 30 days");
-    const record = await this.storedClient(id, { fresh: true });
-    if (!usesSecret(registeredAuthMethods(record))) throw keysOnly(id);
     const now = this.deps.clock.now();
     const overlapMs = (overlapSeconds > 0 ? overlapSeconds : this.deps.settings.secretOverlapSeconds) * 1000;
     const secret = generateSecret("client_secret");
-    const previous = record.secrets
-      .filter((stored) => stored.expiresAt === undefined || stored.expiresAt > now)
-      .map((stored) => ({ hash: stored.hash, expiresAt: Math.min(stored.expiresAt ?? Number.POSITIVE_INFINITY, now + overlapMs) }));
-    record.secrets = [{ hash: hashSecret(secret) }, ...previous];
-    await this.deps.clients.save(record);
+    const record = await this.changeClient(id, (record) => {
+      if (!usesSecret(registeredAuthMethods(record))) throw keysOnly(id);
+      const previous = record.secrets
+        .filter((stored) => stored.expiresAt === undefined || stored.expiresAt > now)
+        .map((stored) => ({ hash: stored.hash, expiresAt: Math.min(stored.expiresAt ?? Number.POSITIVE_INFINITY, now + overlapMs) }));
+      record.secrets = [{ hash: hashSecret(secret) }, ...previous];
+    });
     await this.deps.feed.append({ type: "client_changed", clientId: id });
     return { client: this.viewStored(record), secret };
   }
@@ -451,23 +450,27 @@ export class Administration {
 
   async updateApiKey(name: string, changes: ApiKeyChanges): Promise<ApiKeyView> {
     if (this.deps.apiKeys.fixedKeys().some((key) => key.name === name)) throw readOnly(`API key "${name}"`);
-    const record = await this.deps.apiKeys.findStoredByName(name);
-    if (record === undefined) throw notFound(`API key "${name}"`);
-    if (changes.scopes !== undefined) {
-      const scopes = normalizeScopes(changes.scopes);
-      if (scopes.length === 0) throw invalidRequest("an API key needs at least one scope");
-      record.scopes = scopes;
-    }
-    if (changes.grantLifetimeSeconds !== undefined) record.grantLifetimeSeconds = checkGrantLifetime(changes.grantLifetimeSeconds);
-    await this.deps.apiKeys.save(record);
+    const record = await changeStored(
+      `API key "${name}"`,
+      { read: () => this.deps.apiKeys.findStoredByName(name), write: (record, revision) => this.deps.apiKeys.save(record, revision) },
+      (record) => {
+        if (changes.scopes !== undefined) {
+          const scopes = normalizeScopes(changes.scopes);
+          if (scopes.length === 0) throw invalidRequest("an API key needs at least one scope");
+          record.scopes = scopes;
+        }
+        if (changes.grantLifetimeSeconds !== undefined) record.grantLifetimeSeconds = checkGrantLifetime(changes.grantLifetimeSeconds);
+        return true;
+      },
+    );
     await this.deps.feed.append({ type: "api_key_changed", name });
     return viewStoredKey(record);
   }
 
   async deleteApiKey(name: string): Promise<void> {
     if (this.deps.apiKeys.fixedKeys().some((key) => key.name === name)) throw readOnly(`API key "${name}"`);
-    const record = await this.deps.apiKeys.findStoredByName(name);
-    if (record === undefined || !(await this.deps.apiKeys.delete(record))) throw notFound(`API key "${name}"`);
+    const stored = await this.deps.apiKeys.findStoredByName(name);
+    if (stored === undefined || !(await this.deps.apiKeys.delete(stored.record))) throw notFound(`API key "${name}"`);
     await this.deps.feed.append({ type: "api_key_changed", name });
   }
 
@@ -573,6 +576,23 @@ export class Administration {
     const record = options.fresh ? await this.deps.clients.storedFresh(id) : await this.deps.clients.stored(id);
     if (record === null) throw notFound(`client "${id}"`);
     return record;
+  }
+
+  /**
+   * The stored client `id` as `change` edits it, written back only if no
+   * other call wrote or deleted it meanwhile (see changeStored): an update
+   * or rotation that read the client before DeleteClient removed it answers
+   * NotFound instead of bringing it back, secrets and all.
+   */
+  private changeClient(id: string, change: (record: StoredClient) => void): Promise<StoredClient> {
+    return changeStored(
+      `client "${id}"`,
+      { read: () => this.deps.clients.storedRevised(id), write: (record, revision) => this.deps.clients.save(record, revision) },
+      (record) => {
+        change(record);
+        return true;
+      },
+    );
   }
 
   private applyClientChanges(record: StoredClient, fields: ClientChanges): void {

@@ -4,6 +4,7 @@ import { apiKeyOf, type ApiKey, type ApiKeyRegistry } from "./api-key.js";
 import type { Clock } from "./clock.js";
 import { ExpiringCache } from "./expiring-cache.js";
 import { RememberedHeaders } from "./remembered-headers.js";
+import type { Revised } from "./stored-change.js";
 
 /** An API key as kept in the store by the AdminService, filed under its hash. */
 export type StoredApiKey = Omit<ApiKey, "source"> & {
@@ -79,24 +80,32 @@ export class LayeredApiKeyRegistry implements ApiKeyRegistry {
     return [...entries.values()].map((raw) => JSON.parse(raw) as StoredApiKey);
   }
 
-  async findStoredByName(name: string): Promise<StoredApiKey | undefined> {
+  /** The stored key of that name, with its revision (the value as stored, which save() compares). */
+  async findStoredByName(name: string): Promise<Revised<StoredApiKey> | undefined> {
     const keyHash = await this.deps.store.hashGet(storeKeys.apiKeyNames(), name);
     if (keyHash === null) return undefined;
     const raw = await this.deps.store.hashGet(storeKeys.apiKeys(), keyHash);
-    return raw === null ? undefined : (JSON.parse(raw) as StoredApiKey);
+    return raw === null ? undefined : { record: JSON.parse(raw) as StoredApiKey, revision: raw };
   }
 
   /** Creates a key; false when its name is taken (claimed atomically, so concurrent creates cannot both win). */
   async create(record: StoredApiKey): Promise<boolean> {
     if (this.fixedByHash.size > 0 && [...this.fixedByHash.values()].some((key) => key.name === record.name)) return false;
     if (!(await this.deps.store.hashSet(storeKeys.apiKeyNames(), record.name, record.keyHash, { onlyIfAbsent: true }))) return false;
-    await this.save(record);
+    await this.deps.store.hashSet(storeKeys.apiKeys(), record.keyHash, JSON.stringify(record));
+    this.cache.delete(record.keyHash);
     return true;
   }
 
-  async save(record: StoredApiKey): Promise<void> {
-    await this.deps.store.hashSet(storeKeys.apiKeys(), record.keyHash, JSON.stringify(record));
-    this.cache.delete(record.keyHash);
+  /**
+   * Writes `record` over the stored key read at `revision`; false, writing
+   * nothing, when another call wrote or deleted it since (a plain write
+   * would bring a deleted key back, working again).
+   */
+  async save(record: StoredApiKey, revision: string): Promise<boolean> {
+    const saved = await this.deps.store.hashCompareAndSet(storeKeys.apiKeys(), record.keyHash, revision, JSON.stringify(record));
+    if (saved) this.cache.delete(record.keyHash);
+    return saved;
   }
 
   async delete(record: StoredApiKey): Promise<boolean> {

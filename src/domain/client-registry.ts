@@ -3,6 +3,7 @@ import { storeKeys } from "../store/store.js";
 import { clientOf, registeredAuthMethods, registeredGrantTypes, type Client, type ClientAuthMethod, type ClientRegistry, type ClientSettings, type GrantType } from "./client.js";
 import type { Clock } from "./clock.js";
 import { ExpiringCache } from "./expiring-cache.js";
+import type { Revised } from "./stored-change.js";
 
 /** A client secret hash, with the time it stops working once rotated out. */
 export interface StoredSecret {
@@ -94,12 +95,20 @@ export class LayeredClientRegistry implements ClientRegistry {
     }
   }
 
-  /** The stored record read from the store now (for read-modify-write), refreshing the cache. */
+  /** The stored record read from the store now, refreshing the cache. */
   async storedFresh(clientId: string): Promise<StoredClient | null> {
+    return (await this.storedRevised(clientId))?.record ?? null;
+  }
+
+  /**
+   * The stored record read from the store now, with its revision (the value
+   * as stored, which save() compares), for a read-modify-write; refreshes
+   * the cache. The record is the caller's to change: the cache holds a copy.
+   */
+  async storedRevised(clientId: string): Promise<Revised<StoredClient> | null> {
     const raw = await this.deps.store.hashGet(storeKeys.clients(), clientId);
-    const record = raw === null ? null : (JSON.parse(raw) as StoredClient);
-    this.remember(clientId, record);
-    return record;
+    this.remember(clientId, raw === null ? null : (JSON.parse(raw) as StoredClient));
+    return raw === null ? null : { record: JSON.parse(raw) as StoredClient, revision: raw };
   }
 
   /** Drops what is cached of a client that changed elsewhere (its remembered headers go with it: see RememberedHeaders). */
@@ -131,9 +140,15 @@ export class LayeredClientRegistry implements ClientRegistry {
     return created;
   }
 
-  async save(record: StoredClient): Promise<void> {
-    await this.deps.store.hashSet(storeKeys.clients(), record.id, JSON.stringify(record));
-    this.remember(record.id, record);
+  /**
+   * Writes `record` over the stored client read at `revision`; false,
+   * writing nothing, when another call wrote or deleted it since (a plain
+   * write would bring a deleted client back, its secrets working again).
+   */
+  async save(record: StoredClient, revision: string): Promise<boolean> {
+    const saved = await this.deps.store.hashCompareAndSet(storeKeys.clients(), record.id, revision, JSON.stringify(record));
+    if (saved) this.remember(record.id, record);
+    return saved;
   }
 
   /** Deletes a client, leaving a tombstone for as long as its tokens could live. */
@@ -171,7 +186,7 @@ export class LayeredClientRegistry implements ClientRegistry {
   }
 
   private remember(clientId: string, record: StoredClient | null): void {
-    // Administration edits a record in place before saving it: build anew.
+    // Build anew whatever was built of this object before: a caller may have changed it since.
     if (record !== null) this.built.delete(record);
     this.cache.set(clientId, record, this.deps.clock.now() + this.deps.cacheMs);
   }

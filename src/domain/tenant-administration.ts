@@ -2,12 +2,13 @@ import type { Logger } from "pino";
 import { isOrigin } from "../http/cors.js";
 import type { Store } from "../store/store.js";
 import { DEFAULT_TENANT, tenantKeyPrefix } from "../store/tenant-store.js";
-import { alreadyExists, checkClientId, notFound, paginate, type Administration, type ClientView, type Page } from "./administration.js";
+import { alreadyExists, checkClientId, paginate, type Administration, type ClientView, type Page } from "./administration.js";
 import type { AuditTrail } from "./audit-trail.js";
 import type { ChangeFeed } from "./change-feed.js";
 import type { Clock } from "./clock.js";
 import { invalidRequest, OAuthError } from "./oauth-error.js";
 import { ADMIN_SCOPE } from "./scopes.js";
+import { changeStored, notFound } from "./stored-change.js";
 import { TENANT_ID, type StoredTenant, type TenantRegistry, type TenantSettings } from "./tenant-registry.js";
 
 /** A tenant as platform administrators see it. Settings as set: 0 (or no origins) means the deployment's. */
@@ -42,8 +43,6 @@ export interface TenantAdministrationSettings {
 }
 
 const MAX_DISPLAY_NAME = 200;
-/** How many times a change of a stored tenant is tried, each from a fresh read, while other calls keep writing it first. */
-const SAVE_ATTEMPTS = 5;
 const MAX_ORIGINS = 50;
 
 const readOnly = (id: string) =>
@@ -215,24 +214,16 @@ export class TenantAdministration {
   }
 
   /**
-   * Reads the stored tenant `id`, lets `change` edit it (false: nothing to
-   * write) and writes it back only if no other call wrote it meanwhile,
-   * reading again otherwise. A plain write of what was read would undo the
-   * other call: an update that read the tenant before DeleteTenant marked it
-   * would unmark it, and the tenant would load again while its data goes.
-   * Resolves the record as written (or as read, when `change` wrote nothing).
+   * The stored tenant `id` changed by `change` and written back only if no
+   * other call wrote it meanwhile (see changeStored in stored-change.ts): an
+   * update that read the tenant before DeleteTenant marked it would unmark
+   * it, and the tenant would load again while its data goes.
    */
-  private async changeStored(id: string, change: (record: StoredTenant) => boolean): Promise<StoredTenant> {
-    for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
-      const stored = await this.deps.registry.storedOne(id);
-      if (stored === undefined) throw notFound(`tenant "${id}"`);
-      const { record, revision } = stored;
-      if (!change(record) || (await this.deps.registry.save(record, revision))) return record;
-    }
-    throw new OAuthError(
-      "temporarily_unavailable",
-      "unavailable",
-      `tenant "${id}" was changed by another call each of the ${SAVE_ATTEMPTS} times this one tried to write it: try again`,
+  private changeStored(id: string, change: (record: StoredTenant) => boolean): Promise<StoredTenant> {
+    return changeStored(
+      `tenant "${id}"`,
+      { read: () => this.deps.registry.storedOne(id), write: (record, revision) => this.deps.registry.save(record, revision) },
+      change,
     );
   }
 

@@ -31,6 +31,13 @@ async function expectOAuthError(promise: Promise<unknown>, error: string): Promi
   expect((outcome as OAuthError).error).toBe(error);
 }
 
+/** Changes the stored client `id` as Administration does: read with its revision, edited, written over that revision. */
+async function changeClient(registry: LayeredClientRegistry, id: string, edit: (record: StoredClient) => void): Promise<void> {
+  const { record, revision } = (await registry.storedRevised(id))!;
+  edit(record);
+  expect(await registry.save(record, revision)).toBe(true);
+}
+
 /** A clock, a store on it and a failure limiter (60 s window), fresh for each test. */
 function freshWorld(failures: { failuresPerPeer: number; failuresPerSubjectAndPeer: number }) {
   const clock = new ManualClock();
@@ -71,15 +78,13 @@ describe("remembered Basic credentials", () => {
     authenticator.authenticate({ authorization, peer: PEER, ...extra });
 
   it("the registry gives the same object for an unchanged cached client, and a new one after each change", async () => {
-    const { record } = await createClient("same-object");
+    await createClient("same-object");
     const first = registry.peek("same-object");
     expect(first).toBeDefined();
     expect(registry.peek("same-object")).toBe(first);
     expect(await registry.find("same-object")).toBe(first);
 
-    // Edited in place and saved, as Administration does.
-    record.scopes = ["a", "b"];
-    await registry.save(record);
+    await changeClient(registry, "same-object", (record) => (record.scopes = ["a", "b"]));
     const edited = registry.peek("same-object");
     expect(edited).not.toBe(first);
     expect(edited?.scopes).toEqual(["a", "b"]);
@@ -96,12 +101,13 @@ describe("remembered Basic credentials", () => {
   });
 
   it("a rotated-out secret stops working at its expiry even inside the cache window", async () => {
-    const { record, header: oldHeader } = await createClient("rotating");
+    const { header: oldHeader } = await createClient("rotating");
     expect((await authenticate(oldHeader)).client.id).toBe("rotating");
 
     const next = generateSecret("client_secret");
-    record.secrets = [{ hash: hashSecret(next) }, { hash: record.secrets[0]!.hash, expiresAt: clock.now() + 2_000 }];
-    await registry.save(record);
+    await changeClient(registry, "rotating", (record) => {
+      record.secrets = [{ hash: hashSecret(next) }, { hash: record.secrets[0]!.hash, expiresAt: clock.now() + 2_000 }];
+    });
     const newHeader = basicAuthorization("rotating", next);
 
     expect((await authenticate(oldHeader)).client.secretHashes).toHaveLength(2);
@@ -114,12 +120,11 @@ describe("remembered Basic credentials", () => {
   });
 
   it("rotation without overlap: the old header fails at once; deletion: every header fails at once", async () => {
-    const { record, header } = await createClient("replaced");
+    const { header } = await createClient("replaced");
     await authenticate(header);
     await authenticate(header);
     const next = generateSecret("client_secret");
-    record.secrets = [{ hash: hashSecret(next) }];
-    await registry.save(record);
+    await changeClient(registry, "replaced", (record) => (record.secrets = [{ hash: hashSecret(next) }]));
     await expectOAuthError(authenticate(header), "invalid_client");
 
     const nextHeader = basicAuthorization("replaced", next);
@@ -129,11 +134,11 @@ describe("remembered Basic credentials", () => {
   });
 
   it("a change written by another instance is seen once the cache entry expires, as without the shortcut", async () => {
-    const { record, header } = await createClient("elsewhere");
+    const { header } = await createClient("elsewhere");
     await authenticate(header);
     // Another instance rotates the secret with no overlap: only the store changes.
     const other = new LayeredClientRegistry([], { store, clock, cacheMs: CACHE_MS, maxTokenLifetimeSeconds: 86_400 });
-    await other.save({ ...record, secrets: [{ hash: hashSecret(generateSecret("client_secret")) }] });
+    await changeClient(other, "elsewhere", (record) => (record.secrets = [{ hash: hashSecret(generateSecret("client_secret")) }]));
     expect((await authenticate(header)).client.id).toBe("elsewhere"); // within clientCacheSeconds
     clock.advance(CACHE_MS);
     await expectOAuthError(authenticate(header), "invalid_client");
@@ -192,7 +197,8 @@ describe("remembered API keys", () => {
     const first = await authenticate(header);
     expect(await authenticate(header)).toBe(first);
 
-    await registry.save({ ...record, scopes: ["g", "h"] });
+    const { revision } = (await registry.findStoredByName("backend"))!;
+    expect(await registry.save({ ...record, scopes: ["g", "h"] }, revision)).toBe(true);
     expect((await authenticate(header)).scopes).toEqual(["g", "h"]);
 
     await registry.delete(record);

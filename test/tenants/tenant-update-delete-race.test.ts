@@ -10,7 +10,7 @@ import type { RunningServer } from "../../src/server.js";
 import { createStore } from "../../src/store/create-store.js";
 import type { Store } from "../../src/store/store.js";
 import { BACKENDS, bearer } from "../support/admin.js";
-import { interceptedStore } from "../support/intercepted-store.js";
+import { callHolder, interceptedStore } from "../support/intercepted-store.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
 import { basic, startTestServer, testClient } from "../support/tokensmith.js";
 
@@ -33,8 +33,7 @@ describe.each(BACKENDS)("UpdateTenant racing DeleteTenant on %s", (_name, makeBa
   const backend = makeBackend();
   let inner: Store;
   let server: RunningServer;
-  /** Run before the next write of the tenants' hash proceeds (then cleared). */
-  let beforeNextTenantWrite: ((args: unknown[]) => Promise<void>) | undefined;
+  const tenantWrites = callHolder((operation, args) => TENANT_WRITES.has(operation) && args[0] === TENANTS_KEY);
   /** Run before every compare-and-set of the tenants' hash, while set. */
   let beforeEachCompareAndSet: ((args: unknown[]) => Promise<void>) | undefined;
 
@@ -44,15 +43,12 @@ describe.each(BACKENDS)("UpdateTenant racing DeleteTenant on %s", (_name, makeBa
     // The deletions' second sweep (and the record's removal) comes only long after each test has looked at the record.
     const serverConfig = { ...config, feedPollMs: 1_000 };
     inner = memory ?? createStore(parseConfig(serverConfig).store, systemClock);
-    const store = interceptedStore(inner, async (operation, args, proceed) => {
-      if (TENANT_WRITES.has(operation) && args[0] === TENANTS_KEY) {
-        const hook = beforeNextTenantWrite;
-        beforeNextTenantWrite = undefined;
-        await hook?.(args);
-        if (operation === "hashCompareAndSet") await beforeEachCompareAndSet?.(args);
-      }
-      return proceed();
-    });
+    const store = interceptedStore(inner, (operation, args, proceed) =>
+      tenantWrites.intercept(operation, args, async () => {
+        if (operation === "hashCompareAndSet" && args[0] === TENANTS_KEY) await beforeEachCompareAndSet?.(args);
+        return proceed();
+      }),
+    );
     server = await startTestServer({ store, clients: [platform], config: serverConfig });
   });
   afterAll(async () => {
@@ -69,23 +65,10 @@ describe.each(BACKENDS)("UpdateTenant racing DeleteTenant on %s", (_name, makeBa
   const rename = (id: string, displayName: string, headers: { headers: Record<string, string> }) =>
     admin().updateTenant({ tenant: { id, displayName }, updateMask: { paths: ["display_name"] } }, headers);
 
-  /** Holds the next write of the tenants' hash: resolves `reached` when a call gets there, and lets it write on `release()`. */
-  function holdNextTenantWrite(): { reached: Promise<void>; release(): void } {
-    let reached!: () => void;
-    let release!: () => void;
-    const whenReached = new Promise<void>((resolve) => (reached = resolve));
-    const released = new Promise<void>((resolve) => (release = resolve));
-    beforeNextTenantWrite = async () => {
-      reached();
-      await released;
-    };
-    return { reached: whenReached, release };
-  }
-
   it("an update that read the tenant before DeleteTenant marked it does not unmark it: it answers FailedPrecondition (being deleted)", async () => {
     const headers = await asPlatform();
     await admin().createTenant({ id: "update-late", displayName: "before" }, headers);
-    const held = holdNextTenantWrite();
+    const held = tenantWrites.holdNext();
     const update = rename("update-late", "after", headers);
     await held.reached;
     await admin().deleteTenant({ id: "update-late" }, headers);
@@ -100,7 +83,7 @@ describe.each(BACKENDS)("UpdateTenant racing DeleteTenant on %s", (_name, makeBa
   it("a deletion that read the tenant before an update keeps the update's changes and marks it deleted", async () => {
     const headers = await asPlatform();
     await admin().createTenant({ id: "delete-late", displayName: "before" }, headers);
-    const held = holdNextTenantWrite();
+    const held = tenantWrites.holdNext();
     const deletion = admin().deleteTenant({ id: "delete-late" }, headers);
     await held.reached;
     expect((await rename("delete-late", "after", headers)).tenant!.displayName).toBe("after");

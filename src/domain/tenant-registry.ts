@@ -3,6 +3,7 @@ import { DEFAULT_TENANT } from "../store/tenant-store.js";
 import type { ApiKey } from "./api-key.js";
 import type { Client } from "./client.js";
 import type { Clock } from "./clock.js";
+import type { Revised } from "./stored-change.js";
 
 /** A tenant id: a lower-case DNS label, so it fits in URLs, hash tags and host names alike. */
 export const TENANT_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -113,7 +114,7 @@ export class TenantRegistry {
   }
 
   /** A stored tenant, those being deleted too, with its revision: the value as stored, which save() compares. */
-  async storedOne(id: string): Promise<{ record: StoredTenant; revision: string } | undefined> {
+  async storedOne(id: string): Promise<Revised<StoredTenant> | undefined> {
     const raw = await this.deps.store.hashGet(TENANTS_KEY, id);
     return raw === null ? undefined : { record: JSON.parse(raw) as StoredTenant, revision: raw };
   }

@@ -77,8 +77,8 @@ export function accessTokensView(context: ViewContext): View {
   };
 }
 
-/** Every client of the tenant (up to MAX_CLIENT_PAGES pages), for the form's picker. */
-function allClients(admin: ViewContext["admin"]): Promise<ClientInfo[]> {
+/** Every client of the tenant (up to MAX_CLIENT_PAGES pages), for a form's picker. */
+export function allClients(admin: ViewContext["admin"]): Promise<ClientInfo[]> {
   return allPages((pageToken) => admin.listClients({ pageSize: 500, pageToken }).then((response) => ({ items: response.clients, nextPageToken: response.nextPageToken })), MAX_CLIENT_PAGES);
 }
 

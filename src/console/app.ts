@@ -16,15 +16,17 @@ import { describeError, Session } from "./session.js";
 import { signingKeysView } from "./signing-keys.js";
 import { TenantPicker } from "./tenant-picker.js";
 import { tenantsView } from "./tenants.js";
+import { trustedIssuersView } from "./trusted-issuers.js";
 import type { View, ViewContext } from "./view.js";
 
-type Tab = "clients" | "api-keys" | "signing-keys" | "tenants" | "access-tokens" | "audit";
+type Tab = "clients" | "api-keys" | "signing-keys" | "tenants" | "access-tokens" | "trusted-issuers" | "audit";
 /** The tabs that manage one tenant (the one picked, for a platform administrator). */
 const TENANT_TABS: Array<{ tab: Tab; label: string; view: (context: ViewContext) => View }> = [
   { tab: "clients", label: "Clients", view: clientsView },
   { tab: "api-keys", label: "API keys", view: apiKeysView },
   { tab: "signing-keys", label: "Signing keys", view: signingKeysView },
   { tab: "access-tokens", label: "Access tokens", view: accessTokensView },
+  { tab: "trusted-issuers", label: "Trusted issuers", view: trustedIssuersView },
   { tab: "audit", label: "Audit", view: auditView },
 ];
 

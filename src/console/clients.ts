@@ -251,7 +251,7 @@ function clientForm(context: ViewContext, limits: Promise<LifetimeLimits>, clien
         tokenLifetimeSeconds: lifetime.seconds("The token lifetime"),
         tokenEndpointAuthMethods: methods,
         grantTypes: grantTypes.selected(),
-        ...(methods.includes("private_key_jwt") ? publicKeysFrom(keys.value) : {}),
+        ...(methods.includes("private_key_jwt") ? publicKeysFrom(keys.value, "private_key_jwt needs the client's public keys") : {}),
       };
     },
   };

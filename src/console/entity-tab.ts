@@ -3,8 +3,11 @@ import { h } from "./dom.js";
 import { errorText } from "./session.js";
 import { afterConfirming, busy, LIST_PAGE_SIZE, PagedTable, type View, type ViewContext } from "./view.js";
 
+/** The field that names an entity to the admin API. */
+export type EntityKey = "id" | "name" | "issuer";
+
 /** An entity the store holds or the config declares, named to the admin API by its field `K`. */
-export type Entity<K extends "id" | "name"> = Record<K, string> & { source: Source };
+export type Entity<K extends EntityKey> = Record<K, string> & { source: Source };
 
 /** What a create form sent, and what is still to show once the form has closed (a secret, once). */
 export interface Created {
@@ -22,12 +25,12 @@ export interface FormControls<R> {
 }
 
 /**
- * What tells the tab of one stored entity (a client, an API key, a tenant)
+ * What tells the tab of one stored entity (a client, an API key, a tenant, a trusted issuer)
  * from the others'. The rest is theirs alike: a paged list whose config-declared rows
  * are read-only (but for everyRowActions), Delete behind a confirmation, and a create form that shows
  * its error in place.
  */
-export interface EntityTabOptions<K extends "id" | "name", T extends Entity<K>> {
+export interface EntityTabOptions<K extends EntityKey, T extends Entity<K>> {
   /** Prefix of the testids ("api-key"); the list's is the plural ("api-keys"). */
   testid: string;
   /** Singular, as in running text ("API key"); the plural adds an "s". */
@@ -55,8 +58,8 @@ export interface EntityTabOptions<K extends "id" | "name", T extends Entity<K>> 
   };
 }
 
-/** A clients, API keys or tenants tab: list (paged), create, edit (if it has `edit`), delete. Config-declared entries are read-only. */
-export function entityTab<K extends "id" | "name", T extends Entity<K>>(context: ViewContext, options: EntityTabOptions<K, T>): View {
+/** A clients, API keys, tenants or trusted issuers tab: list (paged), create, edit (if it has `edit`), delete. Config-declared entries are read-only. */
+export function entityTab<K extends EntityKey, T extends Entity<K>>(context: ViewContext, options: EntityTabOptions<K, T>): View {
   const { testid, noun } = options;
   const plural = `${noun}s`;
   const Noun = noun.charAt(0).toUpperCase() + noun.slice(1);

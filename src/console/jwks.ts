@@ -1,17 +1,17 @@
 /**
- * The public keys a private_key_jwt client is registered with, as the
- * console's form takes them: a JWK Set pasted as JSON, or a jwks_uri.
- * Checked in the page before anything is sent, so a pasted private key
- * never leaves the browser.
+ * The public keys a private_key_jwt client or a trusted issuer is registered
+ * with, as the console's forms take them: a JWK Set pasted as JSON, or a
+ * jwks_uri. Checked in the page before anything is sent, so a pasted private
+ * key never leaves the browser.
  */
 
 /** JWK members that hold private or symmetric key material (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2). */
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
 
-/** The keys as AdminService fields: `jwksJson` or `jwksUri`. Throws an Error whose message says what is wrong. */
-export function publicKeysFrom(text: string): { jwksJson: string } | { jwksUri: string } {
+/** The keys as AdminService fields: `jwksJson` or `jwksUri`. Throws an Error whose message says what is wrong (`whoNeedsThem` when there are none). */
+export function publicKeysFrom(text: string, whoNeedsThem: string): { jwksJson: string } | { jwksUri: string } {
   const value = text.trim();
-  if (value === "") throw new Error('private_key_jwt needs the client\'s public keys: paste a JWK Set ({"keys": […]}) or give a jwks_uri (https URL)');
+  if (value === "") throw new Error(`${whoNeedsThem}: paste a JWK Set ({"keys": […]}) or give a jwks_uri (https URL)`);
   if (value.startsWith("{") || value.startsWith("[")) return { jwksJson: checkJwks(value) };
   let url: URL | undefined;
   try {
@@ -47,4 +47,14 @@ function checkJwks(text: string): string {
     }
   });
   return text;
+}
+
+/** The key ids of a JWK Set the server holds ("" for a key without one), to name its keys in a list. */
+export function keyIdsOf(jwksJson: string): string[] {
+  try {
+    const keys = (JSON.parse(jwksJson) as { keys?: unknown }).keys;
+    return Array.isArray(keys) ? keys.map((key: unknown) => (typeof key === "object" && key !== null && typeof (key as { kid?: unknown }).kid === "string" ? (key as { kid: string }).kid : "")) : [];
+  } catch {
+    return [];
+  }
 }

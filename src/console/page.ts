@@ -112,6 +112,12 @@ select { font: inherit; max-width: 100%; }
 .scope-option.privileged:has(input:checked) { border-color: var(--danger); background: var(--danger-bg); }
 .scope-option .mono { overflow-wrap: anywhere; }
 .scope-add input { min-width: 0; }
+.mapping-row { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1.3fr) minmax(0, 2fr) auto; gap: 0 10px; align-items: end; }
+.mapping-row > button { margin-bottom: 5px; }
+.mapping-rows + button { margin-top: 10px; }
+.subject-mapping + .subject-mapping { margin-top: 4px; }
+.subject-mapping code, td.issuer > code { overflow-wrap: anywhere; white-space: normal; }
+td.issuer { min-width: 15em; }
 /* Wide tables scroll inside their own box, never the page. */
 .table-scroll { max-width: 100%; overflow-x: auto; }
 .topbar { flex-wrap: wrap; }
@@ -131,6 +137,8 @@ nav.tabs { flex-wrap: wrap; }
   .toolbar { flex-wrap: wrap; }
   .card { padding: 12px; }
   .form-grid { grid-template-columns: minmax(0, 1fr); }
+  .mapping-row { grid-template-columns: minmax(0, 1fr); padding-bottom: 10px; border-bottom: 1px solid var(--line); }
+  .mapping-row > button { justify-self: start; margin-top: 8px; }
   .form-actions { flex-wrap: wrap; }
   dialog { width: calc(100% - 20px); padding: 14px; }
   dl.facts { grid-template-columns: minmax(0, 1fr); }

@@ -1,13 +1,10 @@
-import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import type { Browser, Locator, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
-import type { RunningServer } from "../../src/server.js";
 import { basic, startTestServer, testClient, tokenClient } from "../support/tokensmith.js";
-import { CHROMIUM, chromiumPage, hasChromium, textOf, WAIT_MS } from "./support/chromium.js";
+import { CHROMIUM, hasChromium, textOf, useConsolePage, WAIT_MS } from "./support/chromium.js";
 
 /**
  * The console's Access tokens tab (issue 21 item 4), clicked through in
@@ -26,17 +23,13 @@ const resourceServer = testClient("resource-server", ["token:introspect"]);
 describe.skipIf(!hasChromium)(
   hasChromium ? "the console's Access tokens tab in headless Chromium" : `the console's Access tokens tab — SKIPPED: ${CHROMIUM} is absent (apt-get install -y chromium)`,
   () => {
-    let tokensmith: RunningServer;
-    let browser: Browser;
-    let page: Page;
-    let problems: string[] = [];
-    const byTestId = (id: string) => page.getByTestId(id);
-    const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-    const rowNamed = (name: string) => page.locator(`[data-testid=access-token-row][data-name="${name}"]`);
+    const suite = useConsolePage(SHOTS, () => startTestServer({ clients: [admin, reporting, resourceServer] }));
+    const byTestId = (id: string) => suite.page.getByTestId(id);
+    const rowNamed = (name: string) => suite.page.locator(`[data-testid=access-token-row][data-name="${name}"]`);
 
     /** RFC 7662 introspection over HTTP, as a resource server does it. */
     async function introspect(token: string): Promise<Record<string, unknown>> {
-      const response = await fetch(`${tokensmith.url}/oauth2/introspect`, {
+      const response = await fetch(`${suite.tokensmith.url}/oauth2/introspect`, {
         method: "POST",
         headers: { ...basic(resourceServer.id, resourceServer.secret), "content-type": "application/x-www-form-urlencoded" },
         body: new URLSearchParams({ token }),
@@ -45,28 +38,16 @@ describe.skipIf(!hasChromium)(
       return (await response.json()) as Record<string, unknown>;
     }
 
-    beforeAll(async () => {
-      await rm(SHOTS, { recursive: true, force: true });
-      await mkdir(SHOTS, { recursive: true });
-      tokensmith = await startTestServer({ clients: [admin, reporting, resourceServer] });
-      ({ browser, page, problems } = await chromiumPage(tokensmith.url));
-    }, 90_000);
-
-    afterAll(async () => {
-      await browser?.close();
-      await tokensmith?.close();
-    });
-
     let token = "";
 
     it("signs in and shows the Access tokens tab, empty", async () => {
-      await page.goto(`${tokensmith.url}/console`);
+      await suite.page.goto(`${suite.tokensmith.url}/console`);
       await byTestId("signin-client-id").fill(admin.id);
       await byTestId("signin-secret").fill(admin.secret);
       await byTestId("signin-submit").click();
       await byTestId("tab-access-tokens").click();
       await byTestId("access-tokens-empty").waitFor({ timeout: WAIT_MS });
-      await shot("01-empty");
+      await suite.shot("01-empty");
     });
 
     it("creates a named token: client picked, some of its scopes, a lifetime; the token is shown once with a copy button", async () => {
@@ -83,7 +64,7 @@ describe.skipIf(!hasChromium)(
       await scopeOption("reports:write").uncheck();
       await byTestId("access-token-name").fill("nightly export");
       await byTestId("access-token-lifetime").fill("120");
-      await shot("02-form");
+      await suite.shot("02-form");
       await byTestId("access-token-create").click();
 
       const dialog = byTestId("secret-dialog");
@@ -94,7 +75,7 @@ describe.skipIf(!hasChromium)(
       expect(await textOf(dialog)).toContain("nightly export");
       await dialog.getByTestId("secret-copy").click();
       await expect.poll(() => textOf(dialog.getByTestId("secret-copy-status"))).not.toBe("");
-      await shot("03-token-shown-once");
+      await suite.shot("03-token-shown-once");
       await dialog.getByTestId("secret-close").click();
       await dialog.waitFor({ state: "detached", timeout: WAIT_MS });
 
@@ -103,8 +84,8 @@ describe.skipIf(!hasChromium)(
       expect(await row.getAttribute("data-client-id")).toBe(reporting.id);
       expect(await textOf(row)).toContain("reports:read");
       expect(await textOf(row)).not.toContain("reports:write");
-      expect(await page.content()).not.toContain(token);
-      await shot("04-listed");
+      expect(await suite.page.content()).not.toContain(token);
+      await suite.shot("04-listed");
     });
 
     it("the token shown introspects active at POST /oauth2/introspect, for its client with the scopes picked", async () => {
@@ -112,13 +93,13 @@ describe.skipIf(!hasChromium)(
     });
 
     it("a name the client's live tokens use is refused in the form, which stays open", async () => {
-      const tokens = tokenClient(createConnectTransport({ baseUrl: tokensmith.url, httpVersion: "1.1" }));
+      const tokens = tokenClient(createConnectTransport({ baseUrl: suite.tokensmith.url, httpVersion: "1.1" }));
       const { accessToken } = await tokens.issueClientToken({ scopes: ["tokensmith:admin"] }, { headers: basic(admin.id, admin.secret) });
-      const adminRpc = createClient(AdminService, createConnectTransport({ baseUrl: tokensmith.url, httpVersion: "1.1" }));
+      const adminRpc = createClient(AdminService, createConnectTransport({ baseUrl: suite.tokensmith.url, httpVersion: "1.1" }));
       await adminRpc.createAccessToken({ clientId: reporting.id, name: "taken" }, { headers: { authorization: `Bearer ${accessToken}` } });
 
       await byTestId("access-token-new").click();
-      await page.locator(`[data-testid=access-token-client] option[value="${reporting.id}"]`).waitFor({ state: "attached", timeout: WAIT_MS });
+      await suite.page.locator(`[data-testid=access-token-client] option[value="${reporting.id}"]`).waitFor({ state: "attached", timeout: WAIT_MS });
       await byTestId("access-token-client").selectOption(reporting.id);
       await byTestId("access-token-name").fill("taken");
       await byTestId("access-token-create").click();
@@ -141,16 +122,16 @@ describe.skipIf(!hasChromium)(
       expect((await introspect(token)).active).toBe(true);
 
       await row.getByTestId("access-token-revoke").click();
-      await shot("05-confirm-revoke");
+      await suite.shot("05-confirm-revoke");
       await confirm.getByTestId("confirm-ok").click();
       await row.waitFor({ state: "detached", timeout: WAIT_MS });
       expect(await textOf(byTestId("notice"))).toBe(`Access token "nightly export" of client "${reporting.id}" was revoked.`);
       expect(await introspect(token)).toEqual({ active: false });
-      await shot("06-revoked");
+      await suite.shot("06-revoked");
     });
 
     it("had no script error and no CSP violation", () => {
-      expect(problems).toEqual([]);
+      expect(suite.problems).toEqual([]);
     });
   },
 );

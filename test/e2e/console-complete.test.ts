@@ -28,6 +28,13 @@ const admin = testClient("console-admin", ["tokensmith:admin", "tokensmith:tenan
 const orders = testClient("orders-service", ["orders:read", "orders:write"]);
 const reader = testClient("introspector", ["token:introspect"]);
 const publicJwk = { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" };
+/** A declared trusted issuer with long values, so the Trusted issuers tab has a row (a card at 390 px) to lay out. */
+const declaredIssuer = {
+  issuer: "https://token.actions.githubusercontent.example/my-organisation-with-a-long-name",
+  jwks: { keys: [{ ...publicJwk, kid: "github-actions-signing-key-2026-12-04" }] },
+  audiences: ["https://github.com/my-organisation-with-a-long-name"],
+  subjectMapping: [{ subject: "repo:my-organisation-with-a-long-name/deployment-pipeline:ref:refs/heads/main", clientId: "orders-service", claims: { repository_owner: "my-organisation-with-a-long-name" } }],
+};
 describe.skipIf(!hasChromium)(
   hasChromium ? "the complete web console in headless Chromium" : `the complete web console in headless Chromium — SKIPPED: ${CHROMIUM} is absent (apt-get install -y chromium)`,
   () => {
@@ -57,6 +64,7 @@ describe.skipIf(!hasChromium)(
           maxTokenLifetimeSeconds: 600,
           apiKeys: [{ name: "legacy-backend", keyHash: hashSecret(generateSecret("api_key")), scopes: ["passkey:read"] }],
           signingKeys: { publishDelaySeconds: 60, rotateEveryDays: 0, refreshSeconds: 3600 },
+          trustedIssuers: [declaredIssuer],
         },
       });
       browser = await launchChromium();
@@ -140,7 +148,7 @@ describe.skipIf(!hasChromium)(
 
         // Every tab, and every form it opens with a New button.
         const tabs = await page.getByRole("tab").evaluateAll((buttons) => buttons.map((button) => (button as HTMLElement).dataset.testid!));
-        expect(tabs).toEqual(expect.arrayContaining(["tab-clients", "tab-api-keys", "tab-signing-keys", "tab-access-tokens", "tab-audit", "tab-tenants"]));
+        expect(tabs).toEqual(expect.arrayContaining(["tab-clients", "tab-api-keys", "tab-signing-keys", "tab-access-tokens", "tab-trusted-issuers", "tab-audit", "tab-tenants"]));
         for (const tab of tabs) {
           await byTestId(tab).click();
           await page.locator("[data-testid=panel] section").waitFor({ timeout: WAIT_MS });

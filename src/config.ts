@@ -10,6 +10,7 @@ import { ADMIN_SCOPE } from "./domain/scopes.js";
 import { INTROSPECT_SCOPE } from "./domain/introspection.js";
 import { REVOKE_SCOPE } from "./domain/revocation.js";
 import { checkJwksUri, JwksUriError } from "./domain/jwks-uri-policy.js";
+import { hasTerminalControls } from "./domain/terminal-controls.js";
 import { CLIENT_AUTH_METHODS, GRANT_TYPES, registeredAuthMethods, TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientSettings } from "./domain/client.js";
 
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
@@ -92,18 +93,25 @@ const publicJwks = z
   });
 
 /** An external issuer whose JWTs authenticate the clients their subjects map to (federated_jwt) and are subject tokens of token exchange. AdminService's CreateTrustedIssuer validates with it too. */
+/** 1-512 characters, none a control or bidi character: trusted issuers' names are shown to administrators (audit targets). */
+const shownName = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((text) => !hasTerminalControls(text), { message: "must not contain control or bidi characters" });
+
 export const trustedIssuerSchema = z
   .object({
-    issuer: z.string().min(1).max(512),
+    issuer: shownName,
     jwks: publicJwks.optional(),
     jwksUri: z.string().url().optional(),
-    audiences: z.array(z.string().min(1).max(512)).min(1),
+    audiences: z.array(shownName).min(1),
     subjectMapping: z
       .array(
         z
           .object({
             /** Exact, or ending in `*`: every subject starting with what precedes it. */
-            subject: z.string().min(1).max(512).refine((subject) => subject !== "*", { message: "a bare * would map every subject of the issuer: name a prefix" }),
+            subject: shownName.refine((subject) => subject !== "*", { message: "a bare * would map every subject of the issuer: name a prefix" }),
             clientId: z.string().min(1).max(256),
             claims: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()])).optional(),
           })

@@ -26,6 +26,7 @@ import type { RevocationList } from "./revocation-list.js";
 import { trustedIssuerSchema } from "../config.js";
 import type { StoredTrustedIssuer, TrustedIssuerRegistry } from "./trusted-issuer-registry.js";
 import type { TrustedIssuer } from "./trusted-issuers.js";
+import { hasTerminalControls } from "./terminal-controls.js";
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -107,10 +108,10 @@ export interface NamedAccessTokenRequest {
 
 const ACCESS_TOKEN_NAME_LENGTH = 100;
 
-/** 1-100 characters, not blank, no control characters (a newline would blur the name index). */
+/** 1-100 characters, not blank, no control or bidi characters (a newline would blur the name index; see terminal-controls.ts). */
 function checkAccessTokenName(name: string): string {
-  if (name.trim() === "" || [...name].length > ACCESS_TOKEN_NAME_LENGTH || /\p{Cc}/u.test(name)) {
-    throw invalidRequest(`name is required: 1-${ACCESS_TOKEN_NAME_LENGTH} characters, not blank, without control characters`);
+  if (name.trim() === "" || [...name].length > ACCESS_TOKEN_NAME_LENGTH || hasTerminalControls(name)) {
+    throw invalidRequest(`name is required: 1-${ACCESS_TOKEN_NAME_LENGTH} characters, not blank, without control or bidi characters`);
   }
   return name;
 }
@@ -578,8 +579,8 @@ export class Administration {
   private applyClientChanges(record: StoredClient, fields: ClientChanges): void {
     if (fields.scopes !== undefined) record.scopes = normalizeScopes(fields.scopes);
     if (fields.audiences !== undefined) {
-      if (fields.audiences.length > 20 || fields.audiences.some((aud) => aud.length === 0 || aud.length > 512 || /\s/.test(aud))) {
-        throw invalidRequest("audiences: at most 20, each 1-512 characters without spaces");
+      if (fields.audiences.length > 20 || fields.audiences.some((aud) => aud.length === 0 || aud.length > 512 || /\s/.test(aud) || hasTerminalControls(aud))) {
+        throw invalidRequest("audiences: at most 20, each 1-512 characters without spaces, control or bidi characters");
       }
       record.audiences = [...new Set(fields.audiences)];
     }

@@ -19,7 +19,7 @@ import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-polic
 import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { ADMIN_SCOPE, grantScopes, normalizeScopes, TENANTS_SCOPE } from "./scopes.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
-import { generateSecret, hashSecret } from "./secret-format.js";
+import { containsSecret, generateSecret, hashSecret } from "./secret-format.js";
 import { chooseAudience, claimsIssuedNow } from "./client-token-issuer.js";
 import { MAX_LIVE_NAMED_TOKENS, type NamedAccessToken, type NamedAccessTokens } from "./named-access-tokens.js";
 import type { RevocationList } from "./revocation-list.js";
@@ -30,9 +30,15 @@ import { hasTerminalControls } from "./terminal-controls.js";
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Refuses a client id that is not 1-128 letters, digits, '.', '_', '-' or ':'. */
+/** Refuses a client id that is not 1-128 letters, digits, '.', '_', '-' or ':', or that is a secret. */
 export function checkClientId(id: string, field = "client id"): void {
   if (!CLIENT_ID.test(id)) throw invalidRequest(`${field} must be 1-128 letters, digits, '.', '_', '-' or ':'`);
+  checkNotSecret(id, field);
+}
+
+/** A secret pasted into an id or a name would be kept, listed and logged as one: refused, without echoing it. */
+function checkNotSecret(text: string, field: string): void {
+  if (containsSecret(text)) throw invalidRequest(`${field} holds a Tokensmith secret (pasted into the wrong field?): choose another, and rotate that secret if it was shared`);
 }
 const API_KEY_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PAGE_SIZE = 500;
@@ -113,6 +119,7 @@ function checkAccessTokenName(name: string): string {
   if (name.trim() === "" || [...name].length > ACCESS_TOKEN_NAME_LENGTH || hasTerminalControls(name)) {
     throw invalidRequest(`name is required: 1-${ACCESS_TOKEN_NAME_LENGTH} characters, not blank, without control or bidi characters`);
   }
+  checkNotSecret(name, "name");
   return name;
 }
 
@@ -425,6 +432,7 @@ export class Administration {
 
   async createApiKey(request: ApiKeySettings): Promise<{ apiKey: ApiKeyView; key: string }> {
     if (!API_KEY_NAME.test(request.name)) throw invalidRequest("API key name must be 1-128 letters, digits, '.', '_', '-' or ':'");
+    checkNotSecret(request.name, "API key name");
     const scopes = normalizeScopes(request.scopes);
     if (scopes.length === 0) throw invalidRequest("an API key needs at least one scope");
     const key = generateSecret("api_key");

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { parseFeedCursor } from "../store/feed-cursor.js";
 import { storeKeys, type FeedEntry, type FeedFields, type Store } from "../store/store.js";
 import { invalidRequest } from "./oauth-error.js";
-import { hasValidChecksum, isSecretHash, type SecretKind } from "./secret-format.js";
+import { containsSecret } from "./secret-format.js";
 import { AUDIT_KINDS, type AuditKind } from "./audit-kinds.js";
 
 export { AUDIT_KINDS, type AuditKind } from "./audit-kinds.js";
@@ -67,7 +67,6 @@ export const AUDIT_MAX_PAGE_SIZE = 500;
 /** Entries one list call reads at most while filtering: a filter matching nothing in a long trail answers a partial page with a token to go on from. */
 const SCAN_LIMIT = 10_000;
 const SCAN_BATCH = 500;
-const SECRET_KINDS: readonly SecretKind[] = ["client_secret", "api_key", "grant"];
 
 const isKind = (value: string): value is AuditKind => (AUDIT_KINDS as readonly string[]).includes(value);
 
@@ -98,11 +97,12 @@ export class AuditTrail {
 
   async record(record: AuditRecord): Promise<AuditEvent> {
     const details = withoutSecrets(record.details ?? {});
+    const target = withoutSecret(record.target);
     const fields: FeedFields = {
       kind: record.kind,
       actor_client_id: record.actor?.clientId ?? "",
       actor_tenant: record.actor?.tenant ?? "",
-      target: record.target,
+      target,
       peer: record.peer ?? "",
       request_id: record.requestId ?? "",
       details: JSON.stringify(details),
@@ -114,7 +114,7 @@ export class AuditTrail {
           tenant: this.deps.tenant,
           actorClientId: fields.actor_client_id,
           actorTenant: fields.actor_tenant,
-          target: record.target,
+          target,
           peer: fields.peer,
           details,
         },
@@ -184,12 +184,11 @@ export class AuditTrail {
 
 const tokenOf = (cursor: string) => Buffer.from(cursor).toString("base64url");
 
-/** A last guard: a detail that looks like a secret, an API key, a grant or a stored hash is never written. */
+/** A last guard: a target or detail holding a secret, an API key, a grant or a stored hash is never written. */
+const withoutSecret = (value: string) => (containsSecret(value) ? "[redacted]" : value);
+
 function withoutSecrets(details: Readonly<Record<string, string>>): Record<string, string> {
   const safe: Record<string, string> = {};
-  for (const [name, value] of Object.entries(details)) {
-    const secret = isSecretHash(value) || SECRET_KINDS.some((kind) => value.split(/[\s,]+/).some((word) => hasValidChecksum(word, kind)));
-    safe[name] = secret ? "[redacted]" : value;
-  }
+  for (const [name, value] of Object.entries(details)) safe[name] = withoutSecret(value);
   return safe;
 }

@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { isSecretHash } from "./domain/secret-format.js";
+import { containsSecret, isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
 import { GRANT_LIFETIME, type ApiKey, type ApiKeySettings } from "./domain/api-key.js";
 import { ADMIN_SCOPE } from "./domain/scopes.js";
@@ -36,7 +36,12 @@ const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(
 type ConfigFields<T> = { [K in keyof Required<T>]: z.ZodType<T[K] | undefined> };
 
 const clientSettings = {
-  id: z.string().min(1).max(256),
+  // A secret pasted as the id would be in every token, log line and audit event of the client.
+  id: z
+    .string()
+    .min(1)
+    .max(256)
+    .refine((id) => !containsSecret(id), { message: "holds a Tokensmith secret: the client's id goes here, the hash of its secret in secretHashes" }),
   /** Public keys for private_key_jwt, inline (a JWK Set)... */
   jwks: z.object({ keys: z.array(z.object({ kty: z.string() }).passthrough()).min(1) }).strict().optional(),
   /** ...or by URL. */
@@ -422,6 +427,9 @@ function adminClientFromEnv(env: NodeJS.ProcessEnv): { id: string; secretHashes:
   if (id === undefined && hash === undefined) return undefined;
   const missing = id === undefined ? "TOKENSMITH_ADMIN_CLIENT_ID" : hash === undefined ? "TOKENSMITH_ADMIN_CLIENT_SECRET_HASH" : undefined;
   if (missing !== undefined) throw new ConfigError(`invalid environment:\n  ${missing} is not set: an admin client needs TOKENSMITH_ADMIN_CLIENT_ID and TOKENSMITH_ADMIN_CLIENT_SECRET_HASH`);
+  if (containsSecret(id!)) {
+    throw new ConfigError("invalid environment:\n  TOKENSMITH_ADMIN_CLIENT_ID: holds a Tokensmith secret: set the client's id here, and the hash of its secret in TOKENSMITH_ADMIN_CLIENT_SECRET_HASH");
+  }
   if (!isSecretHash(hash!)) {
     throw new ConfigError("invalid environment:\n  TOKENSMITH_ADMIN_CLIENT_SECRET_HASH: must be a hash printed by `tokensmith secret new` (sha256$...), never the secret itself");
   }

@@ -136,6 +136,9 @@ export class AuditTrail {
       if (parseFeedCursor(before) === undefined || Buffer.from(before).toString("base64url") !== query.pageToken) throw invalidRequest("page_token is malformed");
     }
     if (query.kind && !isKind(query.kind)) throw invalidRequest(`kind must be one of ${AUDIT_KINDS.join(", ")}`);
+    // A Timestamp past what a Date holds is NaN here: to Redis an invalid stream id, which would read as the store failing.
+    if (query.sinceMs !== undefined && !Number.isFinite(query.sinceMs)) throw invalidRequest("start_time is not a valid time");
+    if (query.untilMs !== undefined && !Number.isFinite(query.untilMs)) throw invalidRequest("end_time is not a valid time");
     if (query.sinceMs !== undefined && query.untilMs !== undefined && query.untilMs < query.sinceMs) throw invalidRequest("end_time is before start_time");
     const matches = (event: AuditEvent) =>
       (!query.actor || event.actorClientId === query.actor) && (!query.target || event.target === query.target) && (!query.kind || event.kind === query.kind);

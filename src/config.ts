@@ -3,13 +3,14 @@ import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { isSecretHash } from "./domain/secret-format.js";
+import { containsSecret, isSecretHash } from "./domain/secret-format.js";
 import { isScopeToken } from "./domain/scopes.js";
 import { GRANT_LIFETIME, type ApiKey, type ApiKeySettings } from "./domain/api-key.js";
 import { ADMIN_SCOPE } from "./domain/scopes.js";
 import { INTROSPECT_SCOPE } from "./domain/introspection.js";
 import { REVOKE_SCOPE } from "./domain/revocation.js";
 import { checkJwksUri, JwksUriError } from "./domain/jwks-uri-policy.js";
+import { hasTerminalControls } from "./domain/terminal-controls.js";
 import { CLIENT_AUTH_METHODS, GRANT_TYPES, registeredAuthMethods, TOKEN_LIFETIME_LIMIT_SECONDS, usesSecret, type ClientSettings } from "./domain/client.js";
 
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
@@ -35,7 +36,12 @@ const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(
 type ConfigFields<T> = { [K in keyof Required<T>]: z.ZodType<T[K] | undefined> };
 
 const clientSettings = {
-  id: z.string().min(1).max(256),
+  // A secret pasted as the id would be in every token, log line and audit event of the client.
+  id: z
+    .string()
+    .min(1)
+    .max(256)
+    .refine((id) => !containsSecret(id), { message: "holds a Tokensmith secret: the client's id goes here, the hash of its secret in secretHashes" }),
   /** Public keys for private_key_jwt, inline (a JWK Set)... */
   jwks: z.object({ keys: z.array(z.object({ kty: z.string() }).passthrough()).min(1) }).strict().optional(),
   /** ...or by URL. */
@@ -92,18 +98,25 @@ const publicJwks = z
   });
 
 /** An external issuer whose JWTs authenticate the clients their subjects map to (federated_jwt) and are subject tokens of token exchange. AdminService's CreateTrustedIssuer validates with it too. */
+/** 1-512 characters, none a control or bidi character: trusted issuers' names are shown to administrators (audit targets). */
+const shownName = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((text) => !hasTerminalControls(text), { message: "must not contain control or bidi characters" });
+
 export const trustedIssuerSchema = z
   .object({
-    issuer: z.string().min(1).max(512),
+    issuer: shownName,
     jwks: publicJwks.optional(),
     jwksUri: z.string().url().optional(),
-    audiences: z.array(z.string().min(1).max(512)).min(1),
+    audiences: z.array(shownName).min(1),
     subjectMapping: z
       .array(
         z
           .object({
             /** Exact, or ending in `*`: every subject starting with what precedes it. */
-            subject: z.string().min(1).max(512).refine((subject) => subject !== "*", { message: "a bare * would map every subject of the issuer: name a prefix" }),
+            subject: shownName.refine((subject) => subject !== "*", { message: "a bare * would map every subject of the issuer: name a prefix" }),
             clientId: z.string().min(1).max(256),
             claims: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()])).optional(),
           })
@@ -414,6 +427,9 @@ function adminClientFromEnv(env: NodeJS.ProcessEnv): { id: string; secretHashes:
   if (id === undefined && hash === undefined) return undefined;
   const missing = id === undefined ? "TOKENSMITH_ADMIN_CLIENT_ID" : hash === undefined ? "TOKENSMITH_ADMIN_CLIENT_SECRET_HASH" : undefined;
   if (missing !== undefined) throw new ConfigError(`invalid environment:\n  ${missing} is not set: an admin client needs TOKENSMITH_ADMIN_CLIENT_ID and TOKENSMITH_ADMIN_CLIENT_SECRET_HASH`);
+  if (containsSecret(id!)) {
+    throw new ConfigError("invalid environment:\n  TOKENSMITH_ADMIN_CLIENT_ID: holds a Tokensmith secret: set the client's id here, and the hash of its secret in TOKENSMITH_ADMIN_CLIENT_SECRET_HASH");
+  }
   if (!isSecretHash(hash!)) {
     throw new ConfigError("invalid environment:\n  TOKENSMITH_ADMIN_CLIENT_SECRET_HASH: must be a hash printed by `tokensmith secret new` (sha256$...), never the secret itself");
   }

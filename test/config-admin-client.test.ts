@@ -67,6 +67,20 @@ describe("an admin client from the environment", () => {
     expect(error.message).not.toContain(secret);
   });
 
+  it("the secret as the id (the variables mixed up) is refused, naming the variable and not echoing the secret", () => {
+    const error = loadError({ TOKENSMITH_ADMIN_CLIENT_ID: secret, TOKENSMITH_ADMIN_CLIENT_SECRET_HASH: hash });
+    expect(error.message).toContain("TOKENSMITH_ADMIN_CLIENT_ID");
+    expect(error.message).not.toContain(secret);
+  });
+
+  it("a secret as a config file client's id is refused too, not echoed", async () => {
+    const path = join(dir, "secret-id.yaml");
+    await writeFile(path, `clients:\n  - id: ${secret}\n    secretHashes: ["${hash}"]\n    scopes: [orders:read]\n`);
+    const error = loadError({}, path);
+    expect(error.message).toMatch(/clients\.0\.id: .*secret/);
+    expect(error.message).not.toContain(secret);
+  });
+
   it("an id a client of the config file already has is refused as a duplicate", async () => {
     const path = join(dir, "admin.yaml");
     await writeFile(path, `clients:\n  - id: ops-admin\n    secretHashes: ["${hash}"]\n    scopes: [orders:read]\n`);

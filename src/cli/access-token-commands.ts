@@ -4,7 +4,7 @@ import { allPages } from "../client/all-pages.js";
 import { usageError } from "./cli-failure.js";
 import { CONNECTION_USAGE, durationFlag, listFlag, noPositionals, parseCommand, requireName } from "./command-line.js";
 import { adminCall, connectAdmin } from "./connection.js";
-import { formatFields, formatTable, jsonText as json, listText, timeText } from "./text-output.js";
+import { formatFields, formatTable, jsonText as json, listText, terminalText, timeText } from "./text-output.js";
 
 export const ACCESS_TOKEN_USAGE = `usage: tokensmith access-token <command> [options]
 
@@ -65,7 +65,7 @@ export async function runAccessTokenCommand(args: string[], env: NodeJS.ProcessE
       );
       if (asJson) return json(toJson(CreateAccessTokenResponseSchema, created, { alwaysEmitImplicit: true }));
       return (
-        `created access token "${name}" of client "${clientId}"\n\n${accessTokenFields(created.accessToken!)}\n` +
+        `created access token "${terminalText(name)}" of client "${clientId}"\n\n${accessTokenFields(created.accessToken!)}\n` +
         `token: ${created.token}\nThis is the only time the token is shown: store it now (e.g. in your secret manager).\n`
       );
     }
@@ -91,7 +91,7 @@ export async function runAccessTokenCommand(args: string[], env: NodeJS.ProcessE
       const revoked = await adminCall(connection, `revoke access token "${id}"`, () => admin.revokeAccessToken({ id }));
       if (asJson) return json(toJson(RevokeAccessTokenResponseSchema, revoked, { alwaysEmitImplicit: true }));
       const info = revoked.accessToken!;
-      return `revoked access token "${id}" ("${info.name}" of client "${info.clientId}")\n`;
+      return `revoked access token "${id}" ("${terminalText(info.name)}" of client "${info.clientId}")\n`;
     }
     case undefined:
       throw usageError("missing the access-token command", ACCESS_TOKEN_USAGE);

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { OAuthErrorDetailSchema } from "../../gen/tokensmith/v1/token_service_pb.js";
+import { terminalText } from "./text-output.js";
 
 /** The exit codes scripts can branch on; documented in the usage text and the README. */
 export const ExitCode = {
@@ -95,7 +96,8 @@ export function failureOfCall(error: unknown, context: CallContext): CliFailure 
   const connectError = ConnectError.from(error);
   const exitCode = CODE_TO_EXIT[connectError.code] ?? ExitCode.failure;
   const oauthError = connectError.findDetails(OAuthErrorDetailSchema)[0]?.error;
-  const reason = `${connectError.rawMessage}${oauthError ? ` (${oauthError})` : ""}`;
+  // The server's message may quote stored text (a name): shown, never obeyed.
+  const reason = terminalText(`${connectError.rawMessage}${oauthError ? ` (${oauthError})` : ""}`);
   switch (connectError.code) {
     case Code.Unauthenticated:
       return new CliFailure(`cannot ${context.action}: ${reason}${hint(context.unauthenticatedHint)}`, exitCode);
@@ -104,7 +106,7 @@ export function failureOfCall(error: unknown, context: CallContext): CliFailure 
     case Code.DeadlineExceeded:
       return new CliFailure(`Tokensmith at ${context.url} did not answer in time (${context.action})`, exitCode);
     case Code.Unimplemented:
-      return new CliFailure(`the server at ${context.url} does not serve this Tokensmith API (is --url right?): ${connectError.rawMessage}`, exitCode);
+      return new CliFailure(`the server at ${context.url} does not serve this Tokensmith API (is --url right?): ${terminalText(connectError.rawMessage)}`, exitCode);
     case Code.Unavailable:
     case Code.ResourceExhausted:
       return new CliFailure(`Tokensmith at ${context.url} is unavailable, try again shortly: ${reason}`, exitCode);

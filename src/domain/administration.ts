@@ -19,7 +19,7 @@ import { checkJwksUri, JwksUriError, type JwksUriPolicy } from "./jwks-uri-polic
 import { invalidClient, invalidRequest, OAuthError } from "./oauth-error.js";
 import { ADMIN_SCOPE, grantScopes, normalizeScopes, TENANTS_SCOPE } from "./scopes.js";
 import { DEFAULT_TENANT } from "../store/tenant-store.js";
-import { generateSecret, hashSecret } from "./secret-format.js";
+import { containsSecret, generateSecret, hashSecret } from "./secret-format.js";
 import { changeStored, notFound } from "./stored-change.js";
 import { chooseAudience, claimsIssuedNow } from "./client-token-issuer.js";
 import { MAX_LIVE_NAMED_TOKENS, type NamedAccessToken, type NamedAccessTokens } from "./named-access-tokens.js";
@@ -27,12 +27,19 @@ import type { RevocationList } from "./revocation-list.js";
 import { trustedIssuerSchema } from "../config.js";
 import type { StoredTrustedIssuer, TrustedIssuerRegistry } from "./trusted-issuer-registry.js";
 import type { TrustedIssuer } from "./trusted-issuers.js";
+import { hasTerminalControls } from "./terminal-controls.js";
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Refuses a client id that is not 1-128 letters, digits, '.', '_', '-' or ':'. */
+/** Refuses a client id that is not 1-128 letters, digits, '.', '_', '-' or ':', or that is a secret. */
 export function checkClientId(id: string, field = "client id"): void {
   if (!CLIENT_ID.test(id)) throw invalidRequest(`${field} must be 1-128 letters, digits, '.', '_', '-' or ':'`);
+  checkNotSecret(id, field);
+}
+
+/** A secret pasted into an id or a name would be kept, listed and logged as one: refused, without echoing it. */
+function checkNotSecret(text: string, field: string): void {
+  if (containsSecret(text)) throw invalidRequest(`${field} holds a Tokensmith secret (pasted into the wrong field?): choose another, and rotate that secret if it was shared`);
 }
 const API_KEY_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PAGE_SIZE = 500;
@@ -108,11 +115,12 @@ export interface NamedAccessTokenRequest {
 
 const ACCESS_TOKEN_NAME_LENGTH = 100;
 
-/** 1-100 characters, not blank, no control characters (a newline would blur the name index). */
+/** 1-100 characters, not blank, no control or bidi characters (a newline would blur the name index; see terminal-controls.ts). */
 function checkAccessTokenName(name: string): string {
-  if (name.trim() === "" || [...name].length > ACCESS_TOKEN_NAME_LENGTH || /\p{Cc}/u.test(name)) {
-    throw invalidRequest(`name is required: 1-${ACCESS_TOKEN_NAME_LENGTH} characters, not blank, without control characters`);
+  if (name.trim() === "" || [...name].length > ACCESS_TOKEN_NAME_LENGTH || hasTerminalControls(name)) {
+    throw invalidRequest(`name is required: 1-${ACCESS_TOKEN_NAME_LENGTH} characters, not blank, without control or bidi characters`);
   }
+  checkNotSecret(name, "name");
   return name;
 }
 
@@ -423,6 +431,7 @@ export class Administration {
 
   async createApiKey(request: ApiKeySettings): Promise<{ apiKey: ApiKeyView; key: string }> {
     if (!API_KEY_NAME.test(request.name)) throw invalidRequest("API key name must be 1-128 letters, digits, '.', '_', '-' or ':'");
+    checkNotSecret(request.name, "API key name");
     const scopes = normalizeScopes(request.scopes);
     if (scopes.length === 0) throw invalidRequest("an API key needs at least one scope");
     const key = generateSecret("api_key");
@@ -598,8 +607,8 @@ export class Administration {
   private applyClientChanges(record: StoredClient, fields: ClientChanges): void {
     if (fields.scopes !== undefined) record.scopes = normalizeScopes(fields.scopes);
     if (fields.audiences !== undefined) {
-      if (fields.audiences.length > 20 || fields.audiences.some((aud) => aud.length === 0 || aud.length > 512 || /\s/.test(aud))) {
-        throw invalidRequest("audiences: at most 20, each 1-512 characters without spaces");
+      if (fields.audiences.length > 20 || fields.audiences.some((aud) => aud.length === 0 || aud.length > 512 || /\s/.test(aud) || hasTerminalControls(aud))) {
+        throw invalidRequest("audiences: at most 20, each 1-512 characters without spaces, control or bidi characters");
       }
       record.audiences = [...new Set(fields.audiences)];
     }

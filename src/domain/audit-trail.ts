@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { parseFeedCursor } from "../store/feed-cursor.js";
 import { storeKeys, type FeedEntry, type FeedFields, type Store } from "../store/store.js";
 import { invalidRequest } from "./oauth-error.js";
-import { hasValidChecksum, isSecretHash, type SecretKind } from "./secret-format.js";
+import { containsSecret } from "./secret-format.js";
 import { AUDIT_KINDS, type AuditKind } from "./audit-kinds.js";
 
 export { AUDIT_KINDS, type AuditKind } from "./audit-kinds.js";
@@ -67,7 +67,6 @@ export const AUDIT_MAX_PAGE_SIZE = 500;
 /** Entries one list call reads at most while filtering: a filter matching nothing in a long trail answers a partial page with a token to go on from. */
 const SCAN_LIMIT = 10_000;
 const SCAN_BATCH = 500;
-const SECRET_KINDS: readonly SecretKind[] = ["client_secret", "api_key", "grant"];
 
 const isKind = (value: string): value is AuditKind => (AUDIT_KINDS as readonly string[]).includes(value);
 
@@ -98,11 +97,12 @@ export class AuditTrail {
 
   async record(record: AuditRecord): Promise<AuditEvent> {
     const details = withoutSecrets(record.details ?? {});
+    const target = withoutSecret(record.target);
     const fields: FeedFields = {
       kind: record.kind,
       actor_client_id: record.actor?.clientId ?? "",
       actor_tenant: record.actor?.tenant ?? "",
-      target: record.target,
+      target,
       peer: record.peer ?? "",
       request_id: record.requestId ?? "",
       details: JSON.stringify(details),
@@ -114,7 +114,7 @@ export class AuditTrail {
           tenant: this.deps.tenant,
           actorClientId: fields.actor_client_id,
           actorTenant: fields.actor_tenant,
-          target: record.target,
+          target,
           peer: fields.peer,
           details,
         },
@@ -136,6 +136,9 @@ export class AuditTrail {
       if (parseFeedCursor(before) === undefined || Buffer.from(before).toString("base64url") !== query.pageToken) throw invalidRequest("page_token is malformed");
     }
     if (query.kind && !isKind(query.kind)) throw invalidRequest(`kind must be one of ${AUDIT_KINDS.join(", ")}`);
+    // A Timestamp past what a Date holds is NaN here: to Redis an invalid stream id, which would read as the store failing.
+    if (query.sinceMs !== undefined && !Number.isFinite(query.sinceMs)) throw invalidRequest("start_time is not a valid time");
+    if (query.untilMs !== undefined && !Number.isFinite(query.untilMs)) throw invalidRequest("end_time is not a valid time");
     if (query.sinceMs !== undefined && query.untilMs !== undefined && query.untilMs < query.sinceMs) throw invalidRequest("end_time is before start_time");
     const matches = (event: AuditEvent) =>
       (!query.actor || event.actorClientId === query.actor) && (!query.target || event.target === query.target) && (!query.kind || event.kind === query.kind);
@@ -184,12 +187,11 @@ export class AuditTrail {
 
 const tokenOf = (cursor: string) => Buffer.from(cursor).toString("base64url");
 
-/** A last guard: a detail that looks like a secret, an API key, a grant or a stored hash is never written. */
+/** A last guard: a target or detail holding a secret, an API key, a grant or a stored hash is never written. */
+const withoutSecret = (value: string) => (containsSecret(value) ? "[redacted]" : value);
+
 function withoutSecrets(details: Readonly<Record<string, string>>): Record<string, string> {
   const safe: Record<string, string> = {};
-  for (const [name, value] of Object.entries(details)) {
-    const secret = isSecretHash(value) || SECRET_KINDS.some((kind) => value.split(/[\s,]+/).some((word) => hasValidChecksum(word, kind)));
-    safe[name] = secret ? "[redacted]" : value;
-  }
+  for (const [name, value] of Object.entries(details)) safe[name] = withoutSecret(value);
   return safe;
 }

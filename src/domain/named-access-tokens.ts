@@ -47,20 +47,34 @@ export class NamedAccessTokens {
    * ("full") or a live named token of the same client has the name
    * ("name_taken"); then stores nothing. A name left behind by a token that
    * has expired or was revoked is taken over.
+   *
+   * The record is written before the name is claimed, so a claim always has
+   * its record: a concurrent create that finds the name claimed and no live
+   * record behind it knows the claim is stale, not still being written (it
+   * took such a claim over, and both creates were added under one name).
    */
   async add(record: NamedAccessToken): Promise<"added" | "full" | "name_taken"> {
     if ((await this.live()).length >= this.maxLive) return "full";
+    await this.deps.store.hashSet(storeKeys.accessTokens(), record.id, JSON.stringify(record));
+    if (await this.claimName(record)) return "added";
+    await this.deps.store.hashDelete(storeKeys.accessTokens(), record.id);
+    return "name_taken";
+  }
+
+  /** Claims the record's name unless a live token of its client holds it; a stale claim is replaced only while it still holds what was read. */
+  private async claimName(record: NamedAccessToken): Promise<boolean> {
     const names = storeKeys.accessTokenNames();
     const field = nameField(record.clientId, record.name);
-    if (!(await this.deps.store.hashSet(names, field, record.id, { onlyIfAbsent: true }))) {
+    // A few turns: a stale claim may be removed (pruned) or replaced between the reads.
+    for (let turn = 0; turn < 3; turn++) {
+      if (await this.deps.store.hashSet(names, field, record.id, { onlyIfAbsent: true })) return true;
       const holder = await this.deps.store.hashGet(names, field);
-      if (holder !== null && (await this.find(holder)) !== undefined) return "name_taken";
-      await this.deps.store.hashDelete(names, field);
-      // Of concurrent creators taking over a stale name, HSETNX lets one win.
-      if (!(await this.deps.store.hashSet(names, field, record.id, { onlyIfAbsent: true }))) return "name_taken";
+      if (holder === null) continue;
+      if ((await this.find(holder)) !== undefined) return false;
+      // Of concurrent creators taking over a stale name, the compare-and-set lets one win.
+      if (await this.deps.store.hashCompareAndSet(names, field, holder, record.id)) return true;
     }
-    await this.deps.store.hashSet(storeKeys.accessTokens(), record.id, JSON.stringify(record));
-    return "added";
+    return false;
   }
 
   /** The live record with this id, or undefined (unknown, or its token has ended: then pruned). */

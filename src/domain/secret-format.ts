@@ -109,6 +109,22 @@ export function isSecretHash(value: string): boolean {
   return /^sha256\$[A-Za-z0-9_-]{43}$/.test(value);
 }
 
+const SECRET_KINDS = Object.keys(KIND_PREFIX) as SecretKind[];
+/** What may be a secret of any kind, or a stored hash, anywhere in a text. */
+const SECRET_CANDIDATE = /tks_(?:cs|ak|gr)_[0-9A-Za-z]{49}|sha256\$[A-Za-z0-9_-]{43}/g;
+
+/**
+ * Whether `text` holds a Tokensmith secret (its checksum valid) or a stored
+ * hash anywhere: what is never kept as an id or a name, nor written to the
+ * audit trail or a log (an administrator pasting a secret into the wrong field).
+ */
+export function containsSecret(text: string): boolean {
+  for (const [candidate] of text.matchAll(SECRET_CANDIDATE)) {
+    if (candidate.startsWith(HASH_PREFIX) || SECRET_KINDS.some((kind) => hasValidChecksum(candidate, kind))) return true;
+  }
+  return false;
+}
+
 /** Digest used as a storage key for opaque tokens (grants). */
 export function tokenDigest(token: string): string {
   return sha256(token, "base64url");

@@ -10,6 +10,7 @@ import { invalidRequest, OAuthError } from "./oauth-error.js";
 import { ADMIN_SCOPE } from "./scopes.js";
 import { changeStored, notFound } from "./stored-change.js";
 import { TENANT_ID, type StoredTenant, type TenantRegistry, type TenantSettings } from "./tenant-registry.js";
+import { hasTerminalControls } from "./terminal-controls.js";
 
 /** A tenant as platform administrators see it. Settings as set: 0 (or no origins) means the deployment's. */
 export interface TenantView {
@@ -264,8 +265,8 @@ export class TenantAdministration {
 
   private applyChanges(record: StoredTenant, changes: TenantChanges): void {
     if (changes.displayName !== undefined) {
-      if (changes.displayName.length > MAX_DISPLAY_NAME || /[\u0000-\u001f\u007f]/.test(changes.displayName)) {
-        throw invalidRequest(`display_name: at most ${MAX_DISPLAY_NAME} characters, no control characters`);
+      if (changes.displayName.length > MAX_DISPLAY_NAME || hasTerminalControls(changes.displayName)) {
+        throw invalidRequest(`display_name: at most ${MAX_DISPLAY_NAME} characters, no control or bidi characters`);
       }
       if (changes.displayName === "") delete record.displayName;
       else record.displayName = changes.displayName;

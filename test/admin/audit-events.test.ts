@@ -217,6 +217,9 @@ describe.each(backends)("AdminService audit trail on %s", (_name, makeBackend) =
     ["a negative page_size", { pageSize: -5 }, /page_size must not be negative/],
     ["an unknown kind", { kind: "client.vanished" }, /kind must be one of/],
     ["an end_time before the start_time", { startTime: timestampFromMs(2_000_000), endTime: timestampFromMs(1_000_000) }, /end_time is before start_time/],
+    // Past what a Date holds (year 275760): no instant at all, not a store error.
+    ["an end_time past any date", { endTime: { seconds: 10n ** 15n, nanos: 0 } }, /end_time is not a valid time/],
+    ["a start_time past any date", { startTime: { seconds: -(10n ** 15n), nanos: 0 } }, /start_time is not a valid time/],
   ])("refuses %s with InvalidArgument", async (_case, request, message) => {
     await expectRpcError(t.admin.listAuditEvents(request), Code.InvalidArgument, "invalid_request", message);
   });

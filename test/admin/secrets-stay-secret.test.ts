@@ -5,7 +5,9 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   GetClientResponseSchema,
+  ListAccessTokensResponseSchema,
   ListApiKeysResponseSchema,
+  ListAuditEventsResponseSchema,
   ListClientsResponseSchema,
   RotateClientSecretResponseSchema,
   UpdateApiKeyResponseSchema,
@@ -135,6 +137,26 @@ describe.each(BACKENDS)("secrets on %s", (_name, makeBackend) => {
 
     expect(secrets).toHaveLength(4);
     expect(errors.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it("a secret pasted where an id or a name belongs is refused, never stored, listed or logged", async () => {
+    const asAdmin = { headers: bearer(remember(tokens, await t.adminToken())) };
+    const clientSecret = remember(secrets, generateSecret("client_secret"));
+    const apiKey = remember(secrets, generateSecret("api_key"));
+    const grant = remember(secrets, generateSecret("grant"));
+    await t.rawAdmin.createClient({ id: "named-tokens", scopes: ["reports:read"] }, asAdmin);
+    for (const call of [
+      t.rawAdmin.createClient({ id: clientSecret, scopes: ["orders:read"] }, asAdmin),
+      t.rawAdmin.createApiKey({ name: apiKey, scopes: ["passkey:read"] }, asAdmin),
+      t.rawAdmin.createAccessToken({ clientId: "named-tokens", name: grant }, asAdmin),
+      t.rawAdmin.createAccessToken({ clientId: "named-tokens", name: `nightly ${clientSecret}` }, asAdmin),
+    ]) {
+      expect(Code[(await failure(call)).code]).toBe(Code[Code.InvalidArgument]);
+    }
+    expectNoSecretIn(toJsonString(ListClientsResponseSchema, await t.rawAdmin.listClients({}, asAdmin)));
+    expectNoSecretIn(toJsonString(ListApiKeysResponseSchema, await t.rawAdmin.listApiKeys({}, asAdmin)));
+    expectNoSecretIn(toJsonString(ListAccessTokensResponseSchema, await t.rawAdmin.listAccessTokens({}, asAdmin)));
+    expectNoSecretIn(toJsonString(ListAuditEventsResponseSchema, await t.rawAdmin.listAuditEvents({ pageSize: 500 }, asAdmin)));
   });
 
   it("the log was captured (the test would prove nothing otherwise)", () => {

@@ -160,4 +160,16 @@ describe.each(subjects)("AuditTrail on the %s store", (_name, make) => {
     const everything = JSON.stringify([await subject.store.streamReadBack("audit:{audit}", {}, 10), log.lines]);
     for (const leaked of [secret, key, hashSecret(secret)]) expect(everything).not.toContain(leaked);
   });
+
+  it("never writes a target that holds a secret, nor a secret run into other text", async () => {
+    subject = await make();
+    const log = capturedLog();
+    const trail = trailOf("default", { logger: log.logger });
+    const grant = generateSecret("grant");
+    const secret = generateSecret("client_secret");
+    const event = await trail.record(created(grant, { details: { note: `copy:${secret}.` } }));
+    expect(event).toMatchObject({ target: "[redacted]", details: { note: "[redacted]" } });
+    const everything = JSON.stringify([await subject.store.streamReadBack("audit:{audit}", {}, 10), log.lines]);
+    for (const leaked of [grant, secret]) expect(everything).not.toContain(leaked);
+  });
 });

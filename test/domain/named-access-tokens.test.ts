@@ -8,6 +8,7 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { createRedisStore } from "../../src/store/redis.js";
 import type { Store } from "../../src/store/store.js";
 import { storeKeys } from "../../src/store/store.js";
+import { interceptedStore } from "../support/intercepted-store.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 
 /**
@@ -103,6 +104,38 @@ describe.each(STORES)("NamedAccessTokens on %s", (_name, open) => {
       expect(await tokens.find("y")).toBeUndefined();
     } finally {
       await store.close();
+    }
+  });
+
+  it("of two concurrent creates of one name, one is added: a claim whose record is not written yet is not taken over as stale", async () => {
+    const clock = new ManualClock(1_000_000);
+    const inner = await open(clock, () => redis);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = false;
+    // The first create's record write waits until the second create has finished.
+    const store = interceptedStore(inner, async (operation, args, proceed) => {
+      if (operation === "hashSet" && args[0] === storeKeys.accessTokens() && args[1] === "first") {
+        holding = true;
+        await held;
+      }
+      return proceed();
+    });
+    try {
+      const { tokens } = namedTokens(store, clock);
+      const first = tokens.add(record("first", { name: "nightly", expiresAt: clock.now() + 10_000 }));
+      // Until the first create is writing its record.
+      for (let turn = 0; turn < 1_000 && !holding; turn++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const second = await tokens.add(record("second", { name: "nightly", expiresAt: clock.now() + 10_000 }));
+      release();
+      const results = [await first, second];
+      expect(results.filter((result) => result === "added"), results.join(", ")).toHaveLength(1);
+      expect((await tokens.live()).map((token) => token.name)).toEqual(["nightly"]);
+    } finally {
+      release();
+      await inner.close();
     }
   });
 });

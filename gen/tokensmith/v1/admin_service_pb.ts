@@ -1390,7 +1390,7 @@ export type CreateAccessTokenRequest = Message<"tokensmith.v1.CreateAccessTokenR
   clientId: string;
 
   /**
-   * Required: 1-100 characters, no control characters.
+   * Required: 1-100 characters, no control or bidi characters (they would act on the terminal of an administrator listing it).
    *
    * @generated from field: string name = 2;
    */

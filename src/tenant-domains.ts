@@ -234,10 +234,13 @@ export class TenantDomains {
     this.loaded.set(id, { domain, background: this.maintain?.(domain), revision: spec.revision, used: true });
     // Second chance (CLOCK): the oldest loaded tenant goes unless used since eviction last passed it, in which
     // case it moves to the back, its mark cleared. Near LRU, without rewriting the Map on every request.
-    while (this.loaded.size > this.deps.capacity) {
+    // A tenant a WatchRevocations stream follows is kept, past the capacity if need be: dropped, it would end
+    // the stream, whose watcher would load it again and push out another, watched or not. Never the tenant
+    // just loaded (it would load again on every request). Two passes at most.
+    for (let turns = 2 * this.loaded.size; this.loaded.size > this.deps.capacity && turns > 0; turns--) {
       const [oldest, entry] = this.loaded.entries().next().value as [string, Loaded];
       this.loaded.delete(oldest);
-      if (entry.used) {
+      if (oldest === id || entry.used || entry.domain.revocationWatch.watching) {
         entry.used = false;
         this.loaded.set(oldest, entry);
         continue;

@@ -19,6 +19,8 @@ function tenantCache(capacity: number, exists: (id: string) => boolean = () => t
   const lookups: string[] = [];
   /** The tenants whose domains were dropped, in order: each one's watch streams were told to end. */
   const retired: string[] = [];
+  /** Tenants a WatchRevocations stream follows (when their domain is built). */
+  const watched = new Set<string>();
   const registry = {
     find: async (id: string): Promise<TenantSpec | undefined> => {
       lookups.push(id);
@@ -32,7 +34,7 @@ function tenantCache(capacity: number, exists: (id: string) => boolean = () => t
   const tenants = new TenantDomains({
     build: async (spec) => {
       built.push(`${spec.id}@${spec.revision}`);
-      return { tenant: spec.id, revocationWatch: { retire: () => retired.push(spec.id) } } as unknown as Domain;
+      return { tenant: spec.id, revocationWatch: { retire: () => retired.push(spec.id), watching: watched.has(spec.id) } } as unknown as Domain;
     },
     registry,
     capacity,
@@ -41,7 +43,7 @@ function tenantCache(capacity: number, exists: (id: string) => boolean = () => t
   });
   const follower = { reachable: true } as { reachable: boolean };
   tenants.follow(follower as FeedFollower);
-  return { tenants, built, lookups, follower, retired, stored, state };
+  return { tenants, built, lookups, follower, retired, stored, state, watched };
 }
 
 describe("TenantDomains' cache", () => {
@@ -63,6 +65,19 @@ describe("TenantDomains' cache", () => {
     expect(retired).toHaveLength(2);
     expect(retired).not.toContain("c");
     expect(retired).not.toContain("d");
+  });
+
+  it("keeps a tenant a WatchRevocations stream follows, past the capacity if need be, and drops the others as usual", async () => {
+    const { tenants, retired, watched } = tenantCache(2);
+    watched.add("a").add("b");
+    await tenants.find("a");
+    await tenants.find("b");
+    await tenants.find("c");
+    await tenants.find("d");
+    // Every loaded tenant watched or just loaded: more than the capacity, and no load waits on a pass that cannot end.
+    expect(["a", "b", "d"].map((id) => tenants.peek(id)?.tenant)).toEqual(["a", "b", "d"]);
+    expect(tenants.peek("c")).toBeUndefined();
+    expect(retired).toEqual(["c"]);
   });
 
   it("never drops the tenant it has just loaded, even when every other was used", async () => {

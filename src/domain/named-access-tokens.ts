@@ -123,7 +123,8 @@ export class NamedAccessTokens {
     const names = storeKeys.accessTokenNames();
     const field = nameField(record.clientId, record.name);
     await this.deps.store.hashDelete(storeKeys.accessTokens(), record.id);
-    if ((await this.deps.store.hashGet(names, field)) === record.id) await this.deps.store.hashDelete(names, field);
+    // Only while this token holds it: a create may have taken the stale claim over since the record went.
+    await this.deps.store.hashCompareAndDelete(names, field, record.id);
   }
 
   /** Drops the records of a deleted client's tokens (the tokens themselves die with the client). */

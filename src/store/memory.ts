@@ -99,6 +99,12 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async hashCompareAndDelete(key: string, field: string, expected: string): Promise<boolean> {
+    const hash = this.hashes.get(key);
+    if (hash?.get(field) !== expected) return false;
+    return hash.delete(field);
+  }
+
   async hashDelete(key: string, field: string): Promise<boolean> {
     return this.hashes.get(key)?.delete(field) ?? false;
   }

@@ -121,10 +121,17 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `;
 
+/** HDEL only while the field holds the expected value; atomic and single-slot like the above. */
+const HASH_COMPARE_AND_DELETE_LUA = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
+`;
+
 /** Registered via the `scripts` option; ioredis runs them with EVALSHA and falls back to EVAL on NOSCRIPT. */
 interface ScriptCommands {
   tokensmithIncrWithTtl(key: string, ttlMs: number): Promise<number>;
   tokensmithHashCompareAndSet(key: string, field: string, expected: string, value: string): Promise<number>;
+  tokensmithHashCompareAndDelete(key: string, field: string, expected: string): Promise<number>;
 }
 
 type Client = (Redis | Cluster) & ScriptCommands;
@@ -132,6 +139,7 @@ type Client = (Redis | Cluster) & ScriptCommands;
 const scripts = {
   tokensmithIncrWithTtl: { lua: INCR_WITH_TTL_LUA, numberOfKeys: 1 },
   tokensmithHashCompareAndSet: { lua: HASH_COMPARE_AND_SET_LUA, numberOfKeys: 1 },
+  tokensmithHashCompareAndDelete: { lua: HASH_COMPARE_AND_DELETE_LUA, numberOfKeys: 1 },
 };
 
 /** Redis wants a positive integer for PX; MemoryStore treats anything below 1 ms as 1 ms. */
@@ -401,6 +409,11 @@ export class RedisStore implements Store {
   async hashCompareAndSet(key: string, field: string, expected: string, value: string): Promise<boolean> {
     const k = this.k(key);
     return (await this.run("HSET (compare-and-set)", () => this.client.tokensmithHashCompareAndSet(k, field, expected, value))) === 1;
+  }
+
+  async hashCompareAndDelete(key: string, field: string, expected: string): Promise<boolean> {
+    const k = this.k(key);
+    return (await this.run("HDEL (compare-and-delete)", () => this.client.tokensmithHashCompareAndDelete(k, field, expected))) === 1;
   }
 
   async hashDelete(key: string, field: string): Promise<boolean> {

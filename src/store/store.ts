@@ -36,6 +36,8 @@ export interface Store {
    * exists: the caller reads it again and decides afresh.
    */
   hashCompareAndSet(key: string, field: string, expected: string, value: string): Promise<boolean>;
+  /** Deletes a field only while it holds `expected`, atomically (compare-and-delete); resolves true when deleted. */
+  hashCompareAndDelete(key: string, field: string, expected: string): Promise<boolean>;
   /** Resolves true when the field existed. */
   hashDelete(key: string, field: string): Promise<boolean>;
   /** Every field of a hash. */

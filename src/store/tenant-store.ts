@@ -63,6 +63,9 @@ export class TenantStore implements Store {
   hashCompareAndSet(key: string, field: string, expected: string, value: string): Promise<boolean> {
     return this.base.hashCompareAndSet(this.k(key), field, expected, value);
   }
+  hashCompareAndDelete(key: string, field: string, expected: string): Promise<boolean> {
+    return this.base.hashCompareAndDelete(this.k(key), field, expected);
+  }
   hashDelete(key: string, field: string): Promise<boolean> {
     return this.base.hashDelete(this.k(key), field);
   }

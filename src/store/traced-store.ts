@@ -13,6 +13,7 @@ const OPERATIONS = [
   "hashGet",
   "hashSet",
   "hashCompareAndSet",
+  "hashCompareAndDelete",
   "hashDelete",
   "hashEntries",
   "feedAppend",

@@ -8,7 +8,7 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { createRedisStore } from "../../src/store/redis.js";
 import type { Store } from "../../src/store/store.js";
 import { storeKeys } from "../../src/store/store.js";
-import { interceptedStore } from "../support/intercepted-store.js";
+import { callHolder, interceptedStore } from "../support/intercepted-store.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 
 /**
@@ -104,6 +104,32 @@ describe.each(STORES)("NamedAccessTokens on %s", (_name, open) => {
       expect(await tokens.find("y")).toBeUndefined();
     } finally {
       await store.close();
+    }
+  });
+
+  it("freeing an ended token's name never frees it from the token that took it over meanwhile", async () => {
+    const clock = new ManualClock(1_000_000);
+    const inner = await open(clock, () => redis);
+    // Holds the removal's release of the name, between its read of who holds the name and its delete.
+    const holder = callHolder((operation, args) => operation.startsWith("hashDelete") || (operation.startsWith("hashCompareAnd") && args.length === 3)
+      ? args[0] === storeKeys.accessTokenNames()
+      : false);
+    const store = interceptedStore(inner, holder.intercept);
+    try {
+      const { tokens } = namedTokens(store, clock);
+      const ended = record("ended", { name: "nightly", expiresAt: clock.now() + 10_000 });
+      expect(await tokens.add(ended)).toBe("added");
+      const held = holder.holdNext();
+      const removal = tokens.remove(ended);
+      await held.reached;
+      // Meanwhile a create finds the name's claim stale (its record is gone) and takes it over.
+      expect(await tokens.add(record("taker", { name: "nightly", expiresAt: clock.now() + 10_000 }))).toBe("added");
+      held.release();
+      await removal;
+      expect(await tokens.add(record("third", { name: "nightly", expiresAt: clock.now() + 10_000 }))).toBe("name_taken");
+      expect((await tokens.live()).map((token) => token.id)).toEqual(["taker"]);
+    } finally {
+      await inner.close();
     }
   });
 

@@ -229,6 +229,19 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreUn
         expect(await store.hashGet(key, "f")).toBeNull();
       });
 
+      it("hashCompareAndDelete deletes a field only while it still holds the value read", async () => {
+        const key = "admin:{released}";
+        expect(await store.hashCompareAndDelete(key, "f", "mine")).toBe(false);
+        await store.hashSet(key, "f", "theirs");
+        expect(await store.hashCompareAndDelete(key, "f", "mine")).toBe(false);
+        expect(await store.hashGet(key, "f")).toBe("theirs");
+        expect(await store.hashCompareAndDelete(key, "f", "theirs")).toBe(true);
+        expect(await store.hashGet(key, "f")).toBeNull();
+        expect(await store.hashCompareAndDelete(key, "f", "theirs")).toBe(false);
+        await store.hashSet(key, "other", "kept");
+        expect(await store.hashEntries(key)).toEqual(new Map([["other", "kept"]]));
+      });
+
       it("keeps hashes apart from plain keys of other names", async () => {
         await store.hashSet("admin:{h1}", "f", "x");
         expect(await store.hashGet("admin:{h2}", "f")).toBeNull();

@@ -33,6 +33,7 @@ const calls: Array<[string, (store: Store) => Promise<unknown>]> = [
   ["hashGet", (store) => store.hashGet(SECRET_KEY, SECRET_VALUE)],
   ["hashSet", (store) => store.hashSet(SECRET_KEY, SECRET_VALUE, SECRET_VALUE)],
   ["hashCompareAndSet", (store) => store.hashCompareAndSet(SECRET_KEY, SECRET_VALUE, SECRET_VALUE, SECRET_VALUE)],
+  ["hashCompareAndDelete", (store) => store.hashCompareAndDelete(SECRET_KEY, SECRET_VALUE, SECRET_VALUE)],
   ["hashDelete", (store) => store.hashDelete(SECRET_KEY, SECRET_VALUE)],
   ["hashEntries", (store) => store.hashEntries(SECRET_KEY)],
   ["feedAppend", (store) => store.feedAppend({ secret: SECRET_VALUE }, { retainMs: 60_000 })],

@@ -35,6 +35,13 @@ const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(
  */
 type ConfigFields<T> = { [K in keyof Required<T>]: z.ZodType<T[K] | undefined> };
 
+/** 1-512 characters, none a control or bidi character: shown to administrators (client audiences, trusted issuers' names as audit targets). */
+const shownName = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((text) => !hasTerminalControls(text), { message: "must not contain control or bidi characters" });
+
 const clientSettings = {
   // A secret pasted as the id would be in every token, log line and audit event of the client.
   id: z
@@ -59,7 +66,7 @@ const clientSettings = {
     .refine((types) => new Set(types).size === types.length, { message: "names a grant type more than once" })
     .optional(),
   scopes: z.array(scope).default([]),
-  audiences: z.array(z.string().min(1).max(512)).default([]),
+  audiences: z.array(shownName).default([]),
   /** Default: defaultTokenLifetimeSeconds. */
   tokenLifetimeSeconds: z.number().int().min(1).max(TOKEN_LIFETIME_LIMIT_SECONDS).optional(),
 } satisfies ConfigFields<ClientSettings>;
@@ -98,12 +105,6 @@ const publicJwks = z
   });
 
 /** An external issuer whose JWTs authenticate the clients their subjects map to (federated_jwt) and are subject tokens of token exchange. AdminService's CreateTrustedIssuer validates with it too. */
-/** 1-512 characters, none a control or bidi character: trusted issuers' names are shown to administrators (audit targets). */
-const shownName = z
-  .string()
-  .min(1)
-  .max(512)
-  .refine((text) => !hasTerminalControls(text), { message: "must not contain control or bidi characters" });
 
 export const trustedIssuerSchema = z
   .object({

@@ -56,6 +56,9 @@ describe("a bad configuration is refused, naming every bad field", () => {
     ],
     ["a malformed scope on a client", { clients: [client({ scopes: ["orders read"] })] }, ["clients.0.scopes.0"]],
     ["a client lifetime over a day", { clients: [client({ tokenLifetimeSeconds: 86_401 })] }, ["clients.0.tokenLifetimeSeconds"]],
+    // Audiences are shown to administrators (tokensmith client get): no escape sequence or bidi override, as the AdminService refuses.
+    ["a client audience with an escape sequence", { clients: [client({ audiences: ["https://api.test\u001b[2J"] })] }, ["clients.0.audiences.0"]],
+    ["a client audience with a bidi override", { clients: [client({ audiences: ["https://api.test/\u202etxt"] })] }, ["clients.0.audiences.0"]],
     ["a redis store without url", { store: { type: "redis" } }, ["store", "url"]],
     ["an unknown store type", { store: { type: "etcd" } }, ["store.type"]],
     ["an unknown log level", { logLevel: "loud" }, ["logLevel"]],

@@ -1,13 +1,16 @@
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AdminService } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { formatFields, formatTable } from "../../src/cli/text-output.js";
 import type { RunningServer } from "../../src/server.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { storeKeys } from "../../src/store/store.js";
 import { ADMIN_SCOPE, bearer, useAdminServer } from "../support/admin.js";
 import { memoryBackend } from "../support/backends.js";
 import { killCliProcesses, runCli } from "../support/cli-process.js";
 import { generateClientKey } from "../support/oauth.js";
 import { expectRpcError } from "../support/rpc-assertions.js";
-import { startTestServer, testClient } from "../support/tokensmith.js";
+import { basic, startTestServer, testClient, tokenClient, transports } from "../support/tokensmith.js";
 
 /**
  * Text another administrator or a client chose is printed to an
@@ -101,17 +104,31 @@ describe("names and labels with control or bidi characters are refused (InvalidA
 });
 
 // Spawning `node bin/tokensmith.js` compiles TypeScript on the fly: slow on a busy machine.
-describe("tokensmith client get and list show what the config gave escaped", { timeout: 90_000 }, () => {
+describe("tokensmith client get and list show what was stored before such characters were refused escaped", { timeout: 90_000 }, () => {
   const cliAdmin = testClient("cli-admin", [ADMIN_SCOPE]);
-  // The config is not validated for these: the CLI is the last guard.
-  const shown = testClient("shown", ["reports:read"], { audiences: [`${ESC}[2J${ESC}[Hall clear`, `${CSI}1A`, `api${RIGHT_TO_LEFT_OVERRIDE}moc.elpmaxe`] });
+  const audiences = [`${ESC}[2J${ESC}[Hall clear`, `${CSI}1A`, `api${RIGHT_TO_LEFT_OVERRIDE}moc.elpmaxe`];
+  const store = new MemoryStore();
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startTestServer({ clients: [cliAdmin, shown] });
+    // A client created as any other, then its stored record given the audiences an older version let through
+    // (neither the AdminService nor the config file takes them now, so the CLI is the last guard), and
+    // the server started again on that store, so nothing of the client is cached.
+    const creator = await startTestServer({ store, clients: [cliAdmin] });
+    try {
+      const transport = transports["grpc (HTTP/2)"](creator.url);
+      const { accessToken } = await tokenClient(transport).issueClientToken({ scopes: [ADMIN_SCOPE] }, { headers: basic(cliAdmin.id, cliAdmin.secret) });
+      await createClient(AdminService, transport).createClient({ id: "shown", scopes: ["reports:read"], audiences: ["api.example"] }, { headers: bearer(accessToken) });
+    } finally {
+      await creator.close();
+    }
+    const stored = JSON.parse((await store.hashGet(storeKeys.clients(), "shown"))!) as { audiences: string[] };
+    await store.hashSet(storeKeys.clients(), "shown", JSON.stringify({ ...stored, audiences }));
+    server = await startTestServer({ store, clients: [cliAdmin] });
   });
   afterAll(async () => {
     killCliProcesses();
     await server?.close();
+    await store.close();
   });
 
   it.each([[["client", "get", "shown"]], [["client", "list"]], [["client", "get", "shown", "--json"]]])("tokensmith %j", async (args) => {
@@ -123,6 +140,6 @@ describe("tokensmith client get and list show what the config gave escaped", { t
     expect(printed).toContain("api\\u202emoc.elpmaxe");
     expect(printed.replaceAll("\n", "")).not.toMatch(TERMINAL_CONTROL);
     // The JSON's escapes read back as the audiences themselves.
-    if (args.includes("--json")) expect((JSON.parse(printed) as { client: { audiences: string[] } }).client.audiences).toEqual(shown.audiences);
+    if (args.includes("--json")) expect((JSON.parse(printed) as { client: { audiences: string[] } }).client.audiences).toEqual(audiences);
   });
 });

@@ -119,7 +119,12 @@ export const trustedIssuerSchema = z
             /** Exact, or ending in `*`: every subject starting with what precedes it. */
             subject: shownName.refine((subject) => subject !== "*", { message: "a bare * would map every subject of the issuer: name a prefix" }),
             clientId: z.string().min(1).max(256),
-            claims: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()])).optional(),
+            // A member "__proto__" (JSON.parse and protobuf make one) is refused: the record schema (like a plain object) drops it without a word, and the mapping would hold without that condition.
+            claims: z
+              .unknown()
+              .refine((claims) => typeof claims !== "object" || claims === null || !Object.hasOwn(claims, "__proto__"), { message: "a claim condition cannot be named __proto__" })
+              .pipe(z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()])))
+              .optional(),
           })
           .strict(),
       )

@@ -389,6 +389,8 @@ describe("trustedIssuers (issue 20, item 3)", () => {
     ["no subject mapping", { trustedIssuers: [trusted({ subjectMapping: [] })] }, "trustedIssuers.0.subjectMapping"],
     ["a bare * subject", { trustedIssuers: [trusted({ subjectMapping: [{ subject: "*", clientId: "x" }] })] }, "trustedIssuers.0.subjectMapping.0.subject"],
     ["a claim condition that is an object", { trustedIssuers: [trusted({ subjectMapping: [{ subject: "s", clientId: "x", claims: { a: { b: 1 } } }] })] }, "trustedIssuers.0.subjectMapping.0.claims"],
+    // The config is JSON: JSON.parse makes "__proto__" an own member, which schema parsing dropped, leaving a mapping without that condition.
+    ["a claim condition named __proto__", { trustedIssuers: [trusted({ subjectMapping: [{ subject: "s", clientId: "x", claims: JSON.parse('{"__proto__": "x"}') }] })] }, "trustedIssuers.0.subjectMapping.0.claims"],
     ["the same issuer twice", { trustedIssuers: [trusted(), trusted()] }, "trustedIssuers"],
     ["a client with no way to authenticate (no federated_jwt)", { clients: [{ id: "nothing", scopes: [] }] }, "clients.0"],
   ])("refuses %s", (_case, input, named) => {

@@ -22,11 +22,24 @@ export const CONNECTION_USAGE = `connection (flags, else environment):
                             client of that tenant; default: the default tenant
   --json                    print the response as JSON (protobuf JSON mapping) for scripts`;
 
+/** How every flag of the CLI is spelled: a jti or a thumbprint beginning with "--" (one in 4,096) almost never is. */
+const FLAG_SPELLING = /^--[a-z][a-z-]*(=|$)/;
+
+/**
+ * Whether `arg` is a flag: it names one of `options`, or is spelled like one
+ * (so that a mistyped flag is still reported as an unknown option).
+ */
+function isFlag(arg: string, options: Options): boolean {
+  if (!arg.startsWith("--")) return false;
+  const name = arg.slice(2).split("=", 1)[0]!;
+  return Object.hasOwn(options, name) || FLAG_SPELLING.test(arg);
+}
+
 /**
  * The arguments with every value, in order, after a `--`, so that parseArgs reads none of them as flags.
- * Ids may begin with "-" (a token's base64url jti, a key's thumbprint) and the CLI has no short options:
- * an argument with one leading "-" is a value, and so is the one after a flag that takes a value
- * unless it is itself a `--flag`.
+ * Ids may begin with "-", even "--" (a token's base64url jti, a key's thumbprint) and the CLI has no
+ * short options: an argument that is not a flag (isFlag) is a value, and so is the one after a flag
+ * that takes a value unless it is itself a flag.
  */
 function valuesLast(args: string[], options: Options): string[] {
   const flags: string[] = [];
@@ -37,13 +50,13 @@ function valuesLast(args: string[], options: Options): string[] {
       values.push(...args.slice(i + 1));
       break;
     }
-    if (!arg.startsWith("--")) {
+    if (!isFlag(arg, options)) {
       values.push(arg);
       continue;
     }
     const next = args[i + 1];
-    const takesValue = !arg.includes("=") && options[arg.slice(2)]?.type === "string";
-    if (takesValue && next !== undefined && !next.startsWith("--")) {
+    const takesValue = !arg.includes("=") && Object.hasOwn(options, arg.slice(2)) && options[arg.slice(2)]!.type === "string";
+    if (takesValue && next !== undefined && next !== "--" && !isFlag(next, options)) {
       flags.push(`${arg}=${next}`);
       i++;
     } else {

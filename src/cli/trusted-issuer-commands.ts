@@ -64,13 +64,17 @@ function mappingOf(text: string): SubjectMapping {
   const subject = head.slice(0, split);
   const clientId = head.slice(split + 1);
   if (split < 0 || subject === "" || clientId === "") throw usageError(`--map "${text}" must be SUBJECT=CLIENT_ID[,CLAIM=VALUE…]`, TRUSTED_ISSUER_USAGE);
-  const claims: Record<string, string> = {};
+  // A Map, not an object's members: claims["__proto__"] = value would drop that condition without a word (the server refuses the name).
+  const claims = new Map<string, string>();
   for (const condition of conditions) {
     const equals = condition.indexOf("=");
     if (equals <= 0) throw usageError(`the claim condition "${condition}" in --map "${text}" must be CLAIM=VALUE`, TRUSTED_ISSUER_USAGE);
-    claims[condition.slice(0, equals)] = condition.slice(equals + 1);
+    const claim = condition.slice(0, equals);
+    // The later would replace the earlier: a token must match each condition, and one of them would be gone.
+    if (claims.has(claim)) throw usageError(`the claim "${claim}" is given twice in --map "${text}": give each claim once`, TRUSTED_ISSUER_USAGE);
+    claims.set(claim, condition.slice(equals + 1));
   }
-  return create(SubjectMappingSchema, { subject, clientId, claims });
+  return create(SubjectMappingSchema, { subject, clientId, claims: Object.fromEntries(claims) });
 }
 
 const mappingText = (mapping: SubjectMapping) =>

@@ -162,11 +162,15 @@ function mappingRows({ admin }: ViewContext) {
 
 /** "name=value other=value" as a claims map; throws for a condition that is not name=value. */
 function claimsFrom(text: string, mapping: number): Record<string, string> {
-  const claims: Record<string, string> = {};
+  // A Map, not an object's members: claims["__proto__"] = value would drop that condition without a word (the server refuses the name).
+  const claims = new Map<string, string>();
   for (const condition of words(text)) {
     const equals = condition.indexOf("=");
     if (equals < 1) throw new Error(`Subject mapping ${mapping}: the claim condition "${condition}" is not name=value`);
-    claims[condition.slice(0, equals)] = condition.slice(equals + 1);
+    const claim = condition.slice(0, equals);
+    // The later would replace the earlier: a token must match each condition, and one of them would be gone.
+    if (claims.has(claim)) throw new Error(`Subject mapping ${mapping}: the claim "${claim}" is given twice: give each claim once`);
+    claims.set(claim, condition.slice(equals + 1));
   }
-  return claims;
+  return Object.fromEntries(claims);
 }

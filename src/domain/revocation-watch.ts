@@ -156,6 +156,11 @@ export class RevocationWatch {
     };
   }
 
+  /** Whether a stream of this tenant is open here: its tenant is then kept loaded (see TenantDomains). */
+  get watching(): boolean {
+    return this.inboxes.size > 0;
+  }
+
   /**
    * Ends every open stream of this tenant once it has sent what the feed
    * holds for it: its domain was dropped (the tenant was updated or deleted,
@@ -163,11 +168,6 @@ export class RevocationWatch {
    * so its key ring is no longer kept current. Watchers reconnect with their
    * cursor, to the tenant as it is now, or are refused if it is gone.
    */
-  /** Whether a stream of this tenant is open here: its tenant is then kept loaded (see TenantDomains). */
-  get watching(): boolean {
-    return this.inboxes.size > 0;
-  }
-
   retire(): void {
     this.retired = true;
     for (const inbox of this.inboxes) inbox.wakeUp();

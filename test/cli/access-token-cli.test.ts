@@ -97,6 +97,9 @@ describe("tokensmith access-token", SPAWNING, () => {
     // A token id is a base64url jti: one in 64 begins with "-", which must not be read as options.
     ["an unknown id beginning with \"-\" on revoke", ["revoke", "-O1lNZi8UEsmTW9ZIQFuzA"], 4, /cannot revoke access token "-O1lNZi8UEsmTW9ZIQFuzA": access token "-O1lNZi8UEsmTW9ZIQFuzA" not found/],
     ["--id with a value beginning with \"-\"", ["revoke", "--id", "-O1lNZi8UEsmTW9ZIQFuzA"], 4, /access token "-O1lNZi8UEsmTW9ZIQFuzA" not found/],
+    // And one in 4,096 begins with "--": not a flag either (no flag is spelled with capitals, digits or '_').
+    ["an unknown id beginning with \"--\" on revoke", ["revoke", "--Q7kT_x0bZ3e9LwHn2vYpA"], 4, /access token "--Q7kT_x0bZ3e9LwHn2vYpA" not found/],
+    ["--id with a value beginning with \"--\"", ["revoke", "--id", "--Q7kT_x0bZ3e9LwHn2vYpA"], 4, /access token "--Q7kT_x0bZ3e9LwHn2vYpA" not found/],
     ["create without --client", ["create", "--name", "x"], 2, /missing --client[\s\S]*usage: tokensmith access-token/],
     ["create without --name", ["create", "--client", other.id], 2, /missing --name[\s\S]*usage: tokensmith access-token/],
     ["revoke without an id", ["revoke"], 2, /missing the access token id[\s\S]*usage: tokensmith access-token/],

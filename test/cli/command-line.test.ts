@@ -32,6 +32,10 @@ describe("parseCommand", () => {
     [["-b", "a", "--all", "-c"], { all: true }, ["-b", "a", "-c"]],
     [["--all", "--", "--id", "-z"], { all: true }, ["--id", "-z"]],
     [["-"], {}, ["-"]],
+    // One base64url jti in 4,096 begins with "--": spelled unlike any flag (capitals, digits, '_'), it is a value too.
+    [["--Q7kT_x0bZ3e9LwHn2vYpA"], {}, ["--Q7kT_x0bZ3e9LwHn2vYpA"]],
+    [["--id", "--Q7kT_x0bZ3e9LwHn2vYpA", "--all"], { id: "--Q7kT_x0bZ3e9LwHn2vYpA", all: true }, []],
+    [["--all", "--Q7kT_x0bZ3e9LwHn2vYpA", "a"], { all: true }, ["--Q7kT_x0bZ3e9LwHn2vYpA", "a"]],
   ])("%j: values %j, arguments %j in order", (args, values, positionals) => {
     const parsed = parse(args);
     expect(parsed.values).toMatchObject(values);
@@ -46,6 +50,8 @@ describe("parseCommand", () => {
   it("an unknown flag is still a usage error naming it, before or after a value beginning with \"-\"", () => {
     expect(usageFailure(["--frobnicate"]).message).toBe("unknown option --frobnicate");
     expect(usageFailure(["-abc", "--frobnicate", "x"]).message).toBe("unknown option --frobnicate");
+    expect(usageFailure(["--frobnicate=x"]).message).toBe("unknown option --frobnicate");
+    expect(usageFailure(["--id", "--frobnicate"]).message).toMatch(/--id/);
   });
 
   it("the connection flags still parse, whatever the order", () => {

@@ -206,6 +206,9 @@ describe("tokensmith trusted-issuer", SPAWNING, () => {
     ["create without --map", () => ["create", "https://map.example", "--jwks-file", files.ciJwks, "--audience", "tokensmith"], {}, 2, /missing --map SUBJECT=CLIENT_ID/],
     ["a --map without '='", () => ["create", "https://map.example", "--jwks-file", files.ciJwks, "--audience", "tokensmith", "--map", "deployer"], {}, 2, /--map "deployer" must be SUBJECT=CLIENT_ID/],
     ["a claim condition without '='", () => create("https://claim.example", "--map", "a=deployer,namespace"), {}, 2, /claim condition "namespace" in --map "a=deployer,namespace" must be CLAIM=VALUE/],
+    // Each was dropped without a word (the mapping created without that condition), which widens whom the mapping lets in.
+    ["a claim given twice in one --map", () => create("https://twice-claim.example", "--map", "a=deployer,owner=org,owner=other"), {}, 2, /the claim "owner" is given twice in --map "a=deployer,owner=org,owner=other"/],
+    ["a claim condition named __proto__", () => create("https://proto.example", "--map", "a=deployer,__proto__=x"), {}, 4, /cannot create trusted issuer "https:\/\/proto\.example": .*__proto__/],
     ["an unreadable --jwks-file", () => ["create", "https://file.example", "--jwks-file", join(dir, "missing.json"), "--audience", "tokensmith", "--map", "x=deployer"], {}, 2, /cannot read --jwks-file/],
     ["a --jwks-file that is not JSON", () => ["create", "https://bad.example", "--jwks-file", files.notJson, "--audience", "tokensmith", "--map", "x=deployer"], {}, 4, /cannot create trusted issuer "https:\/\/bad\.example": jwks_json is not valid JSON/],
     ["a JWK Set with a private key", () => ["create", "https://private.example", "--jwks-file", files.privateJwks, "--audience", "tokensmith", "--map", "x=deployer"], {}, 4, /cannot create trusted issuer "https:\/\/private\.example": .*public/],

@@ -183,6 +183,13 @@ describe.skipIf(!hasChromium)(
       await fillMapping(0, { subject: "*", client: "deployer" });
       await byTestId("trusted-issuer-create").click();
       await expect.poll(() => textOf(error)).toMatch(/^invalid_request: .*bare \*.*\(InvalidArgument\)$/);
+      // A claim condition was dropped without a word (the issuer created without it) when named __proto__ or given twice.
+      await fillMapping(0, { subject: "proto:x", client: "deployer", claims: "__proto__=x" });
+      await byTestId("trusted-issuer-create").click();
+      await expect.poll(() => textOf(error)).toMatch(/^invalid_request: .*__proto__.*\(InvalidArgument\)$/);
+      await fillMapping(0, { subject: "twice:x", client: "deployer", claims: "owner=org owner=other" });
+      await byTestId("trusted-issuer-create").click();
+      await expect.poll(() => textOf(error)).toBe('Subject mapping 1: the claim "owner" is given twice: give each claim once');
       expect(await form.isVisible()).toBe(true);
       await byTestId("trusted-issuer-cancel").click();
       // Listed by issuer.

@@ -249,18 +249,33 @@ export class TenantAdministration {
    * instance has surely heard of the deletion (`purgeSettleMs`), for what an
    * instance that still had the tenant loaded wrote meanwhile (a grant, a
    * rate-limit counter). Only then does the record go, freeing the id, so a
-   * tenant created again with it starts from nothing.
+   * tenant created again with it starts from nothing. Each sweep first checks
+   * the record is still there, marked deleted: an instance removing it too
+   * may have freed the id, and a tenant created again must keep its data.
    */
   private async removeData(id: string): Promise<void> {
     const started = performance.now();
     const { purgeBatchSize, purgeSettleMs } = this.deps.settings;
-    let keys = await this.deps.store.deleteByPrefix(tenantKeyPrefix(id), purgeBatchSize);
-    await abortableDelay(purgeSettleMs, this.closing.signal);
-    if (this.closing.signal.aborted) return;
-    keys += await this.deps.store.deleteByPrefix(tenantKeyPrefix(id), purgeBatchSize);
+    let keys = 0;
+    for (const sweep of [1, 2]) {
+      if (sweep === 2) await abortableDelay(purgeSettleMs, this.closing.signal);
+      if (this.closing.signal.aborted) return;
+      // Another instance removing it too may have finished and freed the id, and the tenant may exist again: its data stays.
+      if (!(await this.stillDeleted(id))) {
+        this.deps.logger.info({ tenant: id, keys }, "deleted tenant's data removed elsewhere: its id is free again");
+        return;
+      }
+      keys += await this.deps.store.deleteByPrefix(tenantKeyPrefix(id), purgeBatchSize);
+    }
     await this.deps.removeFiles?.(id);
-    if ((await this.deps.registry.storedOne(id))?.record.deletedAt !== undefined) await this.deps.registry.delete(id);
+    const stored = await this.deps.registry.storedOne(id);
+    if (stored?.record.deletedAt !== undefined) await this.deps.registry.remove(stored);
     this.deps.logger.info({ tenant: id, keys, ms: Math.round(performance.now() - started) }, "deleted tenant's data removed; its id is free again");
+  }
+
+  /** Whether the tenant's record is still there, marked deleted. */
+  private async stillDeleted(id: string): Promise<boolean> {
+    return (await this.deps.registry.storedOne(id))?.record.deletedAt !== undefined;
   }
 
   private applyChanges(record: StoredTenant, changes: TenantChanges): void {

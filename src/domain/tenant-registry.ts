@@ -134,8 +134,8 @@ export class TenantRegistry {
     return this.deps.store.hashCompareAndSet(TENANTS_KEY, record.id, revision, JSON.stringify(record));
   }
 
-  /** Resolves true when the tenant was stored. */
-  delete(id: string): Promise<boolean> {
-    return this.deps.store.hashDelete(TENANTS_KEY, id);
+  /** Removes the record read, only while it is stored as read (compare-and-delete): true when removed. */
+  remove(stored: Revised<StoredTenant>): Promise<boolean> {
+    return this.deps.store.hashCompareAndDelete(TENANTS_KEY, stored.record.id, stored.revision);
   }
 }

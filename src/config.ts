@@ -105,7 +105,6 @@ const publicJwks = z
   });
 
 /** An external issuer whose JWTs authenticate the clients their subjects map to (federated_jwt) and are subject tokens of token exchange. AdminService's CreateTrustedIssuer validates with it too. */
-
 export const trustedIssuerSchema = z
   .object({
     issuer: shownName,

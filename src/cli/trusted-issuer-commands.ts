@@ -7,6 +7,7 @@ import {
   type TrustedIssuerInfo,
 } from "../../gen/tokensmith/v1/admin_service_pb.js";
 import { allPages } from "../client/all-pages.js";
+import { claimConditions } from "../domain/claim-conditions.js";
 import { usageError } from "./cli-failure.js";
 import { CONNECTION_USAGE, listFlag, noPositionals, parseCommand, readJwksFile, requireName } from "./command-line.js";
 import { adminCall, connectAdmin } from "./connection.js";
@@ -64,17 +65,10 @@ function mappingOf(text: string): SubjectMapping {
   const subject = head.slice(0, split);
   const clientId = head.slice(split + 1);
   if (split < 0 || subject === "" || clientId === "") throw usageError(`--map "${text}" must be SUBJECT=CLIENT_ID[,CLAIM=VALUE…]`, TRUSTED_ISSUER_USAGE);
-  // A Map, not an object's members: claims["__proto__"] = value would drop that condition without a word (the server refuses the name).
-  const claims = new Map<string, string>();
-  for (const condition of conditions) {
-    const equals = condition.indexOf("=");
-    if (equals <= 0) throw usageError(`the claim condition "${condition}" in --map "${text}" must be CLAIM=VALUE`, TRUSTED_ISSUER_USAGE);
-    const claim = condition.slice(0, equals);
-    // The later would replace the earlier: a token must match each condition, and one of them would be gone.
-    if (claims.has(claim)) throw usageError(`the claim "${claim}" is given twice in --map "${text}": give each claim once`, TRUSTED_ISSUER_USAGE);
-    claims.set(claim, condition.slice(equals + 1));
-  }
-  return create(SubjectMappingSchema, { subject, clientId, claims: Object.fromEntries(claims) });
+  const parsed = claimConditions(conditions);
+  if ("malformed" in parsed) throw usageError(`the claim condition "${parsed.malformed}" in --map "${text}" must be CLAIM=VALUE`, TRUSTED_ISSUER_USAGE);
+  if ("repeated" in parsed) throw usageError(`the claim "${parsed.repeated}" is given twice in --map "${text}": give each claim once`, TRUSTED_ISSUER_USAGE);
+  return create(SubjectMappingSchema, { subject, clientId, claims: parsed.claims });
 }
 
 const mappingText = (mapping: SubjectMapping) =>

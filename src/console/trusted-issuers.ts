@@ -1,4 +1,5 @@
 import type { SubjectMapping, TrustedIssuerInfo } from "../../gen/tokensmith/v1/admin_service_pb.js";
+import { claimConditions } from "../domain/claim-conditions.js";
 import { allClients } from "./access-tokens.js";
 import { chips, field, h, time, words } from "./dom.js";
 import { entityTab, sourceBadge } from "./entity-tab.js";
@@ -162,15 +163,8 @@ function mappingRows({ admin }: ViewContext) {
 
 /** "name=value other=value" as a claims map; throws for a condition that is not name=value. */
 function claimsFrom(text: string, mapping: number): Record<string, string> {
-  // A Map, not an object's members: claims["__proto__"] = value would drop that condition without a word (the server refuses the name).
-  const claims = new Map<string, string>();
-  for (const condition of words(text)) {
-    const equals = condition.indexOf("=");
-    if (equals < 1) throw new Error(`Subject mapping ${mapping}: the claim condition "${condition}" is not name=value`);
-    const claim = condition.slice(0, equals);
-    // The later would replace the earlier: a token must match each condition, and one of them would be gone.
-    if (claims.has(claim)) throw new Error(`Subject mapping ${mapping}: the claim "${claim}" is given twice: give each claim once`);
-    claims.set(claim, condition.slice(equals + 1));
-  }
-  return Object.fromEntries(claims);
+  const parsed = claimConditions(words(text));
+  if ("malformed" in parsed) throw new Error(`Subject mapping ${mapping}: the claim condition "${parsed.malformed}" is not name=value`);
+  if ("repeated" in parsed) throw new Error(`Subject mapping ${mapping}: the claim "${parsed.repeated}" is given twice: give each claim once`);
+  return parsed.claims;
 }

@@ -105,13 +105,19 @@ export function hashSecret(secret: string): string {
   return HASH_PREFIX + sha256(secret, "base64url");
 }
 
+/** A stored hash: `sha256$` and a base64url SHA-256 digest. */
+const SECRET_HASH = /^sha256\$[A-Za-z0-9_-]{43}$/;
+
 export function isSecretHash(value: string): boolean {
-  return /^sha256\$[A-Za-z0-9_-]{43}$/.test(value);
+  return SECRET_HASH.test(value);
 }
 
 const SECRET_KINDS = Object.keys(KIND_PREFIX) as SecretKind[];
-/** What may be a secret of any kind, or a stored hash, anywhere in a text. */
-const SECRET_CANDIDATE = /tks_(?:cs|ak|gr)_[0-9A-Za-z]{49}|sha256\$[A-Za-z0-9_-]{43}/g;
+/** What may be a secret of any kind (its prefix, body and check), or a stored hash, anywhere in a text. */
+const SECRET_CANDIDATE = new RegExp(
+  `(?:${Object.values(KIND_PREFIX).join("|")})[0-9A-Za-z]{${BODY_LENGTH + CHECK_LENGTH}}|${SECRET_HASH.source.slice(1, -1)}`,
+  "g",
+);
 
 /**
  * Whether `text` holds a Tokensmith secret (its checksum valid) or a stored
